@@ -1,0 +1,1 @@
+//! The central IdP: arrives with the OpenID Provider issue.

@@ -1,0 +1,80 @@
+//! Building and running the node from a `Config`: the binary, the launcher and the tests all
+//! start the real thing this way.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use shared::ephemeral::Ephemeral;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::service::signin::SignIn;
+use crate::service::throttle::Throttle;
+use crate::state::AppState;
+use crate::store::{self, Database};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+/// Opens the database and the ephemeral store the configuration names.
+pub async fn open_storage(config: &Config) -> anyhow::Result<(Database, Ephemeral)> {
+    let db = match &config.database_url {
+        Some(url) => Database::connect(url, &store::MIGRATIONS).await?,
+        None => Database::open_file(&config.data_dir, "school-node.db", &store::MIGRATIONS).await?,
+    };
+    let ephemeral = match &config.redis_url {
+        Some(url) => {
+            let prefix = config.redis_prefix.clone().unwrap_or_else(|| format!("school:{}:", config.institution_id));
+            Ephemeral::redis(url, &prefix).await?
+        }
+        None => Ephemeral::memory(),
+    };
+    Ok((db, ephemeral))
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        config.validate()?;
+        let (db, ephemeral) = open_storage(&config).await?;
+        let throttle = Throttle::new(ephemeral.clone(), config.throttle.clone());
+        let signin = SignIn::new(db.clone(), throttle).await?;
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState { config: Arc::new(config), db, ephemeral, signin };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests under way.
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!(
+            institution = %self.state.config.institution_id,
+            address = %self.local_addr(),
+            database = self.state.db.kind(),
+            ephemeral = self.state.ephemeral.kind(),
+            "school node listening"
+        );
+        let app = crate::http::router(self.state);
+        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server failed")
+    }
+}

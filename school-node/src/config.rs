@@ -1,0 +1,138 @@
+//! The school node's configuration: built-in defaults, then an optional TOML file, then
+//! `SCHOOL_*` environment variables; checked once at start with a message for each mistake.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::service::throttle::ThrottleConfig;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Short lower-case name of the institution, e.g. `jpk`; prefixes cookies and Redis keys.
+    pub institution_id: String,
+    /// The institution's name as people know it, e.g. "Jõgeva Põhikool".
+    pub institution_name: String,
+    pub logo_url: Option<String>,
+    pub listen: SocketAddr,
+    /// The address people open, e.g. `https://jpk.example.ee`; `https` turns on Secure cookies.
+    pub public_url: String,
+    /// Where the SQLite database lives when no `database_url` is given.
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    /// Start of every Redis key of this node; defaults to `school:<institution_id>:`.
+    pub redis_prefix: Option<String>,
+    /// A session ends after this many minutes without a request.
+    pub session_idle_minutes: i64,
+    pub max_form_bytes: usize,
+    pub max_upload_bytes: usize,
+    /// Take the client address from the last `X-Forwarded-For` entry (behind a reverse proxy).
+    pub trust_forwarded_for: bool,
+    #[serde(skip_serializing)]
+    pub throttle: ThrottleConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            institution_id: "kool".into(),
+            institution_name: "Kool".into(),
+            logo_url: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
+            public_url: "http://localhost:8081".into(),
+            data_dir: PathBuf::from("data/kool"),
+            database_url: None,
+            redis_url: None,
+            redis_prefix: None,
+            session_idle_minutes: 60,
+            max_form_bytes: 64 * 1024,
+            max_upload_bytes: 2 * 1024 * 1024,
+            trust_forwarded_for: false,
+            throttle: ThrottleConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            anyhow::ensure!(file.exists(), "configuration file {} does not exist", file.display());
+            figment = figment.merge(Toml::file(file));
+        }
+        let mut config: Config = figment
+            .merge(Env::prefixed("SCHOOL_").ignore(&["config", "database_url_file", "redis_url_file"]).split("__"))
+            .extract()
+            .context("invalid configuration")?;
+        // Secrets may come from files (Docker and Kubernetes secrets).
+        for (var, slot) in [("SCHOOL_DATABASE_URL_FILE", &mut config.database_url), ("SCHOOL_REDIS_URL_FILE", &mut config.redis_url)] {
+            if let Ok(path) = std::env::var(var) {
+                let value = std::fs::read_to_string(&path).with_context(|| format!("{var}: cannot read {path}"))?;
+                *slot = Some(value.trim().to_owned());
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        let id_ok = !self.institution_id.is_empty()
+            && self.institution_id.len() <= 32
+            && self.institution_id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !id_ok {
+            problems.push(format!("institution_id must be 1–32 characters a-z, 0-9 or '-', not {:?}", self.institution_id));
+        }
+        if self.institution_name.trim().is_empty() {
+            problems.push("institution_name must not be empty".to_owned());
+        }
+        match self.public_url.parse::<axum::http::Uri>() {
+            Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {}
+            _ => problems.push(format!("public_url must be an http(s) URL, not {:?}", self.public_url)),
+        }
+        if !(1..=24 * 60).contains(&self.session_idle_minutes) {
+            problems.push("session_idle_minutes must be between 1 and 1440".to_owned());
+        }
+        if self.max_form_bytes < 1024 || self.max_upload_bytes < self.max_form_bytes {
+            problems.push("max_form_bytes must be at least 1024 and max_upload_bytes at least max_form_bytes".to_owned());
+        }
+        if self.throttle.per_account == 0 || self.throttle.per_address == 0 {
+            problems.push("throttle limits must be at least 1".to_owned());
+        }
+        anyhow::ensure!(problems.is_empty(), "invalid configuration:\n  - {}", problems.join("\n  - "));
+        Ok(())
+    }
+
+    /// Cookies are Secure whenever the site is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+
+    /// The database URL, or the SQLite file in the data folder.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("school-node.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_mistakes_are_named() {
+        Config::default().validate().unwrap();
+        let bad = Config { institution_id: "Jõgeva".into(), public_url: "jpk".into(), ..Config::default() };
+        let msg = bad.validate().unwrap_err().to_string();
+        assert!(msg.contains("institution_id") && msg.contains("public_url"), "{msg}");
+    }
+}

@@ -1,0 +1,121 @@
+//! The HTTP layer: routes, the session and error-page middleware. Handlers stay thin and call
+//! the domain services.
+
+pub mod extract;
+pub mod pages;
+pub mod render;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use time::Duration;
+use tower_http::trace::TraceLayer;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::error::{ErrorKind, ErrorMark};
+use crate::i18n::Locale;
+use crate::state::AppState;
+use render::Base;
+use shared::session_store::EphemeralSessionStore;
+
+pub fn router(state: AppState) -> Router {
+    let config = &state.config;
+    let sessions = SessionManagerLayer::new(EphemeralSessionStore::new(state.ephemeral.clone()))
+        .with_name(format!("{}_session", config.institution_id))
+        .with_secure(config.secure_cookies())
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes)));
+    let form_limit = config.max_form_bytes;
+
+    Router::new()
+        .route("/", get(pages::home::show))
+        .route("/login", get(pages::login::form).post(pages::login::submit))
+        .route("/logout", post(pages::login::logout))
+        .route("/profile", get(pages::profile::show).post(pages::profile::save))
+        .route("/password", get(pages::password::show).post(pages::password::save))
+        .route("/children/{id}", get(pages::child::show).post(pages::child::save))
+        .route("/lang/{code}", get(pages::lang::switch))
+        .route("/health", get(health))
+        .nest("/admin", pages::admin::router(config.max_upload_bytes))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(form_limit))
+        .layer(middleware::from_fn_with_state(state.clone(), error_pages))
+        .layer(sessions)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn health(State(state): State<AppState>) -> Response {
+    let db = shared::with_db!(&state.db, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok());
+    let ephemeral = state.ephemeral.get("health").await.is_ok();
+    let status = if db && ephemeral { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
+    (status, axum::Json(serde_json::json!({ "database": db, "ephemeral": ephemeral }))).into_response()
+}
+
+async fn not_found() -> crate::error::AppError {
+    crate::error::AppError::new(ErrorKind::NotFound)
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    base: Base,
+    message: &'static str,
+    request_id: String,
+}
+
+/// Turns every error answer — ours or axum's rejections — into a page in the person's language,
+/// and logs its cause once with a request id the page shows.
+async fn error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let locale = Locale::resolve(request.headers());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let mark = response.extensions_mut().remove::<ErrorMark>();
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
+    let (kind, cause) = match mark {
+        Some(mark) => (mark.kind, mark.cause),
+        None if (status.is_client_error() || status.is_server_error()) && !is_html => (ErrorKind::from_status(status), None),
+        None => return response,
+    };
+    let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    if kind == ErrorKind::Internal {
+        tracing::error!(%request_id, %method, %path, cause = cause.as_deref().unwrap_or(""), "request failed");
+    } else {
+        tracing::info!(%request_id, %method, %path, %status, "error page");
+    }
+    let t = locale.texts();
+    let message = match kind {
+        ErrorKind::NotFound => t.not_found,
+        ErrorKind::Forbidden => t.forbidden,
+        ErrorKind::BadRequest => t.bad_request,
+        ErrorKind::Csrf => t.csrf_failed,
+        ErrorKind::TooLarge => t.too_large,
+        ErrorKind::Internal => t.internal,
+    };
+    let base = Base {
+        t,
+        institution: state.config.institution_name.clone(),
+        user_name: None,
+        is_admin: false,
+        csrf: String::new(),
+        flash: None,
+    };
+    let body = ErrorPage { base, message, request_id }.render().unwrap_or_else(|_| message.to_owned());
+    let mut page = (status, Html(body)).into_response();
+    if let Some(allow) = response.headers().get(header::ALLOW) {
+        page.headers_mut().insert(header::ALLOW, allow.clone());
+    }
+    page
+}

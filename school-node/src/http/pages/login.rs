@@ -1,0 +1,82 @@
+//! Sign-in and sign-out.
+
+use askama::Template;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::error::PageResult;
+use crate::http::extract::{ClientAddr, Ctx, VerifiedForm, local_path};
+use crate::http::render::{Base, page, page_with};
+use crate::service::passwords::Secret;
+use crate::service::signin::Outcome;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    base: Base,
+    csrf: String,
+    next: String,
+    username: String,
+    message: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NextQuery {
+    next: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    username: String,
+    password: String,
+    next: String,
+}
+
+pub async fn form(ctx: Ctx, Query(query): Query<NextQuery>) -> PageResult {
+    if ctx.user.is_some() {
+        return Ok(Redirect::to(local_path(&query.next)).into_response());
+    }
+    let page_data = LoginPage {
+        base: ctx.base().await?,
+        csrf: ctx.csrf().await?,
+        next: local_path(&query.next).to_owned(),
+        username: String::new(),
+        message: None,
+    };
+    page(page_data)
+}
+
+pub async fn submit(ctx: Ctx, ClientAddr(addr): ClientAddr, VerifiedForm(form): VerifiedForm<LoginForm>) -> PageResult {
+    let t = ctx.t();
+    let password = Secret::new(form.password);
+    let message = match ctx.state.signin.sign_in(&form.username, &password, addr).await? {
+        Outcome::SignedIn(account) => {
+            ctx.sign_in(&account.id).await?;
+            let target = if account.must_change_password { "/password" } else { local_path(&form.next) };
+            return Ok(Redirect::to(target).into_response());
+        }
+        Outcome::Invalid => t.invalid_credentials.to_owned(),
+        Outcome::AmbiguousName => t.ambiguous_name.to_owned(),
+        Outcome::Throttled { minutes } => format!("{} {minutes} {}", t.throttled, t.minutes),
+    };
+    let page_data = LoginPage {
+        base: ctx.base().await?,
+        csrf: ctx.csrf().await?,
+        next: local_path(&form.next).to_owned(),
+        username: form.username,
+        message: Some(message),
+    };
+    page_with(StatusCode::UNAUTHORIZED, page_data)
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn logout(ctx: Ctx, VerifiedForm(_): VerifiedForm<Empty>) -> PageResult<Response> {
+    ctx.session.flush().await?;
+    Ok(Redirect::to("/login").into_response())
+}

@@ -1,0 +1,62 @@
+//! Rendering pages: the layout's common data and field error messages.
+
+use askama::Template;
+use axum::response::{Html, IntoResponse};
+
+use crate::error::PageResult;
+use crate::i18n::Texts;
+use crate::service::{FieldErrors, Problem};
+
+/// What the layout shows on every page.
+pub struct Base {
+    pub t: &'static Texts,
+    pub institution: String,
+    pub user_name: Option<String>,
+    pub is_admin: bool,
+    /// The session's CSRF token, for the forms on the page (empty when no form needs it).
+    pub csrf: String,
+    pub flash: Option<String>,
+}
+
+/// Field errors in the person's language.
+pub struct Errors {
+    t: &'static Texts,
+    items: Vec<(&'static str, Problem)>,
+}
+
+impl Errors {
+    pub fn none(t: &'static Texts) -> Self {
+        Self { t, items: Vec::new() }
+    }
+
+    pub fn from(t: &'static Texts, errors: FieldErrors) -> Self {
+        Self { t, items: errors.0 }
+    }
+
+    /// The message for `field` as markup, or nothing. The messages are our own static texts.
+    pub fn show(&self, field: &str) -> String {
+        self.items
+            .iter()
+            .filter(|(f, _)| *f == field)
+            .map(|(_, p)| format!("<p class=\"error\" data-field=\"{field}\">{}</p>", escape(self.t.problem(*p))))
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Renders a page template into an HTML response.
+pub fn page(template: impl Template) -> PageResult {
+    Ok(Html(template.render()?).into_response())
+}
+
+/// Renders a page template with a status other than 200.
+pub fn page_with(status: axum::http::StatusCode, template: impl Template) -> PageResult {
+    Ok((status, Html(template.render()?)).into_response())
+}

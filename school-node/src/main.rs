@@ -1,0 +1,80 @@
+//! The `school-node` command: serve the site, create an admin, import students.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use school_node::service::{ServiceError, accounts, import};
+use school_node::store::accounts::Role;
+use school_node::{Application, Config};
+
+#[derive(Parser)]
+#[command(version, about = "One institution's site in the school federation")]
+struct Cli {
+    /// A TOML configuration file; SCHOOL_* environment variables override it.
+    #[arg(long, short, env = "SCHOOL_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the site.
+    Serve,
+    /// Create an administrator with a temporary password, printed once.
+    CreateAdmin {
+        #[arg(long)]
+        first_name: String,
+        #[arg(long)]
+        last_name: String,
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Import students from a CSV file and print a line for each row.
+    ImportCsv { file: PathBuf },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .init();
+    let cli = Cli::parse();
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            let app = Application::build(config).await?;
+            app.run_until(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+        }
+        Command::CreateAdmin { first_name, last_name, email } => {
+            let (db, _) = school_node::app::open_storage(&config).await?;
+            let input = accounts::PersonalDataInput { first_name, last_name, email: email.unwrap_or_default(), ..Default::default() };
+            let password = school_node::service::passwords::temporary();
+            match accounts::create(&db, &input, &[Role::Admin], Some(&password)).await {
+                Ok(id) => {
+                    println!("created administrator {id}\ntemporary password: {}", password.expose());
+                    Ok(())
+                }
+                Err(ServiceError::Invalid(errors)) => anyhow::bail!("not created: {errors:?}"),
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::ImportCsv { file } => {
+            let (db, _) = school_node::app::open_storage(&config).await?;
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            match import::import_students(&db, &bytes).await? {
+                Ok(rows) => {
+                    for row in rows {
+                        println!("line {}\t{}\t{:?}", row.line, row.name, row.outcome);
+                    }
+                    Ok(())
+                }
+                Err(problem) => anyhow::bail!("the file was refused, nothing was imported: {problem:?}"),
+            }
+        }
+    }
+}

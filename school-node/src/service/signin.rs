@@ -1,0 +1,84 @@
+//! Sign-in with a username and password (DESIGN §4.1).
+//!
+//! The username is the e-mail or the first and last name in any spacing and case. A name shared
+//! by several accounts asks for the e-mail instead. Unknown users cost one hash too, so timing does
+//! not tell who has an account.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::accounts::{self, Account};
+use super::passwords::{self, Secret};
+use super::throttle::Throttle;
+use super::Result;
+use crate::store::Database;
+use crate::store::accounts as store;
+
+/// More accounts than this sharing one e-mail are not tried one by one.
+const MAX_SHARED_EMAIL: usize = 4;
+
+#[derive(Debug)]
+pub enum Outcome {
+    SignedIn(Account),
+    /// Wrong username or password; which one is never said.
+    Invalid,
+    /// Several accounts have this name: sign in with the e-mail.
+    AmbiguousName,
+    /// Too many failures for this account or address in the current window.
+    Throttled { minutes: u64 },
+}
+
+#[derive(Clone)]
+pub struct SignIn {
+    db: Database,
+    throttle: Throttle,
+    /// A real hash of a random password, verified for unknown users to spend the same time.
+    dummy_hash: Arc<str>,
+}
+
+impl SignIn {
+    pub async fn new(db: Database, throttle: Throttle) -> anyhow::Result<Self> {
+        let dummy_hash = passwords::hash(&passwords::temporary()).await?;
+        Ok(Self { db, throttle, dummy_hash: dummy_hash.into() })
+    }
+
+    #[tracing::instrument(skip(self, password), fields(kind))]
+    pub async fn sign_in(&self, username: &str, password: &Secret, from: IpAddr) -> Result<Outcome> {
+        let minutes = self.throttle.window_minutes();
+        if self.throttle.address_blocked(from).await? {
+            return Ok(Outcome::Throttled { minutes });
+        }
+        let typed = username.trim();
+        let email = typed.to_lowercase();
+        let key = shared::names::normalize(typed);
+        let rows = if key.is_empty() { Vec::new() } else { store::by_login(&self.db, &email, &key).await? };
+        let (by_email, by_name): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.email.as_deref() == Some(email.as_str()));
+        let candidates = if !by_email.is_empty() {
+            by_email
+        } else if by_name.len() > 1 {
+            return Ok(Outcome::AmbiguousName);
+        } else {
+            by_name
+        };
+        let candidates: Vec<_> = candidates.into_iter().filter(|r| !r.disabled).take(MAX_SHARED_EMAIL).collect();
+
+        for row in &candidates {
+            if self.throttle.account_blocked(&row.id).await? {
+                return Ok(Outcome::Throttled { minutes });
+            }
+        }
+        if candidates.is_empty() {
+            passwords::verify(password, &self.dummy_hash).await?;
+        }
+        for row in &candidates {
+            let stored = row.password_hash.as_deref().unwrap_or(&self.dummy_hash);
+            if passwords::verify(password, stored).await? && row.password_hash.is_some() {
+                self.throttle.clear_account(&row.id).await?;
+                return Ok(Outcome::SignedIn(accounts::get(&self.db, &row.id).await?));
+            }
+        }
+        let ids: Vec<&str> = candidates.iter().map(|r| r.id.as_str()).collect();
+        self.throttle.record_failure(from, &ids).await?;
+        Ok(Outcome::Invalid)
+    }
+}

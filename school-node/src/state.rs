@@ -1,0 +1,17 @@
+//! What every request handler can reach: configuration, storage and the domain services.
+
+use std::sync::Arc;
+
+use shared::ephemeral::Ephemeral;
+
+use crate::config::Config;
+use crate::service::signin::SignIn;
+use crate::store::Database;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Database,
+    pub ephemeral: Ephemeral,
+    pub signin: SignIn,
+}

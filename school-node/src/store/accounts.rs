@@ -1,0 +1,253 @@
+//! The `accounts`, `account_roles` and `guardianships` tables.
+
+use serde::{Deserialize, Serialize};
+
+use super::{Database, Result, now, with_db};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Student,
+    Parent,
+    Teacher,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Student, Role::Parent, Role::Teacher, Role::Admin];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Student => "student",
+            Role::Parent => "parent",
+            Role::Teacher => "teacher",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AccountRow {
+    pub id: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub personal_code: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+    pub password_hash: Option<String>,
+    pub must_change_password: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, first_name, last_name, personal_code, email, phone, address, password_hash, \
+                       must_change_password, disabled, created_at, updated_at";
+
+/// Personal data as stored; the caller has validated every field.
+#[derive(Debug, Clone, Default)]
+pub struct PersonalData {
+    pub first_name: String,
+    pub last_name: String,
+    pub personal_code: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub address: Option<String>,
+}
+
+pub struct NewAccount {
+    pub data: PersonalData,
+    pub password_hash: Option<String>,
+    pub must_change_password: bool,
+    pub roles: Vec<Role>,
+}
+
+fn select(filter: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM accounts {filter}"))
+}
+
+pub async fn insert(db: &Database, new: &NewAccount) -> Result<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let t = now();
+    let key = shared::names::name_key(&new.data.first_name, &new.data.last_name);
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO accounts (id, first_name, last_name, name_key, personal_code, email, phone, address, \
+             password_hash, must_change_password, disabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $11)",
+        )
+        .bind(&id)
+        .bind(&new.data.first_name)
+        .bind(&new.data.last_name)
+        .bind(&key)
+        .bind(&new.data.personal_code)
+        .bind(&new.data.email)
+        .bind(&new.data.phone)
+        .bind(&new.data.address)
+        .bind(&new.password_hash)
+        .bind(new.must_change_password)
+        .bind(t)
+        .execute(&mut *tx)
+        .await?;
+        for role in &new.roles {
+            sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)")
+                .bind(&id)
+                .bind(role.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(id)
+}
+
+pub async fn by_id(db: &Database, id: &str) -> Result<Option<AccountRow>> {
+    let sql = select("WHERE id = $1");
+    Ok(with_db!(db, pool => sqlx::query_as(sql).bind(id).fetch_optional(pool).await?))
+}
+
+pub async fn by_personal_code(db: &Database, code: &str) -> Result<Option<AccountRow>> {
+    let sql = select("WHERE personal_code = $1");
+    Ok(with_db!(db, pool => sqlx::query_as(sql).bind(code).fetch_optional(pool).await?))
+}
+
+/// Accounts a typed username can mean: the e-mail, or first and last name as one key.
+pub async fn by_login(db: &Database, email: &str, name_key: &str) -> Result<Vec<AccountRow>> {
+    let sql = select("WHERE email = $1 OR name_key = $2 ORDER BY created_at, id LIMIT 20");
+    Ok(with_db!(db, pool => sqlx::query_as(sql).bind(email).bind(name_key).fetch_all(pool).await?))
+}
+
+/// Accounts whose name or e-mail contains `needle` (already normalised), newest first.
+pub async fn search(db: &Database, needle: &str, limit: i64) -> Result<Vec<AccountRow>> {
+    let pattern = format!("%{}%", needle.replace(['%', '_', '\\'], ""));
+    let sql = select("WHERE name_key LIKE $1 OR email LIKE $1 OR personal_code LIKE $1 ORDER BY last_name, first_name, id LIMIT $2");
+    Ok(with_db!(db, pool => sqlx::query_as(sql).bind(&pattern).bind(limit).fetch_all(pool).await?))
+}
+
+pub async fn count(db: &Database) -> Result<i64> {
+    Ok(with_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(pool).await?))
+}
+
+pub async fn update_personal_data(db: &Database, id: &str, data: &PersonalData) -> Result<bool> {
+    let key = shared::names::name_key(&data.first_name, &data.last_name);
+    let done = with_db!(db, pool => sqlx::query(
+        "UPDATE accounts SET first_name = $2, last_name = $3, name_key = $4, personal_code = $5, email = $6, \
+         phone = $7, address = $8, updated_at = $9 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&data.first_name)
+    .bind(&data.last_name)
+    .bind(&key)
+    .bind(&data.personal_code)
+    .bind(&data.email)
+    .bind(&data.phone)
+    .bind(&data.address)
+    .bind(now())
+    .execute(pool)
+    .await?
+    .rows_affected());
+    Ok(done == 1)
+}
+
+pub async fn set_password(db: &Database, id: &str, hash: &str, must_change: bool) -> Result<bool> {
+    let done = with_db!(db, pool => sqlx::query(
+        "UPDATE accounts SET password_hash = $2, must_change_password = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(hash)
+    .bind(must_change)
+    .bind(now())
+    .execute(pool)
+    .await?
+    .rows_affected());
+    Ok(done == 1)
+}
+
+pub async fn set_disabled(db: &Database, id: &str, disabled: bool) -> Result<bool> {
+    let done = with_db!(db, pool => sqlx::query("UPDATE accounts SET disabled = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(disabled)
+        .bind(now())
+        .execute(pool)
+        .await?
+        .rows_affected());
+    Ok(done == 1)
+}
+
+pub async fn roles(db: &Database, id: &str) -> Result<Vec<Role>> {
+    let names: Vec<String> = with_db!(db, pool => sqlx::query_scalar(
+        "SELECT role FROM account_roles WHERE account_id = $1",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await?);
+    let mut roles: Vec<Role> = names.iter().filter_map(|n| Role::parse(n)).collect();
+    roles.sort();
+    Ok(roles)
+}
+
+pub async fn set_roles(db: &Database, id: &str, roles: &[Role]) -> Result<()> {
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query("DELETE FROM account_roles WHERE account_id = $1").bind(id).execute(&mut *tx).await?;
+        for role in roles {
+            sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)")
+                .bind(id)
+                .bind(role.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+pub async fn children(db: &Database, parent_id: &str) -> Result<Vec<AccountRow>> {
+    let sql = select("WHERE id IN (SELECT child_id FROM guardianships WHERE parent_id = $1) ORDER BY first_name, id");
+    Ok(with_db!(db, pool => sqlx::query_as(sql).bind(parent_id).fetch_all(pool).await?))
+}
+
+pub async fn parents(db: &Database, child_id: &str) -> Result<Vec<AccountRow>> {
+    let sql = select("WHERE id IN (SELECT parent_id FROM guardianships WHERE child_id = $1) ORDER BY last_name, id");
+    Ok(with_db!(db, pool => sqlx::query_as(sql).bind(child_id).fetch_all(pool).await?))
+}
+
+pub async fn is_parent_of(db: &Database, parent_id: &str, child_id: &str) -> Result<bool> {
+    let n: i64 = with_db!(db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM guardianships WHERE parent_id = $1 AND child_id = $2",
+    )
+    .bind(parent_id)
+    .bind(child_id)
+    .fetch_one(pool)
+    .await?);
+    Ok(n > 0)
+}
+
+/// Relates a parent and a child; relating them twice is harmless.
+pub async fn add_guardianship(db: &Database, parent_id: &str, child_id: &str) -> Result<()> {
+    with_db!(db, pool => sqlx::query(
+        "INSERT INTO guardianships (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(parent_id)
+    .bind(child_id)
+    .execute(pool)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+pub async fn remove_guardianship(db: &Database, parent_id: &str, child_id: &str) -> Result<()> {
+    with_db!(db, pool => sqlx::query("DELETE FROM guardianships WHERE parent_id = $1 AND child_id = $2")
+        .bind(parent_id)
+        .bind(child_id)
+        .execute(pool)
+        .await
+        .map(|_| ())?);
+    Ok(())
+}

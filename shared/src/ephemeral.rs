@@ -1,0 +1,195 @@
+//! Short-lived state with a time to live: sessions, throttling counters, one-time codes, replay
+//! caches. In memory by default (one process); Redis when configured, so that several instances
+//! of a service share it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+#[derive(Clone)]
+pub enum Ephemeral {
+    Memory(Arc<MemoryStore>),
+    Redis { conn: ConnectionManager, prefix: Arc<str> },
+}
+
+impl std::fmt::Debug for Ephemeral {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.kind())
+    }
+}
+
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+}
+
+impl MemoryStore {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (Vec<u8>, Instant)>, Instant) -> T) -> T {
+        let mut map = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        // Sweep now and then so that abandoned keys do not pile up.
+        if map.len() > 1024 && map.len().is_power_of_two() {
+            map.retain(|_, (_, expires)| *expires > now);
+        }
+        f(&mut map, now)
+    }
+
+    fn live(map: &mut HashMap<String, (Vec<u8>, Instant)>, key: &str, now: Instant) -> bool {
+        match map.get(key) {
+            Some((_, expires)) if *expires > now => true,
+            Some(_) => {
+                map.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+impl Ephemeral {
+    pub fn memory() -> Self {
+        Ephemeral::Memory(Arc::default())
+    }
+
+    /// Connects to Redis; every key this service writes starts with `prefix`.
+    pub async fn redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url).with_context(|| format!("not a Redis URL: {}", crate::db::redact(url)))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(3)))
+            .set_number_of_retries(2);
+        let mut conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .with_context(|| format!("cannot connect to Redis at {}", crate::db::redact(url)))?;
+        let _: String = redis::cmd("PING").query_async(&mut conn).await.context("Redis does not answer PING")?;
+        Ok(Ephemeral::Redis { conn, prefix: prefix.into() })
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Ephemeral::Memory(_) => "memory",
+            Ephemeral::Redis { .. } => "redis",
+        }
+    }
+
+    fn key(prefix: &str, key: &str) -> String {
+        format!("{prefix}{key}")
+    }
+
+    pub async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match self {
+            Ephemeral::Memory(m) => Ok(m.with(|map, now| {
+                MemoryStore::live(map, key, now).then(|| map[key].0.clone())
+            })),
+            Ephemeral::Redis { conn, prefix } => Ok(conn.clone().get(Self::key(prefix, key)).await?),
+        }
+    }
+
+    pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<()> {
+        match self {
+            Ephemeral::Memory(m) => {
+                m.with(|map, now| map.insert(key.to_owned(), (value.to_vec(), now + ttl)));
+                Ok(())
+            }
+            Ephemeral::Redis { conn, prefix } => {
+                let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                let _: () = conn.clone().pset_ex(Self::key(prefix, key), value, ms).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Stores only if the key is absent; true when this call stored it.
+    pub async fn set_new(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<bool> {
+        match self {
+            Ephemeral::Memory(m) => Ok(m.with(|map, now| {
+                if MemoryStore::live(map, key, now) {
+                    false
+                } else {
+                    map.insert(key.to_owned(), (value.to_vec(), now + ttl));
+                    true
+                }
+            })),
+            Ephemeral::Redis { conn, prefix } => {
+                let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                let stored: Option<String> = redis::cmd("SET")
+                    .arg(Self::key(prefix, key))
+                    .arg(value)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async(&mut conn.clone())
+                    .await?;
+                Ok(stored.is_some())
+            }
+        }
+    }
+
+    /// Reads and removes in one step, so a one-time value is used at most once.
+    pub async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        match self {
+            Ephemeral::Memory(m) => Ok(m.with(|map, now| {
+                if MemoryStore::live(map, key, now) { map.remove(key).map(|(v, _)| v) } else { None }
+            })),
+            Ephemeral::Redis { conn, prefix } => Ok(conn.clone().get_del(Self::key(prefix, key)).await?),
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> anyhow::Result<()> {
+        match self {
+            Ephemeral::Memory(m) => {
+                m.with(|map, _| map.remove(key));
+                Ok(())
+            }
+            Ephemeral::Redis { conn, prefix } => {
+                let _: () = conn.clone().del(Self::key(prefix, key)).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds one to a counter; the first increment starts its time window.
+    pub async fn incr(&self, key: &str, window: Duration) -> anyhow::Result<u64> {
+        match self {
+            Ephemeral::Memory(m) => Ok(m.with(|map, now| {
+                let count = if MemoryStore::live(map, key, now) {
+                    let entry = map.get_mut(key).expect("live");
+                    let n = parse_count(&entry.0) + 1;
+                    entry.0 = n.to_string().into_bytes();
+                    n
+                } else {
+                    map.insert(key.to_owned(), (b"1".to_vec(), now + window));
+                    1
+                };
+                count
+            })),
+            Ephemeral::Redis { conn, prefix } => {
+                let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
+                let (count,): (u64,) = redis::pipe()
+                    .atomic()
+                    .incr(Self::key(prefix, key), 1)
+                    .cmd("PEXPIRE")
+                    .arg(Self::key(prefix, key))
+                    .arg(ms)
+                    .arg("NX")
+                    .ignore()
+                    .query_async(&mut conn.clone())
+                    .await?;
+                Ok(count)
+            }
+        }
+    }
+
+    /// The current value of a counter (0 when absent or expired).
+    pub async fn count(&self, key: &str) -> anyhow::Result<u64> {
+        Ok(self.get(key).await?.map(|v| parse_count(&v)).unwrap_or(0))
+    }
+}
+
+fn parse_count(bytes: &[u8]) -> u64 {
+    std::str::from_utf8(bytes).ok().and_then(|s| s.parse().ok()).unwrap_or(0)
+}

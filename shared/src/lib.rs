@@ -1,0 +1,11 @@
+//! Types and rules that the IdP and the school nodes share.
+
+pub mod contact;
+pub mod db;
+pub mod ephemeral;
+pub mod names;
+pub mod personal_code;
+pub mod session_store;
+
+pub use contact::{Email, Phone};
+pub use personal_code::{PersonalCode, PersonalCodeError};
