@@ -3,7 +3,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use rand::RngExt;
@@ -109,7 +109,9 @@ impl FromRequestParts<AppState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let ctx = Ctx::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
         let Some(account) = ctx.user.clone() else {
-            let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+            // Nested routers see a shortened URI; the original one is where to come back to.
+            let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |o| &o.0);
+            let next = uri.path_and_query().map_or("/", |p| p.as_str());
             let target = format!("/login?next={}", encode_component(next));
             return Err(Redirect::to(&target).into_response());
         };
