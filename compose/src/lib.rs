@@ -1,1 +1,156 @@
+//! The local demo federation: every institution of `demo.toml` as a school node on its own
+//! `*.localhost` host name, on embedded defaults (SQLite files, in-memory state), seeded with the
+//! demo accounts on first start.
 
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Format, Toml};
+use serde::Deserialize;
+use school_node::service::accounts::{self, PersonalDataInput};
+use school_node::service::passwords::Secret;
+use school_node::store::accounts::Role;
+use school_node::{Application, Config};
+use tokio::task::JoinHandle;
+
+pub const DEMO: &str = include_str!("../demo.toml");
+pub const DEMO_PASSWORD: &str = "demo-parool";
+
+#[derive(Debug, Deserialize)]
+pub struct Demo {
+    pub institution: Vec<Institution>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Institution {
+    pub id: String,
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub account: Vec<DemoAccount>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoAccount {
+    pub first_name: String,
+    pub last_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub personal_code: String,
+    #[serde(default)]
+    pub phone: String,
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub children: Vec<String>,
+    /// A temporary password to be changed at first sign-in, instead of the demo password.
+    pub temporary: Option<String>,
+    /// No password at all: such a person gets one from a parent or by e-mail.
+    #[serde(default)]
+    pub no_password: bool,
+}
+
+impl Demo {
+    pub fn parse(text: &str) -> anyhow::Result<Demo> {
+        Figment::from(Toml::string(text)).extract().context("the demo file is not valid")
+    }
+
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Demo> {
+        match path {
+            Some(p) => Self::parse(&std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?),
+            None => Self::parse(DEMO),
+        }
+    }
+}
+
+pub struct Options {
+    pub data_dir: PathBuf,
+    /// Listen on the ports of the demo file (true) or on free ports (tests).
+    pub fixed_ports: bool,
+}
+
+pub struct RunningNode {
+    pub id: String,
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningNode {
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+}
+
+pub struct Federation {
+    pub nodes: Vec<RunningNode>,
+}
+
+impl Federation {
+    pub fn node(&self, id: &str) -> Option<&RunningNode> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+}
+
+/// Starts every institution of the demo and seeds its accounts when its database is new.
+pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation> {
+    let mut nodes = Vec::new();
+    for institution in &demo.institution {
+        let port = if options.fixed_ports { institution.port } else { 0 };
+        let config = Config {
+            institution_id: institution.id.clone(),
+            institution_name: institution.name.clone(),
+            listen: ([127, 0, 0, 1], port).into(),
+            public_url: format!("http://{}:{}", institution.host, institution.port),
+            data_dir: options.data_dir.join(&institution.id),
+            ..Config::default()
+        };
+        let app = Application::build(config).await.with_context(|| format!("cannot start {}", institution.name))?;
+        seed(app.state(), institution).await.with_context(|| format!("cannot seed {}", institution.name))?;
+        let port = app.port();
+        let task = tokio::spawn(app.run());
+        nodes.push(RunningNode { id: institution.id.clone(), name: institution.name.clone(), host: institution.host.clone(), port, task });
+    }
+    Ok(Federation { nodes })
+}
+
+async fn seed(state: &school_node::state::AppState, institution: &Institution) -> anyhow::Result<()> {
+    let db = &state.db;
+    if school_node::store::accounts::count(db).await? > 0 {
+        return Ok(());
+    }
+    let mut relations = Vec::new();
+    for account in &institution.account {
+        let input = PersonalDataInput {
+            first_name: account.first_name.clone(),
+            last_name: account.last_name.clone(),
+            personal_code: account.personal_code.clone(),
+            email: account.email.clone(),
+            phone: account.phone.clone(),
+            address: String::new(),
+        };
+        let roles = account
+            .roles
+            .iter()
+            .map(|r| Role::parse(r).with_context(|| format!("unknown role {r:?}")))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let temporary = account.temporary.as_deref().map(Secret::new);
+        let id = accounts::create(db, &input, &roles, temporary.as_ref())
+            .await
+            .map_err(|e| anyhow::anyhow!("{} {}: {e}", account.first_name, account.last_name))?;
+        if temporary.is_none() && !account.no_password {
+            let password = Secret::new(DEMO_PASSWORD);
+            accounts::change_password(db, &id, &password, &password).await?;
+        }
+        relations.extend(account.children.iter().map(|child| (id.clone(), child.clone())));
+    }
+    for (parent, child) in relations {
+        accounts::add_child(db, &parent, &child).await.map_err(|e| anyhow::anyhow!("child {child}: {e}"))?;
+    }
+    Ok(())
+}
