@@ -1,0 +1,69 @@
+//! The `school-node` command: create an admin and import students, then use them over HTTP.
+
+mod common;
+
+use std::process::Command;
+
+use common::TestNode;
+
+fn school_node(config: &school_node::Config, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_school-node"));
+    cmd.args(args)
+        .env("SCHOOL_INSTITUTION_ID", &config.institution_id)
+        .env("SCHOOL_INSTITUTION_NAME", &config.institution_name)
+        .env("SCHOOL_DATA_DIR", &config.data_dir)
+        .env("RUST_LOG", "warn");
+    if let Some(url) = &config.database_url {
+        cmd.env("SCHOOL_DATABASE_URL", url);
+    }
+    cmd.output().expect("the binary runs")
+}
+
+#[tokio::test]
+async fn create_admin_prints_a_temporary_password_that_must_be_changed() {
+    let node = TestNode::spawn().await;
+    let out = school_node(&node.config, &["create-admin", "--first-name", "Anne", "--last-name", "Direktor", "--email", "anne@example.ee"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let password = stdout.lines().find_map(|l| l.strip_prefix("temporary password: ")).expect("the password is printed").to_owned();
+    let browser = node.browser();
+    browser.sign_in("anne direktor", &password).await.assert_redirect("/password");
+    browser.submit("/password", "/password", &[("password", "direktori-uus"), ("password_again", "direktori-uus")]).await.assert_redirect("/");
+    assert_eq!(browser.get("/admin/accounts").await.status, reqwest::StatusCode::OK);
+
+    let bad = school_node(&node.config, &["create-admin", "--first-name", "X", "--last-name", "Y", "--email", "pole"]);
+    assert!(!bad.status.success());
+    assert_eq!(node.account_count().await, 1, "a refused admin is not stored");
+}
+
+#[tokio::test]
+async fn import_csv_reports_rows_and_refuses_broken_files() {
+    let node = TestNode::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("students.csv");
+    std::fs::write(&good, "first_name,last_name,personal_code\nJuku,Tamm,50001010006\nMia,Maasikas,61203150289\n").unwrap();
+    let out = school_node(&node.config, &["import-csv", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.contains("Juku Tamm\tCreated"), "{stdout}");
+    assert!(stdout.contains("Mia Maasikas\tRejected"), "{stdout}");
+    assert_eq!(node.account_count().await, 1);
+
+    let broken = dir.path().join("broken.csv");
+    std::fs::write(&broken, b"eesnimi,perekonnanimi\nJ\xfcri,Tamm\n").unwrap();
+    let out = school_node(&node.config, &["import-csv", broken.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was imported"));
+    assert_eq!(node.account_count().await, 1);
+}
+
+#[tokio::test]
+async fn a_mistaken_configuration_is_named_at_start() {
+    let node = TestNode::spawn().await;
+    let mut config = node.config.clone();
+    config.institution_id = "Jõgeva Kool".into();
+    let out = school_node(&config, &["import-csv", "/nonexistent.csv"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("institution_id must be"), "{stderr}");
+}
