@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Format, Toml};
-use serde::Deserialize;
 use school_node::service::accounts::{self, PersonalDataInput};
 use school_node::service::passwords::Secret;
 use school_node::store::accounts::Role;
 use school_node::{Application, Config};
+use serde::Deserialize;
 use tokio::task::JoinHandle;
 
 pub const DEMO: &str = include_str!("../demo.toml");
@@ -56,12 +56,17 @@ pub struct DemoAccount {
 
 impl Demo {
     pub fn parse(text: &str) -> anyhow::Result<Demo> {
-        Figment::from(Toml::string(text)).extract().context("the demo file is not valid")
+        Figment::from(Toml::string(text))
+            .extract()
+            .context("the demo file is not valid")
     }
 
     pub fn load(path: Option<&Path>) -> anyhow::Result<Demo> {
         match path {
-            Some(p) => Self::parse(&std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?),
+            Some(p) => Self::parse(
+                &std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read {}", p.display()))?,
+            ),
             None => Self::parse(DEMO),
         }
     }
@@ -101,7 +106,11 @@ impl Federation {
 pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation> {
     let mut nodes = Vec::new();
     for institution in &demo.institution {
-        let port = if options.fixed_ports { institution.port } else { 0 };
+        let port = if options.fixed_ports {
+            institution.port
+        } else {
+            0
+        };
         let config = Config {
             institution_id: institution.id.clone(),
             institution_name: institution.name.clone(),
@@ -110,16 +119,29 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
             data_dir: options.data_dir.join(&institution.id),
             ..Config::default()
         };
-        let app = Application::build(config).await.with_context(|| format!("cannot start {}", institution.name))?;
-        seed(app.state(), institution).await.with_context(|| format!("cannot seed {}", institution.name))?;
+        let app = Application::build(config)
+            .await
+            .with_context(|| format!("cannot start {}", institution.name))?;
+        seed(app.state(), institution)
+            .await
+            .with_context(|| format!("cannot seed {}", institution.name))?;
         let port = app.port();
         let task = tokio::spawn(app.run());
-        nodes.push(RunningNode { id: institution.id.clone(), name: institution.name.clone(), host: institution.host.clone(), port, task });
+        nodes.push(RunningNode {
+            id: institution.id.clone(),
+            name: institution.name.clone(),
+            host: institution.host.clone(),
+            port,
+            task,
+        });
     }
     Ok(Federation { nodes })
 }
 
-async fn seed(state: &school_node::state::AppState, institution: &Institution) -> anyhow::Result<()> {
+async fn seed(
+    state: &school_node::state::AppState,
+    institution: &Institution,
+) -> anyhow::Result<()> {
     let db = &state.db;
     if school_node::store::accounts::count(db).await? > 0 {
         return Ok(());
@@ -147,10 +169,17 @@ async fn seed(state: &school_node::state::AppState, institution: &Institution) -
             let password = Secret::new(DEMO_PASSWORD);
             accounts::change_password(db, &id, &password, &password).await?;
         }
-        relations.extend(account.children.iter().map(|child| (id.clone(), child.clone())));
+        relations.extend(
+            account
+                .children
+                .iter()
+                .map(|child| (id.clone(), child.clone())),
+        );
     }
     for (parent, child) in relations {
-        accounts::add_child(db, &parent, &child).await.map_err(|e| anyhow::anyhow!("child {child}: {e}"))?;
+        accounts::add_child(db, &parent, &child)
+            .await
+            .map_err(|e| anyhow::anyhow!("child {child}: {e}"))?;
     }
     Ok(())
 }

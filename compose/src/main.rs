@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use clap::Parser;
 
 #[derive(Parser)]
-#[command(version, about = "Runs the demo institutions of the school federation on this machine")]
+#[command(
+    version,
+    about = "Runs the demo institutions of the school federation on this machine"
+)]
 struct Cli {
     /// Where the institutions keep their SQLite files.
     #[arg(long, default_value = "data")]
@@ -18,16 +21,29 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,tower_http=warn".into()),
+        )
         .init();
     let cli = Cli::parse();
     let demo = federation::Demo::load(cli.demo.as_deref())?;
-    let running = federation::start(&demo, &federation::Options { data_dir: cli.data_dir, fixed_ports: true }).await?;
+    let running = federation::start(
+        &demo,
+        &federation::Options {
+            data_dir: cli.data_dir,
+            fixed_ports: true,
+        },
+    )
+    .await?;
     println!("\nThe demo federation is running (Ctrl-C stops it):");
     for node in &running.nodes {
         println!("  {:<22} {}", node.name, node.url());
     }
-    println!("Demo password for the accounts listed in README.md: {}\n", federation::DEMO_PASSWORD);
+    println!(
+        "Demo password for the accounts listed in README.md: {}\n",
+        federation::DEMO_PASSWORD
+    );
     tokio::signal::ctrl_c().await?;
     Ok(())
 }

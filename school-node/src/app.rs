@@ -27,7 +27,10 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<(Database, Ephemera
     };
     let ephemeral = match &config.redis_url {
         Some(url) => {
-            let prefix = config.redis_prefix.clone().unwrap_or_else(|| format!("school:{}:", config.institution_id));
+            let prefix = config
+                .redis_prefix
+                .clone()
+                .unwrap_or_else(|| format!("school:{}:", config.institution_id));
             Ephemeral::redis(url, &prefix).await?
         }
         None => Ephemeral::memory(),
@@ -41,13 +44,22 @@ impl Application {
         let (db, ephemeral) = open_storage(&config).await?;
         let throttle = Throttle::new(ephemeral.clone(), config.throttle.clone());
         let signin = SignIn::new(db.clone(), throttle).await?;
-        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
-        let state = AppState { config: Arc::new(config), db, ephemeral, signin };
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState {
+            config: Arc::new(config),
+            db,
+            ephemeral,
+            signin,
+        };
         Ok(Self { listener, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn port(&self) -> u16 {
@@ -63,7 +75,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` completes, then finishes the requests under way.
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tracing::info!(
             institution = %self.state.config.institution_id,
             address = %self.local_addr(),
@@ -72,9 +87,12 @@ impl Application {
             "school node listening"
         );
         let app = crate::http::router(self.state);
-        axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server failed")
+        axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed")
     }
 }

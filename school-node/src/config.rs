@@ -64,17 +64,29 @@ impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
-            anyhow::ensure!(file.exists(), "configuration file {} does not exist", file.display());
+            anyhow::ensure!(
+                file.exists(),
+                "configuration file {} does not exist",
+                file.display()
+            );
             figment = figment.merge(Toml::file(file));
         }
         let mut config: Config = figment
-            .merge(Env::prefixed("SCHOOL_").ignore(&["config", "database_url_file", "redis_url_file"]).split("__"))
+            .merge(
+                Env::prefixed("SCHOOL_")
+                    .ignore(&["config", "database_url_file", "redis_url_file"])
+                    .split("__"),
+            )
             .extract()
             .context("invalid configuration")?;
         // Secrets may come from files (Docker and Kubernetes secrets).
-        for (var, slot) in [("SCHOOL_DATABASE_URL_FILE", &mut config.database_url), ("SCHOOL_REDIS_URL_FILE", &mut config.redis_url)] {
+        for (var, slot) in [
+            ("SCHOOL_DATABASE_URL_FILE", &mut config.database_url),
+            ("SCHOOL_REDIS_URL_FILE", &mut config.redis_url),
+        ] {
             if let Ok(path) = std::env::var(var) {
-                let value = std::fs::read_to_string(&path).with_context(|| format!("{var}: cannot read {path}"))?;
+                let value = std::fs::read_to_string(&path)
+                    .with_context(|| format!("{var}: cannot read {path}"))?;
                 *slot = Some(value.trim().to_owned());
             }
         }
@@ -86,27 +98,44 @@ impl Config {
         let mut problems = Vec::new();
         let id_ok = !self.institution_id.is_empty()
             && self.institution_id.len() <= 32
-            && self.institution_id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            && self
+                .institution_id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !id_ok {
-            problems.push(format!("institution_id must be 1–32 characters a-z, 0-9 or '-', not {:?}", self.institution_id));
+            problems.push(format!(
+                "institution_id must be 1–32 characters a-z, 0-9 or '-', not {:?}",
+                self.institution_id
+            ));
         }
         if self.institution_name.trim().is_empty() {
             problems.push("institution_name must not be empty".to_owned());
         }
         match self.public_url.parse::<axum::http::Uri>() {
-            Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {}
-            _ => problems.push(format!("public_url must be an http(s) URL, not {:?}", self.public_url)),
+            Ok(uri)
+                if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() => {}
+            _ => problems.push(format!(
+                "public_url must be an http(s) URL, not {:?}",
+                self.public_url
+            )),
         }
         if !(1..=24 * 60).contains(&self.session_idle_minutes) {
             problems.push("session_idle_minutes must be between 1 and 1440".to_owned());
         }
         if self.max_form_bytes < 1024 || self.max_upload_bytes < self.max_form_bytes {
-            problems.push("max_form_bytes must be at least 1024 and max_upload_bytes at least max_form_bytes".to_owned());
+            problems.push(
+                "max_form_bytes must be at least 1024 and max_upload_bytes at least max_form_bytes"
+                    .to_owned(),
+            );
         }
         if self.throttle.per_account == 0 || self.throttle.per_address == 0 {
             problems.push("throttle limits must be at least 1".to_owned());
         }
-        anyhow::ensure!(problems.is_empty(), "invalid configuration:\n  - {}", problems.join("\n  - "));
+        anyhow::ensure!(
+            problems.is_empty(),
+            "invalid configuration:\n  - {}",
+            problems.join("\n  - ")
+        );
         Ok(())
     }
 
@@ -119,7 +148,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("school-node.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("school-node.db").display()
+            ),
         }
     }
 }
@@ -131,8 +163,15 @@ mod tests {
     #[test]
     fn defaults_are_valid_and_mistakes_are_named() {
         Config::default().validate().unwrap();
-        let bad = Config { institution_id: "Jõgeva".into(), public_url: "jpk".into(), ..Config::default() };
+        let bad = Config {
+            institution_id: "Jõgeva".into(),
+            public_url: "jpk".into(),
+            ..Config::default()
+        };
         let msg = bad.validate().unwrap_err().to_string();
-        assert!(msg.contains("institution_id") && msg.contains("public_url"), "{msg}");
+        assert!(
+            msg.contains("institution_id") && msg.contains("public_url"),
+            "{msg}"
+        );
     }
 }

@@ -50,7 +50,10 @@ impl AppError {
         Self { kind, cause: None }
     }
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        Self { kind: ErrorKind::Internal, cause: Some(format!("{cause:#}")) }
+        Self {
+            kind: ErrorKind::Internal,
+            cause: Some(format!("{cause:#}")),
+        }
     }
 }
 
@@ -59,7 +62,10 @@ impl From<ServiceError> for AppError {
         match e {
             ServiceError::NotFound => AppError::new(ErrorKind::NotFound),
             ServiceError::Forbidden => AppError::new(ErrorKind::Forbidden),
-            ServiceError::Invalid(errors) => Self { kind: ErrorKind::BadRequest, cause: Some(format!("{errors:?}")) },
+            ServiceError::Invalid(errors) => Self {
+                kind: ErrorKind::BadRequest,
+                cause: Some(format!("{errors:?}")),
+            },
             ServiceError::Internal(e) => AppError::internal(format!("{e:#}")),
         }
     }
@@ -93,7 +99,10 @@ pub struct ErrorMark {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut response = self.kind.status().into_response();
-        response.extensions_mut().insert(ErrorMark { kind: self.kind, cause: self.cause });
+        response.extensions_mut().insert(ErrorMark {
+            kind: self.kind,
+            cause: self.cause,
+        });
         response
     }
 }

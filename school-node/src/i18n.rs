@@ -400,7 +400,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.append(axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         h
     }
@@ -408,8 +411,20 @@ mod tests {
     #[test]
     fn cookie_then_accept_language_then_estonian() {
         assert_eq!(Locale::resolve(&headers(&[])), Locale::Et);
-        assert_eq!(Locale::resolve(&headers(&[("accept-language", "de-DE,en-GB;q=0.8")])), Locale::En);
-        assert_eq!(Locale::resolve(&headers(&[("accept-language", "en"), ("cookie", "a=b; lang=et")])), Locale::Et);
-        assert_eq!(Locale::resolve(&headers(&[("cookie", "lang=xx")])), Locale::Et);
+        assert_eq!(
+            Locale::resolve(&headers(&[("accept-language", "de-DE,en-GB;q=0.8")])),
+            Locale::En
+        );
+        assert_eq!(
+            Locale::resolve(&headers(&[
+                ("accept-language", "en"),
+                ("cookie", "a=b; lang=et")
+            ])),
+            Locale::Et
+        );
+        assert_eq!(
+            Locale::resolve(&headers(&[("cookie", "lang=xx")])),
+            Locale::Et
+        );
     }
 }

@@ -38,7 +38,10 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
         .init();
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
@@ -50,13 +53,25 @@ async fn main() -> anyhow::Result<()> {
             })
             .await
         }
-        Command::CreateAdmin { first_name, last_name, email } => {
+        Command::CreateAdmin {
+            first_name,
+            last_name,
+            email,
+        } => {
             let (db, _) = school_node::app::open_storage(&config).await?;
-            let input = accounts::PersonalDataInput { first_name, last_name, email: email.unwrap_or_default(), ..Default::default() };
+            let input = accounts::PersonalDataInput {
+                first_name,
+                last_name,
+                email: email.unwrap_or_default(),
+                ..Default::default()
+            };
             let password = school_node::service::passwords::temporary();
             match accounts::create(&db, &input, &[Role::Admin], Some(&password)).await {
                 Ok(id) => {
-                    println!("created administrator {id}\ntemporary password: {}", password.expose());
+                    println!(
+                        "created administrator {id}\ntemporary password: {}",
+                        password.expose()
+                    );
                     Ok(())
                 }
                 Err(ServiceError::Invalid(errors)) => anyhow::bail!("not created: {errors:?}"),
@@ -65,7 +80,8 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::ImportCsv { file } => {
             let (db, _) = school_node::app::open_storage(&config).await?;
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let bytes =
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             match import::import_students(&db, &bytes).await? {
                 Ok(rows) => {
                     for row in rows {
@@ -73,7 +89,9 @@ async fn main() -> anyhow::Result<()> {
                     }
                     Ok(())
                 }
-                Err(problem) => anyhow::bail!("the file was refused, nothing was imported: {problem:?}"),
+                Err(problem) => {
+                    anyhow::bail!("the file was refused, nothing was imported: {problem:?}")
+                }
             }
         }
     }

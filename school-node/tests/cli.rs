@@ -22,18 +22,68 @@ fn school_node(config: &school_node::Config, args: &[&str]) -> std::process::Out
 #[tokio::test]
 async fn create_admin_prints_a_temporary_password_that_must_be_changed() {
     let node = TestNode::spawn().await;
-    let out = school_node(&node.config, &["create-admin", "--first-name", "Anne", "--last-name", "Direktor", "--email", "anne@example.ee"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = school_node(
+        &node.config,
+        &[
+            "create-admin",
+            "--first-name",
+            "Anne",
+            "--last-name",
+            "Direktor",
+            "--email",
+            "anne@example.ee",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let password = stdout.lines().find_map(|l| l.strip_prefix("temporary password: ")).expect("the password is printed").to_owned();
+    let password = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("temporary password: "))
+        .expect("the password is printed")
+        .to_owned();
     let browser = node.browser();
-    browser.sign_in("anne direktor", &password).await.assert_redirect("/password");
-    browser.submit("/password", "/password", &[("password", "direktori-uus"), ("password_again", "direktori-uus")]).await.assert_redirect("/");
-    assert_eq!(browser.get("/admin/accounts").await.status, reqwest::StatusCode::OK);
+    browser
+        .sign_in("anne direktor", &password)
+        .await
+        .assert_redirect("/password");
+    browser
+        .submit(
+            "/password",
+            "/password",
+            &[
+                ("password", "direktori-uus"),
+                ("password_again", "direktori-uus"),
+            ],
+        )
+        .await
+        .assert_redirect("/");
+    assert_eq!(
+        browser.get("/admin/accounts").await.status,
+        reqwest::StatusCode::OK
+    );
 
-    let bad = school_node(&node.config, &["create-admin", "--first-name", "X", "--last-name", "Y", "--email", "pole"]);
+    let bad = school_node(
+        &node.config,
+        &[
+            "create-admin",
+            "--first-name",
+            "X",
+            "--last-name",
+            "Y",
+            "--email",
+            "pole",
+        ],
+    );
     assert!(!bad.status.success());
-    assert_eq!(node.account_count().await, 1, "a refused admin is not stored");
+    assert_eq!(
+        node.account_count().await,
+        1,
+        "a refused admin is not stored"
+    );
 }
 
 #[tokio::test]
@@ -41,9 +91,17 @@ async fn import_csv_reports_rows_and_refuses_broken_files() {
     let node = TestNode::spawn().await;
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("students.csv");
-    std::fs::write(&good, "first_name,last_name,personal_code\nJuku,Tamm,50001010006\nMia,Maasikas,61203150289\n").unwrap();
+    std::fs::write(
+        &good,
+        "first_name,last_name,personal_code\nJuku,Tamm,50001010006\nMia,Maasikas,61203150289\n",
+    )
+    .unwrap();
     let out = school_node(&node.config, &["import-csv", good.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert!(stdout.contains("Juku Tamm\tCreated"), "{stdout}");
     assert!(stdout.contains("Mia Maasikas\tRejected"), "{stdout}");

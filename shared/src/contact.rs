@@ -30,8 +30,14 @@ impl Email {
             && !domain.ends_with('.')
             && !domain.contains("..")
             && !domain.contains('@')
-            && !s.chars().any(|c| c.is_whitespace() || c.is_control() || "<>(),;:\"[]\\".contains(c));
-        if ok { Ok(Self(s)) } else { Err(ContactError::Email) }
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>(),;:\"[]\\".contains(c));
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(ContactError::Email)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -65,10 +71,18 @@ pub struct Phone(String);
 
 impl Phone {
     pub fn parse(input: &str) -> Result<Self, ContactError> {
-        let s: String = input.trim().chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        let s: String = input
+            .trim()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-'))
+            .collect();
         let digits = s.strip_prefix('+').unwrap_or(&s);
         let ok = (5..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
-        if ok { Ok(Self(s)) } else { Err(ContactError::Phone) }
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(ContactError::Phone)
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -95,15 +109,31 @@ mod tests {
 
     #[test]
     fn emails() {
-        assert_eq!(Email::parse(" Mari.Maasikas@Example.EE ").unwrap().as_str(), "mari.maasikas@example.ee");
-        for bad in ["", "mari", "mari@", "@example.ee", "mari@example", "mari maasikas@example.ee", "a@b@c.ee", "mari@.ee", "mari@example..ee"] {
+        assert_eq!(
+            Email::parse(" Mari.Maasikas@Example.EE ").unwrap().as_str(),
+            "mari.maasikas@example.ee"
+        );
+        for bad in [
+            "",
+            "mari",
+            "mari@",
+            "@example.ee",
+            "mari@example",
+            "mari maasikas@example.ee",
+            "a@b@c.ee",
+            "mari@.ee",
+            "mari@example..ee",
+        ] {
             assert_eq!(Email::parse(bad), Err(ContactError::Email), "{bad}");
         }
     }
 
     #[test]
     fn phones() {
-        assert_eq!(Phone::parse("+372 5123 4567").unwrap().as_str(), "+37251234567");
+        assert_eq!(
+            Phone::parse("+372 5123 4567").unwrap().as_str(),
+            "+37251234567"
+        );
         assert_eq!(Phone::parse("5123-4567").unwrap().as_str(), "51234567");
         for bad in ["", "12", "+372 abc", "1234567890123456"] {
             assert_eq!(Phone::parse(bad), Err(ContactError::Phone), "{bad}");

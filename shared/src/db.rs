@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 #[derive(Clone, Debug)]
 pub enum Db {
@@ -63,15 +65,23 @@ impl Db {
                 .with_context(|| format!("cannot open SQLite database {url}"))?;
             Db::Sqlite(pool)
         } else {
-            anyhow::bail!("the database URL must start with sqlite: or postgres://, not {}", redact(url));
+            anyhow::bail!(
+                "the database URL must start with sqlite: or postgres://, not {}",
+                redact(url)
+            );
         };
         db.migrate(migrations).await?;
         Ok(db)
     }
 
     /// The SQLite file `name` inside `dir`, creating the folder on first start.
-    pub async fn open_file(dir: &Path, name: &str, migrations: &Migrations) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create data folder {}", dir.display()))?;
+    pub async fn open_file(
+        dir: &Path,
+        name: &str,
+        migrations: &Migrations,
+    ) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data folder {}", dir.display()))?;
         let url = format!("sqlite://{}?mode=rwc", dir.join(name).display());
         Self::connect(&url, migrations).await
     }
@@ -113,7 +123,10 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 mod tests {
     #[test]
     fn redacts_passwords() {
-        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
         assert_eq!(super::redact("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -13,7 +13,10 @@ use redis::aio::ConnectionManager;
 #[derive(Clone)]
 pub enum Ephemeral {
     Memory(Arc<MemoryStore>),
-    Redis { conn: ConnectionManager, prefix: Arc<str> },
+    Redis {
+        conn: ConnectionManager,
+        prefix: Arc<str>,
+    },
 }
 
 impl std::fmt::Debug for Ephemeral {
@@ -29,7 +32,10 @@ pub struct MemoryStore {
 
 impl MemoryStore {
     fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, (Vec<u8>, Instant)>, Instant) -> T) -> T {
-        let mut map = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let now = Instant::now();
         // Sweep now and then so that abandoned keys do not pile up.
         if map.len() > 1024 && map.len().is_power_of_two() {
@@ -57,7 +63,8 @@ impl Ephemeral {
 
     /// Connects to Redis; every key this service writes starts with `prefix`.
     pub async fn redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).with_context(|| format!("not a Redis URL: {}", crate::db::redact(url)))?;
+        let client = redis::Client::open(url)
+            .with_context(|| format!("not a Redis URL: {}", crate::db::redact(url)))?;
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(3)))
             .set_response_timeout(Some(Duration::from_secs(3)))
@@ -65,8 +72,14 @@ impl Ephemeral {
         let mut conn = ConnectionManager::new_with_config(client, config)
             .await
             .with_context(|| format!("cannot connect to Redis at {}", crate::db::redact(url)))?;
-        let _: String = redis::cmd("PING").query_async(&mut conn).await.context("Redis does not answer PING")?;
-        Ok(Ephemeral::Redis { conn, prefix: prefix.into() })
+        let _: String = redis::cmd("PING")
+            .query_async(&mut conn)
+            .await
+            .context("Redis does not answer PING")?;
+        Ok(Ephemeral::Redis {
+            conn,
+            prefix: prefix.into(),
+        })
     }
 
     pub fn kind(&self) -> &'static str {
@@ -82,10 +95,12 @@ impl Ephemeral {
 
     pub async fn get(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         match self {
-            Ephemeral::Memory(m) => Ok(m.with(|map, now| {
-                MemoryStore::live(map, key, now).then(|| map[key].0.clone())
-            })),
-            Ephemeral::Redis { conn, prefix } => Ok(conn.clone().get(Self::key(prefix, key)).await?),
+            Ephemeral::Memory(m) => {
+                Ok(m.with(|map, now| MemoryStore::live(map, key, now).then(|| map[key].0.clone())))
+            }
+            Ephemeral::Redis { conn, prefix } => {
+                Ok(conn.clone().get(Self::key(prefix, key)).await?)
+            }
         }
     }
 
@@ -97,7 +112,10 @@ impl Ephemeral {
             }
             Ephemeral::Redis { conn, prefix } => {
                 let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-                let _: () = conn.clone().pset_ex(Self::key(prefix, key), value, ms).await?;
+                let _: () = conn
+                    .clone()
+                    .pset_ex(Self::key(prefix, key), value, ms)
+                    .await?;
                 Ok(())
             }
         }
@@ -133,9 +151,15 @@ impl Ephemeral {
     pub async fn take(&self, key: &str) -> anyhow::Result<Option<Vec<u8>>> {
         match self {
             Ephemeral::Memory(m) => Ok(m.with(|map, now| {
-                if MemoryStore::live(map, key, now) { map.remove(key).map(|(v, _)| v) } else { None }
+                if MemoryStore::live(map, key, now) {
+                    map.remove(key).map(|(v, _)| v)
+                } else {
+                    None
+                }
             })),
-            Ephemeral::Redis { conn, prefix } => Ok(conn.clone().get_del(Self::key(prefix, key)).await?),
+            Ephemeral::Redis { conn, prefix } => {
+                Ok(conn.clone().get_del(Self::key(prefix, key)).await?)
+            }
         }
     }
 
@@ -156,7 +180,7 @@ impl Ephemeral {
     pub async fn incr(&self, key: &str, window: Duration) -> anyhow::Result<u64> {
         match self {
             Ephemeral::Memory(m) => Ok(m.with(|map, now| {
-                let count = if MemoryStore::live(map, key, now) {
+                if MemoryStore::live(map, key, now) {
                     let entry = map.get_mut(key).expect("live");
                     let n = parse_count(&entry.0) + 1;
                     entry.0 = n.to_string().into_bytes();
@@ -164,8 +188,7 @@ impl Ephemeral {
                 } else {
                     map.insert(key.to_owned(), (b"1".to_vec(), now + window));
                     1
-                };
-                count
+                }
             })),
             Ephemeral::Redis { conn, prefix } => {
                 let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
@@ -191,5 +214,8 @@ impl Ephemeral {
 }
 
 fn parse_count(bytes: &[u8]) -> u64 {
-    std::str::from_utf8(bytes).ok().and_then(|s| s.parse().ok()).unwrap_or(0)
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }

@@ -29,7 +29,12 @@ pub fn same_name(a: &str, b: &str) -> bool {
 
 /// A display name tidied for storage: NFC, inner runs of white space made one space.
 pub fn tidy(input: &str) -> String {
-    input.nfc().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" ")
+    input
+        .nfc()
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]
@@ -39,14 +44,22 @@ mod tests {
     #[test]
     fn spacing_and_case_do_not_matter() {
         let key = name_key("Mari", "Maasikas");
-        for typed in ["Mari Maasikas", "marimaasikas", "MARI maasikas", "  mari   MAASIKAS "] {
+        for typed in [
+            "Mari Maasikas",
+            "marimaasikas",
+            "MARI maasikas",
+            "  mari   MAASIKAS ",
+        ] {
             assert_eq!(normalize(typed), key, "{typed}");
         }
     }
 
     #[test]
     fn estonian_letters_survive() {
-        assert_eq!(normalize("ÕUN Äär Öö Üle Šokk Žürii"), "õunäärööülešokkžürii");
+        assert_eq!(
+            normalize("ÕUN Äär Öö Üle Šokk Žürii"),
+            "õunäärööülešokkžürii"
+        );
         assert!(!same_name("Õun", "Oun"));
         assert!(!same_name("Mägi", "Magi"));
         assert!(same_name("JÜRI", "jüri"));

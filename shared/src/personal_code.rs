@@ -156,16 +156,25 @@ mod tests {
             assert!(parsed.is_ok(), "{code}: {parsed:?}");
         }
         let c = PersonalCode::parse("37605030299").unwrap();
-        assert_eq!(c.birth_date(), Date::from_calendar_date(1976, Month::May, 3).unwrap());
+        assert_eq!(
+            c.birth_date(),
+            Date::from_calendar_date(1976, Month::May, 3).unwrap()
+        );
         assert_eq!(c.sex(), Sex::Male);
-        assert_eq!(PersonalCode::parse("49403136515").unwrap().sex(), Sex::Female);
+        assert_eq!(
+            PersonalCode::parse("49403136515").unwrap().sex(),
+            Sex::Female
+        );
     }
 
     #[test]
     fn second_pass_of_the_check_digit() {
         // The first pass over 3760503006 leaves 10, so the second pass gives the check digit 4.
         assert!(PersonalCode::parse("37605030064").is_ok());
-        assert_eq!(PersonalCode::parse("37605030060"), Err(PersonalCodeError::CheckDigit));
+        assert_eq!(
+            PersonalCode::parse("37605030060"),
+            Err(PersonalCodeError::CheckDigit)
+        );
     }
 
     #[test]
@@ -178,14 +187,38 @@ mod tests {
 
     #[test]
     fn says_which_rule_failed() {
-        assert_eq!(PersonalCode::parse("3760503029"), Err(PersonalCodeError::Length));
-        assert_eq!(PersonalCode::parse("376050302991"), Err(PersonalCodeError::Length));
-        assert_eq!(PersonalCode::parse("3760503029a"), Err(PersonalCodeError::NotDigits));
-        assert_eq!(PersonalCode::parse("97605030299"), Err(PersonalCodeError::Century));
-        assert_eq!(PersonalCode::parse("07605030299"), Err(PersonalCodeError::Century));
-        assert_eq!(PersonalCode::parse("37613030299"), Err(PersonalCodeError::Date));
-        assert_eq!(PersonalCode::parse("37602300299"), Err(PersonalCodeError::Date));
-        assert_eq!(PersonalCode::parse("37605030298"), Err(PersonalCodeError::CheckDigit));
+        assert_eq!(
+            PersonalCode::parse("3760503029"),
+            Err(PersonalCodeError::Length)
+        );
+        assert_eq!(
+            PersonalCode::parse("376050302991"),
+            Err(PersonalCodeError::Length)
+        );
+        assert_eq!(
+            PersonalCode::parse("3760503029a"),
+            Err(PersonalCodeError::NotDigits)
+        );
+        assert_eq!(
+            PersonalCode::parse("97605030299"),
+            Err(PersonalCodeError::Century)
+        );
+        assert_eq!(
+            PersonalCode::parse("07605030299"),
+            Err(PersonalCodeError::Century)
+        );
+        assert_eq!(
+            PersonalCode::parse("37613030299"),
+            Err(PersonalCodeError::Date)
+        );
+        assert_eq!(
+            PersonalCode::parse("37602300299"),
+            Err(PersonalCodeError::Date)
+        );
+        assert_eq!(
+            PersonalCode::parse("37605030298"),
+            Err(PersonalCodeError::CheckDigit)
+        );
     }
 
     #[test]
@@ -197,8 +230,14 @@ mod tests {
         };
         assert!(PersonalCode::parse(&with_check("5000229000")).is_ok());
         assert!(PersonalCode::parse(&with_check("5040229000")).is_ok());
-        assert_eq!(PersonalCode::parse(&with_check("3000229000")), Err(PersonalCodeError::Date));
-        assert_eq!(PersonalCode::parse(&with_check("5010229000")), Err(PersonalCodeError::Date));
+        assert_eq!(
+            PersonalCode::parse(&with_check("3000229000")),
+            Err(PersonalCodeError::Date)
+        );
+        assert_eq!(
+            PersonalCode::parse(&with_check("5010229000")),
+            Err(PersonalCodeError::Date)
+        );
     }
 
     #[test]
@@ -216,7 +255,12 @@ mod tests {
     }
 
     fn first_pass(code: &str) -> u32 {
-        let sum: u32 = code.bytes().take(10).zip(WEIGHTS_FIRST).map(|(b, w)| u32::from(b - b'0') * w).sum();
+        let sum: u32 = code
+            .bytes()
+            .take(10)
+            .zip(WEIGHTS_FIRST)
+            .map(|(b, w)| u32::from(b - b'0') * w)
+            .sum();
         sum % 11
     }
 

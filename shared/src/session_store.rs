@@ -36,10 +36,17 @@ fn backend(e: anyhow::Error) -> Error {
 #[async_trait]
 impl SessionStore for EphemeralSessionStore {
     async fn create(&self, record: &mut Record) -> Result<()> {
-        let Some(ttl) = ttl_until(record.expiry_date) else { return Ok(()) };
+        let Some(ttl) = ttl_until(record.expiry_date) else {
+            return Ok(());
+        };
         let bytes = serde_json::to_vec(&*record).map_err(|e| Error::Encode(e.to_string()))?;
         // A fresh random id colliding is unlikely, but a collision must never join two sessions.
-        while !self.store.set_new(&Self::key(&record.id), &bytes, ttl).await.map_err(backend)? {
+        while !self
+            .store
+            .set_new(&Self::key(&record.id), &bytes, ttl)
+            .await
+            .map_err(backend)?
+        {
             record.id = Id::default();
         }
         Ok(())
@@ -50,14 +57,18 @@ impl SessionStore for EphemeralSessionStore {
             return self.delete(&record.id).await;
         };
         let bytes = serde_json::to_vec(record).map_err(|e| Error::Encode(e.to_string()))?;
-        self.store.set(&Self::key(&record.id), &bytes, ttl).await.map_err(backend)
+        self.store
+            .set(&Self::key(&record.id), &bytes, ttl)
+            .await
+            .map_err(backend)
     }
 
     async fn load(&self, id: &Id) -> Result<Option<Record>> {
         let Some(bytes) = self.store.get(&Self::key(id)).await.map_err(backend)? else {
             return Ok(None);
         };
-        let record: Record = serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))?;
+        let record: Record =
+            serde_json::from_slice(&bytes).map_err(|e| Error::Decode(e.to_string()))?;
         Ok((record.expiry_date > OffsetDateTime::now_utc()).then_some(record))
     }
 

@@ -7,8 +7,8 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Req
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use rand::RngExt;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 use tower_sessions::Session;
 
@@ -34,7 +34,10 @@ pub struct Ctx {
 impl FromRequestParts<AppState> for Ctx {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let session = parts
             .extensions
             .get::<Session>()
@@ -52,7 +55,12 @@ impl FromRequestParts<AppState> for Ctx {
             },
             None => None,
         };
-        Ok(Ctx { state: state.clone(), session, locale, user })
+        Ok(Ctx {
+            state: state.clone(),
+            session,
+            locale,
+            user,
+        })
     }
 }
 
@@ -73,7 +81,11 @@ impl Ctx {
     }
 
     pub async fn base(&self) -> PageResult<Base> {
-        let csrf = if self.user.is_some() { self.csrf().await? } else { String::new() };
+        let csrf = if self.user.is_some() {
+            self.csrf().await?
+        } else {
+            String::new()
+        };
         Ok(Base {
             t: self.t(),
             institution: self.state.config.institution_name.clone(),
@@ -106,11 +118,19 @@ pub struct SignedIn {
 impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let ctx = Ctx::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ctx = Ctx::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
         let Some(account) = ctx.user.clone() else {
             // Nested routers see a shortened URI; the original one is where to come back to.
-            let uri = parts.extensions.get::<OriginalUri>().map_or(&parts.uri, |o| &o.0);
+            let uri = parts
+                .extensions
+                .get::<OriginalUri>()
+                .map_or(&parts.uri, |o| &o.0);
             let next = uri.path_and_query().map_or("/", |p| p.as_str());
             let target = format!("/login?next={}", encode_component(next));
             return Err(Redirect::to(&target).into_response());
@@ -128,7 +148,10 @@ pub struct Admin(pub SignedIn);
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         if !signed_in.account.has_role(Role::Admin) {
             return Err(AppError::new(ErrorKind::Forbidden).into_response());
@@ -143,7 +166,10 @@ pub struct ClientAddr(pub IpAddr);
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if state.config.trust_forwarded_for {
             let forwarded = parts
                 .headers
@@ -172,7 +198,10 @@ struct CsrfField {
 
 /// Compares a submitted token with the session's, in constant time.
 pub async fn check_csrf(session: &Session, submitted: &str) -> Result<(), AppError> {
-    let expected = session.get::<String>(SESSION_CSRF).await?.unwrap_or_default();
+    let expected = session
+        .get::<String>(SESSION_CSRF)
+        .await?
+        .unwrap_or_default();
     if expected.is_empty() || !bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())) {
         return Err(AppError::new(ErrorKind::Csrf));
     }
@@ -191,14 +220,22 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for VerifiedForm<T> {
             .get::<Session>()
             .cloned()
             .ok_or_else(|| AppError::internal("the session layer is missing"))?;
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
-            let kind = ErrorKind::from_status(rejection.status());
-            AppError { kind, cause: Some(rejection.body_text()) }
-        })?;
-        let CsrfField { csrf } = serde_html_form::from_bytes(&bytes).map_err(|_| AppError::new(ErrorKind::BadRequest))?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                let kind = ErrorKind::from_status(rejection.status());
+                AppError {
+                    kind,
+                    cause: Some(rejection.body_text()),
+                }
+            })?;
+        let CsrfField { csrf } = serde_html_form::from_bytes(&bytes)
+            .map_err(|_| AppError::new(ErrorKind::BadRequest))?;
         check_csrf(&session, &csrf).await?;
-        let form = serde_html_form::from_bytes(&bytes)
-            .map_err(|e| AppError { kind: ErrorKind::BadRequest, cause: Some(e.to_string()) })?;
+        let form = serde_html_form::from_bytes(&bytes).map_err(|e| AppError {
+            kind: ErrorKind::BadRequest,
+            cause: Some(e.to_string()),
+        })?;
         Ok(VerifiedForm(form))
     }
 }
@@ -218,7 +255,10 @@ pub fn encode_component(s: &str) -> String {
 
 /// Only a path on this site may follow sign-in: never another host.
 pub fn local_path(next: &str) -> &str {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control);
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
     if ok { next } else { "/" }
 }
 
@@ -229,9 +269,18 @@ mod tests {
     #[test]
     fn only_local_paths_follow_sign_in() {
         assert_eq!(local_path("/profile?x=1"), "/profile?x=1");
-        for bad in ["https://evil.example", "//evil.example", "/\\evil.example", "profile", "/a\nb"] {
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "profile",
+            "/a\nb",
+        ] {
             assert_eq!(local_path(bad), "/", "{bad}");
         }
-        assert_eq!(encode_component("/children/a b?x=ü"), "/children/a%20b%3Fx%3D%C3%BC");
+        assert_eq!(
+            encode_component("/children/a b?x=ü"),
+            "/children/a%20b%3Fx%3D%C3%BC"
+        );
     }
 }

@@ -30,16 +30,27 @@ pub fn router(state: AppState) -> Router {
         .with_secure(config.secure_cookies())
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
-        .with_expiry(Expiry::OnInactivity(Duration::minutes(config.session_idle_minutes)));
+        .with_expiry(Expiry::OnInactivity(Duration::minutes(
+            config.session_idle_minutes,
+        )));
     let form_limit = config.max_form_bytes;
 
     Router::new()
         .route("/", get(pages::home::show))
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))
-        .route("/profile", get(pages::profile::show).post(pages::profile::save))
-        .route("/password", get(pages::password::show).post(pages::password::save))
-        .route("/children/{id}", get(pages::child::show).post(pages::child::save))
+        .route(
+            "/profile",
+            get(pages::profile::show).post(pages::profile::save),
+        )
+        .route(
+            "/password",
+            get(pages::password::show).post(pages::password::save),
+        )
+        .route(
+            "/children/{id}",
+            get(pages::child::show).post(pages::child::save),
+        )
         .route("/lang/{code}", get(pages::lang::switch))
         .route("/health", get(health))
         .nest("/admin", pages::admin::router(config.max_upload_bytes))
@@ -52,10 +63,19 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    let db = shared::with_db!(&state.db, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok());
+    let db =
+        shared::with_db!(&state.db, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok());
     let ephemeral = state.ephemeral.get("health").await.is_ok();
-    let status = if db && ephemeral { axum::http::StatusCode::OK } else { axum::http::StatusCode::SERVICE_UNAVAILABLE };
-    (status, axum::Json(serde_json::json!({ "database": db, "ephemeral": ephemeral }))).into_response()
+    let status = if db && ephemeral {
+        axum::http::StatusCode::OK
+    } else {
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({ "database": db, "ephemeral": ephemeral })),
+    )
+        .into_response()
 }
 
 async fn not_found() -> crate::error::AppError {
@@ -86,7 +106,9 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
     let (kind, cause) = match mark {
         Some(mark) => (mark.kind, mark.cause),
-        None if (status.is_client_error() || status.is_server_error()) && !is_html => (ErrorKind::from_status(status), None),
+        None if (status.is_client_error() || status.is_server_error()) && !is_html => {
+            (ErrorKind::from_status(status), None)
+        }
         None => return response,
     };
     let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
@@ -112,7 +134,13 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         csrf: String::new(),
         flash: None,
     };
-    let body = ErrorPage { base, message, request_id }.render().unwrap_or_else(|_| message.to_owned());
+    let body = ErrorPage {
+        base,
+        message,
+        request_id,
+    }
+    .render()
+    .unwrap_or_else(|_| message.to_owned());
     let mut page = (status, Html(body)).into_response();
     if let Some(allow) = response.headers().get(header::ALLOW) {
         page.headers_mut().insert(header::ALLOW, allow.clone());

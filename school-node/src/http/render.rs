@@ -26,7 +26,10 @@ pub struct Errors {
 
 impl Errors {
     pub fn none(t: &'static Texts) -> Self {
-        Self { t, items: Vec::new() }
+        Self {
+            t,
+            items: Vec::new(),
+        }
     }
 
     pub fn from(t: &'static Texts, errors: FieldErrors) -> Self {
@@ -38,7 +41,12 @@ impl Errors {
         self.items
             .iter()
             .filter(|(f, _)| *f == field)
-            .map(|(_, p)| format!("<p class=\"error\" data-field=\"{field}\">{}</p>", escape(self.t.problem(*p))))
+            .map(|(_, p)| {
+                format!(
+                    "<p class=\"error\" data-field=\"{field}\">{}</p>",
+                    escape(self.t.problem(*p))
+                )
+            })
             .collect()
     }
 
@@ -48,7 +56,10 @@ impl Errors {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// Renders a page template into an HTML response.

@@ -129,12 +129,29 @@ fn optional<T>(
     parse(value).map_err(|p| errors.add(field, p)).ok()
 }
 
-fn check_contact(errors: &mut FieldErrors, email: &str, phone: &str, address: &str) -> (Option<String>, Option<String>, Option<String>) {
-    let email = optional(errors, "email", email, |v| Email::parse(v).map(|e| e.as_str().to_owned()).map_err(|_| Problem::Email));
-    let phone = optional(errors, "phone", phone, |v| Phone::parse(v).map(|p| p.as_str().to_owned()).map_err(|_| Problem::Phone));
+fn check_contact(
+    errors: &mut FieldErrors,
+    email: &str,
+    phone: &str,
+    address: &str,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let email = optional(errors, "email", email, |v| {
+        Email::parse(v)
+            .map(|e| e.as_str().to_owned())
+            .map_err(|_| Problem::Email)
+    });
+    let phone = optional(errors, "phone", phone, |v| {
+        Phone::parse(v)
+            .map(|p| p.as_str().to_owned())
+            .map_err(|_| Problem::Phone)
+    });
     let address = optional(errors, "address", address, |v| {
         let v = tidy(v);
-        if v.chars().count() > MAX_ADDRESS { Err(Problem::TooLong) } else { Ok(v) }
+        if v.chars().count() > MAX_ADDRESS {
+            Err(Problem::TooLong)
+        } else {
+            Ok(v)
+        }
     });
     (email, phone, address)
 }
@@ -145,11 +162,21 @@ impl PersonalDataInput {
         let first_name = required_name(&mut errors, "first_name", &self.first_name);
         let last_name = required_name(&mut errors, "last_name", &self.last_name);
         let personal_code = optional(&mut errors, "personal_code", &self.personal_code, |v| {
-            PersonalCode::parse(v).map(|c| c.as_str().to_owned()).map_err(Problem::PersonalCode)
+            PersonalCode::parse(v)
+                .map(|c| c.as_str().to_owned())
+                .map_err(Problem::PersonalCode)
         });
-        let (email, phone, address) = check_contact(&mut errors, &self.email, &self.phone, &self.address);
+        let (email, phone, address) =
+            check_contact(&mut errors, &self.email, &self.phone, &self.address);
         if errors.is_empty() {
-            Ok(PersonalData { first_name, last_name, personal_code, email, phone, address })
+            Ok(PersonalData {
+                first_name,
+                last_name,
+                personal_code,
+                email,
+                phone,
+                address,
+            })
         } else {
             Err(errors)
         }
@@ -195,20 +222,37 @@ pub async fn by_personal_code(db: &Database, code: &PersonalCode) -> Result<Opti
 }
 
 /// Creates an account; a given password is temporary and must be changed at first sign-in.
-pub async fn create(db: &Database, input: &PersonalDataInput, roles: &[Role], temporary: Option<&Secret>) -> Result<String> {
+pub async fn create(
+    db: &Database,
+    input: &PersonalDataInput,
+    roles: &[Role],
+    temporary: Option<&Secret>,
+) -> Result<String> {
     let data = input.validate().map_err(ServiceError::Invalid)?;
     let password_hash = match temporary {
         Some(pw) => Some(passwords::hash(pw).await?),
         None => None,
     };
-    let new = NewAccount { data, password_hash, must_change_password: temporary.is_some(), roles: roles.to_vec() };
+    let new = NewAccount {
+        data,
+        password_hash,
+        must_change_password: temporary.is_some(),
+        roles: roles.to_vec(),
+    };
     store::insert(db, &new).await.map_err(taken)
 }
 
-pub async fn admin_update(db: &Database, id: &str, input: &PersonalDataInput, roles: &[Role]) -> Result<()> {
+pub async fn admin_update(
+    db: &Database,
+    id: &str,
+    input: &PersonalDataInput,
+    roles: &[Role],
+) -> Result<()> {
     let data = input.validate().map_err(ServiceError::Invalid)?;
     get(db, id).await?;
-    store::update_personal_data(db, id, &data).await.map_err(taken)?;
+    store::update_personal_data(db, id, &data)
+        .await
+        .map_err(taken)?;
     store::set_roles(db, id, roles).await?;
     Ok(())
 }
@@ -217,15 +261,23 @@ pub async fn admin_update(db: &Database, id: &str, input: &PersonalDataInput, ro
 pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -> Result<()> {
     let account = get(db, id).await?;
     let mut errors = FieldErrors::default();
-    let (email, phone, address) = check_contact(&mut errors, &input.email, &input.phone, &input.address);
+    let (email, phone, address) =
+        check_contact(&mut errors, &input.email, &input.phone, &input.address);
     let password = optional_password(&mut errors, &input.password, &input.password_again);
     errors.into_result()?;
     let hash = match &password {
         Some(pw) => Some(passwords::hash(pw).await?),
         None => None,
     };
-    let data = PersonalData { email, phone, address, ..account.data() };
-    store::update_personal_data(db, id, &data).await.map_err(taken)?;
+    let data = PersonalData {
+        email,
+        phone,
+        address,
+        ..account.data()
+    };
+    store::update_personal_data(db, id, &data)
+        .await
+        .map_err(taken)?;
     if let Some(hash) = hash {
         store::set_password(db, id, &hash, false).await?;
     }
@@ -233,7 +285,12 @@ pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -
 }
 
 /// Sets a password the person chose; it is no longer temporary.
-pub async fn change_password(db: &Database, id: &str, password: &Secret, again: &Secret) -> Result<()> {
+pub async fn change_password(
+    db: &Database,
+    id: &str,
+    password: &Secret,
+    again: &Secret,
+) -> Result<()> {
     passwords::check_new(password.expose(), again.expose()).map_err(password_problem)?;
     let hash = passwords::hash(password).await?;
     if !store::set_password(db, id, &hash, false).await? {
@@ -294,11 +351,18 @@ pub struct ChildInput {
     pub password_again: String,
 }
 
-pub async fn update_child(db: &Database, parent_id: &str, child_id: &str, input: &ChildInput) -> Result<()> {
+pub async fn update_child(
+    db: &Database,
+    parent_id: &str,
+    child_id: &str,
+    input: &ChildInput,
+) -> Result<()> {
     let child = child_of(db, parent_id, child_id).await?;
     let mut errors = FieldErrors::default();
     let email = optional(&mut errors, "email", &input.email, |v| {
-        Email::parse(v).map(|e| e.as_str().to_owned()).map_err(|_| Problem::Email)
+        Email::parse(v)
+            .map(|e| e.as_str().to_owned())
+            .map_err(|_| Problem::Email)
     });
     let password = optional_password(&mut errors, &input.password, &input.password_again);
     errors.into_result()?;
@@ -307,8 +371,13 @@ pub async fn update_child(db: &Database, parent_id: &str, child_id: &str, input:
         Some(pw) => Some(passwords::hash(pw).await?),
         None => None,
     };
-    let data = PersonalData { email, ..child.data() };
-    store::update_personal_data(db, child_id, &data).await.map_err(taken)?;
+    let data = PersonalData {
+        email,
+        ..child.data()
+    };
+    store::update_personal_data(db, child_id, &data)
+        .await
+        .map_err(taken)?;
     if let Some(hash) = hash {
         store::set_password(db, child_id, &hash, false).await?;
     }
@@ -317,7 +386,8 @@ pub async fn update_child(db: &Database, parent_id: &str, child_id: &str, input:
 
 /// Relates a parent to the student with the given personal code; the parent gains the parent role.
 pub async fn add_child(db: &Database, parent_id: &str, child_code: &str) -> Result<()> {
-    let code = PersonalCode::parse(child_code).map_err(|e| FieldErrors::one("child_code", Problem::PersonalCode(e)))?;
+    let code = PersonalCode::parse(child_code)
+        .map_err(|e| FieldErrors::one("child_code", Problem::PersonalCode(e)))?;
     let parent = get(db, parent_id).await?;
     let child = by_personal_code(db, &code)
         .await?

@@ -52,7 +52,10 @@ struct Columns {
 fn columns(header: &csv::StringRecord) -> Columns {
     let mut c = Columns::default();
     for (i, name) in header.iter().enumerate() {
-        let slot = match shared::names::normalize(name).replace(['-', '_'], "").as_str() {
+        let slot = match shared::names::normalize(name)
+            .replace(['-', '_'], "")
+            .as_str()
+        {
             "firstname" | "eesnimi" => &mut c.first_name,
             "lastname" | "perekonnanimi" | "perenimi" => &mut c.last_name,
             "personalcode" | "isikukood" => &mut c.personal_code,
@@ -76,16 +79,29 @@ fn parse(bytes: &[u8]) -> std::result::Result<Vec<(u64, Option<PersonalDataInput
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let first_line = text.lines().next().ok_or(FileProblem::Empty)?;
     // Spreadsheets set to Estonian save with semicolons.
-    let delimiter = if first_line.contains(';') && !first_line.contains(',') { b';' } else { b',' };
-    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
-    let header = reader.headers().map_err(|_| FileProblem::Malformed { line: 1 })?.clone();
+    let delimiter = if first_line.contains(';') && !first_line.contains(',') {
+        b';'
+    } else {
+        b','
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header = reader
+        .headers()
+        .map_err(|_| FileProblem::Malformed { line: 1 })?
+        .clone();
     let cols = columns(&header);
     if cols.first_name.is_none() || cols.last_name.is_none() {
         return Err(FileProblem::MissingColumns);
     }
     let mut rows = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| FileProblem::Malformed { line: e.position().map_or(0, |p| p.line()) })?;
+        let record = record.map_err(|e| FileProblem::Malformed {
+            line: e.position().map_or(0, |p| p.line()),
+        })?;
         let line = record.position().map_or(0, |p| p.line());
         if record.iter().all(str::is_empty) {
             continue;
@@ -116,7 +132,10 @@ fn parse(bytes: &[u8]) -> std::result::Result<Vec<(u64, Option<PersonalDataInput
 }
 
 /// Imports students; `Err(Ok(problem))` when the file itself is refused.
-pub async fn import_students(db: &Database, bytes: &[u8]) -> Result<std::result::Result<Vec<RowReport>, FileProblem>> {
+pub async fn import_students(
+    db: &Database,
+    bytes: &[u8],
+) -> Result<std::result::Result<Vec<RowReport>, FileProblem>> {
     let rows = match parse(bytes) {
         Ok(rows) => rows,
         Err(problem) => return Ok(Err(problem)),
@@ -125,10 +144,16 @@ pub async fn import_students(db: &Database, bytes: &[u8]) -> Result<std::result:
     let mut report = Vec::with_capacity(rows.len());
     for (line, input) in rows {
         let Some(input) = input else {
-            report.push(RowReport { line, name: String::new(), outcome: RowOutcome::WrongFieldCount });
+            report.push(RowReport {
+                line,
+                name: String::new(),
+                outcome: RowOutcome::WrongFieldCount,
+            });
             continue;
         };
-        let name = format!("{} {}", input.first_name, input.last_name).trim().to_owned();
+        let name = format!("{} {}", input.first_name, input.last_name)
+            .trim()
+            .to_owned();
         let code = input.personal_code.trim().to_owned();
         let outcome = if !code.is_empty() && !seen.insert(code) {
             RowOutcome::DuplicateInFile
@@ -139,7 +164,11 @@ pub async fn import_students(db: &Database, bytes: &[u8]) -> Result<std::result:
                 Err(e) => return Err(e),
             }
         };
-        report.push(RowReport { line, name, outcome });
+        report.push(RowReport {
+            line,
+            name,
+            outcome,
+        });
     }
     Ok(Ok(report))
 }
@@ -150,18 +179,29 @@ mod tests {
 
     #[test]
     fn reads_estonian_semicolon_files_with_bom() {
-        let rows = parse("\u{feff}Eesnimi;Perekonnanimi;Isikukood\nJuku;Tamm;50001010006\n\n".as_bytes()).unwrap();
+        let rows =
+            parse("\u{feff}Eesnimi;Perekonnanimi;Isikukood\nJuku;Tamm;50001010006\n\n".as_bytes())
+                .unwrap();
         assert_eq!(rows.len(), 1);
         let input = rows[0].1.as_ref().unwrap();
-        assert_eq!((input.first_name.as_str(), input.personal_code.as_str()), ("Juku", "50001010006"));
+        assert_eq!(
+            (input.first_name.as_str(), input.personal_code.as_str()),
+            ("Juku", "50001010006")
+        );
     }
 
     #[test]
     fn refuses_whole_files() {
         assert_eq!(parse(b"\xff\xfe").unwrap_err(), FileProblem::NotUtf8);
         assert_eq!(parse(b"").unwrap_err(), FileProblem::Empty);
-        assert_eq!(parse(b"name,code\nJuku,1\n").unwrap_err(), FileProblem::MissingColumns);
-        assert_eq!(parse(b"first_name,last_name\n").unwrap_err(), FileProblem::Empty);
+        assert_eq!(
+            parse(b"name,code\nJuku,1\n").unwrap_err(),
+            FileProblem::MissingColumns
+        );
+        assert_eq!(
+            parse(b"first_name,last_name\n").unwrap_err(),
+            FileProblem::Empty
+        );
     }
 
     #[test]
@@ -172,7 +212,12 @@ mod tests {
 
     #[test]
     fn rows_are_checked_like_forms() {
-        let e = PersonalDataInput { first_name: "J".into(), ..Default::default() }.validate().unwrap_err();
+        let e = PersonalDataInput {
+            first_name: "J".into(),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
         assert_eq!(e.get("last_name"), Some(crate::service::Problem::Required));
     }
 }

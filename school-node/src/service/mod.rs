@@ -41,7 +41,11 @@ impl FieldErrors {
         self.0.iter().find(|(f, _)| *f == field).map(|(_, p)| *p)
     }
     pub fn into_result(self) -> Result<()> {
-        if self.is_empty() { Ok(()) } else { Err(ServiceError::Invalid(self)) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(ServiceError::Invalid(self))
+        }
     }
     pub fn one(field: &'static str, problem: Problem) -> ServiceError {
         ServiceError::Invalid(FieldErrors(vec![(field, problem)]))

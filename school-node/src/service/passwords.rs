@@ -44,7 +44,11 @@ pub async fn verify(password: &Secret, stored: &str) -> anyhow::Result<bool> {
     let stored = stored.to_owned();
     Ok(tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
-            .map(|parsed| Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.expose().as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await?)
@@ -54,7 +58,11 @@ pub async fn verify(password: &Secret, stored: &str) -> anyhow::Result<bool> {
 pub fn temporary() -> Secret {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     let mut rng = rand::rng();
-    Secret((0..10).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect())
+    Secret(
+        (0..10)
+            .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+            .collect(),
+    )
 }
 
 /// Why a new password was refused.
@@ -93,8 +101,14 @@ mod tests {
 
     #[test]
     fn new_password_rule() {
-        assert_eq!(check_new("1234567", "1234567"), Err(PasswordProblem::TooShort));
-        assert_eq!(check_new("12345678", "12345679"), Err(PasswordProblem::Mismatch));
+        assert_eq!(
+            check_new("1234567", "1234567"),
+            Err(PasswordProblem::TooShort)
+        );
+        assert_eq!(
+            check_new("12345678", "12345679"),
+            Err(PasswordProblem::Mismatch)
+        );
         assert_eq!(check_new("üüüüüüüü", "üüüüüüüü"), Ok(()));
         assert_eq!(format!("{:?}", Secret::new("x")), "Secret(***)");
     }

@@ -7,10 +7,10 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use super::Result;
 use super::accounts::{self, Account};
 use super::passwords::{self, Secret};
 use super::throttle::Throttle;
-use super::Result;
 use crate::store::Database;
 use crate::store::accounts as store;
 
@@ -25,7 +25,9 @@ pub enum Outcome {
     /// Several accounts have this name: sign in with the e-mail.
     AmbiguousName,
     /// Too many failures for this account or address in the current window.
-    Throttled { minutes: u64 },
+    Throttled {
+        minutes: u64,
+    },
 }
 
 #[derive(Clone)]
@@ -39,11 +41,20 @@ pub struct SignIn {
 impl SignIn {
     pub async fn new(db: Database, throttle: Throttle) -> anyhow::Result<Self> {
         let dummy_hash = passwords::hash(&passwords::temporary()).await?;
-        Ok(Self { db, throttle, dummy_hash: dummy_hash.into() })
+        Ok(Self {
+            db,
+            throttle,
+            dummy_hash: dummy_hash.into(),
+        })
     }
 
     #[tracing::instrument(skip(self, password), fields(kind))]
-    pub async fn sign_in(&self, username: &str, password: &Secret, from: IpAddr) -> Result<Outcome> {
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &Secret,
+        from: IpAddr,
+    ) -> Result<Outcome> {
         let minutes = self.throttle.window_minutes();
         if self.throttle.address_blocked(from).await? {
             return Ok(Outcome::Throttled { minutes });
@@ -51,8 +62,14 @@ impl SignIn {
         let typed = username.trim();
         let email = typed.to_lowercase();
         let key = shared::names::normalize(typed);
-        let rows = if key.is_empty() { Vec::new() } else { store::by_login(&self.db, &email, &key).await? };
-        let (by_email, by_name): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.email.as_deref() == Some(email.as_str()));
+        let rows = if key.is_empty() {
+            Vec::new()
+        } else {
+            store::by_login(&self.db, &email, &key).await?
+        };
+        let (by_email, by_name): (Vec<_>, Vec<_>) = rows
+            .into_iter()
+            .partition(|r| r.email.as_deref() == Some(email.as_str()));
         let candidates = if !by_email.is_empty() {
             by_email
         } else if by_name.len() > 1 {
@@ -60,7 +77,11 @@ impl SignIn {
         } else {
             by_name
         };
-        let candidates: Vec<_> = candidates.into_iter().filter(|r| !r.disabled).take(MAX_SHARED_EMAIL).collect();
+        let candidates: Vec<_> = candidates
+            .into_iter()
+            .filter(|r| !r.disabled)
+            .take(MAX_SHARED_EMAIL)
+            .collect();
 
         for row in &candidates {
             if self.throttle.account_blocked(&row.id).await? {

@@ -19,7 +19,11 @@ pub struct ThrottleConfig {
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
-        Self { per_account: 5, per_address: 30, window_minutes: 15 }
+        Self {
+            per_account: 5,
+            per_address: 30,
+            window_minutes: 15,
+        }
     }
 }
 

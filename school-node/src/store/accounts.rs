@@ -126,12 +126,16 @@ pub async fn by_login(db: &Database, email: &str, name_key: &str) -> Result<Vec<
 /// Accounts whose name or e-mail contains `needle` (already normalised), newest first.
 pub async fn search(db: &Database, needle: &str, limit: i64) -> Result<Vec<AccountRow>> {
     let pattern = format!("%{}%", needle.replace(['%', '_', '\\'], ""));
-    let sql = select("WHERE name_key LIKE $1 OR email LIKE $1 OR personal_code LIKE $1 ORDER BY last_name, first_name, id LIMIT $2");
+    let sql = select(
+        "WHERE name_key LIKE $1 OR email LIKE $1 OR personal_code LIKE $1 ORDER BY last_name, first_name, id LIMIT $2",
+    );
     Ok(with_db!(db, pool => sqlx::query_as(sql).bind(&pattern).bind(limit).fetch_all(pool).await?))
 }
 
 pub async fn count(db: &Database) -> Result<i64> {
-    Ok(with_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(pool).await?))
+    Ok(
+        with_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(pool).await?),
+    )
 }
 
 pub async fn update_personal_data(db: &Database, id: &str, data: &PersonalData) -> Result<bool> {
@@ -209,12 +213,16 @@ pub async fn set_roles(db: &Database, id: &str, roles: &[Role]) -> Result<()> {
 }
 
 pub async fn children(db: &Database, parent_id: &str) -> Result<Vec<AccountRow>> {
-    let sql = select("WHERE id IN (SELECT child_id FROM guardianships WHERE parent_id = $1) ORDER BY first_name, id");
+    let sql = select(
+        "WHERE id IN (SELECT child_id FROM guardianships WHERE parent_id = $1) ORDER BY first_name, id",
+    );
     Ok(with_db!(db, pool => sqlx::query_as(sql).bind(parent_id).fetch_all(pool).await?))
 }
 
 pub async fn parents(db: &Database, child_id: &str) -> Result<Vec<AccountRow>> {
-    let sql = select("WHERE id IN (SELECT parent_id FROM guardianships WHERE child_id = $1) ORDER BY last_name, id");
+    let sql = select(
+        "WHERE id IN (SELECT parent_id FROM guardianships WHERE child_id = $1) ORDER BY last_name, id",
+    );
     Ok(with_db!(db, pool => sqlx::query_as(sql).bind(child_id).fetch_all(pool).await?))
 }
 

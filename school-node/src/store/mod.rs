@@ -8,7 +8,10 @@ use sqlx::migrate::Migrator;
 static SQLITE: Migrator = sqlx::migrate!("../migrations/school_node/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("../migrations/school_node/postgres");
 
-pub static MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
 
 /// Failures of the storage layer that the domain reacts to.
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +24,11 @@ pub enum StoreError {
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
-        if shared::db::is_unique_violation(&e) { StoreError::Conflict } else { StoreError::Database(e) }
+        if shared::db::is_unique_violation(&e) {
+            StoreError::Conflict
+        } else {
+            StoreError::Database(e)
+        }
     }
 }
 

@@ -26,12 +26,17 @@ pub struct TestNode {
 pub async fn fresh_database() -> Option<String> {
     let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
     let name = format!("sn_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&admin_url)
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!("TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}")
+    });
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
         .await
-        .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}"));
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create test database");
+        .expect("create test database");
     admin.close().await;
-    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
     Some(format!("{base}/{name}"))
 }
 
@@ -66,17 +71,27 @@ impl TestNode {
         let dir = tempfile::tempdir().unwrap();
         let mut config = self.config.clone();
         if config.database_url.is_none() {
-            config.database_url = Some(format!("sqlite://{}?mode=rwc", self.config.data_dir.join("school-node.db").display()));
+            config.database_url = Some(format!(
+                "sqlite://{}?mode=rwc",
+                self.config.data_dir.join("school-node.db").display()
+            ));
         }
         Self::start(config, dir).await
     }
 
     async fn start(config: Config, dir: tempfile::TempDir) -> TestNode {
-        let app = Application::build(config.clone()).await.expect("the node starts");
+        let app = Application::build(config.clone())
+            .await
+            .expect("the node starts");
         let url = format!("http://127.0.0.1:{}", app.port());
         let state = app.state().clone();
         tokio::spawn(app.run());
-        TestNode { url, state, config, _dir: dir }
+        TestNode {
+            url,
+            state,
+            config,
+            _dir: dir,
+        }
     }
 
     pub fn browser(&self) -> Browser {
@@ -84,7 +99,15 @@ impl TestNode {
     }
 
     /// Creates an account with a password the person chose (not temporary); returns its id.
-    pub async fn account(&self, first: &str, last: &str, email: Option<&str>, code: Option<&str>, roles: &[Role], password: &str) -> String {
+    pub async fn account(
+        &self,
+        first: &str,
+        last: &str,
+        email: Option<&str>,
+        code: Option<&str>,
+        roles: &[Role],
+        password: &str,
+    ) -> String {
         let input = PersonalDataInput {
             first_name: first.into(),
             last_name: last.into(),
@@ -92,9 +115,13 @@ impl TestNode {
             personal_code: code.unwrap_or("").into(),
             ..Default::default()
         };
-        let id = accounts::create(&self.state.db, &input, roles, None).await.expect("account created");
+        let id = accounts::create(&self.state.db, &input, roles, None)
+            .await
+            .expect("account created");
         let pw = Secret::new(password);
-        accounts::change_password(&self.state.db, &id, &pw, &pw).await.unwrap();
+        accounts::change_password(&self.state.db, &id, &pw, &pw)
+            .await
+            .unwrap();
         id
     }
 
@@ -103,7 +130,9 @@ impl TestNode {
     }
 
     pub async fn account_count(&self) -> i64 {
-        school_node::store::accounts::count(&self.state.db).await.unwrap()
+        school_node::store::accounts::count(&self.state.db)
+            .await
+            .unwrap()
     }
 }
 
@@ -127,16 +156,30 @@ impl Page {
     /// The first CSRF token in the page's forms.
     pub fn csrf(&self) -> String {
         let marker = "name=\"csrf\" value=\"";
-        let start = self.body.find(marker).unwrap_or_else(|| panic!("no CSRF token in page:\n{}", self.body)) + marker.len();
+        let start = self
+            .body
+            .find(marker)
+            .unwrap_or_else(|| panic!("no CSRF token in page:\n{}", self.body))
+            + marker.len();
         self.body[start..].split('"').next().unwrap().to_owned()
     }
 
     pub fn assert_contains(&self, text: &str) {
-        assert!(self.body.contains(text), "expected {text:?} in page ({}):\n{}", self.status, self.body);
+        assert!(
+            self.body.contains(text),
+            "expected {text:?} in page ({}):\n{}",
+            self.status,
+            self.body
+        );
     }
 
     pub fn assert_redirect(&self, to: &str) {
-        assert!(self.status.is_redirection(), "expected a redirect to {to}, got {}:\n{}", self.status, self.body);
+        assert!(
+            self.status.is_redirection(),
+            "expected a redirect to {to}, got {}:\n{}",
+            self.status,
+            self.body
+        );
         assert_eq!(self.location(), Some(to));
     }
 }
@@ -156,22 +199,44 @@ impl Browser {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Self { base: base.to_owned(), client }
+        Self {
+            base: base.to_owned(),
+            client,
+        }
     }
 
     async fn page(response: reqwest::Response) -> Page {
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.text().await.unwrap();
-        Page { status, headers, body }
+        Page {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Page {
-        Self::page(self.client.get(format!("{}{path}", self.base)).send().await.unwrap()).await
+        Self::page(
+            self.client
+                .get(format!("{}{path}", self.base))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
-        Self::page(self.client.post(format!("{}{path}", self.base)).form(fields).send().await.unwrap()).await
+        Self::page(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .form(fields)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// Opens `form_page`, takes its CSRF token and posts `fields` with it to `action`.
@@ -183,20 +248,41 @@ impl Browser {
     }
 
     pub async fn sign_in(&self, username: &str, password: &str) -> Page {
-        self.submit("/login", "/login", &[("username", username), ("password", password)]).await
+        self.submit(
+            "/login",
+            "/login",
+            &[("username", username), ("password", password)],
+        )
+        .await
     }
 
     /// Signs in and checks that the dashboard greets `name`.
     pub async fn sign_in_ok(&self, username: &str, password: &str, name: &str) {
         let page = self.sign_in(username, password).await;
         page.assert_redirect("/");
-        self.get("/").await.assert_contains(&format!("Tere, {name}!"));
+        self.get("/")
+            .await
+            .assert_contains(&format!("Tere, {name}!"));
     }
 
     pub async fn upload(&self, path: &str, csrf: &str, file: Vec<u8>) -> Page {
         let form = reqwest::multipart::Form::new()
             .text("csrf", csrf.to_owned())
-            .part("file", reqwest::multipart::Part::bytes(file).file_name("students.csv").mime_str("text/csv").unwrap());
-        Self::page(self.client.post(format!("{}{path}", self.base)).multipart(form).send().await.unwrap()).await
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(file)
+                    .file_name("students.csv")
+                    .mime_str("text/csv")
+                    .unwrap(),
+            );
+        Self::page(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 }

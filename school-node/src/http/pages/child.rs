@@ -8,8 +8,8 @@ use axum::response::{IntoResponse, Redirect};
 use crate::error::PageResult;
 use crate::http::extract::{SignedIn, VerifiedForm};
 use crate::http::render::{Base, Errors, page, page_with};
-use crate::service::accounts::{self, Account, ChildInput};
 use crate::service::ServiceError;
+use crate::service::accounts::{self, Account, ChildInput};
 
 #[derive(Template)]
 #[template(path = "child.html")]
@@ -23,7 +23,12 @@ struct ChildPage {
 pub async fn show(SignedIn { ctx, account }: SignedIn, Path(child_id): Path<String>) -> PageResult {
     let child = accounts::child_of(&ctx.state.db, &account.id, &child_id).await?;
     let email = child.email.clone().unwrap_or_default();
-    page(ChildPage { base: ctx.base().await?, child, email, errors: Errors::none(ctx.t()) })
+    page(ChildPage {
+        base: ctx.base().await?,
+        child,
+        email,
+        errors: Errors::none(ctx.t()),
+    })
 }
 
 pub async fn save(
@@ -39,7 +44,15 @@ pub async fn save(
         Err(ServiceError::Invalid(errors)) => {
             let child = accounts::child_of(&ctx.state.db, &account.id, &child_id).await?;
             let errors = Errors::from(ctx.t(), errors);
-            page_with(StatusCode::UNPROCESSABLE_ENTITY, ChildPage { base: ctx.base().await?, child, email: form.email, errors })
+            page_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ChildPage {
+                    base: ctx.base().await?,
+                    child,
+                    email: form.email,
+                    errors,
+                },
+            )
         }
         Err(e) => Err(e.into()),
     }

@@ -19,5 +19,9 @@ struct HomePage {
 
 pub async fn show(SignedIn { ctx, account }: SignedIn) -> PageResult {
     let children = accounts::children(&ctx.state.db, &account.id).await?;
-    page(HomePage { base: ctx.base().await?, account, children })
+    page(HomePage {
+        base: ctx.base().await?,
+        account,
+        children,
+    })
 }

@@ -50,13 +50,26 @@ pub async fn form(ctx: Ctx, Query(query): Query<NextQuery>) -> PageResult {
     page(page_data)
 }
 
-pub async fn submit(ctx: Ctx, ClientAddr(addr): ClientAddr, VerifiedForm(form): VerifiedForm<LoginForm>) -> PageResult {
+pub async fn submit(
+    ctx: Ctx,
+    ClientAddr(addr): ClientAddr,
+    VerifiedForm(form): VerifiedForm<LoginForm>,
+) -> PageResult {
     let t = ctx.t();
     let password = Secret::new(form.password);
-    let message = match ctx.state.signin.sign_in(&form.username, &password, addr).await? {
+    let message = match ctx
+        .state
+        .signin
+        .sign_in(&form.username, &password, addr)
+        .await?
+    {
         Outcome::SignedIn(account) => {
             ctx.sign_in(&account.id).await?;
-            let target = if account.must_change_password { "/password" } else { local_path(&form.next) };
+            let target = if account.must_change_password {
+                "/password"
+            } else {
+                local_path(&form.next)
+            };
             return Ok(Redirect::to(target).into_response());
         }
         Outcome::Invalid => t.invalid_credentials.to_owned(),

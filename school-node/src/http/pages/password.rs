@@ -8,9 +8,9 @@ use serde::Deserialize;
 use crate::error::PageResult;
 use crate::http::extract::{Ctx, VerifiedForm};
 use crate::http::render::{Base, Errors, page, page_with};
+use crate::service::ServiceError;
 use crate::service::accounts;
 use crate::service::passwords::Secret;
-use crate::service::ServiceError;
 
 #[derive(Template)]
 #[template(path = "password.html")]
@@ -32,7 +32,11 @@ pub async fn show(ctx: Ctx) -> PageResult {
         return Ok(Redirect::to("/login").into_response());
     };
     let forced = account.must_change_password;
-    page(PasswordPage { base: ctx.base().await?, forced, errors: Errors::none(ctx.t()) })
+    page(PasswordPage {
+        base: ctx.base().await?,
+        forced,
+        errors: Errors::none(ctx.t()),
+    })
 }
 
 pub async fn save(ctx: Ctx, VerifiedForm(form): VerifiedForm<PasswordForm>) -> PageResult {
@@ -48,7 +52,14 @@ pub async fn save(ctx: Ctx, VerifiedForm(form): VerifiedForm<PasswordForm>) -> P
         Err(ServiceError::Invalid(errors)) => {
             let forced = account.must_change_password;
             let errors = Errors::from(ctx.t(), errors);
-            page_with(StatusCode::UNPROCESSABLE_ENTITY, PasswordPage { base: ctx.base().await?, forced, errors })
+            page_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                PasswordPage {
+                    base: ctx.base().await?,
+                    forced,
+                    errors,
+                },
+            )
         }
         Err(e) => Err(e.into()),
     }

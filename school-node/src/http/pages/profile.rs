@@ -7,8 +7,8 @@ use axum::response::{IntoResponse, Redirect};
 use crate::error::PageResult;
 use crate::http::extract::{SignedIn, VerifiedForm};
 use crate::http::render::{Base, Errors, page, page_with};
-use crate::service::accounts::{self, Account, ProfileInput};
 use crate::service::ServiceError;
+use crate::service::accounts::{self, Account, ProfileInput};
 
 #[derive(Template)]
 #[template(path = "profile.html")]
@@ -26,19 +26,39 @@ pub async fn show(SignedIn { ctx, account }: SignedIn) -> PageResult {
         address: account.address.clone().unwrap_or_default(),
         ..ProfileInput::default()
     };
-    page(ProfilePage { base: ctx.base().await?, account, form, errors: Errors::none(ctx.t()) })
+    page(ProfilePage {
+        base: ctx.base().await?,
+        account,
+        form,
+        errors: Errors::none(ctx.t()),
+    })
 }
 
-pub async fn save(SignedIn { ctx, account }: SignedIn, VerifiedForm(form): VerifiedForm<ProfileInput>) -> PageResult {
+pub async fn save(
+    SignedIn { ctx, account }: SignedIn,
+    VerifiedForm(form): VerifiedForm<ProfileInput>,
+) -> PageResult {
     match accounts::update_own_profile(&ctx.state.db, &account.id, &form).await {
         Ok(()) => {
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/profile").into_response())
         }
         Err(ServiceError::Invalid(errors)) => {
-            let form = ProfileInput { password: String::new(), password_again: String::new(), ..form };
+            let form = ProfileInput {
+                password: String::new(),
+                password_again: String::new(),
+                ..form
+            };
             let errors = Errors::from(ctx.t(), errors);
-            page_with(StatusCode::UNPROCESSABLE_ENTITY, ProfilePage { base: ctx.base().await?, account, form, errors })
+            page_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ProfilePage {
+                    base: ctx.base().await?,
+                    account,
+                    form,
+                    errors,
+                },
+            )
         }
         Err(e) => Err(e.into()),
     }

@@ -28,9 +28,16 @@ pub struct SearchQuery {
     q: String,
 }
 
-pub async fn list(Admin(SignedIn { ctx, .. }): Admin, Query(query): Query<SearchQuery>) -> PageResult {
+pub async fn list(
+    Admin(SignedIn { ctx, .. }): Admin,
+    Query(query): Query<SearchQuery>,
+) -> PageResult {
     let accounts = accounts::search(&ctx.state.db, &query.q).await?;
-    page(ListPage { base: ctx.base().await?, query: query.q, accounts })
+    page(ListPage {
+        base: ctx.base().await?,
+        query: query.q,
+        accounts,
+    })
 }
 
 #[derive(Template)]
@@ -83,7 +90,10 @@ impl AccountForm {
 }
 
 fn role_boxes(selected: &[Role]) -> Vec<(Role, bool)> {
-    Role::ALL.into_iter().map(|r| (r, selected.contains(&r))).collect()
+    Role::ALL
+        .into_iter()
+        .map(|r| (r, selected.contains(&r)))
+        .collect()
 }
 
 fn data_of(a: &Account) -> PersonalDataInput {
@@ -111,13 +121,25 @@ pub async fn new_form(Admin(SignedIn { ctx, .. }): Admin) -> PageResult {
     })
 }
 
-pub async fn create(Admin(SignedIn { ctx, .. }): Admin, VerifiedForm(form): VerifiedForm<AccountForm>) -> PageResult {
-    let temporary = (!form.temporary_password.is_empty()).then(|| Secret::new(form.temporary_password.clone()));
+pub async fn create(
+    Admin(SignedIn { ctx, .. }): Admin,
+    VerifiedForm(form): VerifiedForm<AccountForm>,
+) -> PageResult {
+    let temporary =
+        (!form.temporary_password.is_empty()).then(|| Secret::new(form.temporary_password.clone()));
     let result = match &temporary {
         Some(pw) if pw.expose().chars().count() < passwords::MIN_LENGTH => {
             Err(FieldErrors::one("password", Problem::PasswordTooShort))
         }
-        _ => accounts::create(&ctx.state.db, &form.data(), &form.roles(), temporary.as_ref()).await,
+        _ => {
+            accounts::create(
+                &ctx.state.db,
+                &form.data(),
+                &form.roles(),
+                temporary.as_ref(),
+            )
+            .await
+        }
     };
     match result {
         Ok(id) => {
@@ -167,10 +189,24 @@ async fn edit_page(
 pub async fn edit_form(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>) -> PageResult {
     let account = accounts::get(&ctx.state.db, &id).await?;
     let (form, roles) = (data_of(&account), account.roles.clone());
-    page(edit_page(&ctx, account, form, roles, String::new(), Errors::none(ctx.t())).await?)
+    page(
+        edit_page(
+            &ctx,
+            account,
+            form,
+            roles,
+            String::new(),
+            Errors::none(ctx.t()),
+        )
+        .await?,
+    )
 }
 
-pub async fn update(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>, VerifiedForm(form): VerifiedForm<AccountForm>) -> PageResult {
+pub async fn update(
+    Admin(SignedIn { ctx, .. }): Admin,
+    Path(id): Path<String>,
+    VerifiedForm(form): VerifiedForm<AccountForm>,
+) -> PageResult {
     match accounts::admin_update(&ctx.state.db, &id, &form.data(), &form.roles()).await {
         Ok(()) => {
             ctx.flash(ctx.t().saved).await?;
@@ -179,7 +215,15 @@ pub async fn update(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>, 
         Err(ServiceError::Invalid(errors)) => {
             let account = accounts::get(&ctx.state.db, &id).await?;
             let errors = Errors::from(ctx.t(), errors);
-            let page_data = edit_page(&ctx, account, form.data(), form.roles(), String::new(), errors).await?;
+            let page_data = edit_page(
+                &ctx,
+                account,
+                form.data(),
+                form.roles(),
+                String::new(),
+                errors,
+            )
+            .await?;
             page_with(StatusCode::UNPROCESSABLE_ENTITY, page_data)
         }
         Err(e) => Err(e.into()),
@@ -192,7 +236,11 @@ pub struct ChildForm {
     child_code: String,
 }
 
-pub async fn add_child(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>, VerifiedForm(form): VerifiedForm<ChildForm>) -> PageResult {
+pub async fn add_child(
+    Admin(SignedIn { ctx, .. }): Admin,
+    Path(id): Path<String>,
+    VerifiedForm(form): VerifiedForm<ChildForm>,
+) -> PageResult {
     match accounts::add_child(&ctx.state.db, &id, &form.child_code).await {
         Ok(()) => {
             ctx.flash(ctx.t().saved).await?;
@@ -221,12 +269,20 @@ pub async fn remove_child(
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }
 
-pub async fn disable(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>, VerifiedForm(_): VerifiedForm<Empty>) -> PageResult {
+pub async fn disable(
+    Admin(SignedIn { ctx, .. }): Admin,
+    Path(id): Path<String>,
+    VerifiedForm(_): VerifiedForm<Empty>,
+) -> PageResult {
     accounts::set_disabled(&ctx.state.db, &id, true).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }
 
-pub async fn enable(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>, VerifiedForm(_): VerifiedForm<Empty>) -> PageResult {
+pub async fn enable(
+    Admin(SignedIn { ctx, .. }): Admin,
+    Path(id): Path<String>,
+    VerifiedForm(_): VerifiedForm<Empty>,
+) -> PageResult {
     accounts::set_disabled(&ctx.state.db, &id, false).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }

@@ -26,7 +26,11 @@ struct ImportPage {
 }
 
 pub async fn form(Admin(SignedIn { ctx, .. }): Admin) -> PageResult {
-    page(ImportPage { base: ctx.base().await?, file_problem: None, report: Vec::new() })
+    page(ImportPage {
+        base: ctx.base().await?,
+        file_problem: None,
+        report: Vec::new(),
+    })
 }
 
 fn file_problem_text(t: &Texts, problem: &FileProblem) -> String {
@@ -65,7 +69,10 @@ fn field_label(t: &Texts, field: &str) -> &'static str {
 }
 
 fn bad_upload(e: axum::extract::multipart::MultipartError) -> AppError {
-    AppError { kind: ErrorKind::from_status(e.status()), cause: Some(e.body_text()) }
+    AppError {
+        kind: ErrorKind::from_status(e.status()),
+        cause: Some(e.body_text()),
+    }
 }
 
 pub async fn upload(Admin(SignedIn { ctx, .. }): Admin, mut multipart: Multipart) -> PageResult {
@@ -82,7 +89,14 @@ pub async fn upload(Admin(SignedIn { ctx, .. }): Admin, mut multipart: Multipart
     let base = ctx.base().await?;
     let Some(bytes) = file.filter(|b| !b.is_empty()) else {
         let problem = Some(t.file_missing.to_owned());
-        return page_with(StatusCode::UNPROCESSABLE_ENTITY, ImportPage { base, file_problem: problem, report: Vec::new() });
+        return page_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ImportPage {
+                base,
+                file_problem: problem,
+                report: Vec::new(),
+            },
+        );
     };
     match import::import_students(&ctx.state.db, &bytes).await? {
         Ok(rows) => {
@@ -95,11 +109,22 @@ pub async fn upload(Admin(SignedIn { ctx, .. }): Admin, mut multipart: Multipart
                     result: outcome_text(t, &r.outcome),
                 })
                 .collect();
-            page(ImportPage { base, file_problem: None, report })
+            page(ImportPage {
+                base,
+                file_problem: None,
+                report,
+            })
         }
         Err(problem) => {
             let problem = Some(file_problem_text(t, &problem));
-            page_with(StatusCode::UNPROCESSABLE_ENTITY, ImportPage { base, file_problem: problem, report: Vec::new() })
+            page_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ImportPage {
+                    base,
+                    file_problem: problem,
+                    report: Vec::new(),
+                },
+            )
         }
     }
 }

@@ -13,10 +13,21 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
     Router::new()
         .route("/accounts", get(accounts::list).post(accounts::create))
         .route("/accounts/new", get(accounts::new_form))
-        .route("/accounts/{id}", get(accounts::edit_form).post(accounts::update))
+        .route(
+            "/accounts/{id}",
+            get(accounts::edit_form).post(accounts::update),
+        )
         .route("/accounts/{id}/children", post(accounts::add_child))
-        .route("/accounts/{id}/children/{child}/remove", post(accounts::remove_child))
+        .route(
+            "/accounts/{id}/children/{child}/remove",
+            post(accounts::remove_child),
+        )
         .route("/accounts/{id}/disable", post(accounts::disable))
         .route("/accounts/{id}/enable", post(accounts::enable))
-        .route("/import", get(import::form).post(import::upload).layer(DefaultBodyLimit::max(max_upload_bytes)))
+        .route(
+            "/import",
+            get(import::form)
+                .post(import::upload)
+                .layer(DefaultBodyLimit::max(max_upload_bytes)),
+        )
 }
