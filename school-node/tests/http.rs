@@ -54,15 +54,7 @@ async fn estonian_letters_are_part_of_the_name() {
 #[tokio::test]
 async fn wrong_password_and_unknown_user_look_the_same_and_sign_in_no_one() {
     let node = TestNode::spawn().await;
-    node.account(
-        "Mari",
-        "Maasikas",
-        None,
-        None,
-        &[Role::Teacher],
-        "maasikad-2024",
-    )
-    .await;
+    node.mari().await;
     let browser = node.browser();
     let wrong = browser.sign_in("Mari Maasikas", "vale-salasona").await;
     let unknown = browser.sign_in("Keegi Teine", "vale-salasona").await;
@@ -111,15 +103,7 @@ async fn an_ambiguous_name_asks_for_the_email() {
 #[tokio::test]
 async fn an_account_is_paused_after_repeated_failures() {
     let node = TestNode::spawn().await;
-    node.account(
-        "Mari",
-        "Maasikas",
-        None,
-        None,
-        &[Role::Teacher],
-        "maasikad-2024",
-    )
-    .await;
+    node.mari().await;
     let browser = node.browser();
     for _ in 0..5 {
         browser
@@ -144,15 +128,7 @@ async fn an_account_is_paused_after_repeated_failures() {
 #[tokio::test]
 async fn an_address_is_paused_after_failures_across_accounts() {
     let node = TestNode::spawn_with(|c| c.throttle.per_address = 3).await;
-    node.account(
-        "Mari",
-        "Maasikas",
-        None,
-        None,
-        &[Role::Teacher],
-        "maasikad-2024",
-    )
-    .await;
+    node.mari().await;
     let browser = node.browser();
     for name in ["Aadu Aas", "Beeda Bee", "Ceele Cee"] {
         browser
@@ -246,10 +222,7 @@ async fn profile_saves_contact_data_and_a_new_password() {
             "maasikad-2024",
         )
         .await;
-    let browser = node.browser();
-    browser
-        .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
-        .await;
+    let browser = node.mari_signed_in().await;
     let fields = [
         ("email", "Mari@Example.ee"),
         ("phone", "+372 5123 4567"),
@@ -278,20 +251,8 @@ async fn profile_saves_contact_data_and_a_new_password() {
 #[tokio::test]
 async fn bad_profile_input_is_named_and_changes_nothing() {
     let node = TestNode::spawn().await;
-    let id = node
-        .account(
-            "Mari",
-            "Maasikas",
-            Some("mari@example.ee"),
-            None,
-            &[Role::Teacher],
-            "maasikad-2024",
-        )
-        .await;
-    let browser = node.browser();
-    browser
-        .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
-        .await;
+    let id = node.mari().await;
+    let browser = node.mari_signed_in().await;
 
     let bad_email = browser
         .submit(
@@ -338,20 +299,8 @@ async fn bad_profile_input_is_named_and_changes_nothing() {
 #[tokio::test]
 async fn forms_without_the_csrf_token_are_refused() {
     let node = TestNode::spawn().await;
-    let id = node
-        .account(
-            "Mari",
-            "Maasikas",
-            Some("mari@example.ee"),
-            None,
-            &[Role::Teacher],
-            "maasikad-2024",
-        )
-        .await;
-    let browser = node.browser();
-    browser
-        .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
-        .await;
+    let id = node.mari().await;
+    let browser = node.mari_signed_in().await;
     let missing = browser
         .post("/profile", &[("email", "evil@example.ee")])
         .await;
@@ -689,15 +638,7 @@ async fn admin_relates_parents_and_children() {
 #[tokio::test]
 async fn only_admins_reach_the_admin_pages() {
     let node = TestNode::spawn().await;
-    node.account(
-        "Mari",
-        "Maasikas",
-        None,
-        None,
-        &[Role::Teacher],
-        "maasikad-2024",
-    )
-    .await;
+    node.mari().await;
     let teacher = node.browser();
     teacher
         .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
@@ -725,16 +666,7 @@ async fn closing_an_account_ends_its_session_and_sign_in() {
         "direktori-pw",
     )
     .await;
-    let id = node
-        .account(
-            "Mari",
-            "Maasikas",
-            None,
-            None,
-            &[Role::Teacher],
-            "maasikad-2024",
-        )
-        .await;
+    let id = node.mari().await;
     let mari = node.browser();
     mari.sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
         .await;
@@ -888,20 +820,8 @@ async fn a_broken_or_oversized_csv_changes_nothing() {
 #[tokio::test]
 async fn oversized_and_malformed_forms_get_a_page_not_a_crash() {
     let node = TestNode::spawn().await;
-    let id = node
-        .account(
-            "Mari",
-            "Maasikas",
-            Some("mari@example.ee"),
-            None,
-            &[Role::Teacher],
-            "maasikad-2024",
-        )
-        .await;
-    let browser = node.browser();
-    browser
-        .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
-        .await;
+    let id = node.mari().await;
+    let browser = node.mari_signed_in().await;
     let csrf = browser.get("/profile").await.csrf();
     let big = "x".repeat(100 * 1024);
     let page = browser
@@ -955,19 +875,8 @@ async fn pages_speak_estonian_by_default_and_english_on_request() {
 #[tokio::test]
 async fn sign_out_ends_the_session() {
     let node = TestNode::spawn().await;
-    node.account(
-        "Mari",
-        "Maasikas",
-        None,
-        None,
-        &[Role::Teacher],
-        "maasikad-2024",
-    )
-    .await;
-    let browser = node.browser();
-    browser
-        .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
-        .await;
+    node.mari().await;
+    let browser = node.mari_signed_in().await;
     browser
         .submit("/", "/logout", &[])
         .await
@@ -978,15 +887,7 @@ async fn sign_out_ends_the_session() {
 #[tokio::test]
 async fn sign_in_returns_to_the_page_asked_for_but_never_off_site() {
     let node = TestNode::spawn().await;
-    node.account(
-        "Mari",
-        "Maasikas",
-        None,
-        None,
-        &[Role::Teacher],
-        "maasikad-2024",
-    )
-    .await;
+    node.mari().await;
     let browser = node.browser();
     let csrf = browser.get("/login?next=/profile").await.csrf();
     browser
@@ -1020,20 +921,9 @@ async fn sign_in_returns_to_the_page_asked_for_but_never_off_site() {
 #[tokio::test]
 async fn sessions_are_shared_by_instances_only_through_redis() {
     let node = TestNode::spawn().await;
-    node.account(
-        "Mari",
-        "Maasikas",
-        None,
-        None,
-        &[Role::Teacher],
-        "maasikad-2024",
-    )
-    .await;
+    node.mari().await;
     let second = node.another_instance().await;
-    let browser = node.browser();
-    browser
-        .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
-        .await;
+    let browser = node.mari_signed_in().await;
     // Same host, same cookie jar, another instance of the node.
     let at_second = Browser {
         base: second.url.clone(),

@@ -125,6 +125,28 @@ impl TestNode {
         id
     }
 
+    /// Mari Maasikas, a teacher with the e-mail mari@example.ee and the password maasikad-2024.
+    pub async fn mari(&self) -> String {
+        self.account(
+            "Mari",
+            "Maasikas",
+            Some("mari@example.ee"),
+            None,
+            &[Role::Teacher],
+            "maasikad-2024",
+        )
+        .await
+    }
+
+    /// A browser in which Mari (see [`TestNode::mari`]) has signed in.
+    pub async fn mari_signed_in(&self) -> Browser {
+        let browser = self.browser();
+        browser
+            .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
+            .await;
+        browser
+    }
+
     pub async fn get_account(&self, id: &str) -> accounts::Account {
         accounts::get(&self.state.db, id).await.unwrap()
     }
