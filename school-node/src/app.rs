@@ -9,6 +9,8 @@ use shared::ephemeral::Ephemeral;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::mail::{Mailer, Outbox, worker};
+use crate::service::recovery::Recovery;
 use crate::service::signin::SignIn;
 use crate::service::throttle::Throttle;
 use crate::state::AppState;
@@ -17,6 +19,7 @@ use crate::store::{self, Database};
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    mailer: Arc<Mailer>,
 }
 
 /// Opens the database and the ephemeral store the configuration names.
@@ -43,7 +46,17 @@ impl Application {
         config.validate()?;
         let (db, ephemeral) = open_storage(&config).await?;
         let throttle = Throttle::new(ephemeral.clone(), config.throttle.clone());
-        let signin = SignIn::new(db.clone(), throttle).await?;
+        let signin = SignIn::new(db.clone(), throttle.clone()).await?;
+        let outbox = Outbox::new(db.clone());
+        let mailer = Arc::new(Mailer::new(&config.mail, &config.institution_name, &config.data_dir)?);
+        let recovery = Recovery {
+            db: db.clone(),
+            outbox: outbox.clone(),
+            throttle,
+            link_minutes: config.sign_in_link_minutes,
+            site_url: config.site_url(),
+            institution: config.institution_name.clone(),
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -52,8 +65,10 @@ impl Application {
             db,
             ephemeral,
             signin,
+            outbox,
+            recovery,
         };
-        Ok(Self { listener, state })
+        Ok(Self { listener, state, mailer })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -86,6 +101,7 @@ impl Application {
             ephemeral = self.state.ephemeral.kind(),
             "school node listening"
         );
+        let delivery = worker::spawn(self.state.db.clone(), self.mailer, &self.state.outbox, self.state.config.mail.clone());
         let app = crate::http::router(self.state);
         axum::serve(
             self.listener,
@@ -93,6 +109,8 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await
-        .context("server failed")
+        .context("server failed")?;
+        delivery.abort();
+        Ok(())
     }
 }

@@ -9,6 +9,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::mail::MailConfig;
 use crate::service::throttle::ThrottleConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,8 +35,11 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Take the client address from the last `X-Forwarded-For` entry (behind a reverse proxy).
     pub trust_forwarded_for: bool,
+    /// How long a sign-in link sent by "forgot password" works.
+    pub sign_in_link_minutes: i64,
     #[serde(skip_serializing)]
     pub throttle: ThrottleConfig,
+    pub mail: MailConfig,
 }
 
 impl Default for Config {
@@ -54,7 +58,9 @@ impl Default for Config {
             max_form_bytes: 64 * 1024,
             max_upload_bytes: 2 * 1024 * 1024,
             trust_forwarded_for: false,
+            sign_in_link_minutes: 60,
             throttle: ThrottleConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -74,7 +80,7 @@ impl Config {
         let mut config: Config = figment
             .merge(
                 Env::prefixed("SCHOOL_")
-                    .ignore(&["config", "database_url_file", "redis_url_file"])
+                    .ignore(&["config", "database_url_file", "redis_url_file", "mail__smtp_password_file"])
                     .split("__"),
             )
             .extract()
@@ -128,6 +134,15 @@ impl Config {
                     .to_owned(),
             );
         }
+        if !(1..=7 * 24 * 60).contains(&self.sign_in_link_minutes) {
+            problems.push("sign_in_link_minutes must be between 1 and 10080".to_owned());
+        }
+        if self.mail.from.parse::<lettre::Address>().is_err() {
+            problems.push(format!("mail.from must be an e-mail address, not {:?}", self.mail.from));
+        }
+        if self.mail.transport == crate::mail::TransportKind::Smtp && self.mail.smtp_host.trim().is_empty() {
+            problems.push("mail.smtp_host must be set for the smtp transport".to_owned());
+        }
         if self.throttle.per_account == 0 || self.throttle.per_address == 0 {
             problems.push("throttle limits must be at least 1".to_owned());
         }
@@ -142,6 +157,11 @@ impl Config {
     /// Cookies are Secure whenever the site is served over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// The site's address without a trailing slash, for links in letters.
+    pub fn site_url(&self) -> String {
+        self.public_url.trim_end_matches('/').to_owned()
     }
 
     /// The database URL, or the SQLite file in the data folder.

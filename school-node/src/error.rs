@@ -13,6 +13,7 @@ pub enum ErrorKind {
     BadRequest,
     Csrf,
     TooLarge,
+    Conflict,
     Internal,
 }
 
@@ -23,6 +24,7 @@ impl ErrorKind {
             ErrorKind::Forbidden | ErrorKind::Csrf => StatusCode::FORBIDDEN,
             ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -32,6 +34,7 @@ impl ErrorKind {
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => ErrorKind::NotFound,
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => ErrorKind::Forbidden,
             StatusCode::PAYLOAD_TOO_LARGE => ErrorKind::TooLarge,
+            StatusCode::CONFLICT => ErrorKind::Conflict,
             s if s.is_server_error() => ErrorKind::Internal,
             _ => ErrorKind::BadRequest,
         }
@@ -62,6 +65,7 @@ impl From<ServiceError> for AppError {
         match e {
             ServiceError::NotFound => AppError::new(ErrorKind::NotFound),
             ServiceError::Forbidden => AppError::new(ErrorKind::Forbidden),
+            ServiceError::Conflict => AppError::new(ErrorKind::Conflict),
             ServiceError::Invalid(errors) => Self {
                 kind: ErrorKind::BadRequest,
                 cause: Some(format!("{errors:?}")),

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use shared::ephemeral::Ephemeral;
 
 use crate::config::Config;
+use crate::mail::Outbox;
+use crate::service::recovery::Recovery;
 use crate::service::signin::SignIn;
 use crate::store::Database;
 
@@ -14,4 +16,6 @@ pub struct AppState {
     pub db: Database,
     pub ephemeral: Ephemeral,
     pub signin: SignIn,
+    pub outbox: Outbox,
+    pub recovery: Recovery,
 }

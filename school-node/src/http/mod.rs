@@ -51,6 +51,12 @@ pub fn router(state: AppState) -> Router {
             "/children/{id}",
             get(pages::child::show).post(pages::child::save),
         )
+        .route("/forgot", get(pages::recovery::form).post(pages::recovery::submit))
+        .route("/forgot/sent", get(pages::recovery::sent))
+        .route("/reset/{token}", get(pages::recovery::reset_form).post(pages::recovery::reset))
+        .route("/apply", get(pages::apply::form).post(pages::apply::submit_step_one))
+        .route("/apply/confirm", get(pages::apply::confirm_form).post(pages::apply::submit_step_two))
+        .route("/apply/done", get(pages::apply::done))
         .route("/lang/{code}", get(pages::lang::switch))
         .route("/health", get(health))
         .nest("/admin", pages::admin::router(config.max_upload_bytes))
@@ -124,6 +130,7 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         ErrorKind::BadRequest => t.bad_request,
         ErrorKind::Csrf => t.csrf_failed,
         ErrorKind::TooLarge => t.too_large,
+        ErrorKind::Conflict => t.conflict,
         ErrorKind::Internal => t.internal,
     };
     let base = Base {

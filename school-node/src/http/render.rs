@@ -44,7 +44,7 @@ impl Errors {
             .map(|(_, p)| {
                 format!(
                     "<p class=\"error\" data-field=\"{field}\">{}</p>",
-                    escape(self.t.problem(*p))
+                    escape(&self.t.describe(*p))
                 )
             })
             .collect()

@@ -1,8 +1,10 @@
 //! Domain services: the school node's rules. No HTTP here; storage through `store`.
 
 pub mod accounts;
+pub mod applications;
 pub mod import;
 pub mod passwords;
+pub mod recovery;
 pub mod signin;
 pub mod throttle;
 
@@ -24,6 +26,33 @@ pub enum Problem {
     UnknownPersonalCode,
     NotAStudent,
     SelfRelation,
+    EmailMismatch,
+    /// One of several children's codes is wrong; `code` is what was typed (cut to 11 characters).
+    ChildCode { code: ShortText, error: PersonalCodeError },
+}
+
+/// Up to 11 characters of typed text, kept inline so a `Problem` stays `Copy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShortText {
+    bytes: [u8; 44],
+    len: u8,
+}
+
+impl ShortText {
+    pub fn new(s: &str) -> Self {
+        let mut bytes = [0u8; 44];
+        let mut len = 0;
+        for c in s.chars().take(11) {
+            let n = c.len_utf8();
+            c.encode_utf8(&mut bytes[len..len + n]);
+            len += n;
+        }
+        Self { bytes, len: len as u8 }
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("")
+    }
 }
 
 /// Problems by field name; empty when the input is good.
@@ -60,6 +89,8 @@ pub enum ServiceError {
     NotFound,
     #[error("not allowed")]
     Forbidden,
+    #[error("already decided or changed meanwhile")]
+    Conflict,
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }

@@ -77,6 +77,16 @@ impl Throttle {
         Ok(())
     }
 
+    /// Counts one use of `what` by `key`; true when the limit for the window is passed.
+    pub async fn hit(&self, what: &str, key: &str, limit: u64) -> anyhow::Result<bool> {
+        Ok(self.store.incr(&format!("use:{what}:{key}"), self.window()).await? > limit)
+    }
+
+    /// Like [`Throttle::hit`], keyed by client address.
+    pub async fn hit_address(&self, what: &str, addr: IpAddr, limit: u64) -> anyhow::Result<bool> {
+        self.hit(what, &address_key(addr), limit).await
+    }
+
     pub async fn clear_account(&self, id: &str) -> anyhow::Result<()> {
         self.store.delete(&account_key(id)).await
     }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use shared::db::{Bind, Statement};
+
 use super::{Database, Result, now, with_db};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -71,36 +73,56 @@ fn select(filter: &str) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM accounts {filter}"))
 }
 
+/// The statements that store a new account and its roles, to run in one transaction.
+pub fn insert_statements<DB: sqlx::Database>(id: &str, new: &NewAccount, at: i64) -> Vec<Statement<DB>>
+where
+    String: Bind<DB>,
+    Option<String>: Bind<DB>,
+    i64: Bind<DB>,
+    bool: Bind<DB>,
+{
+    let key = shared::names::name_key(&new.data.first_name, &new.data.last_name);
+    let account = sqlx::query(
+        "INSERT INTO accounts (id, first_name, last_name, name_key, personal_code, email, phone, address, \
+         password_hash, must_change_password, disabled, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $11)",
+    )
+    .bind(id.to_owned())
+    .bind(new.data.first_name.clone())
+    .bind(new.data.last_name.clone())
+    .bind(key)
+    .bind(new.data.personal_code.clone())
+    .bind(new.data.email.clone())
+    .bind(new.data.phone.clone())
+    .bind(new.data.address.clone())
+    .bind(new.password_hash.clone())
+    .bind(new.must_change_password)
+    .bind(at);
+    let roles = new.roles.iter().map(|role| {
+        sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)")
+            .bind(id.to_owned())
+            .bind(role.as_str().to_owned())
+    });
+    std::iter::once(account).chain(roles).collect()
+}
+
+/// The statement that relates a parent and a child; relating them twice is harmless.
+pub fn guardianship_statement<DB: sqlx::Database>(parent_id: &str, child_id: &str) -> Statement<DB>
+where
+    String: Bind<DB>,
+{
+    sqlx::query("INSERT INTO guardianships (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+        .bind(parent_id.to_owned())
+        .bind(child_id.to_owned())
+}
+
 pub async fn insert(db: &Database, new: &NewAccount) -> Result<String> {
     let id = uuid::Uuid::new_v4().to_string();
-    let t = now();
-    let key = shared::names::name_key(&new.data.first_name, &new.data.last_name);
+    let at = now();
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO accounts (id, first_name, last_name, name_key, personal_code, email, phone, address, \
-             password_hash, must_change_password, disabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, FALSE, $11, $11)",
-        )
-        .bind(&id)
-        .bind(&new.data.first_name)
-        .bind(&new.data.last_name)
-        .bind(&key)
-        .bind(&new.data.personal_code)
-        .bind(&new.data.email)
-        .bind(&new.data.phone)
-        .bind(&new.data.address)
-        .bind(&new.password_hash)
-        .bind(new.must_change_password)
-        .bind(t)
-        .execute(&mut *tx)
-        .await?;
-        for role in &new.roles {
-            sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)")
-                .bind(&id)
-                .bind(role.as_str())
-                .execute(&mut *tx)
-                .await?;
+        for statement in insert_statements(&id, new, at) {
+            statement.execute(&mut *tx).await?;
         }
         tx.commit().await?;
     });
@@ -237,16 +259,8 @@ pub async fn is_parent_of(db: &Database, parent_id: &str, child_id: &str) -> Res
     Ok(n > 0)
 }
 
-/// Relates a parent and a child; relating them twice is harmless.
 pub async fn add_guardianship(db: &Database, parent_id: &str, child_id: &str) -> Result<()> {
-    with_db!(db, pool => sqlx::query(
-        "INSERT INTO guardianships (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-    )
-    .bind(parent_id)
-    .bind(child_id)
-    .execute(pool)
-    .await
-    .map(|_| ())?);
+    with_db!(db, pool => guardianship_statement(parent_id, child_id).execute(pool).await.map(|_| ())?);
     Ok(())
 }
 

@@ -1,6 +1,9 @@
 //! Storage of the school node: SQL over SQLite or PostgreSQL, one module per table group.
 
 pub mod accounts;
+pub mod applications;
+pub mod outbox;
+pub mod tokens;
 
 use shared::db::{Db, Migrations};
 use sqlx::migrate::Migrator;

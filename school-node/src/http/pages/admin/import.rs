@@ -51,7 +51,7 @@ fn outcome_text(t: &Texts, outcome: &RowOutcome) -> String {
         RowOutcome::Rejected(errors) => errors
             .0
             .iter()
-            .map(|(field, p)| format!("{}: {}", field_label(t, field), t.problem(*p)))
+            .map(|(field, p)| format!("{}: {}", field_label(t, field), t.describe(*p)))
             .collect::<Vec<_>>()
             .join(" "),
     }

@@ -1,6 +1,7 @@
 //! The institution's administration: accounts, relations and the student import.
 
 mod accounts;
+mod applications;
 mod import;
 
 use axum::Router;
@@ -24,6 +25,9 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
         )
         .route("/accounts/{id}/disable", post(accounts::disable))
         .route("/accounts/{id}/enable", post(accounts::enable))
+        .route("/applications", get(applications::list))
+        .route("/applications/{id}/approve", post(applications::approve))
+        .route("/applications/{id}/reject", post(applications::reject))
         .route(
             "/import",
             get(import::form)

@@ -1,0 +1,71 @@
+//! The admin's review of parents' account applications: approve or reject with a reason.
+
+use askama::Template;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use serde::Deserialize;
+
+use crate::error::PageResult;
+use crate::http::extract::{Admin, Ctx, SignedIn, VerifiedForm};
+use crate::http::render::{Base, Errors, page, page_with};
+use crate::service::ServiceError;
+use crate::service::applications::{self, Decider, Review};
+
+#[derive(Template)]
+#[template(path = "admin_applications.html")]
+struct ApplicationsPage {
+    base: Base,
+    reviews: Vec<Review>,
+    rejected_id: Option<String>,
+    errors: Errors,
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RejectForm {
+    reason: String,
+}
+
+fn decider(ctx: &Ctx) -> Decider<'_> {
+    Decider {
+        db: &ctx.state.db,
+        outbox: &ctx.state.outbox,
+        institution: &ctx.state.config.institution_name,
+        site_url: &ctx.state.recovery.site_url,
+    }
+}
+
+pub async fn list(Admin(SignedIn { ctx, .. }): Admin) -> PageResult {
+    let reviews = applications::list(&ctx.state.db).await?;
+    page(ApplicationsPage { base: ctx.base().await?, reviews, rejected_id: None, errors: Errors::none(ctx.t()) })
+}
+
+pub async fn approve(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>, VerifiedForm(_): VerifiedForm<Empty>) -> PageResult {
+    applications::approve(&decider(&ctx), &id).await?;
+    ctx.flash(ctx.t().saved).await?;
+    Ok(Redirect::to("/admin/applications").into_response())
+}
+
+pub async fn reject(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>, VerifiedForm(form): VerifiedForm<RejectForm>) -> PageResult {
+    match applications::reject(&decider(&ctx), &id, &form.reason).await {
+        Ok(()) => {
+            ctx.flash(ctx.t().saved).await?;
+            Ok(Redirect::to("/admin/applications").into_response())
+        }
+        Err(ServiceError::Invalid(errors)) => {
+            let reviews = applications::list(&ctx.state.db).await?;
+            let page_data = ApplicationsPage {
+                base: ctx.base().await?,
+                reviews,
+                rejected_id: Some(id),
+                errors: Errors::from(ctx.t(), errors),
+            };
+            page_with(StatusCode::UNPROCESSABLE_ENTITY, page_data)
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,134 @@
+//! The letters the node sends, as text + HTML pairs, in Estonian or English. The subject names
+//! the institution and carries both languages, as the schools' letters always have.
+
+use crate::i18n::Locale;
+use crate::store::outbox::NewMail;
+
+/// Who sends and in which language.
+pub struct LetterContext<'a> {
+    pub locale: Locale,
+    pub institution: &'a str,
+    pub site_url: &'a str,
+}
+
+fn html_of(text: &str) -> String {
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let paragraphs: Vec<String> = text
+        .split("\n\n")
+        .map(|p| {
+            let lines: Vec<String> = p
+                .lines()
+                .map(|line| {
+                    let escaped = escape(line);
+                    match line.find("http") {
+                        Some(i) if line[i..].starts_with("http://") || line[i..].starts_with("https://") => {
+                            let url = escape(&line[i..]);
+                            format!("{}<a href=\"{url}\">{url}</a>", escape(&line[..i]))
+                        }
+                        _ => escaped,
+                    }
+                })
+                .collect();
+            format!("<p>{}</p>", lines.join("<br>\n"))
+        })
+        .collect();
+    format!("<!doctype html>\n<html><body>\n{}\n</body></html>\n", paragraphs.join("\n"))
+}
+
+fn letter(ctx: &LetterContext<'_>, to: &str, subject_et: &str, subject_en: &str, text: String) -> NewMail {
+    NewMail {
+        recipient: to.to_owned(),
+        subject: format!("[{}] {subject_et} / {subject_en}", ctx.institution),
+        html: html_of(&text),
+        text,
+    }
+}
+
+pub fn sign_in_link(ctx: &LetterContext<'_>, to: &str, name: &str, link: &str, minutes: i64) -> NewMail {
+    let text = match ctx.locale {
+        Locale::Et => format!(
+            "Tere, {name}!\n\nSellelt lingilt saad sisse logida ja endale salasõna valida:\n{link}\n\n\
+             Link kehtib {minutes} minutit ja seda saab kasutada ühe korra.\n\
+             Kui sa linki ei küsinud, ei pea sa midagi tegema: sinu salasõna jääb samaks.\n\n{}",
+            ctx.institution
+        ),
+        Locale::En => format!(
+            "Hello {name},\n\nUse this link to sign in and choose a password:\n{link}\n\n\
+             The link works for {minutes} minutes and only once.\n\
+             If you did not ask for it, you need not do anything: your password stays as it is.\n\n{}",
+            ctx.institution
+        ),
+    };
+    letter(ctx, to, "Sisselogimise link", "Sign-in link", text)
+}
+
+pub fn account_created(ctx: &LetterContext<'_>, to: &str, temporary_password: &str) -> NewMail {
+    let site = ctx.site_url;
+    let text = match ctx.locale {
+        Locale::Et => format!(
+            "Tere,\nsulle on loodud uus konto kooli hindamissüsteemi kasutamiseks.\n\n\
+             Sisse saad logida aadressil {site}/\nAjutine salasõna on: {temporary_password}\n\
+             (Seda pead muutma esimesel sisselogimisel.)\n\n\
+             Sisselogimisel on kasutajanimeks meiliaadress või ees- ja perekonnanimi (võib kirjutada kokku \
+             või lahku, suure või väikese algustähega).\n\n{}",
+            ctx.institution
+        ),
+        Locale::En => format!(
+            "Hello,\nan account has been created for you in the school's information system.\n\n\
+             Sign in at {site}/\nYour temporary password is: {temporary_password}\n\
+             (You will be asked to change it when you first sign in.)\n\n\
+             Your username is your e-mail address or your first and last name (together or apart, in any case).\n\n{}",
+            ctx.institution
+        ),
+    };
+    letter(ctx, to, "Hindamissüsteemi konto", "New account", text)
+}
+
+pub fn children_added(ctx: &LetterContext<'_>, to: &str) -> NewMail {
+    let site = ctx.site_url;
+    let text = match ctx.locale {
+        Locale::Et => format!(
+            "Tere,\nsinu taotlus kiideti heaks: sinu olemasoleva kontoga on nüüd seotud sinu lapsed.\n\n\
+             Sisse saad logida aadressil {site}/ oma senise kasutajanime ja salasõnaga.\n\n{}",
+            ctx.institution
+        ),
+        Locale::En => format!(
+            "Hello,\nyour application was approved: your children are now related to your existing account.\n\n\
+             Sign in at {site}/ with your username and password as before.\n\n{}",
+            ctx.institution
+        ),
+    };
+    letter(ctx, to, "Taotlus kinnitatud", "Application approved", text)
+}
+
+pub fn application_rejected(ctx: &LetterContext<'_>, to: &str, reason: &str) -> NewMail {
+    let text = match ctx.locale {
+        Locale::Et => format!(
+            "Tere,\nkahjuks ei saanud kool sinu kontotaotlust heaks kiita.\n\nPõhjus: {reason}\n\n\
+             Küsimuste korral pöördu palun kooli poole.\n\n{}",
+            ctx.institution
+        ),
+        Locale::En => format!(
+            "Hello,\nunfortunately the school could not approve your account application.\n\nReason: {reason}\n\n\
+             If you have questions, please contact the school.\n\n{}",
+            ctx.institution
+        ),
+    };
+    letter(ctx, to, "Kontotaotlus", "Account application", text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_escapes_and_links() {
+        let ctx = LetterContext { locale: Locale::Et, institution: "Jõgeva <Põhikool>", site_url: "http://jpk.localhost:8081" };
+        let mail = sign_in_link(&ctx, "a@b.ee", "Mari & Jüri", "http://jpk.localhost:8081/reset/abc", 60);
+        assert!(mail.subject.starts_with("[Jõgeva <Põhikool>] Sisselogimise link / Sign-in link"));
+        assert!(mail.text.contains("http://jpk.localhost:8081/reset/abc"));
+        assert!(mail.html.contains("Mari &amp; Jüri"));
+        assert!(mail.html.contains("<a href=\"http://jpk.localhost:8081/reset/abc\">"));
+        assert!(mail.html.contains("Jõgeva &lt;Põhikool&gt;"));
+    }
+}
