@@ -119,6 +119,8 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
             data_dir: options.data_dir.join(&institution.id),
             ..Config::default()
         };
+        let mut config = config;
+        config.mail.from = format!("robot@{}", institution.host);
         let app = Application::build(config)
             .await
             .with_context(|| format!("cannot start {}", institution.name))?;

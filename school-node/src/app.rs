@@ -48,7 +48,11 @@ impl Application {
         let throttle = Throttle::new(ephemeral.clone(), config.throttle.clone());
         let signin = SignIn::new(db.clone(), throttle.clone()).await?;
         let outbox = Outbox::new(db.clone());
-        let mailer = Arc::new(Mailer::new(&config.mail, &config.institution_name, &config.data_dir)?);
+        let mailer = Arc::new(Mailer::new(
+            &config.mail,
+            &config.institution_name,
+            &config.data_dir,
+        )?);
         let recovery = Recovery {
             db: db.clone(),
             outbox: outbox.clone(),
@@ -68,7 +72,11 @@ impl Application {
             outbox,
             recovery,
         };
-        Ok(Self { listener, state, mailer })
+        Ok(Self {
+            listener,
+            state,
+            mailer,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -101,7 +109,12 @@ impl Application {
             ephemeral = self.state.ephemeral.kind(),
             "school node listening"
         );
-        let delivery = worker::spawn(self.state.db.clone(), self.mailer, &self.state.outbox, self.state.config.mail.clone());
+        let delivery = worker::spawn(
+            self.state.db.clone(),
+            self.mailer,
+            &self.state.outbox,
+            self.state.config.mail.clone(),
+        );
         let app = crate::http::router(self.state);
         axum::serve(
             self.listener,

@@ -80,7 +80,12 @@ impl Config {
         let mut config: Config = figment
             .merge(
                 Env::prefixed("SCHOOL_")
-                    .ignore(&["config", "database_url_file", "redis_url_file", "mail__smtp_password_file"])
+                    .ignore(&[
+                        "config",
+                        "database_url_file",
+                        "redis_url_file",
+                        "mail__smtp_password_file",
+                    ])
                     .split("__"),
             )
             .extract()
@@ -138,9 +143,14 @@ impl Config {
             problems.push("sign_in_link_minutes must be between 1 and 10080".to_owned());
         }
         if self.mail.from.parse::<lettre::Address>().is_err() {
-            problems.push(format!("mail.from must be an e-mail address, not {:?}", self.mail.from));
+            problems.push(format!(
+                "mail.from must be an e-mail address, not {:?}",
+                self.mail.from
+            ));
         }
-        if self.mail.transport == crate::mail::TransportKind::Smtp && self.mail.smtp_host.trim().is_empty() {
+        if self.mail.transport == crate::mail::TransportKind::Smtp
+            && self.mail.smtp_host.trim().is_empty()
+        {
             problems.push("mail.smtp_host must be set for the smtp transport".to_owned());
         }
         if self.throttle.per_account == 0 || self.throttle.per_address == 0 {

@@ -236,7 +236,12 @@ impl Texts {
     /// The message for a problem; a child's code also says which of the codes it is.
     pub fn describe(&self, p: Problem) -> String {
         match p {
-            Problem::ChildCode { code, .. } => format!("{} {}: {}", self.p_child_code, code.as_str(), self.problem(p)),
+            Problem::ChildCode { code, .. } => format!(
+                "{} {}: {}",
+                self.p_child_code,
+                code.as_str(),
+                self.problem(p)
+            ),
             _ => self.problem(p).to_owned(),
         }
     }

@@ -19,3 +19,14 @@ pub struct AppState {
     pub outbox: Outbox,
     pub recovery: Recovery,
 }
+
+impl AppState {
+    pub fn application_desk(&self) -> crate::service::applications::Desk<'_> {
+        crate::service::applications::Desk {
+            db: &self.db,
+            outbox: &self.outbox,
+            institution: &self.config.institution_name,
+            site_url: &self.recovery.site_url,
+        }
+    }
+}

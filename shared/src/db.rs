@@ -40,7 +40,10 @@ macro_rules! with_db {
 /// A value that binds to a query on back end `DB`, for statement builders generic over the back
 /// end, which let one transaction span several tables inside [`with_db!`].
 pub trait Bind<DB: sqlx::Database>: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB> + Send {}
-impl<DB: sqlx::Database, T> Bind<DB> for T where T: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB> + Send {}
+impl<DB: sqlx::Database, T> Bind<DB> for T where
+    T: for<'t> sqlx::Encode<'t, DB> + sqlx::Type<DB> + Send
+{
+}
 
 /// A statement built for back end `DB`, ready to execute on a pool or in a transaction.
 pub type Statement<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;

@@ -51,11 +51,23 @@ pub fn router(state: AppState) -> Router {
             "/children/{id}",
             get(pages::child::show).post(pages::child::save),
         )
-        .route("/forgot", get(pages::recovery::form).post(pages::recovery::submit))
+        .route(
+            "/forgot",
+            get(pages::recovery::form).post(pages::recovery::submit),
+        )
         .route("/forgot/sent", get(pages::recovery::sent))
-        .route("/reset/{token}", get(pages::recovery::reset_form).post(pages::recovery::reset))
-        .route("/apply", get(pages::apply::form).post(pages::apply::submit_step_one))
-        .route("/apply/confirm", get(pages::apply::confirm_form).post(pages::apply::submit_step_two))
+        .route(
+            "/reset/{token}",
+            get(pages::recovery::reset_form).post(pages::recovery::reset),
+        )
+        .route(
+            "/apply",
+            get(pages::apply::form).post(pages::apply::submit_step_one),
+        )
+        .route(
+            "/apply/confirm",
+            get(pages::apply::confirm_form).post(pages::apply::submit_step_two),
+        )
         .route("/apply/done", get(pages::apply::done))
         .route("/lang/{code}", get(pages::lang::switch))
         .route("/health", get(health))

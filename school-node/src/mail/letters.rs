@@ -12,7 +12,12 @@ pub struct LetterContext<'a> {
 }
 
 fn html_of(text: &str) -> String {
-    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
     let paragraphs: Vec<String> = text
         .split("\n\n")
         .map(|p| {
@@ -21,7 +26,10 @@ fn html_of(text: &str) -> String {
                 .map(|line| {
                     let escaped = escape(line);
                     match line.find("http") {
-                        Some(i) if line[i..].starts_with("http://") || line[i..].starts_with("https://") => {
+                        Some(i)
+                            if line[i..].starts_with("http://")
+                                || line[i..].starts_with("https://") =>
+                        {
                             let url = escape(&line[i..]);
                             format!("{}<a href=\"{url}\">{url}</a>", escape(&line[..i]))
                         }
@@ -32,10 +40,19 @@ fn html_of(text: &str) -> String {
             format!("<p>{}</p>", lines.join("<br>\n"))
         })
         .collect();
-    format!("<!doctype html>\n<html><body>\n{}\n</body></html>\n", paragraphs.join("\n"))
+    format!(
+        "<!doctype html>\n<html><body>\n{}\n</body></html>\n",
+        paragraphs.join("\n")
+    )
 }
 
-fn letter(ctx: &LetterContext<'_>, to: &str, subject_et: &str, subject_en: &str, text: String) -> NewMail {
+fn letter(
+    ctx: &LetterContext<'_>,
+    to: &str,
+    subject_et: &str,
+    subject_en: &str,
+    text: String,
+) -> NewMail {
     NewMail {
         recipient: to.to_owned(),
         subject: format!("[{}] {subject_et} / {subject_en}", ctx.institution),
@@ -44,7 +61,13 @@ fn letter(ctx: &LetterContext<'_>, to: &str, subject_et: &str, subject_en: &str,
     }
 }
 
-pub fn sign_in_link(ctx: &LetterContext<'_>, to: &str, name: &str, link: &str, minutes: i64) -> NewMail {
+pub fn sign_in_link(
+    ctx: &LetterContext<'_>,
+    to: &str,
+    name: &str,
+    link: &str,
+    minutes: i64,
+) -> NewMail {
     let text = match ctx.locale {
         Locale::Et => format!(
             "Tere, {name}!\n\nSellelt lingilt saad sisse logida ja endale salasõna valida:\n{link}\n\n\
@@ -101,6 +124,28 @@ pub fn children_added(ctx: &LetterContext<'_>, to: &str) -> NewMail {
     letter(ctx, to, "Taotlus kinnitatud", "Application approved", text)
 }
 
+pub fn application_received(ctx: &LetterContext<'_>, to: &str) -> NewMail {
+    let text = match ctx.locale {
+        Locale::Et => format!(
+            "Tere,\nsinu kontotaotlus on esitatud.\n\nKui kool taotluse heaks kiidab, saadetakse sellele \
+             meiliaadressile sisse logimiseks vajalik info.\n\n{}",
+            ctx.institution
+        ),
+        Locale::En => format!(
+            "Hello,\nyour account application has been submitted.\n\nIf the school approves it, what you need \
+             to sign in is sent to this e-mail address.\n\n{}",
+            ctx.institution
+        ),
+    };
+    letter(
+        ctx,
+        to,
+        "Taotlus on esitatud",
+        "Application submitted",
+        text,
+    )
+}
+
 pub fn application_rejected(ctx: &LetterContext<'_>, to: &str, reason: &str) -> NewMail {
     let text = match ctx.locale {
         Locale::Et => format!(
@@ -123,12 +168,28 @@ mod tests {
 
     #[test]
     fn html_escapes_and_links() {
-        let ctx = LetterContext { locale: Locale::Et, institution: "Jõgeva <Põhikool>", site_url: "http://jpk.localhost:8081" };
-        let mail = sign_in_link(&ctx, "a@b.ee", "Mari & Jüri", "http://jpk.localhost:8081/reset/abc", 60);
-        assert!(mail.subject.starts_with("[Jõgeva <Põhikool>] Sisselogimise link / Sign-in link"));
+        let ctx = LetterContext {
+            locale: Locale::Et,
+            institution: "Jõgeva <Põhikool>",
+            site_url: "http://jpk.localhost:8081",
+        };
+        let mail = sign_in_link(
+            &ctx,
+            "a@b.ee",
+            "Mari & Jüri",
+            "http://jpk.localhost:8081/reset/abc",
+            60,
+        );
+        assert!(
+            mail.subject
+                .starts_with("[Jõgeva <Põhikool>] Sisselogimise link / Sign-in link")
+        );
         assert!(mail.text.contains("http://jpk.localhost:8081/reset/abc"));
         assert!(mail.html.contains("Mari &amp; Jüri"));
-        assert!(mail.html.contains("<a href=\"http://jpk.localhost:8081/reset/abc\">"));
+        assert!(
+            mail.html
+                .contains("<a href=\"http://jpk.localhost:8081/reset/abc\">")
+        );
         assert!(mail.html.contains("Jõgeva &lt;Põhikool&gt;"));
     }
 }

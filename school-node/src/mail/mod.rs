@@ -86,24 +86,37 @@ pub struct Mailer {
 }
 
 impl Mailer {
-    pub fn new(config: &MailConfig, institution_name: &str, data_dir: &std::path::Path) -> anyhow::Result<Self> {
-        let address = config.from.parse().with_context(|| format!("mail.from is not an e-mail address: {}", config.from))?;
+    pub fn new(
+        config: &MailConfig,
+        institution_name: &str,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let address = config
+            .from
+            .parse()
+            .with_context(|| format!("mail.from is not an e-mail address: {}", config.from))?;
         let from = Mailbox::new(Some(institution_name.to_owned()), address);
         let transport = match config.transport {
             TransportKind::File => {
                 let dir = config.dir.clone().unwrap_or_else(|| data_dir.join("mail"));
-                std::fs::create_dir_all(&dir).with_context(|| format!("cannot create mail folder {}", dir.display()))?;
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("cannot create mail folder {}", dir.display()))?;
                 Transport::File(AsyncFileTransport::new(dir))
             }
             TransportKind::Smtp => {
                 let host = config.smtp_host.as_str();
                 let builder = match config.smtp_security {
                     Security::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-                    Security::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?,
+                    Security::Starttls => {
+                        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)?
+                    }
                     Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)?,
                 };
-                let mut builder = builder.port(config.smtp_port).timeout(Some(Duration::from_secs(15)));
-                if let (Some(user), Some(password)) = (&config.smtp_username, &config.smtp_password) {
+                let mut builder = builder
+                    .port(config.smtp_port)
+                    .timeout(Some(Duration::from_secs(15)));
+                if let (Some(user), Some(password)) = (&config.smtp_username, &config.smtp_password)
+                {
                     builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
                 }
                 Transport::Smtp(builder.build())
@@ -115,13 +128,27 @@ impl Mailer {
     pub async fn send(&self, mail: &MailRow) -> anyhow::Result<()> {
         let message = Message::builder()
             .from(self.from.clone())
-            .to(mail.recipient.parse().context("the recipient is not an e-mail address")?)
+            .to(mail
+                .recipient
+                .parse()
+                .context("the recipient is not an e-mail address")?)
             .subject(&mail.subject)
             .message_id(Some(format!("<{}@{}>", mail.id, self.from.email.domain())))
-            .multipart(MultiPart::alternative_plain_html(mail.body_text.clone(), mail.body_html.clone()))?;
+            .multipart(MultiPart::alternative_plain_html(
+                mail.body_text.clone(),
+                mail.body_html.clone(),
+            ))?;
         match &self.transport {
-            Transport::File(t) => t.send(message).await.map(|_| ()).context("cannot write the message file"),
-            Transport::Smtp(t) => t.send(message).await.map(|_| ()).context("the SMTP server did not take the message"),
+            Transport::File(t) => t
+                .send(message)
+                .await
+                .map(|_| ())
+                .context("cannot write the message file"),
+            Transport::Smtp(t) => t
+                .send(message)
+                .await
+                .map(|_| ())
+                .context("the SMTP server did not take the message"),
         }
     }
 }
@@ -139,7 +166,10 @@ pub fn now_millis() -> i64 {
 
 impl Outbox {
     pub fn new(db: Database) -> Self {
-        Self { db, wake: Arc::new(Notify::new()) }
+        Self {
+            db,
+            wake: Arc::new(Notify::new()),
+        }
     }
 
     pub async fn enqueue(&self, mail: &NewMail) -> Result<()> {

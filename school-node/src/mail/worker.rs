@@ -14,7 +14,12 @@ use crate::store::outbox;
 const CLAIM_MILLIS: i64 = 120_000;
 const BATCH: i64 = 50;
 
-pub fn spawn(db: Database, mailer: Arc<Mailer>, outbox: &Outbox, config: MailConfig) -> JoinHandle<()> {
+pub fn spawn(
+    db: Database,
+    mailer: Arc<Mailer>,
+    outbox: &Outbox,
+    config: MailConfig,
+) -> JoinHandle<()> {
     let wake = outbox.notified();
     tokio::spawn(async move {
         let poll = Duration::from_millis(config.poll_millis.max(10));
@@ -32,12 +37,19 @@ pub fn spawn(db: Database, mailer: Arc<Mailer>, outbox: &Outbox, config: MailCon
 
 fn backoff(config: &MailConfig, attempts: i32) -> i64 {
     let exponent = u32::try_from(attempts.clamp(0, 30)).unwrap_or(30);
-    let wait = config.retry_base_millis.saturating_mul(1u64 << exponent).min(config.retry_max_millis);
+    let wait = config
+        .retry_base_millis
+        .saturating_mul(1u64 << exponent)
+        .min(config.retry_max_millis);
     i64::try_from(wait).unwrap_or(i64::MAX)
 }
 
 /// Sends every due message once; returns how many went out.
-pub async fn deliver_due(db: &Database, mailer: &Mailer, config: &MailConfig) -> anyhow::Result<usize> {
+pub async fn deliver_due(
+    db: &Database,
+    mailer: &Mailer,
+    config: &MailConfig,
+) -> anyhow::Result<usize> {
     let mut sent = 0;
     let at = now_millis();
     for mail in outbox::due(db, at, BATCH).await? {
@@ -67,7 +79,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {
-        let config = MailConfig { retry_base_millis: 100, retry_max_millis: 1_000, ..MailConfig::default() };
+        let config = MailConfig {
+            retry_base_millis: 100,
+            retry_max_millis: 1_000,
+            ..MailConfig::default()
+        };
         let waits: Vec<i64> = (0..6).map(|a| backoff(&config, a)).collect();
         assert_eq!(waits, [100, 200, 400, 800, 1_000, 1_000]);
         assert_eq!(backoff(&config, 10_000), 1_000);

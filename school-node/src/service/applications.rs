@@ -9,7 +9,7 @@ use super::passwords;
 use super::{FieldErrors, Problem, Result, ServiceError, ShortText};
 use crate::i18n::Locale;
 use crate::mail::letters::{self, LetterContext};
-use crate::mail::Outbox;
+use crate::mail::{Outbox, now_millis};
 use crate::store::accounts::{NewAccount, PersonalData, Role};
 use crate::store::applications::{self as store, ApplicationRow, Approval, NewApplication};
 use crate::store::{self as storage, Database, StoreError};
@@ -43,7 +43,11 @@ pub struct Draft {
 pub fn check_step_one(input: &ApplicationInput) -> std::result::Result<Draft, FieldErrors> {
     let mut errors = FieldErrors::default();
     let mut children = Vec::new();
-    let typed: Vec<&str> = input.children_codes.split(|c: char| c.is_whitespace() || c == ',' || c == ';').filter(|s| !s.is_empty()).collect();
+    let typed: Vec<&str> = input
+        .children_codes
+        .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
+        .filter(|s| !s.is_empty())
+        .collect();
     if typed.is_empty() {
         errors.add("children_codes", Problem::Required);
     } else if typed.len() > MAX_CHILDREN {
@@ -51,9 +55,17 @@ pub fn check_step_one(input: &ApplicationInput) -> std::result::Result<Draft, Fi
     }
     for code in typed.iter().take(MAX_CHILDREN) {
         match PersonalCode::parse(code) {
-            Ok(c) if !children.contains(&c.as_str().to_owned()) => children.push(c.as_str().to_owned()),
+            Ok(c) if !children.contains(&c.as_str().to_owned()) => {
+                children.push(c.as_str().to_owned())
+            }
             Ok(_) => {}
-            Err(error) => errors.add("children_codes", Problem::ChildCode { code: ShortText::new(code), error }),
+            Err(error) => errors.add(
+                "children_codes",
+                Problem::ChildCode {
+                    code: ShortText::new(code),
+                    error,
+                },
+            ),
         }
     }
     let personal_code = match PersonalCode::parse(&input.personal_code) {
@@ -81,19 +93,40 @@ pub fn check_step_one(input: &ApplicationInput) -> std::result::Result<Draft, Fi
     let email = match Email::parse(&input.email) {
         Ok(e) => e.as_str().to_owned(),
         Err(_) => {
-            errors.add("email", if input.email.trim().is_empty() { Problem::Required } else { Problem::Email });
+            errors.add(
+                "email",
+                if input.email.trim().is_empty() {
+                    Problem::Required
+                } else {
+                    Problem::Email
+                },
+            );
             String::new()
         }
     };
     let phone = match Phone::parse(&input.phone) {
         Ok(p) => p.as_str().to_owned(),
         Err(_) => {
-            errors.add("phone", if input.phone.trim().is_empty() { Problem::Required } else { Problem::Phone });
+            errors.add(
+                "phone",
+                if input.phone.trim().is_empty() {
+                    Problem::Required
+                } else {
+                    Problem::Phone
+                },
+            );
             String::new()
         }
     };
     if errors.is_empty() {
-        Ok(Draft { children_codes: children, personal_code, first_name, last_name, email, phone })
+        Ok(Draft {
+            children_codes: children,
+            personal_code,
+            first_name,
+            last_name,
+            email,
+            phone,
+        })
     } else {
         Err(errors)
     }
@@ -106,9 +139,17 @@ pub enum Submitted {
     AlreadyPending,
 }
 
-/// Step two: the e-mail typed again must match; then the application is stored once.
-pub async fn submit(db: &Database, draft: &Draft, email_again: &str, locale: Locale) -> Result<Submitted> {
-    let again = Email::parse(email_again).map(|e| e.as_str().to_owned()).unwrap_or_default();
+/// Step two: the e-mail typed again must match; then the application is stored once and the
+/// applicant gets a receipt.
+pub async fn submit(
+    desk: &Desk<'_>,
+    draft: &Draft,
+    email_again: &str,
+    locale: Locale,
+) -> Result<Submitted> {
+    let again = Email::parse(email_again)
+        .map(|e| e.as_str().to_owned())
+        .unwrap_or_default();
     if again != draft.email {
         return Err(FieldErrors::one("email_again", Problem::EmailMismatch));
     }
@@ -121,8 +162,17 @@ pub async fn submit(db: &Database, draft: &Draft, email_again: &str, locale: Loc
         children_codes: draft.children_codes.clone(),
         locale: locale.code().to_owned(),
     };
-    match store::insert(db, &new, storage::now()).await {
-        Ok(_) => Ok(Submitted::Stored),
+    let ctx = LetterContext {
+        locale,
+        institution: desk.institution,
+        site_url: desk.site_url,
+    };
+    let receipt = letters::application_received(&ctx, &draft.email);
+    match store::insert(desk.db, &new, &receipt, storage::now(), now_millis()).await {
+        Ok(_) => {
+            desk.outbox.wake();
+            Ok(Submitted::Stored)
+        }
         Err(StoreError::Conflict) => Ok(Submitted::AlreadyPending),
         Err(e) => Err(e.into()),
     }
@@ -144,16 +194,25 @@ async fn review_of(db: &Database, application: ApplicationRow) -> Result<Review>
     let mut children = Vec::new();
     for code in application.children_codes.split_whitespace() {
         let student = match PersonalCode::parse(code) {
-            Ok(c) => accounts::by_personal_code(db, &c).await?.filter(|a| a.has_role(Role::Student)),
+            Ok(c) => accounts::by_personal_code(db, &c)
+                .await?
+                .filter(|a| a.has_role(Role::Student)),
             Err(_) => None,
         };
-        children.push(ChildMatch { code: code.to_owned(), student });
+        children.push(ChildMatch {
+            code: code.to_owned(),
+            student,
+        });
     }
     let existing_parent = match PersonalCode::parse(&application.parent_code) {
         Ok(c) => accounts::by_personal_code(db, &c).await?,
         Err(_) => None,
     };
-    Ok(Review { application, children, existing_parent })
+    Ok(Review {
+        application,
+        children,
+        existing_parent,
+    })
 }
 
 pub async fn list(db: &Database) -> Result<Vec<Review>> {
@@ -164,16 +223,20 @@ pub async fn list(db: &Database) -> Result<Vec<Review>> {
     Ok(out)
 }
 
-/// Who decides and where the letters point.
-pub struct Decider<'a> {
+/// The application desk: where applications are stored, letters queued, and what they name.
+pub struct Desk<'a> {
     pub db: &'a Database,
     pub outbox: &'a Outbox,
     pub institution: &'a str,
     pub site_url: &'a str,
 }
 
-fn letter_context<'a>(decider: &Decider<'a>, row: &ApplicationRow) -> LetterContext<'a> {
-    LetterContext { locale: Locale::parse(&row.locale).unwrap_or(Locale::Et), institution: decider.institution, site_url: decider.site_url }
+fn letter_context<'a>(desk: &Desk<'a>, row: &ApplicationRow) -> LetterContext<'a> {
+    LetterContext {
+        locale: Locale::parse(&row.locale).unwrap_or(Locale::Et),
+        institution: desk.institution,
+        site_url: desk.site_url,
+    }
 }
 
 fn decided(e: StoreError) -> ServiceError {
@@ -185,15 +248,19 @@ fn decided(e: StoreError) -> ServiceError {
 
 /// Approves: a parent account with a temporary password that only the letter carries (or the
 /// existing account), related to the children who are students here.
-pub async fn approve(decider: &Decider<'_>, id: &str) -> Result<()> {
-    let db = decider.db;
+pub async fn approve(desk: &Desk<'_>, id: &str) -> Result<()> {
+    let db = desk.db;
     let row = store::by_id(db, id).await?.ok_or(ServiceError::NotFound)?;
     if row.status != "pending" {
         return Err(ServiceError::Conflict);
     }
     let review = review_of(db, row).await?;
-    let child_ids: Vec<String> = review.children.iter().filter_map(|c| c.student.as_ref().map(|s| s.id.clone())).collect();
-    let ctx = letter_context(decider, &review.application);
+    let child_ids: Vec<String> = review
+        .children
+        .iter()
+        .filter_map(|c| c.student.as_ref().map(|s| s.id.clone()))
+        .collect();
+    let ctx = letter_context(desk, &review.application);
     let row = &review.application;
     let at = storage::now();
     match &review.existing_parent {
@@ -207,7 +274,9 @@ pub async fn approve(decider: &Decider<'_>, id: &str) -> Result<()> {
                 extra_role_for_existing: true,
                 mail: &mail,
             };
-            store::approve(db, &approval, at).await.map_err(decided)?;
+            store::approve(db, &approval, at, now_millis())
+                .await
+                .map_err(decided)?;
         }
         None => {
             let password = passwords::temporary();
@@ -234,14 +303,16 @@ pub async fn approve(decider: &Decider<'_>, id: &str) -> Result<()> {
                 extra_role_for_existing: false,
                 mail: &mail,
             };
-            store::approve(db, &approval, at).await.map_err(decided)?;
+            store::approve(db, &approval, at, now_millis())
+                .await
+                .map_err(decided)?;
         }
     }
-    decider.outbox.wake();
+    desk.outbox.wake();
     Ok(())
 }
 
-pub async fn reject(decider: &Decider<'_>, id: &str, reason: &str) -> Result<()> {
+pub async fn reject(desk: &Desk<'_>, id: &str, reason: &str) -> Result<()> {
     let reason = shared::names::tidy(reason);
     if reason.is_empty() {
         return Err(FieldErrors::one("reason", Problem::Required));
@@ -249,9 +320,13 @@ pub async fn reject(decider: &Decider<'_>, id: &str, reason: &str) -> Result<()>
     if reason.chars().count() > 1000 {
         return Err(FieldErrors::one("reason", Problem::TooLong));
     }
-    let row = store::by_id(decider.db, id).await?.ok_or(ServiceError::NotFound)?;
-    let mail = letters::application_rejected(&letter_context(decider, &row), &row.email, &reason);
-    store::reject(decider.db, id, &reason, &mail, storage::now()).await.map_err(decided)?;
-    decider.outbox.wake();
+    let row = store::by_id(desk.db, id)
+        .await?
+        .ok_or(ServiceError::NotFound)?;
+    let mail = letters::application_rejected(&letter_context(desk, &row), &row.email, &reason);
+    store::reject(desk.db, id, &reason, &mail, storage::now(), now_millis())
+        .await
+        .map_err(decided)?;
+    desk.outbox.wake();
     Ok(())
 }

@@ -28,7 +28,10 @@ pub enum Problem {
     SelfRelation,
     EmailMismatch,
     /// One of several children's codes is wrong; `code` is what was typed (cut to 11 characters).
-    ChildCode { code: ShortText, error: PersonalCodeError },
+    ChildCode {
+        code: ShortText,
+        error: PersonalCodeError,
+    },
 }
 
 /// Up to 11 characters of typed text, kept inline so a `Problem` stays `Copy`.
@@ -47,7 +50,10 @@ impl ShortText {
             c.encode_utf8(&mut bytes[len..len + n]);
             len += n;
         }
-        Self { bytes, len: len as u8 }
+        Self {
+            bytes,
+            len: len as u8,
+        }
     }
 
     pub fn as_str(&self) -> &str {

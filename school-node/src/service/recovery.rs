@@ -11,8 +11,8 @@ use super::passwords::{self, Secret};
 use super::throttle::Throttle;
 use super::{FieldErrors, Problem, Result};
 use crate::i18n::Locale;
-use crate::mail::letters::{self, LetterContext};
 use crate::mail::Outbox;
+use crate::mail::letters::{self, LetterContext};
 use crate::store::{self, Database, tokens};
 
 /// Links asked for from one address in a throttle window before requests are ignored.
@@ -31,7 +31,10 @@ pub struct Recovery {
 }
 
 fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn looks_like_token(token: &str) -> bool {
@@ -42,7 +45,11 @@ impl Recovery {
     /// Sends a link to every account the typed name or e-mail means that has an e-mail address.
     #[tracing::instrument(skip(self, typed))]
     pub async fn request(&self, typed: &str, locale: Locale, from: IpAddr) -> Result<()> {
-        if self.throttle.hit_address("recovery", from, PER_ADDRESS).await? {
+        if self
+            .throttle
+            .hit_address("recovery", from, PER_ADDRESS)
+            .await?
+        {
             tracing::info!("recovery requests from this address are paused");
             return Ok(());
         }
@@ -54,17 +61,42 @@ impl Recovery {
         let rows = store::accounts::by_login(&self.db, &typed.to_lowercase(), &key).await?;
         let at = store::now();
         for row in rows.into_iter().filter(|r| !r.disabled) {
-            let Some(email) = row.email.as_deref() else { continue };
-            if self.throttle.hit("recovery-account", &row.id, PER_ACCOUNT).await? {
+            let Some(email) = row.email.as_deref() else {
+                continue;
+            };
+            if self
+                .throttle
+                .hit("recovery-account", &row.id, PER_ACCOUNT)
+                .await?
+            {
                 continue;
             }
             let bytes: [u8; 32] = rand::rng().random();
             let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            tokens::insert(&self.db, &hash(&token), &row.id, at, at + self.link_minutes * 60).await?;
-            let ctx = LetterContext { locale, institution: &self.institution, site_url: &self.site_url };
+            tokens::insert(
+                &self.db,
+                &hash(&token),
+                &row.id,
+                at,
+                at + self.link_minutes * 60,
+            )
+            .await?;
+            let ctx = LetterContext {
+                locale,
+                institution: &self.institution,
+                site_url: &self.site_url,
+            };
             let link = format!("{}/reset/{token}", self.site_url);
             let name = format!("{} {}", row.first_name, row.last_name);
-            self.outbox.enqueue(&letters::sign_in_link(&ctx, email, &name, &link, self.link_minutes)).await?;
+            self.outbox
+                .enqueue(&letters::sign_in_link(
+                    &ctx,
+                    email,
+                    &name,
+                    &link,
+                    self.link_minutes,
+                ))
+                .await?;
         }
         Ok(())
     }
@@ -76,18 +108,29 @@ impl Recovery {
             return Ok(None);
         }
         match tokens::peek(&self.db, &hash(token), store::now()).await? {
-            Some(id) => accounts::find(&self.db, &id).await.map(|a| a.filter(|a| !a.disabled)),
+            Some(id) => accounts::find(&self.db, &id)
+                .await
+                .map(|a| a.filter(|a| !a.disabled)),
             None => Ok(None),
         }
     }
 
     /// Uses the link to set the chosen password; `Ok(None)` when the link is no good.
-    pub async fn choose_password(&self, token: &str, password: &Secret, again: &Secret) -> Result<Option<Account>> {
+    pub async fn choose_password(
+        &self,
+        token: &str,
+        password: &Secret,
+        again: &Secret,
+    ) -> Result<Option<Account>> {
         // The rule first, so a typo does not use up the link.
         if let Err(p) = passwords::check_new(password.expose(), again.expose()) {
             return Err(match p {
-                passwords::PasswordProblem::TooShort => FieldErrors::one("password", Problem::PasswordTooShort),
-                passwords::PasswordProblem::Mismatch => FieldErrors::one("password_again", Problem::PasswordMismatch),
+                passwords::PasswordProblem::TooShort => {
+                    FieldErrors::one("password", Problem::PasswordTooShort)
+                }
+                passwords::PasswordProblem::Mismatch => {
+                    FieldErrors::one("password_again", Problem::PasswordMismatch)
+                }
             });
         }
         if self.account_for(token).await?.is_none() {

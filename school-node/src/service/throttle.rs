@@ -79,7 +79,11 @@ impl Throttle {
 
     /// Counts one use of `what` by `key`; true when the limit for the window is passed.
     pub async fn hit(&self, what: &str, key: &str, limit: u64) -> anyhow::Result<bool> {
-        Ok(self.store.incr(&format!("use:{what}:{key}"), self.window()).await? > limit)
+        Ok(self
+            .store
+            .incr(&format!("use:{what}:{key}"), self.window())
+            .await?
+            > limit)
     }
 
     /// Like [`Throttle::hit`], keyed by client address.

@@ -74,7 +74,11 @@ fn select(filter: &str) -> sqlx::AssertSqlSafe<String> {
 }
 
 /// The statements that store a new account and its roles, to run in one transaction.
-pub fn insert_statements<DB: sqlx::Database>(id: &str, new: &NewAccount, at: i64) -> Vec<Statement<DB>>
+pub fn insert_statements<DB: sqlx::Database>(
+    id: &str,
+    new: &NewAccount,
+    at: i64,
+) -> Vec<Statement<DB>>
 where
     String: Bind<DB>,
     Option<String>: Bind<DB>,
@@ -111,9 +115,11 @@ pub fn guardianship_statement<DB: sqlx::Database>(parent_id: &str, child_id: &st
 where
     String: Bind<DB>,
 {
-    sqlx::query("INSERT INTO guardianships (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-        .bind(parent_id.to_owned())
-        .bind(child_id.to_owned())
+    sqlx::query(
+        "INSERT INTO guardianships (parent_id, child_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+    )
+    .bind(parent_id.to_owned())
+    .bind(child_id.to_owned())
 }
 
 pub async fn insert(db: &Database, new: &NewAccount) -> Result<String> {

@@ -34,25 +34,36 @@ pub struct NewApplication {
     pub locale: String,
 }
 
-/// Stores an application; `Conflict` when one for the same personal code is already pending.
-pub async fn insert(db: &Database, new: &NewApplication, at: i64) -> Result<String> {
+/// Stores an application with the applicant's receipt letter, together; `Conflict` when one
+/// for the same personal code is already pending.
+pub async fn insert(
+    db: &Database,
+    new: &NewApplication,
+    receipt: &NewMail,
+    at: i64,
+    mail_at: i64,
+) -> Result<String> {
     let id = uuid::Uuid::new_v4().to_string();
-    with_db!(db, pool => sqlx::query(
-        "INSERT INTO applications (id, parent_code, first_name, last_name, email, phone, children_codes, locale, \
-         status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)",
-    )
-    .bind(&id)
-    .bind(&new.parent_code)
-    .bind(&new.first_name)
-    .bind(&new.last_name)
-    .bind(&new.email)
-    .bind(&new.phone)
-    .bind(new.children_codes.join(" "))
-    .bind(&new.locale)
-    .bind(at)
-    .execute(pool)
-    .await
-    .map(|_| ())?);
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO applications (id, parent_code, first_name, last_name, email, phone, children_codes, \
+             locale, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)",
+        )
+        .bind(&id)
+        .bind(&new.parent_code)
+        .bind(&new.first_name)
+        .bind(&new.last_name)
+        .bind(&new.email)
+        .bind(&new.phone)
+        .bind(new.children_codes.join(" "))
+        .bind(&new.locale)
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        outbox::insert_statement(receipt, mail_at).execute(&mut *tx).await?;
+        tx.commit().await?;
+    });
     Ok(id)
 }
 
@@ -71,7 +82,9 @@ pub async fn list(db: &Database, limit: i64) -> Result<Vec<ApplicationRow>> {
 }
 
 pub async fn count(db: &Database) -> Result<i64> {
-    Ok(with_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(pool).await?))
+    Ok(
+        with_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM applications").fetch_one(pool).await?),
+    )
 }
 
 /// What approving an application does, all in one transaction.
@@ -87,7 +100,7 @@ pub struct Approval<'a> {
 
 /// Approves a pending application: the account, the relations, the decision and the letter
 /// commit together or not at all. `Conflict` when it was no longer pending.
-pub async fn approve(db: &Database, approval: &Approval<'_>, at: i64) -> Result<()> {
+pub async fn approve(db: &Database, approval: &Approval<'_>, at: i64, mail_at: i64) -> Result<()> {
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
         let decided = sqlx::query(
@@ -115,14 +128,21 @@ pub async fn approve(db: &Database, approval: &Approval<'_>, at: i64) -> Result<
         for child in approval.child_ids {
             guardianship_statement(approval.parent_id, child).execute(&mut *tx).await?;
         }
-        outbox::insert_statement(approval.mail, at).execute(&mut *tx).await?;
+        outbox::insert_statement(approval.mail, mail_at).execute(&mut *tx).await?;
         tx.commit().await?;
     });
     Ok(())
 }
 
 /// Rejects a pending application with a reason and queues the letter, together.
-pub async fn reject(db: &Database, id: &str, reason: &str, mail: &NewMail, at: i64) -> Result<()> {
+pub async fn reject(
+    db: &Database,
+    id: &str,
+    reason: &str,
+    mail: &NewMail,
+    at: i64,
+    mail_at: i64,
+) -> Result<()> {
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
         let decided = sqlx::query(
@@ -136,7 +156,7 @@ pub async fn reject(db: &Database, id: &str, reason: &str, mail: &NewMail, at: i
         if decided.rows_affected() != 1 {
             return Err(StoreError::Conflict);
         }
-        outbox::insert_statement(mail, at).execute(&mut *tx).await?;
+        outbox::insert_statement(mail, mail_at).execute(&mut *tx).await?;
         tx.commit().await?;
     });
     Ok(())

@@ -101,7 +101,9 @@ pub async fn mark_failed(db: &Database, id: &str, next_attempt_at: i64, error: &
 }
 
 pub async fn unsent_count(db: &Database) -> Result<i64> {
-    Ok(with_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NULL")
+    Ok(
+        with_db!(db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE sent_at IS NULL")
         .fetch_one(pool)
-        .await?))
+        .await?),
+    )
 }

@@ -2,7 +2,13 @@
 
 use super::{Database, Result, with_db};
 
-pub async fn insert(db: &Database, token_hash: &str, account_id: &str, at: i64, expires_at: i64) -> Result<()> {
+pub async fn insert(
+    db: &Database,
+    token_hash: &str,
+    account_id: &str,
+    at: i64,
+    expires_at: i64,
+) -> Result<()> {
     with_db!(db, pool => sqlx::query(
         "INSERT INTO sign_in_tokens (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
     )

@@ -5,6 +5,8 @@
 
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -64,6 +66,42 @@ impl TestNode {
         config.database_url = fresh_database().await;
         adjust(&mut config);
         Self::start(config, dir).await
+    }
+
+    /// A node that sends its mail to `smtp`, retrying quickly.
+    pub async fn spawn_with_smtp(smtp: &smtp::SmtpServer) -> TestNode {
+        let port = smtp.port;
+        Self::spawn_with(|c| {
+            c.mail.transport = school_node::mail::TransportKind::Smtp;
+            c.mail.smtp_host = "127.0.0.1".into();
+            c.mail.smtp_port = port;
+            c.mail.smtp_security = school_node::mail::Security::None;
+            c.mail.from = "robot@jpk.example.ee".into();
+            c.mail.poll_millis = 100;
+            c.mail.retry_base_millis = 100;
+            c.mail.retry_max_millis = 400;
+        })
+        .await
+    }
+
+    pub async fn unsent_mail(&self) -> i64 {
+        school_node::store::outbox::unsent_count(&self.state.db)
+            .await
+            .unwrap()
+    }
+
+    pub async fn application_count(&self) -> i64 {
+        school_node::store::applications::count(&self.state.db)
+            .await
+            .unwrap()
+    }
+
+    /// The path of a link on this node.
+    pub fn path_of(&self, link: &str) -> String {
+        let start = link
+            .find("/reset/")
+            .unwrap_or_else(|| panic!("not a sign-in link: {link}"));
+        link[start..].to_owned()
     }
 
     /// A second instance of the same node: same database, same Redis keys.

@@ -53,8 +53,19 @@ pub struct DoneQuery {
     pending: bool,
 }
 
-async fn step_one(ctx: &Ctx, form: ApplicationInput, errors: Errors, message: Option<&'static str>) -> PageResult<StepOnePage> {
-    Ok(StepOnePage { base: ctx.base().await?, csrf: ctx.csrf().await?, form, errors, message })
+async fn step_one(
+    ctx: &Ctx,
+    form: ApplicationInput,
+    errors: Errors,
+    message: Option<&'static str>,
+) -> PageResult<StepOnePage> {
+    Ok(StepOnePage {
+        base: ctx.base().await?,
+        csrf: ctx.csrf().await?,
+        form,
+        errors,
+        message,
+    })
 }
 
 pub async fn form(ctx: Ctx) -> PageResult {
@@ -62,7 +73,10 @@ pub async fn form(ctx: Ctx) -> PageResult {
     page(step_one(&ctx, ApplicationInput::default(), Errors::none(t), None).await?)
 }
 
-pub async fn submit_step_one(ctx: Ctx, VerifiedForm(form): VerifiedForm<ApplicationInput>) -> PageResult {
+pub async fn submit_step_one(
+    ctx: Ctx,
+    VerifiedForm(form): VerifiedForm<ApplicationInput>,
+) -> PageResult {
     match applications::check_step_one(&form) {
         Ok(draft) => {
             ctx.session.insert(SESSION_DRAFT, &draft).await?;
@@ -70,7 +84,10 @@ pub async fn submit_step_one(ctx: Ctx, VerifiedForm(form): VerifiedForm<Applicat
         }
         Err(errors) => {
             let errors = Errors::from(ctx.t(), errors);
-            page_with(StatusCode::UNPROCESSABLE_ENTITY, step_one(&ctx, form, errors, None).await?)
+            page_with(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                step_one(&ctx, form, errors, None).await?,
+            )
         }
     }
 }
@@ -79,26 +96,63 @@ pub async fn confirm_form(ctx: Ctx) -> PageResult {
     if ctx.session.get::<Draft>(SESSION_DRAFT).await?.is_none() {
         return Ok(Redirect::to("/apply").into_response());
     }
-    page(StepTwoPage { base: ctx.base().await?, csrf: ctx.csrf().await?, errors: Errors::none(ctx.t()) })
+    page(StepTwoPage {
+        base: ctx.base().await?,
+        csrf: ctx.csrf().await?,
+        errors: Errors::none(ctx.t()),
+    })
 }
 
-pub async fn submit_step_two(ctx: Ctx, ClientAddr(addr): ClientAddr, VerifiedForm(form): VerifiedForm<ConfirmForm>) -> PageResult {
+pub async fn submit_step_two(
+    ctx: Ctx,
+    ClientAddr(addr): ClientAddr,
+    VerifiedForm(form): VerifiedForm<ConfirmForm>,
+) -> PageResult {
     let t = ctx.t();
     let Some(draft) = ctx.session.get::<Draft>(SESSION_DRAFT).await? else {
-        let page_data = step_one(&ctx, ApplicationInput::default(), Errors::none(t), Some(t.application_expired)).await?;
+        let page_data = step_one(
+            &ctx,
+            ApplicationInput::default(),
+            Errors::none(t),
+            Some(t.application_expired),
+        )
+        .await?;
         return page_with(StatusCode::UNPROCESSABLE_ENTITY, page_data);
     };
-    if ctx.state.recovery.throttle.hit_address("application", addr, PER_ADDRESS).await? {
-        return Err(crate::error::AppError::new(crate::error::ErrorKind::Forbidden));
+    if ctx
+        .state
+        .recovery
+        .throttle
+        .hit_address("application", addr, PER_ADDRESS)
+        .await?
+    {
+        return Err(crate::error::AppError::new(
+            crate::error::ErrorKind::Forbidden,
+        ));
     }
-    match applications::submit(&ctx.state.db, &draft, &form.email_again, ctx.locale).await {
+    match applications::submit(
+        &ctx.state.application_desk(),
+        &draft,
+        &form.email_again,
+        ctx.locale,
+    )
+    .await
+    {
         Ok(submitted) => {
             ctx.session.remove::<Draft>(SESSION_DRAFT).await?;
-            let target = if submitted == Submitted::AlreadyPending { "/apply/done?pending=true" } else { "/apply/done" };
+            let target = if submitted == Submitted::AlreadyPending {
+                "/apply/done?pending=true"
+            } else {
+                "/apply/done"
+            };
             Ok(Redirect::to(target).into_response())
         }
         Err(ServiceError::Invalid(errors)) => {
-            let page_data = StepTwoPage { base: ctx.base().await?, csrf: ctx.csrf().await?, errors: Errors::from(t, errors) };
+            let page_data = StepTwoPage {
+                base: ctx.base().await?,
+                csrf: ctx.csrf().await?,
+                errors: Errors::from(t, errors),
+            };
             page_with(StatusCode::UNPROCESSABLE_ENTITY, page_data)
         }
         Err(e) => Err(e.into()),
@@ -106,5 +160,8 @@ pub async fn submit_step_two(ctx: Ctx, ClientAddr(addr): ClientAddr, VerifiedFor
 }
 
 pub async fn done(ctx: Ctx, Query(query): Query<DoneQuery>) -> PageResult {
-    page(DonePage { base: ctx.base().await?, already_pending: query.pending })
+    page(DonePage {
+        base: ctx.base().await?,
+        already_pending: query.pending,
+    })
 }

@@ -50,21 +50,37 @@ pub struct ResetForm {
 }
 
 pub async fn form(ctx: Ctx) -> PageResult {
-    page(ForgotPage { base: ctx.base().await?, csrf: ctx.csrf().await? })
+    page(ForgotPage {
+        base: ctx.base().await?,
+        csrf: ctx.csrf().await?,
+    })
 }
 
-pub async fn submit(ctx: Ctx, ClientAddr(addr): ClientAddr, VerifiedForm(form): VerifiedForm<ForgotForm>) -> PageResult {
-    ctx.state.recovery.request(&form.username, ctx.locale, addr).await?;
+pub async fn submit(
+    ctx: Ctx,
+    ClientAddr(addr): ClientAddr,
+    VerifiedForm(form): VerifiedForm<ForgotForm>,
+) -> PageResult {
+    ctx.state
+        .recovery
+        .request(&form.username, ctx.locale, addr)
+        .await?;
     Ok(Redirect::to("/forgot/sent").into_response())
 }
 
 pub async fn sent(ctx: Ctx) -> PageResult {
-    page(SentPage { base: ctx.base().await? })
+    page(SentPage {
+        base: ctx.base().await?,
+    })
 }
 
 pub async fn reset_form(ctx: Ctx, Path(token): Path<String>) -> PageResult {
     let account = ctx.state.recovery.account_for(&token).await?;
-    let status = if account.is_some() { StatusCode::OK } else { StatusCode::GONE };
+    let status = if account.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::GONE
+    };
     let page_data = ResetPage {
         base: ctx.base().await?,
         csrf: ctx.csrf().await?,
@@ -75,9 +91,18 @@ pub async fn reset_form(ctx: Ctx, Path(token): Path<String>) -> PageResult {
     page_with(status, page_data)
 }
 
-pub async fn reset(ctx: Ctx, Path(token): Path<String>, VerifiedForm(form): VerifiedForm<ResetForm>) -> PageResult {
+pub async fn reset(
+    ctx: Ctx,
+    Path(token): Path<String>,
+    VerifiedForm(form): VerifiedForm<ResetForm>,
+) -> PageResult {
     let (password, again) = (Secret::new(form.password), Secret::new(form.password_again));
-    match ctx.state.recovery.choose_password(&token, &password, &again).await {
+    match ctx
+        .state
+        .recovery
+        .choose_password(&token, &password, &again)
+        .await
+    {
         Ok(Some(account)) => {
             ctx.sign_in(&account.id).await?;
             ctx.flash(ctx.t().saved).await?;
@@ -94,7 +119,12 @@ pub async fn reset(ctx: Ctx, Path(token): Path<String>, VerifiedForm(form): Veri
             page_with(StatusCode::GONE, page_data)
         }
         Err(ServiceError::Invalid(errors)) => {
-            let name = ctx.state.recovery.account_for(&token).await?.map(|a| a.full_name());
+            let name = ctx
+                .state
+                .recovery
+                .account_for(&token)
+                .await?
+                .map(|a| a.full_name());
             let page_data = ResetPage {
                 base: ctx.base().await?,
                 csrf: ctx.csrf().await?,

@@ -7,10 +7,10 @@ use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 
 use crate::error::PageResult;
-use crate::http::extract::{Admin, Ctx, SignedIn, VerifiedForm};
+use crate::http::extract::{Admin, SignedIn, VerifiedForm};
 use crate::http::render::{Base, Errors, page, page_with};
 use crate::service::ServiceError;
-use crate::service::applications::{self, Decider, Review};
+use crate::service::applications::{self, Review};
 
 #[derive(Template)]
 #[template(path = "admin_applications.html")]
@@ -30,28 +30,32 @@ pub struct RejectForm {
     reason: String,
 }
 
-fn decider(ctx: &Ctx) -> Decider<'_> {
-    Decider {
-        db: &ctx.state.db,
-        outbox: &ctx.state.outbox,
-        institution: &ctx.state.config.institution_name,
-        site_url: &ctx.state.recovery.site_url,
-    }
-}
-
 pub async fn list(Admin(SignedIn { ctx, .. }): Admin) -> PageResult {
     let reviews = applications::list(&ctx.state.db).await?;
-    page(ApplicationsPage { base: ctx.base().await?, reviews, rejected_id: None, errors: Errors::none(ctx.t()) })
+    page(ApplicationsPage {
+        base: ctx.base().await?,
+        reviews,
+        rejected_id: None,
+        errors: Errors::none(ctx.t()),
+    })
 }
 
-pub async fn approve(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>, VerifiedForm(_): VerifiedForm<Empty>) -> PageResult {
-    applications::approve(&decider(&ctx), &id).await?;
+pub async fn approve(
+    Admin(SignedIn { ctx, .. }): Admin,
+    Path(id): Path<String>,
+    VerifiedForm(_): VerifiedForm<Empty>,
+) -> PageResult {
+    applications::approve(&ctx.state.application_desk(), &id).await?;
     ctx.flash(ctx.t().saved).await?;
     Ok(Redirect::to("/admin/applications").into_response())
 }
 
-pub async fn reject(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>, VerifiedForm(form): VerifiedForm<RejectForm>) -> PageResult {
-    match applications::reject(&decider(&ctx), &id, &form.reason).await {
+pub async fn reject(
+    Admin(SignedIn { ctx, .. }): Admin,
+    Path(id): Path<String>,
+    VerifiedForm(form): VerifiedForm<RejectForm>,
+) -> PageResult {
+    match applications::reject(&ctx.state.application_desk(), &id, &form.reason).await {
         Ok(()) => {
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/admin/applications").into_response())
