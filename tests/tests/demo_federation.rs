@@ -186,3 +186,132 @@ async fn restarting_keeps_data_and_does_not_seed_twice() {
         StatusCode::SEE_OTHER
     );
 }
+
+/// Waits for a letter to `to` in an institution's mail folder and returns its text.
+async fn letter_in_folder(folder: &std::path::Path, to: &str, containing: &str) -> String {
+    for _ in 0..100 {
+        if let Ok(entries) = std::fs::read_dir(folder) {
+            for entry in entries.flatten() {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                let unfolded = text.replace("=\r\n", "").replace("=\n", "");
+                if unfolded.contains(to) && unfolded.contains(containing) {
+                    return unfolded;
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "no letter to {to} with {containing:?} in {}",
+        folder.display()
+    );
+}
+
+#[tokio::test]
+async fn an_application_and_a_recovery_link_go_through_the_local_mail_folder() {
+    let (federation, dir) = start().await;
+    let client = browser(&federation);
+    let laagri = Site {
+        url: federation.node("laagri").unwrap().url(),
+        client: &client,
+    };
+    let post = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let site = &laagri;
+        async move {
+            let (_, body, _) = site.get(path).await;
+            let marker = "name=\"csrf\" value=\"";
+            let start = body.find(marker).unwrap() + marker.len();
+            let mut form = vec![("csrf", body[start..].split('"').next().unwrap().to_owned())];
+            form.extend(fields);
+            site.client
+                .post(format!("{}{path}", site.url))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Jaan Tamm applies at Laagri for Mia, a student there.
+    let step_one = vec![
+        ("children_codes", "61203150288".to_owned()),
+        ("personal_code", "37605030299".to_owned()),
+        ("first_name", "Jaan".to_owned()),
+        ("last_name", "Tamm".to_owned()),
+        ("email", "jaan.tamm@example.ee".to_owned()),
+        ("phone", "5551234".to_owned()),
+    ];
+    assert_eq!(
+        post("/apply", step_one).await.status(),
+        StatusCode::SEE_OTHER
+    );
+    let done = post(
+        "/apply/confirm",
+        vec![("email_again", "jaan.tamm@example.ee".to_owned())],
+    )
+    .await;
+    assert_eq!(done.headers()["location"], "/apply/done");
+    let folder = dir.path().join("laagri").join("mail");
+    letter_in_folder(&folder, "jaan.tamm@example.ee", "kontotaotlus on esitatud").await;
+
+    // The director approves; the letter in the folder carries the temporary password.
+    let admin_client = browser(&federation);
+    let admin = Site {
+        url: laagri.url.clone(),
+        client: &admin_client,
+    };
+    admin
+        .sign_in("juhataja@laagri.example.ee", DEMO_PASSWORD)
+        .await;
+    let (_, review, _) = admin.get("/admin/applications").await;
+    assert!(review.contains("õpilane Mia Maasikas"), "{review}");
+    let id = review
+        .split("id=\"application-")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let csrf = review[review.find(marker).unwrap() + marker.len()..]
+        .split('"')
+        .next()
+        .unwrap();
+    let approved = admin_client
+        .post(format!("{}/admin/applications/{id}/approve", admin.url))
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(approved.status(), StatusCode::SEE_OTHER);
+    let letter = letter_in_folder(&folder, "jaan.tamm@example.ee", "Ajutine salas").await;
+    let after = letter.split("Ajutine salas").nth(1).unwrap();
+    let password = after
+        .split(": ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let parent_client = browser(&federation);
+    let parent = Site {
+        url: laagri.url.clone(),
+        client: &parent_client,
+    };
+    assert_eq!(
+        parent.sign_in("jaan tamm", password).await.1.as_deref(),
+        Some("/password")
+    );
+
+    // Mari asks for a sign-in link; it lands in the same folder.
+    assert_eq!(
+        post("/forgot", vec![("username", "Mari Maasikas".to_owned())])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let link_letter = letter_in_folder(&folder, "mari.maasikas@example.ee", "/reset/").await;
+    assert!(
+        link_letter.contains("http://laagri.localhost:"),
+        "links point at the institution's own host"
+    );
+}
