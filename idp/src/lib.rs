@@ -1,1 +1,16 @@
-//! The central IdP: arrives with the OpenID Provider issue.
+//! The central IdP: the OpenID Provider of the school federation.
+//!
+//! Layers: `http` (protocol endpoints and pages) → `service` (sessions, tokens, clients, keys,
+//! the federation API) → `store` (SQL); `oidc` holds protocol rules without I/O.
+
+pub mod app;
+pub mod config;
+pub mod http;
+pub mod i18n;
+pub mod oidc;
+pub mod service;
+pub mod state;
+pub mod store;
+
+pub use app::Application;
+pub use config::Config;

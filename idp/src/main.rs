@@ -1,4 +1,76 @@
-fn main() {
-    eprintln!("the IdP is not built yet");
-    std::process::exit(2)
+//! The `idp` command: serve, rotate signing keys, hash a client secret, list clients.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use idp::{Application, Config};
+use shared::jwt::Alg;
+
+#[derive(Parser)]
+#[command(version, about = "The OpenID Provider of the school federation")]
+struct Cli {
+    /// A TOML configuration file; IDP_* environment variables override it.
+    #[arg(long, short, env = "IDP_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the IdP.
+    Serve,
+    /// Make a new signing key; the old one signs nothing more and leaves the JWKS after `--keep-minutes`.
+    RotateKey {
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+        #[arg(long, default_value_t = 60)]
+        keep_minutes: i64,
+    },
+    /// Print a new random client secret and the hash to put in the client's registration.
+    NewSecret,
+    /// List the registered clients.
+    Clients,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::NewSecret => {
+            let secret = idp::service::sessions::random_token();
+            println!("client secret: {secret}\nsecret_hash = \"{}\"", idp::config::hash_secret(&secret));
+            Ok(())
+        }
+        command => {
+            let config = Config::load(cli.config.as_deref())?;
+            match command {
+                Command::Serve => {
+                    let app = Application::build(config).await?;
+                    app.run_until(async {
+                        let _ = tokio::signal::ctrl_c().await;
+                    })
+                    .await
+                }
+                Command::RotateKey { alg, keep_minutes } => {
+                    let alg = Alg::parse(&alg).ok_or_else(|| anyhow::anyhow!("--alg must be ES256, EdDSA or RS256"))?;
+                    let db = idp::app::open_database(&config).await?;
+                    let kid = idp::service::keys::rotate(&db, alg, keep_minutes * 60).await?;
+                    println!("new {} key {kid}; running instances pick it up within reload_seconds", alg.name());
+                    Ok(())
+                }
+                Command::Clients => {
+                    let db = idp::app::open_database(&config).await?;
+                    for c in idp::store::clients::all(&db).await? {
+                        println!("{}\t{}\t{}", c.client_id, c.name, c.redirect_uris);
+                    }
+                    Ok(())
+                }
+                Command::NewSecret => unreachable!("handled above"),
+            }
+        }
+    }
 }

@@ -11,6 +11,9 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::mail::{Mailer, Outbox, worker};
 use crate::service::recovery::Recovery;
+use crate::sso::client::SsoClient;
+use crate::sso::federation::FederationApi;
+use shared::jwt::JwksCache;
 use crate::service::signin::SignIn;
 use crate::service::throttle::Throttle;
 use crate::state::AppState;
@@ -61,6 +64,24 @@ impl Application {
             site_url: config.site_url(),
             institution: config.institution_name.clone(),
         };
+        let node_key = crate::sso::node_key(&db).await?;
+        let (sso, federation) = if config.sso.enabled() {
+            let client = Arc::new(SsoClient::new(config.sso.clone(), &config.site_url())?);
+            let http = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(5))
+                .build()?;
+            let api = FederationApi {
+                issuer: config.sso.issuer.clone(),
+                client_id: config.sso.client_id.clone(),
+                idp_keys: JwksCache::new(format!("{}/jwks.json", config.sso.issuer.trim_end_matches('/')), http),
+                key: node_key.clone(),
+                replay: ephemeral.clone(),
+            };
+            (Some(client), Some(Arc::new(api)))
+        } else {
+            (None, None)
+        };
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -71,6 +92,9 @@ impl Application {
             signin,
             outbox,
             recovery,
+            sso,
+            federation,
+            node_key,
         };
         Ok(Self {
             listener,

@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::mail::MailConfig;
+use crate::sso::SsoConfig;
 use crate::service::throttle::ThrottleConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +41,8 @@ pub struct Config {
     #[serde(skip_serializing)]
     pub throttle: ThrottleConfig,
     pub mail: MailConfig,
+    /// Single sign-on through the central IdP; off when `sso.issuer` is empty.
+    pub sso: SsoConfig,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             sign_in_link_minutes: 60,
             throttle: ThrottleConfig::default(),
             mail: MailConfig::default(),
+            sso: SsoConfig::default(),
         }
     }
 }
@@ -85,21 +89,28 @@ impl Config {
                         "database_url_file",
                         "redis_url_file",
                         "mail__smtp_password_file",
+                        "sso__client_secret_file",
                     ])
                     .split("__"),
             )
             .extract()
             .context("invalid configuration")?;
         // Secrets may come from files (Docker and Kubernetes secrets).
+        let mut secret = None;
         for (var, slot) in [
             ("SCHOOL_DATABASE_URL_FILE", &mut config.database_url),
             ("SCHOOL_REDIS_URL_FILE", &mut config.redis_url),
+            ("SCHOOL_MAIL__SMTP_PASSWORD_FILE", &mut config.mail.smtp_password),
+            ("SCHOOL_SSO__CLIENT_SECRET_FILE", &mut secret),
         ] {
             if let Ok(path) = std::env::var(var) {
                 let value = std::fs::read_to_string(&path)
                     .with_context(|| format!("{var}: cannot read {path}"))?;
                 *slot = Some(value.trim().to_owned());
             }
+        }
+        if let Some(secret) = secret {
+            config.sso.client_secret = secret;
         }
         config.validate()?;
         Ok(config)
@@ -152,6 +163,9 @@ impl Config {
             && self.mail.smtp_host.trim().is_empty()
         {
             problems.push("mail.smtp_host must be set for the smtp transport".to_owned());
+        }
+        if self.sso.enabled() && (self.sso.client_id.is_empty() || !self.sso.issuer.starts_with("http")) {
+            problems.push("sso needs an http(s) issuer and a client_id".to_owned());
         }
         if self.throttle.per_account == 0 || self.throttle.per_address == 0 {
             problems.push("throttle limits must be at least 1".to_owned());

@@ -9,6 +9,7 @@ pub mod http;
 pub mod i18n;
 pub mod mail;
 pub mod service;
+pub mod sso;
 pub mod state;
 pub mod store;
 

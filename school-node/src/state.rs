@@ -7,6 +7,8 @@ use shared::ephemeral::Ephemeral;
 use crate::config::Config;
 use crate::mail::Outbox;
 use crate::service::recovery::Recovery;
+use crate::sso::client::SsoClient;
+use crate::sso::federation::FederationApi;
 use crate::service::signin::SignIn;
 use crate::store::Database;
 
@@ -18,6 +20,10 @@ pub struct AppState {
     pub signin: SignIn,
     pub outbox: Outbox,
     pub recovery: Recovery,
+    /// The IdP as seen by this node, when single sign-on is configured.
+    pub sso: Option<Arc<SsoClient>>,
+    pub federation: Option<Arc<FederationApi>>,
+    pub node_key: Arc<shared::jwt::SigningKey>,
 }
 
 impl AppState {

@@ -4,6 +4,7 @@
 pub mod extract;
 pub mod pages;
 pub mod render;
+pub mod sso;
 
 use askama::Template;
 use axum::Router;
@@ -69,6 +70,10 @@ pub fn router(state: AppState) -> Router {
             get(pages::apply::confirm_form).post(pages::apply::submit_step_two),
         )
         .route("/apply/done", get(pages::apply::done))
+        .route("/sso/callback", get(sso::callback))
+        .route("/logged-out", get(sso::logged_out))
+        .route("/federation/jwks.json", get(sso::jwks))
+        .route("/federation/v1/password-check", post(sso::password_check))
         .route("/lang/{code}", get(pages::lang::switch))
         .route("/health", get(health))
         .nest("/admin", pages::admin::router(config.max_upload_bytes))

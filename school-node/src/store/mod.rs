@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod applications;
+pub mod keys;
 pub mod outbox;
 pub mod tokens;
 

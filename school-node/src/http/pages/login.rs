@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::error::PageResult;
 use crate::http::extract::{ClientAddr, Ctx, VerifiedForm, local_path};
 use crate::http::render::{Base, page, page_with};
+use crate::http::sso::{SESSION_ID_TOKEN, SESSION_PENDING};
 use crate::service::passwords::Secret;
 use crate::service::signin::Outcome;
 
@@ -26,6 +27,8 @@ struct LoginPage {
 #[serde(default)]
 pub struct NextQuery {
     next: String,
+    /// Use this node's own form even when single sign-on is configured.
+    local: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -40,12 +43,26 @@ pub async fn form(ctx: Ctx, Query(query): Query<NextQuery>) -> PageResult {
     if ctx.user.is_some() {
         return Ok(Redirect::to(local_path(&query.next)).into_response());
     }
+    let mut message = None;
+    if let (Some(sso), false) = (ctx.state.sso.clone(), query.local) {
+        match sso.start(local_path(&query.next), false).await {
+            Ok((url, pending)) => {
+                ctx.session.insert(SESSION_PENDING, &pending).await?;
+                return Ok(Redirect::to(&url).into_response());
+            }
+            Err(e) => {
+                // Sign-in must never depend on the IdP being up: fall back to this node's form.
+                tracing::warn!(error = %format!("{e:#}"), "single sign-on is unavailable");
+                message = Some(ctx.t().sso_unavailable.to_owned());
+            }
+        }
+    }
     let page_data = LoginPage {
         base: ctx.base().await?,
         csrf: ctx.csrf().await?,
         next: local_path(&query.next).to_owned(),
         username: String::new(),
-        message: None,
+        message,
     };
     page(page_data)
 }
@@ -89,7 +106,15 @@ pub async fn submit(
 #[derive(Deserialize)]
 pub struct Empty {}
 
+/// Ends the node's session and, after a single sign-on, the IdP's (RP-initiated logout).
 pub async fn logout(ctx: Ctx, VerifiedForm(_): VerifiedForm<Empty>) -> PageResult<Response> {
+    let id_token: Option<String> = ctx.session.get(SESSION_ID_TOKEN).await?;
     ctx.session.flush().await?;
-    Ok(Redirect::to("/login").into_response())
+    if let (Some(sso), Some(id_token)) = (ctx.state.sso.clone(), id_token) {
+        let back = format!("{}/logged-out", ctx.state.config.site_url());
+        if let Some(url) = sso.end_session_url(&id_token, &back).await {
+            return Ok(Redirect::to(&url).into_response());
+        }
+    }
+    Ok(Redirect::to("/login?local=1").into_response())
 }

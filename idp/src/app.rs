@@ -1,0 +1,117 @@
+//! Building and running the IdP from a `Config`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use shared::ephemeral::Ephemeral;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::service::clients::Registry;
+use crate::service::keys::KeyRing;
+use crate::service::sessions::Sessions;
+use crate::service::tokens::{Lifetimes, Tokens};
+use crate::state::AppState;
+use crate::store::{self, Database};
+
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
+    match &config.database_url {
+        Some(url) => Database::connect(url, &store::MIGRATIONS).await,
+        None => Database::open_file(&config.data_dir, "idp.db", &store::MIGRATIONS).await,
+    }
+}
+
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .build()?)
+}
+
+impl Application {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        config.validate()?;
+        let db = open_database(&config).await?;
+        let ephemeral = match &config.redis_url {
+            Some(url) => Ephemeral::redis(url, config.redis_prefix.as_deref().unwrap_or("idp:")).await?,
+            None => Ephemeral::memory(),
+        };
+        let now = shared::jwt::now();
+        for client in &config.clients {
+            store::clients::upsert(&db, client, now).await?;
+        }
+        let keys = KeyRing::load(&db).await?;
+        let http = http_client()?;
+        let clients = Registry::new(http.clone());
+        clients.reload(&db).await?;
+        let sessions = Sessions::new(ephemeral.clone(), config.session_idle_minutes, config.session_max_hours);
+        let tokens = Tokens {
+            db: db.clone(),
+            store: ephemeral.clone(),
+            keys: keys.clone(),
+            issuer: config.issuer.clone(),
+            lifetimes: Lifetimes {
+                code: config.code_seconds,
+                access_token: config.access_token_seconds,
+                id_token: config.id_token_seconds,
+                refresh_token: config.refresh_token_days * 86_400,
+            },
+        };
+        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+        let state = AppState { config: Arc::new(config), db, ephemeral, keys, clients, sessions, tokens, http };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!(issuer = %self.state.config.issuer, address = %self.local_addr(), database = self.state.db.kind(), ephemeral = self.state.ephemeral.kind(), "IdP listening");
+        let reload = spawn_reload(self.state.clone());
+        let app = crate::http::router(self.state);
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("server failed");
+        reload.abort();
+        served
+    }
+}
+
+/// Rereads keys and clients now and then, so a rotation or registration by another instance or
+/// by the CLI takes effect without a restart.
+fn spawn_reload(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(state.config.reload_seconds.max(1));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = state.keys.reload(&state.db).await {
+                tracing::warn!(error = %format!("{e:#}"), "reloading keys failed");
+            }
+            if let Err(e) = state.clients.reload(&state.db).await {
+                tracing::warn!(error = %format!("{e:#}"), "reloading clients failed");
+            }
+        }
+    })
+}

@@ -1,0 +1,188 @@
+//! The IdP's configuration: defaults, then a TOML file, then `IDP_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use shared::jwt::Alg;
+
+/// One relying party: a school node.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientConfig {
+    pub client_id: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    /// `sha256:<hex>` of the client secret (see `idp hash-secret`).
+    pub secret_hash: Option<String>,
+    /// The node's JWKS: `private_key_jwt` client authentication and signed federation answers.
+    pub jwks_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub frontchannel_logout_uri: Option<String>,
+    /// The node's base URL: its federation API, "forgot password" and "apply" pages.
+    pub federation_url: Option<String>,
+    /// The ID token algorithm this client asked for.
+    pub id_token_alg: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier and public base URL, e.g. `https://idp.example.ee`.
+    pub issuer: String,
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub redis_url: Option<String>,
+    pub redis_prefix: Option<String>,
+    /// Clients in a TOML file of `[[client]]` tables, loaded at start.
+    pub clients_file: Option<PathBuf>,
+    pub clients: Vec<ClientConfig>,
+    pub default_alg: Alg,
+    pub session_idle_minutes: i64,
+    pub session_max_hours: i64,
+    pub code_seconds: i64,
+    pub access_token_seconds: i64,
+    pub id_token_seconds: i64,
+    pub refresh_token_days: i64,
+    /// How often each process rereads keys and clients, so several instances agree.
+    pub reload_seconds: u64,
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            issuer: "http://localhost:8080".into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data/idp"),
+            database_url: None,
+            redis_url: None,
+            redis_prefix: None,
+            clients_file: None,
+            clients: Vec::new(),
+            default_alg: Alg::ES256,
+            session_idle_minutes: 60,
+            session_max_hours: 12,
+            code_seconds: 60,
+            access_token_seconds: 300,
+            id_token_seconds: 300,
+            refresh_token_days: 30,
+            reload_seconds: 30,
+            trust_forwarded_for: false,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ClientsFile {
+    #[serde(default)]
+    client: Vec<ClientConfig>,
+}
+
+impl Config {
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            anyhow::ensure!(file.exists(), "configuration file {} does not exist", file.display());
+            figment = figment.merge(Toml::file(file));
+        }
+        let mut config: Config = figment
+            .merge(Env::prefixed("IDP_").ignore(&["config", "database_url_file", "redis_url_file"]).split("__"))
+            .extract()
+            .context("invalid configuration")?;
+        for (var, slot) in [("IDP_DATABASE_URL_FILE", &mut config.database_url), ("IDP_REDIS_URL_FILE", &mut config.redis_url)] {
+            if let Ok(path) = std::env::var(var) {
+                let value = std::fs::read_to_string(&path).with_context(|| format!("{var}: cannot read {path}"))?;
+                *slot = Some(value.trim().to_owned());
+            }
+        }
+        if let Some(path) = &config.clients_file {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            let file: ClientsFile = toml_clients(&text).with_context(|| format!("{} is not a clients file", path.display()))?;
+            config.clients.extend(file.client);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        match self.issuer.parse::<axum::http::Uri>() {
+            Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() && uri.query().is_none() => {}
+            _ => problems.push(format!("issuer must be an http(s) URL without a query, not {:?}", self.issuer)),
+        }
+        if self.issuer.ends_with('/') {
+            problems.push("issuer must not end with '/'".to_owned());
+        }
+        let mut ids = std::collections::HashSet::new();
+        for c in &self.clients {
+            if c.client_id.is_empty() || !ids.insert(c.client_id.clone()) {
+                problems.push(format!("client_id {:?} is empty or given twice", c.client_id));
+            }
+            if c.redirect_uris.is_empty() {
+                problems.push(format!("client {} has no redirect_uris", c.client_id));
+            }
+            if c.secret_hash.is_none() && c.jwks_uri.is_none() {
+                problems.push(format!("client {} needs secret_hash or jwks_uri to authenticate", c.client_id));
+            }
+            if let Some(alg) = &c.id_token_alg {
+                if Alg::parse(alg).is_none() {
+                    problems.push(format!("client {}: id_token_alg must be ES256, EdDSA or RS256", c.client_id));
+                }
+            }
+        }
+        for (name, value, range) in [
+            ("session_idle_minutes", self.session_idle_minutes, 1..=24 * 60),
+            ("session_max_hours", self.session_max_hours, 1..=24 * 30),
+            ("code_seconds", self.code_seconds, 5..=600),
+            ("access_token_seconds", self.access_token_seconds, 30..=86_400),
+            ("id_token_seconds", self.id_token_seconds, 30..=86_400),
+            ("refresh_token_days", self.refresh_token_days, 1..=365),
+        ] {
+            if !range.contains(&value) {
+                problems.push(format!("{name} must be in {range:?}"));
+            }
+        }
+        anyhow::ensure!(problems.is_empty(), "invalid configuration:\n  - {}", problems.join("\n  - "));
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
+    }
+}
+
+fn toml_clients(text: &str) -> anyhow::Result<ClientsFile> {
+    Ok(Figment::from(Toml::string(text)).extract()?)
+}
+
+/// The stored form of a client secret. Secrets are 256-bit random values, so one SHA-256 is as
+/// strong as a slow hash and keeps the token endpoint fast.
+pub fn hash_secret(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(secret.as_bytes());
+    format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mistakes_are_named() {
+        let bad = Config {
+            issuer: "idp/".into(),
+            clients: vec![ClientConfig { client_id: "jpk".into(), ..Default::default() }],
+            ..Config::default()
+        };
+        let msg = bad.validate().unwrap_err().to_string();
+        assert!(msg.contains("issuer") && msg.contains("redirect_uris") && msg.contains("secret_hash"), "{msg}");
+        assert!(hash_secret("x").starts_with("sha256:2d711642"));
+    }
+}

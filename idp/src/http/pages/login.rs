@@ -1,0 +1,139 @@
+//! The sign-in page, branded with the requesting institution. The password is checked by that
+//! institution's node over the federation API; the IdP never stores one.
+
+use askama::Template;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use crate::http::pages;
+use crate::http::protocol::authorize::{PendingLogin, finish, pending_key};
+use crate::i18n::{self, Texts};
+use crate::service::federation::{self, CheckOutcome, PasswordCheck};
+use crate::service::sessions::{COOKIE, IdpSession, SignedInAccount, random_token};
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    t: &'static Texts,
+    institution: &'a str,
+    logo_url: Option<&'a str>,
+    node_url: Option<&'a str>,
+    request_id: &'a str,
+    csrf: &'a str,
+    username: &'a str,
+    message: Option<&'a str>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginQuery {
+    r: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct LoginForm {
+    r: String,
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+async fn pending(state: &AppState, id: &str) -> Option<PendingLogin> {
+    if id.len() != 64 {
+        return None;
+    }
+    let bytes = state.ephemeral.get(&pending_key(id)).await.ok().flatten()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn render(state: &AppState, t: &'static Texts, p: &PendingLogin, id: &str, username: &str, message: Option<&str>, status: StatusCode) -> Response {
+    let Some(client) = state.clients.get(&p.request.client_id) else {
+        return pages::error(StatusCode::BAD_REQUEST, t, t.unknown_client);
+    };
+    let page = LoginPage {
+        t,
+        institution: &client.name,
+        logo_url: client.logo_url.as_deref(),
+        node_url: client.federation_url.as_deref().map(|u| u.trim_end_matches('/')),
+        request_id: id,
+        csrf: &p.csrf,
+        username,
+        message,
+    };
+    match page.render() {
+        Ok(body) => (status, Html(body)).into_response(),
+        Err(_) => pages::error(StatusCode::INTERNAL_SERVER_ERROR, t, t.internal),
+    }
+}
+
+pub async fn form(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+    let Some(p) = pending(&state, &query.r).await else {
+        let t = i18n::texts(&headers, None);
+        return pages::error(StatusCode::BAD_REQUEST, t, t.request_expired);
+    };
+    let t = i18n::texts(&headers, p.request.ui_locales.as_deref());
+    let hint = p.request.login_hint.clone().unwrap_or_default();
+    render(&state, t, &p, &query.r, &hint, None, StatusCode::OK)
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: axum::body::Bytes,
+) -> Response {
+    let form: LoginForm = serde_html_form::from_bytes(&body).unwrap_or_default();
+    let Some(p) = pending(&state, &form.r).await else {
+        let t = i18n::texts(&headers, None);
+        return pages::error(StatusCode::BAD_REQUEST, t, t.request_expired);
+    };
+    let t = i18n::texts(&headers, p.request.ui_locales.as_deref());
+    if !bool::from(p.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
+        return pages::error(StatusCode::FORBIDDEN, t, t.csrf_failed);
+    }
+    let Some(client) = state.clients.get(&p.request.client_id) else {
+        return pages::error(StatusCode::BAD_REQUEST, t, t.unknown_client);
+    };
+    let client_ip = forwarded_for(&state, &headers).unwrap_or_else(|| peer.ip().to_string());
+    let check = PasswordCheck { username: form.username.clone(), password: form.password, client_ip };
+    let outcome = federation::check_password(&state.http, &state.keys, &state.config.issuer, &client, &check).await;
+    let (message, status) = match outcome {
+        CheckOutcome::SignedIn { sub, claims } => {
+            let _ = state.ephemeral.delete(&pending_key(&form.r)).await;
+            let now = shared::jwt::now();
+            let old = jar.get(COOKIE).map(|c| c.value().to_owned());
+            let mut session = match &old {
+                Some(c) => state.sessions.load(c, now).await.ok().flatten(),
+                None => None,
+            }
+            .unwrap_or_else(|| IdpSession::new(now));
+            let account = SignedInAccount { sub, claims, auth_time: now, amr: vec!["pwd".into()], acr: "low".into() };
+            session.accounts.insert(client.client_id.clone(), account.clone());
+            // A sign-in gets a fresh cookie value, so a planted one is worth nothing.
+            if let Some(old) = &old {
+                let _ = state.sessions.delete(old).await;
+            }
+            let cookie = random_token();
+            return finish(&state, jar, &cookie, session, &p.request, &account).await;
+        }
+        CheckOutcome::Invalid => (t.invalid_credentials, StatusCode::UNAUTHORIZED),
+        CheckOutcome::Ambiguous => (t.ambiguous_name, StatusCode::UNAUTHORIZED),
+        CheckOutcome::Throttled { .. } => (t.throttled, StatusCode::TOO_MANY_REQUESTS),
+        CheckOutcome::Unavailable => (t.node_unavailable, StatusCode::BAD_GATEWAY),
+    };
+    render(&state, t, &p, &form.r, &form.username, Some(message), status)
+}
+
+fn forwarded_for(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    if !state.config.trust_forwarded_for {
+        return None;
+    }
+    headers.get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next().map(|s| s.trim().to_owned())
+}

@@ -1,0 +1,132 @@
+//! The authorization endpoint (OIDC Core §3.1.2): SSO from the session when it can, else the
+//! sign-in page; prompt=none answers `login_required` instead of showing a page.
+
+use std::time::Duration;
+
+use axum::extract::{RawForm, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use serde::{Deserialize, Serialize};
+
+use super::redirect_with;
+use crate::http::pages;
+use crate::i18n;
+use crate::oidc::request::{self, AuthorizeRequest, Prompt, RawAuthorize};
+use crate::service::sessions::{COOKIE, IdpSession, SignedInAccount, random_token};
+use crate::state::AppState;
+
+/// An authorization request waiting for the person to sign in.
+#[derive(Serialize, Deserialize)]
+pub struct PendingLogin {
+    pub request: AuthorizeRequest,
+    pub csrf: String,
+}
+
+pub const PENDING_MINUTES: u64 = 15;
+
+pub fn pending_key(id: &str) -> String {
+    format!("authz:{id}")
+}
+
+pub async fn by_get(State(state): State<AppState>, headers: HeaderMap, jar: CookieJar, RawQuery(query): RawQuery) -> Response {
+    authorize(state, headers, jar, query.unwrap_or_default().as_bytes()).await
+}
+
+pub async fn by_post(State(state): State<AppState>, headers: HeaderMap, jar: CookieJar, RawForm(form): RawForm) -> Response {
+    authorize(state, headers, jar, &form).await
+}
+
+async fn authorize(state: AppState, headers: HeaderMap, jar: CookieJar, params: &[u8]) -> Response {
+    let Ok(raw) = serde_html_form::from_bytes::<RawAuthorize>(params) else {
+        let t = i18n::texts(&headers, None);
+        return pages::error(StatusCode::BAD_REQUEST, t, t.bad_request);
+    };
+    let t = i18n::texts(&headers, raw.ui_locales.as_deref());
+    // Until the client and its redirect URI are known good, nothing is redirected.
+    let Some(client) = state.clients.get(&raw.client_id) else {
+        return pages::error(StatusCode::BAD_REQUEST, t, t.unknown_client);
+    };
+    if !client.allows_redirect(&raw.redirect_uri) {
+        return pages::error(StatusCode::BAD_REQUEST, t, t.bad_redirect_uri);
+    }
+    let request = match request::check(&raw) {
+        Ok(r) => r,
+        Err(e) => return error_redirect(&state, &raw.redirect_uri, raw.state.as_deref(), e.error, e.description),
+    };
+    let now = shared::jwt::now();
+    let cookie = jar.get(COOKIE).map(|c| c.value().to_owned());
+    let session = match &cookie {
+        Some(c) => match state.sessions.load(c, now).await {
+            Ok(s) => s,
+            Err(e) => return internal(t, e),
+        },
+        None => None,
+    };
+    if let (Some(cookie), Some(session)) = (&cookie, &session) {
+        if let Some(account) = session.accounts.get(&request.client_id) {
+            let fresh_enough = request.max_age.is_none_or(|max| now - account.auth_time <= max);
+            if request.prompt != Prompt::Login && fresh_enough {
+                let account = account.clone();
+                return finish(&state, jar, cookie, session.clone(), &request, &account).await;
+            }
+        }
+    }
+    if request.prompt == Prompt::None {
+        return error_redirect(&state, &request.redirect_uri, request.state.as_deref(), "login_required", "the person must sign in");
+    }
+    let id = random_token();
+    let pending = PendingLogin { request, csrf: random_token() };
+    let stored = match serde_json::to_vec(&pending) {
+        Ok(bytes) => state.ephemeral.set(&pending_key(&id), &bytes, Duration::from_secs(PENDING_MINUTES * 60)).await,
+        Err(e) => Err(e.into()),
+    };
+    match stored {
+        Ok(()) => Redirect::to(&format!("/login?r={id}")).into_response(),
+        Err(e) => internal(t, e),
+    }
+}
+
+fn internal(t: &'static i18n::Texts, e: anyhow::Error) -> Response {
+    tracing::error!(error = %format!("{e:#}"), "authorization failed");
+    pages::error(StatusCode::INTERNAL_SERVER_ERROR, t, t.internal)
+}
+
+pub fn error_redirect(state: &AppState, redirect_uri: &str, client_state: Option<&str>, error: &str, description: &str) -> Response {
+    let mut params = vec![("error", error), ("error_description", description), ("iss", state.config.issuer.as_str())];
+    if let Some(s) = client_state {
+        params.push(("state", s));
+    }
+    redirect_with(redirect_uri, &params)
+}
+
+/// The session cookie: HttpOnly, SameSite=Lax (it must come along on top-level redirects from
+/// the schools), Secure when the issuer is https.
+pub fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.issuer.starts_with("https://"))
+        .build()
+}
+
+/// Issues a code for a signed-in account and sends the browser back to the client.
+pub async fn finish(state: &AppState, jar: CookieJar, cookie: &str, mut session: IdpSession, request: &AuthorizeRequest, account: &SignedInAccount) -> Response {
+    session.participants.insert(request.client_id.clone());
+    let t = i18n::texts(&HeaderMap::new(), request.ui_locales.as_deref());
+    if let Err(e) = state.sessions.save(cookie, &session).await {
+        return internal(t, e);
+    }
+    let code = match state.tokens.issue_code(request, &session.sid, account).await {
+        Ok(code) => code,
+        Err(e) => return internal(t, e),
+    };
+    let mut params = vec![("code", code.as_str()), ("iss", state.config.issuer.as_str())];
+    if let Some(s) = request.state.as_deref() {
+        params.push(("state", s));
+    }
+    let jar = jar.add(session_cookie(state, cookie.to_owned()));
+    (jar, redirect_with(&request.redirect_uri, &params)).into_response()
+}

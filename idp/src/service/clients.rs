@@ -1,0 +1,261 @@
+//! The client registry in memory, and client authentication at the token and revocation
+//! endpoints: `client_secret_basic`, `client_secret_post` and `private_key_jwt`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use serde_json::Value;
+use shared::ephemeral::Ephemeral;
+use shared::jwt::{Alg, Expect, JwksCache, check_claims};
+use subtle::ConstantTimeEq;
+
+use crate::config::hash_secret;
+use crate::oidc::error::OAuthError;
+use crate::store::{Database, clients};
+
+pub struct Client {
+    pub client_id: String,
+    pub name: String,
+    pub logo_url: Option<String>,
+    pub secret_hash: Option<String>,
+    pub jwks: Option<Arc<JwksCache>>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub frontchannel_logout_uri: Option<String>,
+    pub federation_url: Option<String>,
+    pub id_token_alg: Alg,
+}
+
+impl Client {
+    /// Redirect URIs are compared exactly (RFC 9700).
+    pub fn allows_redirect(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|u| u == uri)
+    }
+
+    pub fn allows_post_logout(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|u| u == uri)
+    }
+}
+
+#[derive(Clone)]
+pub struct Registry {
+    clients: Arc<RwLock<Arc<HashMap<String, Arc<Client>>>>>,
+    http: reqwest::Client,
+}
+
+impl Registry {
+    pub fn new(http: reqwest::Client) -> Self {
+        Self { clients: Arc::default(), http }
+    }
+
+    pub async fn reload(&self, db: &Database) -> anyhow::Result<()> {
+        let previous = self.snapshot();
+        let mut map = HashMap::new();
+        for row in clients::all(db).await? {
+            // Keep a client's JWKS cache across reloads, so its keys are not fetched again.
+            let jwks = row.jwks_uri.as_ref().map(|uri| match previous.get(&row.client_id).and_then(|c| c.jwks.clone()) {
+                Some(cache) if cache.url() == uri => cache,
+                _ => Arc::new(JwksCache::new(uri.clone(), self.http.clone())),
+            });
+            let client = Client {
+                redirect_uris: serde_json::from_str(&row.redirect_uris).unwrap_or_default(),
+                post_logout_redirect_uris: serde_json::from_str(&row.post_logout_redirect_uris).unwrap_or_default(),
+                id_token_alg: Alg::parse(&row.id_token_alg).unwrap_or(Alg::ES256),
+                client_id: row.client_id,
+                name: row.name,
+                logo_url: row.logo_url,
+                secret_hash: row.secret_hash,
+                jwks,
+                backchannel_logout_uri: row.backchannel_logout_uri,
+                frontchannel_logout_uri: row.frontchannel_logout_uri,
+                federation_url: row.federation_url,
+            };
+            map.insert(client.client_id.clone(), Arc::new(client));
+        }
+        *self.clients.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(map);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Arc<HashMap<String, Arc<Client>>> {
+        self.clients.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn get(&self, client_id: &str) -> Option<Arc<Client>> {
+        self.snapshot().get(client_id).cloned()
+    }
+
+    pub fn all(&self) -> Vec<Arc<Client>> {
+        let mut all: Vec<_> = self.snapshot().values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
+    }
+}
+
+/// What a client sent to prove who it is.
+#[derive(Default)]
+pub struct Credentials {
+    pub basic: Option<(String, String)>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub assertion_type: Option<String>,
+    pub assertion: Option<String>,
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    Err(_) => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads `Authorization: Basic …` (RFC 6749 §2.3.1: both parts form-url-encoded).
+pub fn basic_credentials(header: Option<&str>) -> Result<Option<(String, String)>, OAuthError> {
+    use base64::Engine;
+    let Some(value) = header else { return Ok(None) };
+    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+        return Ok(None);
+    };
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+    Ok(Some((percent_decode(id), percent_decode(secret))))
+}
+
+fn secret_matches(stored: Option<&str>, presented: &str) -> bool {
+    let Some(stored) = stored else { return false };
+    bool::from(stored.as_bytes().ct_eq(hash_secret(presented).as_bytes()))
+}
+
+/// Authenticates the client by whichever one method it used.
+pub async fn authenticate(
+    registry: &Registry,
+    replay: &Ephemeral,
+    issuer: &str,
+    endpoint: &str,
+    creds: &Credentials,
+) -> Result<Arc<Client>, OAuthError> {
+    let methods = usize::from(creds.basic.is_some()) + usize::from(creds.client_secret.is_some()) + usize::from(creds.assertion.is_some());
+    if methods > 1 {
+        return Err(OAuthError::invalid_request("use exactly one client authentication method"));
+    }
+    if let Some((id, secret)) = &creds.basic {
+        if creds.client_id.as_deref().is_some_and(|c| c != id) {
+            return Err(OAuthError::invalid_client("client_id does not match the credentials"));
+        }
+        let client = registry.get(id).ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
+        return if secret_matches(client.secret_hash.as_deref(), secret) {
+            Ok(client)
+        } else {
+            Err(OAuthError::invalid_client("wrong client secret"))
+        };
+    }
+    if let Some(secret) = &creds.client_secret {
+        let id = creds.client_id.as_deref().ok_or_else(|| OAuthError::invalid_client("client_id is missing"))?;
+        let client = registry.get(id).ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
+        return if secret_matches(client.secret_hash.as_deref(), secret) {
+            Ok(client)
+        } else {
+            Err(OAuthError::invalid_client("wrong client secret"))
+        };
+    }
+    if let Some(assertion) = &creds.assertion {
+        if creds.assertion_type.as_deref() != Some(JWT_BEARER) {
+            return Err(OAuthError::invalid_client("unsupported client_assertion_type"));
+        }
+        return private_key_jwt(registry, replay, issuer, endpoint, creds.client_id.as_deref(), assertion).await;
+    }
+    Err(OAuthError::invalid_client("client authentication is required"))
+}
+
+async fn private_key_jwt(
+    registry: &Registry,
+    replay: &Ephemeral,
+    issuer: &str,
+    endpoint: &str,
+    client_id: Option<&str>,
+    assertion: &str,
+) -> Result<Arc<Client>, OAuthError> {
+    let unverified_iss = unverified_claim(assertion, "iss").ok_or_else(|| OAuthError::invalid_client("malformed client_assertion"))?;
+    if client_id.is_some_and(|c| c != unverified_iss) {
+        return Err(OAuthError::invalid_client("client_id does not match the assertion"));
+    }
+    let client = registry.get(&unverified_iss).ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
+    let jwks = client.jwks.as_ref().ok_or_else(|| OAuthError::invalid_client("the client has no registered keys"))?;
+    let (_, claims) = jwks.verify(assertion).await.map_err(|e| OAuthError::invalid_client(format!("client_assertion: {e:#}")))?;
+    if claims.get("sub").and_then(Value::as_str) != Some(client.client_id.as_str()) {
+        return Err(OAuthError::invalid_client("client_assertion sub must be the client_id"));
+    }
+    let now = shared::jwt::now();
+    let audience_ok = [issuer, endpoint].iter().any(|aud| {
+        check_claims(&claims, &Expect { issuer: &client.client_id, audience: aud, now, leeway: 30, allow_expired: false }).is_ok()
+    });
+    if !audience_ok {
+        return Err(OAuthError::invalid_client("client_assertion has the wrong audience or has expired"));
+    }
+    let jti = claims.get("jti").and_then(Value::as_str).ok_or_else(|| OAuthError::invalid_client("client_assertion needs a jti"))?;
+    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+    let keep = Duration::from_secs(u64::try_from((exp - now).clamp(1, 3600)).unwrap_or(60) + 60);
+    let fresh = replay
+        .set_new(&format!("assertion:{}:{jti}", client.client_id), b"1", keep)
+        .await
+        .map_err(|e| OAuthError::server(format!("{e:#}")))?;
+    if !fresh {
+        return Err(OAuthError::invalid_client("client_assertion was used before"));
+    }
+    Ok(client)
+}
+
+/// A claim from a JWT's payload, read without verification (to find whose keys to use).
+pub fn unverified_claim(token: &str, name: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let value: Value = serde_json::from_slice(&bytes).ok()?;
+    value.get(name)?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        use base64::Engine;
+        let encoded = base64::engine::general_purpose::STANDARD.encode("my%3Aclient:p%40ss+word");
+        let got = basic_credentials(Some(&format!("Basic {encoded}"))).unwrap().unwrap();
+        assert_eq!(got, ("my:client".to_owned(), "p@ss word".to_owned()));
+        assert!(basic_credentials(Some("Basic !!!")).is_err());
+        assert_eq!(basic_credentials(Some("Bearer x")).unwrap(), None);
+    }
+}

@@ -1,0 +1,115 @@
+//! The key ring: signing keys parsed once, the JWKS built once per change, reloaded now and then
+//! so that every IdP instance follows a rotation made by any of them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::{Value, json};
+use shared::jwt::{Alg, Claims, SigningKey, Verifiers};
+
+use crate::store::{Database, keys};
+
+struct Ring {
+    /// The newest unretired key of each algorithm.
+    current: HashMap<Alg, Arc<SigningKey>>,
+    all: HashMap<String, Arc<SigningKey>>,
+    jwks: Arc<Value>,
+    verifiers: Arc<Verifiers>,
+}
+
+#[derive(Clone)]
+pub struct KeyRing {
+    ring: Arc<RwLock<Arc<Ring>>>,
+}
+
+/// Algorithms the IdP always has a key for.
+const ALWAYS: [Alg; 2] = [Alg::ES256, Alg::RS256];
+
+fn now() -> i64 {
+    shared::jwt::now()
+}
+
+impl KeyRing {
+    /// Loads the keys, making the first ones on a new database.
+    pub async fn load(db: &Database) -> anyhow::Result<KeyRing> {
+        let ring = KeyRing {
+            ring: Arc::new(RwLock::new(Arc::new(Ring {
+                current: HashMap::new(),
+                all: HashMap::new(),
+                jwks: Arc::new(json!({"keys": []})),
+                verifiers: Arc::default(),
+            }))),
+        };
+        ring.reload(db).await?;
+        let missing: Vec<Alg> = ALWAYS.into_iter().filter(|alg| ring.current(*alg).is_none()).collect();
+        if !missing.is_empty() {
+            for alg in missing {
+                let (key, pem) = tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
+                keys::insert(db, &key.kid, alg.name(), &pem, now()).await?;
+            }
+            ring.reload(db).await?;
+        }
+        Ok(ring)
+    }
+
+    pub async fn reload(&self, db: &Database) -> anyhow::Result<()> {
+        let rows = keys::published(db, now()).await?;
+        let known = self.snapshot().all.clone();
+        let mut all = HashMap::new();
+        let mut current: HashMap<Alg, Arc<SigningKey>> = HashMap::new();
+        for row in rows {
+            let Some(alg) = Alg::parse(&row.alg) else { continue };
+            let key = match known.get(&row.kid) {
+                Some(k) => k.clone(),
+                None => Arc::new(SigningKey::from_pem(&row.kid, alg, &row.private_pem)?),
+            };
+            if row.retired_at.is_none() {
+                current.insert(alg, key.clone());
+            }
+            all.insert(row.kid.clone(), key);
+        }
+        let public: Vec<Value> = all.values().map(|k| Value::Object(k.public_jwk().as_ref().clone())).collect();
+        let jwks = json!({ "keys": public });
+        let verifiers = Verifiers::from_jwks(&jwks)?;
+        let ring = Ring { current, all, jwks: Arc::new(jwks), verifiers: Arc::new(verifiers) };
+        *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Arc<Ring> {
+        self.ring.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn current(&self, alg: Alg) -> Option<Arc<SigningKey>> {
+        self.snapshot().current.get(&alg).cloned()
+    }
+
+    pub fn jwks(&self) -> Arc<Value> {
+        self.snapshot().jwks.clone()
+    }
+
+    /// Signs with the current key of `alg` (ES256 when that one is missing).
+    pub fn sign(&self, alg: Alg, typ: &str, claims: &Claims) -> anyhow::Result<String> {
+        let ring = self.snapshot();
+        let key = ring
+            .current
+            .get(&alg)
+            .or_else(|| ring.current.get(&Alg::ES256))
+            .ok_or_else(|| anyhow::anyhow!("no signing key"))?;
+        key.sign(typ, claims)
+    }
+
+    /// Checks a token this IdP signed, with any published key.
+    pub fn verify(&self, token: &str) -> anyhow::Result<(josekit::jws::JwsHeader, Claims)> {
+        self.snapshot().verifiers.verify(token)
+    }
+}
+
+/// Makes a new key for `alg` and retires the old ones; they stay published for `keep_seconds`.
+pub async fn rotate(db: &Database, alg: Alg, keep_seconds: i64) -> anyhow::Result<String> {
+    let (key, pem) = tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
+    let at = now();
+    keys::insert(db, &key.kid, alg.name(), &pem, at).await?;
+    keys::retire_others(db, alg.name(), &key.kid, at, at + keep_seconds).await?;
+    Ok(key.kid.clone())
+}

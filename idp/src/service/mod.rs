@@ -1,0 +1,7 @@
+//! The IdP's domain services. No HTTP types except the protocol errors they answer with.
+
+pub mod clients;
+pub mod federation;
+pub mod keys;
+pub mod sessions;
+pub mod tokens;

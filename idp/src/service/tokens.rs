@@ -1,0 +1,300 @@
+//! Codes, tokens and grants: issuing a code after authorization, exchanging it once, rotating
+//! refresh tokens, and revoking everything a grant issued when a code or token is replayed.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use shared::ephemeral::Ephemeral;
+use shared::jwt::{Alg, Claims};
+
+use super::clients::Client;
+use super::keys::KeyRing;
+use super::sessions::{SignedInAccount, random_token};
+use crate::oidc::error::OAuthError;
+use crate::oidc::pkce;
+use crate::oidc::request::AuthorizeRequest;
+use crate::store::grants::{self, NewGrant, Redeemed};
+use crate::store::Database;
+
+/// What a code stands for until it is exchanged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CodeGrant {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub nonce: Option<String>,
+    pub scope: String,
+    pub sid: String,
+    pub account: SignedInAccount,
+}
+
+#[derive(Clone)]
+pub struct Lifetimes {
+    pub code: i64,
+    pub access_token: i64,
+    pub id_token: i64,
+    pub refresh_token: i64,
+}
+
+#[derive(Clone)]
+pub struct Tokens {
+    pub db: Database,
+    pub store: Ephemeral,
+    pub keys: KeyRing,
+    pub issuer: String,
+    pub lifetimes: Lifetimes,
+}
+
+fn sha256_hex(s: &str) -> String {
+    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn code_key(code: &str) -> String {
+    format!("code:{}", sha256_hex(code))
+}
+
+fn used_code_key(code: &str) -> String {
+    format!("code-used:{}", sha256_hex(code))
+}
+
+fn revoked_key(grant_id: &str) -> String {
+    format!("grant-revoked:{grant_id}")
+}
+
+/// Claims of the granted scopes, as userinfo and the ID token give them.
+fn scoped_claims(scope: &str, claims: &Claims) -> Claims {
+    let scopes: Vec<&str> = scope.split_whitespace().collect();
+    let mut out = Map::new();
+    for (name, value) in claims {
+        let wanted = match name.as_str() {
+            "given_name" | "family_name" | "name" => scopes.contains(&"profile"),
+            "email" => scopes.contains(&"email"),
+            "phone_number" => scopes.contains(&"phone"),
+            _ => false,
+        };
+        if wanted {
+            out.insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    pub id_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+impl Tokens {
+    pub async fn issue_code(&self, request: &AuthorizeRequest, sid: &str, account: &SignedInAccount) -> anyhow::Result<String> {
+        let code = random_token();
+        let grant = CodeGrant {
+            client_id: request.client_id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            code_challenge: request.code_challenge.clone(),
+            nonce: request.nonce.clone(),
+            scope: request.scope.clone(),
+            sid: sid.to_owned(),
+            account: account.clone(),
+        };
+        let ttl = Duration::from_secs(u64::try_from(self.lifetimes.code).unwrap_or(60));
+        self.store.set(&code_key(&code), &serde_json::to_vec(&grant)?, ttl).await?;
+        Ok(code)
+    }
+
+    /// Exchanges a code once. A second use finds the first use's grant and revokes it.
+    pub async fn exchange_code(&self, client: &Client, code: &str, redirect_uri: Option<&str>, verifier: Option<&str>) -> Result<TokenResponse, OAuthError> {
+        let Some(bytes) = self.store.take(&code_key(code)).await? else {
+            if let Some(grant_id) = self.store.get(&used_code_key(code)).await? {
+                let grant_id = String::from_utf8_lossy(&grant_id).into_owned();
+                self.revoke_grant(&grant_id).await?;
+                tracing::warn!(%grant_id, "an authorization code was used twice: its grant is revoked");
+            }
+            return Err(OAuthError::invalid_grant("the code is invalid, expired or already used"));
+        };
+        let grant: CodeGrant = serde_json::from_slice(&bytes).map_err(|e| OAuthError::server(e.to_string()))?;
+        if grant.client_id != client.client_id {
+            return Err(OAuthError::invalid_grant("the code was issued to another client"));
+        }
+        if redirect_uri != Some(grant.redirect_uri.as_str()) {
+            return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        }
+        let verifier = verifier.ok_or_else(|| OAuthError::invalid_grant("code_verifier is required"))?;
+        if !pkce::verify(verifier, &grant.code_challenge) {
+            return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+        }
+        let now = shared::jwt::now();
+        let grant_id = uuid::Uuid::new_v4().to_string();
+        let refresh = random_token();
+        let claims = serde_json::to_string(&grant.account.claims).map_err(|e| OAuthError::server(e.to_string()))?;
+        let new = NewGrant {
+            id: &grant_id,
+            client_id: &client.client_id,
+            sub: &grant.account.sub,
+            sid: &grant.sid,
+            scope: &grant.scope,
+            claims: &claims,
+            auth_time: grant.account.auth_time,
+            expires_at: now + self.lifetimes.refresh_token,
+        };
+        grants::insert(&self.db, &new, Some(&sha256_hex(&refresh)), now).await?;
+        let keep = Duration::from_secs(u64::try_from(self.lifetimes.refresh_token.min(86_400)).unwrap_or(600));
+        self.store.set(&used_code_key(code), grant_id.as_bytes(), keep).await?;
+        let id_token = self.id_token(client, &grant.account, &grant.sid, grant.nonce.as_deref(), &grant.scope, now)?;
+        let access_token = self.access_token(client, &grant.account.sub, &grant.sid, &grant_id, &grant.scope, now)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.lifetimes.access_token,
+            id_token: Some(id_token),
+            refresh_token: Some(refresh),
+            scope: grant.scope,
+        })
+    }
+
+    /// Rotates a refresh token. A used one presented again revokes its whole grant.
+    pub async fn refresh(&self, client: &Client, token: &str, scope: Option<&str>) -> Result<TokenResponse, OAuthError> {
+        let now = shared::jwt::now();
+        let next = random_token();
+        let grant = match grants::rotate(&self.db, &sha256_hex(token), &sha256_hex(&next), now).await? {
+            Redeemed::Fresh(grant) => grant,
+            Redeemed::Replayed(grant_id) => {
+                self.revoke_grant(&grant_id).await?;
+                tracing::warn!(%grant_id, "a refresh token was used twice: its grant is revoked");
+                return Err(OAuthError::invalid_grant("the refresh token was already used"));
+            }
+            Redeemed::Unknown => return Err(OAuthError::invalid_grant("unknown refresh token")),
+        };
+        if grant.client_id != client.client_id {
+            return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+        }
+        if grant.revoked_at.is_some() || grant.expires_at < now {
+            return Err(OAuthError::invalid_grant("the grant was revoked or has expired"));
+        }
+        let scope = match scope {
+            Some(asked) if asked.split_whitespace().all(|s| grant.scope.split_whitespace().any(|g| g == s)) => asked.to_owned(),
+            Some(_) => return Err(OAuthError::invalid_scope("a refresh cannot widen the scope")),
+            None => grant.scope.clone(),
+        };
+        let account = SignedInAccount {
+            sub: grant.sub.clone(),
+            claims: serde_json::from_str(&grant.claims).unwrap_or_default(),
+            auth_time: grant.auth_time,
+            amr: vec!["pwd".into()],
+            acr: "low".into(),
+        };
+        let id_token = self.id_token(client, &account, &grant.sid, None, &scope, now)?;
+        let access_token = self.access_token(client, &grant.sub, &grant.sid, &grant.id, &scope, now)?;
+        Ok(TokenResponse {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.lifetimes.access_token,
+            id_token: Some(id_token),
+            refresh_token: Some(next),
+            scope,
+        })
+    }
+
+    pub async fn revoke_grant(&self, grant_id: &str) -> anyhow::Result<()> {
+        grants::revoke(&self.db, grant_id, shared::jwt::now()).await?;
+        let ttl = Duration::from_secs(u64::try_from(self.lifetimes.access_token).unwrap_or(300) + 60);
+        self.store.set(&revoked_key(grant_id), b"1", ttl).await
+    }
+
+    pub fn id_token(&self, client: &Client, account: &SignedInAccount, sid: &str, nonce: Option<&str>, scope: &str, now: i64) -> anyhow::Result<String> {
+        let mut claims = scoped_claims(scope, &account.claims);
+        claims.extend(
+            json!({
+                "iss": self.issuer,
+                "sub": account.sub,
+                "aud": client.client_id,
+                "azp": client.client_id,
+                "iat": now,
+                "exp": now + self.lifetimes.id_token,
+                "auth_time": account.auth_time,
+                "sid": sid,
+                "amr": account.amr,
+                "acr": account.acr,
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        );
+        if let Some(nonce) = nonce {
+            claims.insert("nonce".into(), Value::from(nonce));
+        }
+        self.keys.sign(client.id_token_alg, "JWT", &claims)
+    }
+
+    fn access_token(&self, client: &Client, sub: &str, sid: &str, grant_id: &str, scope: &str, now: i64) -> anyhow::Result<String> {
+        let claims = json!({
+            "iss": self.issuer,
+            "sub": sub,
+            "aud": self.issuer,
+            "client_id": client.client_id,
+            "scope": scope,
+            "sid": sid,
+            "gid": grant_id,
+            "iat": now,
+            "exp": now + self.lifetimes.access_token,
+            "jti": random_token()[..32],
+        });
+        self.keys.sign(Alg::ES256, "at+jwt", claims.as_object().expect("an object"))
+    }
+
+    /// The access token's grant, if the token is good and the grant stands.
+    pub async fn check_access_token(&self, token: &str) -> Result<(Claims, crate::store::grants::GrantRow), OAuthError> {
+        let (header, claims) = self.keys.verify(token).map_err(|_| OAuthError::invalid_token("the access token is not valid"))?;
+        if header.token_type() != Some("at+jwt") {
+            return Err(OAuthError::invalid_token("not an access token"));
+        }
+        let expect = shared::jwt::Expect { issuer: &self.issuer, audience: &self.issuer, now: shared::jwt::now(), leeway: 5, allow_expired: false };
+        shared::jwt::check_claims(&claims, &expect).map_err(|e| OAuthError::invalid_token(e.to_string()))?;
+        let grant_id = claims.get("gid").and_then(Value::as_str).ok_or_else(|| OAuthError::invalid_token("no grant"))?;
+        if self.store.get(&revoked_key(grant_id)).await?.is_some() {
+            return Err(OAuthError::invalid_token("the grant was revoked"));
+        }
+        let grant = grants::by_id(&self.db, grant_id).await?.ok_or_else(|| OAuthError::invalid_token("unknown grant"))?;
+        if grant.revoked_at.is_some() {
+            return Err(OAuthError::invalid_token("the grant was revoked"));
+        }
+        Ok((claims, grant))
+    }
+
+    pub fn userinfo(&self, grant: &crate::store::grants::GrantRow) -> Claims {
+        let claims: Claims = serde_json::from_str(&grant.claims).unwrap_or_default();
+        let mut out = scoped_claims(&grant.scope, &claims);
+        out.insert("sub".into(), Value::from(grant.sub.clone()));
+        out
+    }
+
+    /// Revokes what a token belongs to, if it is this client's (RFC 7009).
+    pub async fn revoke_token(&self, client: &Client, token: &str) -> Result<(), OAuthError> {
+        let grant_id = if token.split('.').count() == 3 {
+            match self.keys.verify(token) {
+                Ok((_, claims)) if claims.get("client_id").and_then(Value::as_str) == Some(client.client_id.as_str()) => {
+                    claims.get("gid").and_then(Value::as_str).map(str::to_owned)
+                }
+                _ => None,
+            }
+        } else {
+            match grants::grant_of_refresh(&self.db, &sha256_hex(token)).await? {
+                Some(id) => match grants::by_id(&self.db, &id).await? {
+                    Some(g) if g.client_id == client.client_id => Some(id),
+                    _ => None,
+                },
+                None => None,
+            }
+        };
+        if let Some(id) = grant_id {
+            self.revoke_grant(&id).await?;
+        }
+        Ok(())
+    }
+}

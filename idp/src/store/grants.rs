@@ -1,0 +1,132 @@
+//! The `grants` and `refresh_tokens` tables: what a code exchange issued, refresh tokens in
+//! rotation, and revocation of a whole grant when a token or code is replayed.
+
+use super::{Database, Result, with_db};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GrantRow {
+    pub id: String,
+    pub client_id: String,
+    pub sub: String,
+    pub sid: String,
+    pub scope: String,
+    pub claims: String,
+    pub auth_time: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub struct NewGrant<'a> {
+    pub id: &'a str,
+    pub client_id: &'a str,
+    pub sub: &'a str,
+    pub sid: &'a str,
+    pub scope: &'a str,
+    pub claims: &'a str,
+    pub auth_time: i64,
+    pub expires_at: i64,
+}
+
+/// Stores a grant and, when given, its first refresh token.
+pub async fn insert(db: &Database, g: &NewGrant<'_>, refresh_hash: Option<&str>, at: i64) -> Result<()> {
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO grants (id, client_id, sub, sid, scope, claims, auth_time, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(g.id)
+        .bind(g.client_id)
+        .bind(g.sub)
+        .bind(g.sid)
+        .bind(g.scope)
+        .bind(g.claims)
+        .bind(g.auth_time)
+        .bind(at)
+        .bind(g.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(hash) = refresh_hash {
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at) VALUES ($1, $2, $3)")
+                .bind(hash)
+                .bind(g.id)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+pub async fn by_id(db: &Database, id: &str) -> Result<Option<GrantRow>> {
+    with_db!(db, pool => sqlx::query_as(
+        "SELECT id, client_id, sub, sid, scope, claims, auth_time, expires_at, revoked_at FROM grants WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await)
+}
+
+pub async fn revoke(db: &Database, id: &str, at: i64) -> Result<()> {
+    with_db!(db, pool => sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+        .bind(id)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map(|_| ())?);
+    Ok(())
+}
+
+/// What presenting a refresh token found.
+pub enum Redeemed {
+    /// Unused until now: the grant, and the token is now used.
+    Fresh(GrantRow),
+    /// Used before: a replay. The grant id, so the caller can revoke it.
+    Replayed(String),
+    Unknown,
+}
+
+/// Uses a refresh token once and stores its successor in the same transaction.
+pub async fn rotate(db: &Database, old_hash: &str, new_hash: &str, at: i64) -> Result<Redeemed> {
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let used: Option<String> = sqlx::query_scalar(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL RETURNING grant_id",
+        )
+        .bind(old_hash)
+        .bind(at)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(grant_id) = used else {
+            let known: Option<String> = sqlx::query_scalar("SELECT grant_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(old_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+            return Ok(known.map_or(Redeemed::Unknown, Redeemed::Replayed));
+        };
+        let grant: Option<GrantRow> = sqlx::query_as(
+            "SELECT id, client_id, sub, sid, scope, claims, auth_time, expires_at, revoked_at FROM grants WHERE id = $1",
+        )
+        .bind(&grant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(grant) = grant else { return Ok(Redeemed::Unknown) };
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at) VALUES ($1, $2, $3)")
+            .bind(new_hash)
+            .bind(&grant_id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Redeemed::Fresh(grant))
+    })
+}
+
+/// The grant of a refresh token, used or not (for revocation).
+pub async fn grant_of_refresh(db: &Database, hash: &str) -> Result<Option<String>> {
+    with_db!(db, pool => sqlx::query_scalar("SELECT grant_id FROM refresh_tokens WHERE token_hash = $1")
+        .bind(hash)
+        .fetch_optional(pool)
+        .await)
+}

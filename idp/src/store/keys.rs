@@ -1,0 +1,50 @@
+//! The `signing_keys` table: the IdP's private keys, current and retired.
+
+use super::{Database, Result, with_db};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub private_pem: String,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+    pub drop_at: Option<i64>,
+}
+
+/// Keys still published: current ones and retired ones whose tokens may still be alive.
+pub async fn published(db: &Database, at: i64) -> Result<Vec<KeyRow>> {
+    with_db!(db, pool => sqlx::query_as(
+        "SELECT kid, alg, private_pem, created_at, retired_at, drop_at FROM signing_keys \
+         WHERE drop_at IS NULL OR drop_at > $1 ORDER BY created_at, kid",
+    )
+    .bind(at)
+    .fetch_all(pool)
+    .await)
+}
+
+pub async fn insert(db: &Database, kid: &str, alg: &str, pem: &str, at: i64) -> Result<()> {
+    with_db!(db, pool => sqlx::query("INSERT INTO signing_keys (kid, alg, private_pem, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(kid)
+        .bind(alg)
+        .bind(pem)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map(|_| ())?);
+    Ok(())
+}
+
+/// Retires the current keys of `alg` except `keep`; they leave the JWKS at `drop_at`.
+pub async fn retire_others(db: &Database, alg: &str, keep: &str, at: i64, drop_at: i64) -> Result<u64> {
+    Ok(with_db!(db, pool => sqlx::query(
+        "UPDATE signing_keys SET retired_at = $3, drop_at = $4 WHERE alg = $1 AND kid <> $2 AND retired_at IS NULL",
+    )
+    .bind(alg)
+    .bind(keep)
+    .bind(at)
+    .bind(drop_at)
+    .execute(pool)
+    .await?
+    .rows_affected()))
+}

@@ -1,0 +1,123 @@
+//! Single sign-on routes: the callback from the IdP, the node's JWKS and the federation API.
+
+use askama::Template;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::extract::{Ctx, local_path};
+use super::render::{Base, page};
+use crate::error::{AppError, ErrorKind, PageResult};
+use crate::service::accounts;
+use crate::sso::client::PendingSso;
+use crate::sso::federation::{FederationError, PasswordCheck};
+use crate::state::AppState;
+
+pub const SESSION_PENDING: &str = "sso_pending";
+pub const SESSION_ID_TOKEN: &str = "id_token";
+pub const SESSION_IDP_SID: &str = "idp_sid";
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CallbackQuery {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    iss: Option<String>,
+}
+
+/// The IdP sends the person back here with a code, or with an error.
+pub async fn callback(ctx: Ctx, Query(query): Query<CallbackQuery>) -> PageResult {
+    let sso = ctx.state.sso.clone().ok_or_else(|| AppError::new(ErrorKind::NotFound))?;
+    let pending: Option<PendingSso> = ctx.session.remove(SESSION_PENDING).await?;
+    let Some(pending) = pending else {
+        return Ok(Redirect::to("/login?local=1").into_response());
+    };
+    // RFC 9207: the answer must come from our IdP, and for the request this session made.
+    if query.state.as_deref() != Some(pending.state.as_str()) || query.iss.as_deref().is_some_and(|i| i != sso.issuer()) {
+        return Err(AppError { kind: ErrorKind::BadRequest, cause: Some("state or iss does not match".into()) });
+    }
+    if let Some(error) = query.error {
+        tracing::info!(%error, "the IdP did not sign the person in");
+        return Ok(Redirect::to("/login?local=1").into_response());
+    }
+    let code = query.code.ok_or_else(|| AppError::new(ErrorKind::BadRequest))?;
+    let signed_in = match sso.finish(&code, &pending).await {
+        Ok(s) => s,
+        Err(e) => return Err(AppError { kind: ErrorKind::BadRequest, cause: Some(format!("{e:#}")) }),
+    };
+    let account = accounts::find(&ctx.state.db, &signed_in.sub).await?.filter(|a| !a.disabled);
+    let Some(account) = account else {
+        return Err(AppError { kind: ErrorKind::Forbidden, cause: Some("the IdP signed in an account this node does not have".into()) });
+    };
+    ctx.sign_in(&account.id).await?;
+    ctx.session.insert(SESSION_ID_TOKEN, &signed_in.id_token).await?;
+    if let Some(sid) = &signed_in.sid {
+        ctx.session.insert(SESSION_IDP_SID, sid).await?;
+    }
+    let target = if account.must_change_password { "/password" } else { local_path(&pending.next) };
+    Ok(Redirect::to(target).into_response())
+}
+
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+struct LoggedOutPage {
+    base: Base,
+}
+
+pub async fn logged_out(ctx: Ctx) -> PageResult {
+    page(LoggedOutPage { base: ctx.base().await? })
+}
+
+/// The node's public keys, for the IdP to check its signed answers and client assertions.
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let key = serde_json::Value::Object(state.node_key.public_jwk().as_ref().clone());
+    let mut response = Json(json!({ "keys": [key] })).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    response
+}
+
+fn json_error(status: StatusCode, error: &str) -> Response {
+    (status, Json(json!({ "error": error }))).into_response()
+}
+
+pub async fn password_check(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(api) = state.federation.clone() else {
+        return json_error(StatusCode::NOT_FOUND, "single sign-on is not configured");
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let request = match api.authorize(bearer).await {
+        Ok(claims) => claims,
+        Err(FederationError::Unauthorized(why)) => {
+            tracing::warn!(%why, "federation request refused");
+            return json_error(StatusCode::UNAUTHORIZED, "invalid_token");
+        }
+        Err(FederationError::Internal(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "federation request failed");
+            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
+        }
+    };
+    let Ok(check) = serde_json::from_slice::<PasswordCheck>(&body) else {
+        return json_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    match api.password_check(&state.signin, &request, &check).await {
+        Ok(answer) => {
+            let mut response = answer.into_response();
+            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwt"));
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "password check failed");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! Single sign-on through the central IdP: the node as an OpenID Connect relying party
+//! (`client.rs`, the only user of `openidconnect`) and the federation API the IdP calls
+//! (`federation.rs`), both signed with the node's own key.
+
+pub mod client;
+pub mod federation;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use shared::jwt::{Alg, SigningKey};
+
+use crate::store::{self, Database};
+
+/// Where the IdP is and who this node is to it.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SsoConfig {
+    /// The IdP's issuer URL; SSO is off when empty.
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(skip_serializing)]
+    pub client_secret: String,
+}
+
+impl SsoConfig {
+    pub fn enabled(&self) -> bool {
+        !self.issuer.is_empty()
+    }
+}
+
+/// The node's signing key, made on first start.
+pub async fn node_key(db: &Database) -> anyhow::Result<Arc<SigningKey>> {
+    if let Some(row) = store::keys::newest(db).await? {
+        let alg = Alg::parse(&row.alg).ok_or_else(|| anyhow::anyhow!("unknown key algorithm {}", row.alg))?;
+        return Ok(Arc::new(SigningKey::from_pem(&row.kid, alg, &row.private_pem)?));
+    }
+    let (key, pem) = tokio::task::spawn_blocking(|| SigningKey::generate(Alg::ES256)).await??;
+    store::keys::insert(db, &key.kid, key.alg.name(), &pem, store::now()).await?;
+    Ok(Arc::new(key))
+}

@@ -1,0 +1,28 @@
+//! The `node_keys` table.
+
+use super::{Database, Result, with_db};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub private_pem: String,
+}
+
+pub async fn newest(db: &Database) -> Result<Option<KeyRow>> {
+    Ok(with_db!(db, pool => sqlx::query_as("SELECT kid, alg, private_pem FROM node_keys ORDER BY created_at DESC, kid LIMIT 1")
+        .fetch_optional(pool)
+        .await?))
+}
+
+pub async fn insert(db: &Database, kid: &str, alg: &str, pem: &str, at: i64) -> Result<()> {
+    with_db!(db, pool => sqlx::query("INSERT INTO node_keys (kid, alg, private_pem, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(kid)
+        .bind(alg)
+        .bind(pem)
+        .bind(at)
+        .execute(pool)
+        .await
+        .map(|_| ())?);
+    Ok(())
+}
