@@ -7,11 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Format, Toml};
+use idp::config::ClientConfig;
 use school_node::service::accounts::{self, PersonalDataInput};
 use school_node::service::passwords::Secret;
+use school_node::sso::SsoConfig;
 use school_node::store::accounts::Role;
 use school_node::{Application, Config};
 use serde::Deserialize;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 pub const DEMO: &str = include_str!("../demo.toml");
@@ -19,7 +23,16 @@ pub const DEMO_PASSWORD: &str = "demo-parool";
 
 #[derive(Debug, Deserialize)]
 pub struct Demo {
+    pub idp: Option<IdpPlace>,
     pub institution: Vec<Institution>,
+}
+
+/// Where the demo's IdP runs.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdpPlace {
+    pub host: String,
+    pub port: u16,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +89,20 @@ pub struct Options {
     pub data_dir: PathBuf,
     /// Listen on the ports of the demo file (true) or on free ports (tests).
     pub fixed_ports: bool,
+    /// Start the IdP and wire the nodes to it (when the demo names one).
+    pub with_idp: bool,
+}
+
+pub struct RunningIdp {
+    pub host: String,
+    pub port: u16,
+    pub task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl RunningIdp {
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
 }
 
 pub struct RunningNode {
@@ -93,6 +120,7 @@ impl RunningNode {
 }
 
 pub struct Federation {
+    pub idp: Option<RunningIdp>,
     pub nodes: Vec<RunningNode>,
 }
 
@@ -102,42 +130,101 @@ impl Federation {
     }
 }
 
-/// Starts every institution of the demo and seeds its accounts when its database is new.
+async fn bind(port: u16) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+        .await
+        .with_context(|| format!("cannot listen on port {port}"))
+}
+
+fn random_secret() -> String {
+    use rand::RngExt;
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Starts the IdP and every institution of the demo, and seeds accounts when a database is new.
+/// Every listener is bound first, so each service knows the others' addresses.
 pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation> {
+    let port = |fixed: u16| if options.fixed_ports { fixed } else { 0 };
+    let idp_place = demo.idp.as_ref().filter(|_| options.with_idp);
+    let idp_listener = match idp_place {
+        Some(place) => Some(bind(port(place.port)).await?),
+        None => None,
+    };
+    let issuer = match (idp_place, &idp_listener) {
+        (Some(place), Some(l)) => Some(format!("http://{}:{}", place.host, l.local_addr()?.port())),
+        _ => None,
+    };
+    let mut clients = Vec::new();
     let mut nodes = Vec::new();
     for institution in &demo.institution {
-        let port = if options.fixed_ports {
-            institution.port
-        } else {
-            0
-        };
-        let config = Config {
+        let listener = bind(port(institution.port)).await?;
+        let actual = listener.local_addr()?.port();
+        let site = format!("http://{}:{actual}", institution.host);
+        let mut config = Config {
             institution_id: institution.id.clone(),
             institution_name: institution.name.clone(),
-            listen: ([127, 0, 0, 1], port).into(),
-            public_url: format!("http://{}:{}", institution.host, institution.port),
+            listen: ([127, 0, 0, 1], actual).into(),
+            public_url: site.clone(),
             data_dir: options.data_dir.join(&institution.id),
             ..Config::default()
         };
-        let mut config = config;
         config.mail.from = format!("robot@{}", institution.host);
-        let app = Application::build(config)
+        if let Some(issuer) = &issuer {
+            let secret = random_secret();
+            config.sso = SsoConfig {
+                issuer: issuer.clone(),
+                client_id: institution.id.clone(),
+                client_secret: secret.clone(),
+            };
+            clients.push(ClientConfig {
+                client_id: institution.id.clone(),
+                name: institution.name.clone(),
+                secret_hash: Some(idp::config::hash_secret(&secret)),
+                jwks_uri: Some(format!("{site}/federation/jwks.json")),
+                redirect_uris: vec![format!("{site}/sso/callback")],
+                post_logout_redirect_uris: vec![format!("{site}/logged-out")],
+                federation_url: Some(site.clone()),
+                ..ClientConfig::default()
+            });
+        }
+        let app = Application::build_on(config, listener)
             .await
             .with_context(|| format!("cannot start {}", institution.name))?;
         seed(app.state(), institution)
             .await
             .with_context(|| format!("cannot seed {}", institution.name))?;
-        let port = app.port();
         let task = tokio::spawn(app.run());
         nodes.push(RunningNode {
             id: institution.id.clone(),
             name: institution.name.clone(),
             host: institution.host.clone(),
-            port,
+            port: actual,
             task,
         });
     }
-    Ok(Federation { nodes })
+    let idp = match (idp_place, idp_listener, issuer) {
+        (Some(place), Some(listener), Some(issuer)) => {
+            let port = listener.local_addr()?.port();
+            let config = idp::Config {
+                issuer,
+                listen: ([127, 0, 0, 1], port).into(),
+                data_dir: options.data_dir.join("idp"),
+                clients,
+                ..idp::Config::default()
+            };
+            let app = idp::Application::build_on(config, listener)
+                .await
+                .context("cannot start the IdP")?;
+            Some(RunningIdp {
+                host: place.host.clone(),
+                port,
+                task: tokio::spawn(app.run()),
+            })
+        }
+        _ => None,
+    };
+    Ok(Federation { idp, nodes })
 }
 
 async fn seed(

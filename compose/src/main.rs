@@ -16,6 +16,9 @@ struct Cli {
     /// Another demo file instead of the built-in compose/demo.toml.
     #[arg(long)]
     demo: Option<PathBuf>,
+    /// Run the institutions on their own, without the IdP.
+    #[arg(long)]
+    no_idp: bool,
 }
 
 #[tokio::main]
@@ -28,15 +31,16 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let demo = federation::Demo::load(cli.demo.as_deref())?;
-    let running = federation::start(
-        &demo,
-        &federation::Options {
-            data_dir: cli.data_dir,
-            fixed_ports: true,
-        },
-    )
-    .await?;
+    let options = federation::Options {
+        data_dir: cli.data_dir,
+        fixed_ports: true,
+        with_idp: !cli.no_idp,
+    };
+    let running = federation::start(&demo, &options).await?;
     println!("\nThe demo federation is running (Ctrl-C stops it):");
+    if let Some(idp) = &running.idp {
+        println!("  {:<22} {}", "IdP", idp.url());
+    }
     for node in &running.nodes {
         println!("  {:<22} {}", node.name, node.url());
     }

@@ -29,19 +29,25 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
 }
 
 pub fn http_client() -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(10))
-        .build()?)
+    Ok(shared::http::client_builder().build()?)
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds on a listener bound beforehand (the launcher and tests know every port first).
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         config.validate()?;
         let db = open_database(&config).await?;
         let ephemeral = match &config.redis_url {
-            Some(url) => Ephemeral::redis(url, config.redis_prefix.as_deref().unwrap_or("idp:")).await?,
+            Some(url) => {
+                Ephemeral::redis(url, config.redis_prefix.as_deref().unwrap_or("idp:")).await?
+            }
             None => Ephemeral::memory(),
         };
         let now = shared::jwt::now();
@@ -52,7 +58,11 @@ impl Application {
         let http = http_client()?;
         let clients = Registry::new(http.clone());
         clients.reload(&db).await?;
-        let sessions = Sessions::new(ephemeral.clone(), config.session_idle_minutes, config.session_max_hours);
+        let sessions = Sessions::new(
+            ephemeral.clone(),
+            config.session_idle_minutes,
+            config.session_max_hours,
+        );
         let tokens = Tokens {
             db: db.clone(),
             store: ephemeral.clone(),
@@ -65,13 +75,23 @@ impl Application {
                 refresh_token: config.refresh_token_days * 86_400,
             },
         };
-        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
-        let state = AppState { config: Arc::new(config), db, ephemeral, keys, clients, sessions, tokens, http };
+        let state = AppState {
+            config: Arc::new(config),
+            db,
+            ephemeral,
+            keys,
+            clients,
+            sessions,
+            tokens,
+            http,
+        };
         Ok(Self { listener, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn port(&self) -> u16 {
@@ -86,14 +106,20 @@ impl Application {
         self.run_until(std::future::pending()).await
     }
 
-    pub async fn run_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tracing::info!(issuer = %self.state.config.issuer, address = %self.local_addr(), database = self.state.db.kind(), ephemeral = self.state.ephemeral.kind(), "IdP listening");
         let reload = spawn_reload(self.state.clone());
         let app = crate::http::router(self.state);
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .context("server failed");
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed");
         reload.abort();
         served
     }

@@ -89,22 +89,36 @@ impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
-            anyhow::ensure!(file.exists(), "configuration file {} does not exist", file.display());
+            anyhow::ensure!(
+                file.exists(),
+                "configuration file {} does not exist",
+                file.display()
+            );
             figment = figment.merge(Toml::file(file));
         }
         let mut config: Config = figment
-            .merge(Env::prefixed("IDP_").ignore(&["config", "database_url_file", "redis_url_file"]).split("__"))
+            .merge(
+                Env::prefixed("IDP_")
+                    .ignore(&["config", "database_url_file", "redis_url_file"])
+                    .split("__"),
+            )
             .extract()
             .context("invalid configuration")?;
-        for (var, slot) in [("IDP_DATABASE_URL_FILE", &mut config.database_url), ("IDP_REDIS_URL_FILE", &mut config.redis_url)] {
+        for (var, slot) in [
+            ("IDP_DATABASE_URL_FILE", &mut config.database_url),
+            ("IDP_REDIS_URL_FILE", &mut config.redis_url),
+        ] {
             if let Ok(path) = std::env::var(var) {
-                let value = std::fs::read_to_string(&path).with_context(|| format!("{var}: cannot read {path}"))?;
+                let value = std::fs::read_to_string(&path)
+                    .with_context(|| format!("{var}: cannot read {path}"))?;
                 *slot = Some(value.trim().to_owned());
             }
         }
         if let Some(path) = &config.clients_file {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-            let file: ClientsFile = toml_clients(&text).with_context(|| format!("{} is not a clients file", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let file: ClientsFile = toml_clients(&text)
+                .with_context(|| format!("{} is not a clients file", path.display()))?;
             config.clients.extend(file.client);
         }
         config.validate()?;
@@ -114,8 +128,14 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         let mut problems = Vec::new();
         match self.issuer.parse::<axum::http::Uri>() {
-            Ok(uri) if matches!(uri.scheme_str(), Some("http" | "https")) && uri.host().is_some() && uri.query().is_none() => {}
-            _ => problems.push(format!("issuer must be an http(s) URL without a query, not {:?}", self.issuer)),
+            Ok(uri)
+                if matches!(uri.scheme_str(), Some("http" | "https"))
+                    && uri.host().is_some()
+                    && uri.query().is_none() => {}
+            _ => problems.push(format!(
+                "issuer must be an http(s) URL without a query, not {:?}",
+                self.issuer
+            )),
         }
         if self.issuer.ends_with('/') {
             problems.push("issuer must not end with '/'".to_owned());
@@ -123,25 +143,42 @@ impl Config {
         let mut ids = std::collections::HashSet::new();
         for c in &self.clients {
             if c.client_id.is_empty() || !ids.insert(c.client_id.clone()) {
-                problems.push(format!("client_id {:?} is empty or given twice", c.client_id));
+                problems.push(format!(
+                    "client_id {:?} is empty or given twice",
+                    c.client_id
+                ));
             }
             if c.redirect_uris.is_empty() {
                 problems.push(format!("client {} has no redirect_uris", c.client_id));
             }
             if c.secret_hash.is_none() && c.jwks_uri.is_none() {
-                problems.push(format!("client {} needs secret_hash or jwks_uri to authenticate", c.client_id));
+                problems.push(format!(
+                    "client {} needs secret_hash or jwks_uri to authenticate",
+                    c.client_id
+                ));
             }
             if let Some(alg) = &c.id_token_alg {
                 if Alg::parse(alg).is_none() {
-                    problems.push(format!("client {}: id_token_alg must be ES256, EdDSA or RS256", c.client_id));
+                    problems.push(format!(
+                        "client {}: id_token_alg must be ES256, EdDSA or RS256",
+                        c.client_id
+                    ));
                 }
             }
         }
         for (name, value, range) in [
-            ("session_idle_minutes", self.session_idle_minutes, 1..=24 * 60),
+            (
+                "session_idle_minutes",
+                self.session_idle_minutes,
+                1..=24 * 60,
+            ),
             ("session_max_hours", self.session_max_hours, 1..=24 * 30),
             ("code_seconds", self.code_seconds, 5..=600),
-            ("access_token_seconds", self.access_token_seconds, 30..=86_400),
+            (
+                "access_token_seconds",
+                self.access_token_seconds,
+                30..=86_400,
+            ),
             ("id_token_seconds", self.id_token_seconds, 30..=86_400),
             ("refresh_token_days", self.refresh_token_days, 1..=365),
         ] {
@@ -149,7 +186,11 @@ impl Config {
                 problems.push(format!("{name} must be in {range:?}"));
             }
         }
-        anyhow::ensure!(problems.is_empty(), "invalid configuration:\n  - {}", problems.join("\n  - "));
+        anyhow::ensure!(
+            problems.is_empty(),
+            "invalid configuration:\n  - {}",
+            problems.join("\n  - ")
+        );
         Ok(())
     }
 
@@ -167,7 +208,13 @@ fn toml_clients(text: &str) -> anyhow::Result<ClientsFile> {
 pub fn hash_secret(secret: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(secret.as_bytes());
-    format!("sha256:{}", digest.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!(
+        "sha256:{}",
+        digest
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    )
 }
 
 #[cfg(test)]
@@ -178,11 +225,17 @@ mod tests {
     fn mistakes_are_named() {
         let bad = Config {
             issuer: "idp/".into(),
-            clients: vec![ClientConfig { client_id: "jpk".into(), ..Default::default() }],
+            clients: vec![ClientConfig {
+                client_id: "jpk".into(),
+                ..Default::default()
+            }],
             ..Config::default()
         };
         let msg = bad.validate().unwrap_err().to_string();
-        assert!(msg.contains("issuer") && msg.contains("redirect_uris") && msg.contains("secret_hash"), "{msg}");
+        assert!(
+            msg.contains("issuer") && msg.contains("redirect_uris") && msg.contains("secret_hash"),
+            "{msg}"
+        );
         assert!(hash_secret("x").starts_with("sha256:2d711642"));
     }
 }

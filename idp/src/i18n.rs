@@ -82,10 +82,23 @@ pub static EN: Texts = Texts {
 
 /// `ui_locales` of the request first, then `Accept-Language`, then Estonian.
 pub fn texts(headers: &HeaderMap, ui_locales: Option<&str>) -> &'static Texts {
-    let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let wanted = ui_locales.unwrap_or("").split_whitespace().chain(accept.split(',').filter_map(|t| t.split(';').next()));
+    let accept = headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let wanted = ui_locales
+        .unwrap_or("")
+        .split_whitespace()
+        .chain(accept.split(',').filter_map(|t| t.split(';').next()));
     for tag in wanted {
-        match tag.trim().split('-').next().unwrap_or("").to_ascii_lowercase().as_str() {
+        match tag
+            .trim()
+            .split('-')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "et" => return &ET,
             "en" => return &EN,
             _ => {}

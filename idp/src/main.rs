@@ -36,13 +36,19 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
         .init();
     let cli = Cli::parse();
     match cli.command {
         Command::NewSecret => {
             let secret = idp::service::sessions::random_token();
-            println!("client secret: {secret}\nsecret_hash = \"{}\"", idp::config::hash_secret(&secret));
+            println!(
+                "client secret: {secret}\nsecret_hash = \"{}\"",
+                idp::config::hash_secret(&secret)
+            );
             Ok(())
         }
         command => {
@@ -56,10 +62,14 @@ async fn main() -> anyhow::Result<()> {
                     .await
                 }
                 Command::RotateKey { alg, keep_minutes } => {
-                    let alg = Alg::parse(&alg).ok_or_else(|| anyhow::anyhow!("--alg must be ES256, EdDSA or RS256"))?;
+                    let alg = Alg::parse(&alg)
+                        .ok_or_else(|| anyhow::anyhow!("--alg must be ES256, EdDSA or RS256"))?;
                     let db = idp::app::open_database(&config).await?;
                     let kid = idp::service::keys::rotate(&db, alg, keep_minutes * 60).await?;
-                    println!("new {} key {kid}; running instances pick it up within reload_seconds", alg.name());
+                    println!(
+                        "new {} key {kid}; running instances pick it up within reload_seconds",
+                        alg.name()
+                    );
                     Ok(())
                 }
                 Command::Clients => {

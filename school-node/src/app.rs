@@ -11,13 +11,13 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::mail::{Mailer, Outbox, worker};
 use crate::service::recovery::Recovery;
-use crate::sso::client::SsoClient;
-use crate::sso::federation::FederationApi;
-use shared::jwt::JwksCache;
 use crate::service::signin::SignIn;
 use crate::service::throttle::Throttle;
+use crate::sso::client::SsoClient;
+use crate::sso::federation::FederationApi;
 use crate::state::AppState;
 use crate::store::{self, Database};
+use shared::jwt::JwksCache;
 
 pub struct Application {
     listener: TcpListener,
@@ -46,6 +46,14 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<(Database, Ephemera
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds on a listener bound beforehand (the launcher and tests know every port first).
+    pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         config.validate()?;
         let (db, ephemeral) = open_storage(&config).await?;
         let throttle = Throttle::new(ephemeral.clone(), config.throttle.clone());
@@ -67,14 +75,14 @@ impl Application {
         let node_key = crate::sso::node_key(&db).await?;
         let (sso, federation) = if config.sso.enabled() {
             let client = Arc::new(SsoClient::new(config.sso.clone(), &config.site_url())?);
-            let http = reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(std::time::Duration::from_secs(5))
-                .build()?;
+            let http = shared::http::client_builder().build()?;
             let api = FederationApi {
                 issuer: config.sso.issuer.clone(),
                 client_id: config.sso.client_id.clone(),
-                idp_keys: JwksCache::new(format!("{}/jwks.json", config.sso.issuer.trim_end_matches('/')), http),
+                idp_keys: JwksCache::new(
+                    format!("{}/jwks.json", config.sso.issuer.trim_end_matches('/')),
+                    http,
+                ),
                 key: node_key.clone(),
                 replay: ephemeral.clone(),
             };
@@ -82,9 +90,6 @@ impl Application {
         } else {
             (None, None)
         };
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .with_context(|| format!("cannot listen on {}", config.listen))?;
         let state = AppState {
             config: Arc::new(config),
             db,

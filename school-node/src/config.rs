@@ -10,8 +10,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::mail::MailConfig;
-use crate::sso::SsoConfig;
 use crate::service::throttle::ThrottleConfig;
+use crate::sso::SsoConfig;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -100,7 +100,10 @@ impl Config {
         for (var, slot) in [
             ("SCHOOL_DATABASE_URL_FILE", &mut config.database_url),
             ("SCHOOL_REDIS_URL_FILE", &mut config.redis_url),
-            ("SCHOOL_MAIL__SMTP_PASSWORD_FILE", &mut config.mail.smtp_password),
+            (
+                "SCHOOL_MAIL__SMTP_PASSWORD_FILE",
+                &mut config.mail.smtp_password,
+            ),
             ("SCHOOL_SSO__CLIENT_SECRET_FILE", &mut secret),
         ] {
             if let Ok(path) = std::env::var(var) {
@@ -164,7 +167,9 @@ impl Config {
         {
             problems.push("mail.smtp_host must be set for the smtp transport".to_owned());
         }
-        if self.sso.enabled() && (self.sso.client_id.is_empty() || !self.sso.issuer.starts_with("http")) {
+        if self.sso.enabled()
+            && (self.sso.client_id.is_empty() || !self.sso.issuer.starts_with("http"))
+        {
             problems.push("sso needs an http(s) issuer and a client_id".to_owned());
         }
         if self.throttle.per_account == 0 || self.throttle.per_address == 0 {

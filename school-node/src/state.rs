@@ -7,9 +7,9 @@ use shared::ephemeral::Ephemeral;
 use crate::config::Config;
 use crate::mail::Outbox;
 use crate::service::recovery::Recovery;
+use crate::service::signin::SignIn;
 use crate::sso::client::SsoClient;
 use crate::sso::federation::FederationApi;
-use crate::service::signin::SignIn;
 use crate::store::Database;
 
 #[derive(Clone)]

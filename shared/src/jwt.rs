@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use josekit::jwk::Jwk;
 use josekit::jwk::alg::ed::EdCurve;
-use josekit::jws::{EdDSA, ES256, JwsHeader, JwsSigner, JwsVerifier, RS256};
+use josekit::jws::{ES256, EdDSA, JwsHeader, JwsSigner, JwsVerifier, RS256};
 use josekit::jwt::{self, JwtPayload};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -62,7 +62,9 @@ impl SigningKey {
         use josekit::jwk::KeyPair;
         let pem = match alg {
             Alg::ES256 => ES256.generate_key_pair()?.to_pem_private_key(),
-            Alg::EdDSA => EdDSA.generate_key_pair(EdCurve::Ed25519)?.to_pem_private_key(),
+            Alg::EdDSA => EdDSA
+                .generate_key_pair(EdCurve::Ed25519)?
+                .to_pem_private_key(),
             Alg::RS256 => RS256.generate_key_pair(2048)?.to_pem_private_key(),
         };
         let pem = String::from_utf8(pem).context("PEM is text")?;
@@ -75,21 +77,35 @@ impl SigningKey {
         let (signer, mut public): (Box<dyn JwsSigner>, Jwk) = match alg {
             Alg::ES256 => {
                 let pair = josekit::jwk::alg::ec::EcKeyPair::from_pem(pem, None)?;
-                (Box::new(ES256.signer_from_pem(pem)?), pair.to_jwk_public_key())
+                (
+                    Box::new(ES256.signer_from_pem(pem)?),
+                    pair.to_jwk_public_key(),
+                )
             }
             Alg::EdDSA => {
                 let pair = josekit::jwk::alg::ed::EdKeyPair::from_pem(pem)?;
-                (Box::new(EdDSA.signer_from_pem(pem)?), pair.to_jwk_public_key())
+                (
+                    Box::new(EdDSA.signer_from_pem(pem)?),
+                    pair.to_jwk_public_key(),
+                )
             }
             Alg::RS256 => {
                 let pair = josekit::jwk::alg::rsa::RsaKeyPair::from_pem(pem)?;
-                (Box::new(RS256.signer_from_pem(pem)?), pair.to_jwk_public_key())
+                (
+                    Box::new(RS256.signer_from_pem(pem)?),
+                    pair.to_jwk_public_key(),
+                )
             }
         };
         public.set_key_id(kid);
         public.set_algorithm(alg.name());
         public.set_key_use("sig");
-        Ok(SigningKey { kid: kid.to_owned(), alg, signer, public })
+        Ok(SigningKey {
+            kid: kid.to_owned(),
+            alg,
+            signer,
+            public,
+        })
     }
 
     pub fn public_jwk(&self) -> &Jwk {
@@ -120,28 +136,43 @@ pub struct Verifiers {
 
 impl Verifiers {
     pub fn from_jwks(jwks: &Value) -> anyhow::Result<Verifiers> {
-        let keys = jwks.get("keys").and_then(Value::as_array).ok_or_else(|| anyhow!("a JWKS has a keys array"))?;
+        let keys = jwks
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or_else(|| anyhow!("a JWKS has a keys array"))?;
         let mut by_kid = HashMap::new();
         for key in keys {
             let Some(map) = key.as_object() else { continue };
-            let Ok(jwk) = Jwk::from_map(map.clone()) else { continue };
-            let Some(kid) = jwk.key_id().map(str::to_owned) else { continue };
+            let Ok(jwk) = Jwk::from_map(map.clone()) else {
+                continue;
+            };
+            let Some(kid) = jwk.key_id().map(str::to_owned) else {
+                continue;
+            };
             if jwk.key_use().is_some_and(|u| u != "sig") {
                 continue;
             }
-            let verifier: Box<dyn JwsVerifier> = match (jwk.key_type(), jwk.algorithm(), jwk.curve()) {
-                ("EC", Some("ES256") | None, Some("P-256")) => Box::new(ES256.verifier_from_jwk(&jwk)?),
-                ("OKP", Some("EdDSA") | None, Some("Ed25519")) => Box::new(EdDSA.verifier_from_jwk(&jwk)?),
-                ("RSA", Some("RS256") | None, _) => Box::new(RS256.verifier_from_jwk(&jwk)?),
-                _ => continue,
-            };
+            let verifier: Box<dyn JwsVerifier> =
+                match (jwk.key_type(), jwk.algorithm(), jwk.curve()) {
+                    ("EC", Some("ES256") | None, Some("P-256")) => {
+                        Box::new(ES256.verifier_from_jwk(&jwk)?)
+                    }
+                    ("OKP", Some("EdDSA") | None, Some("Ed25519")) => {
+                        Box::new(EdDSA.verifier_from_jwk(&jwk)?)
+                    }
+                    ("RSA", Some("RS256") | None, _) => Box::new(RS256.verifier_from_jwk(&jwk)?),
+                    _ => continue,
+                };
             by_kid.insert(kid, verifier);
         }
         Ok(Verifiers { by_kid })
     }
 
     pub fn from_keys<'a>(keys: impl IntoIterator<Item = &'a Jwk>) -> anyhow::Result<Verifiers> {
-        let keys: Vec<Value> = keys.into_iter().map(|k| Value::Object(k.as_ref().clone())).collect();
+        let keys: Vec<Value> = keys
+            .into_iter()
+            .map(|k| Value::Object(k.as_ref().clone()))
+            .collect();
         Self::from_jwks(&serde_json::json!({ "keys": keys }))
     }
 
@@ -152,10 +183,17 @@ impl Verifiers {
     /// Checks the signature (the header's `alg` must be the key's) and returns header and claims.
     pub fn verify(&self, token: &str) -> anyhow::Result<(JwsHeader, Claims)> {
         let (payload, header) = jwt::decode_with_verifier_selector(token, |header| {
-            let kid = header.key_id().ok_or_else(|| josekit::JoseError::InvalidJwtFormat(anyhow!("no kid")))?;
-            let verifier = self.by_kid.get(kid).ok_or_else(|| josekit::JoseError::InvalidJwtFormat(anyhow!("unknown kid")))?;
+            let kid = header
+                .key_id()
+                .ok_or_else(|| josekit::JoseError::InvalidJwtFormat(anyhow!("no kid")))?;
+            let verifier = self
+                .by_kid
+                .get(kid)
+                .ok_or_else(|| josekit::JoseError::InvalidJwtFormat(anyhow!("unknown kid")))?;
             if header.algorithm() != Some(verifier.algorithm().name()) {
-                return Err(josekit::JoseError::InvalidJwtFormat(anyhow!("alg does not match the key")));
+                return Err(josekit::JoseError::InvalidJwtFormat(anyhow!(
+                    "alg does not match the key"
+                )));
             }
             Ok(Some(&**verifier))
         })
@@ -166,7 +204,9 @@ impl Verifiers {
 
 /// The `kid` in a token's header, read without checking anything.
 pub fn kid_of(token: &str) -> Option<String> {
-    jwt::decode_header(token).ok().and_then(|h| h.claim("kid").and_then(Value::as_str).map(str::to_owned))
+    jwt::decode_header(token)
+        .ok()
+        .and_then(|h| h.claim("kid").and_then(Value::as_str).map(str::to_owned))
 }
 
 /// What a token must say about who made it, for whom, and when.
@@ -191,7 +231,10 @@ pub fn check_claims(claims: &Claims, expect: &Expect<'_>) -> anyhow::Result<()> 
     if !aud_ok {
         bail!("wrong audience");
     }
-    let exp = claims.get("exp").and_then(Value::as_i64).ok_or_else(|| anyhow!("no exp"))?;
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| anyhow!("no exp"))?;
     if !expect.allow_expired && exp + expect.leeway < expect.now {
         bail!("expired");
     }
@@ -214,7 +257,12 @@ pub struct JwksCache {
 
 impl JwksCache {
     pub fn new(url: impl Into<String>, http: reqwest::Client) -> Self {
-        Self { url: url.into(), http, min_refresh: Duration::from_secs(5), state: RwLock::new((None, Arc::default())) }
+        Self {
+            url: url.into(),
+            http,
+            min_refresh: Duration::from_secs(5),
+            state: RwLock::new((None, Arc::default())),
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -247,7 +295,11 @@ impl JwksCache {
     pub async fn verify(&self, token: &str) -> anyhow::Result<(JwsHeader, Claims)> {
         let kid = kid_of(token).ok_or_else(|| anyhow!("the token has no kid"))?;
         let current = self.state.read().await.1.clone();
-        let verifiers = if current.knows(&kid) { current } else { self.refresh().await? };
+        let verifiers = if current.knows(&kid) {
+            current
+        } else {
+            self.refresh().await?
+        };
         verifiers.verify(token)
     }
 }
@@ -270,13 +322,24 @@ mod tests {
         for alg in [Alg::ES256, Alg::EdDSA, Alg::RS256] {
             let (key, pem) = SigningKey::generate(alg).unwrap();
             let again = SigningKey::from_pem(&key.kid, alg, &pem).unwrap();
-            let token = again.sign("JWT", &claims(json!({"sub": "x", "iss": "i", "aud": "a", "exp": now() + 60}))).unwrap();
+            let token = again
+                .sign(
+                    "JWT",
+                    &claims(json!({"sub": "x", "iss": "i", "aud": "a", "exp": now() + 60})),
+                )
+                .unwrap();
             let verifiers = Verifiers::from_keys([key.public_jwk()]).unwrap();
             let (header, got) = verifiers.verify(&token).unwrap();
             assert_eq!(header.token_type(), Some("JWT"));
             assert_eq!(header.key_id(), Some(key.kid.as_str()));
             assert_eq!(got["sub"], "x");
-            let expect = Expect { issuer: "i", audience: "a", now: now(), leeway: 5, allow_expired: false };
+            let expect = Expect {
+                issuer: "i",
+                audience: "a",
+                now: now(),
+                leeway: 5,
+                allow_expired: false,
+            };
             check_claims(&got, &expect).unwrap();
         }
     }
@@ -286,26 +349,74 @@ mod tests {
         let (key, _) = SigningKey::generate(Alg::ES256).unwrap();
         let (other, _) = SigningKey::generate(Alg::ES256).unwrap();
         let token = key.sign("JWT", &claims(json!({"sub": "x"}))).unwrap();
-        assert!(Verifiers::from_keys([other.public_jwk()]).unwrap().verify(&token).is_err());
+        assert!(
+            Verifiers::from_keys([other.public_jwk()])
+                .unwrap()
+                .verify(&token)
+                .is_err()
+        );
         let mut forged = other.public_jwk().clone();
         forged.set_key_id(&key.kid);
-        assert!(Verifiers::from_keys([&forged]).unwrap().verify(&token).is_err(), "same kid, other key");
+        assert!(
+            Verifiers::from_keys([&forged])
+                .unwrap()
+                .verify(&token)
+                .is_err(),
+            "same kid, other key"
+        );
         let parts: Vec<&str> = token.split('.').collect();
         let tampered = format!("{}.{}.{}", parts[0], "eyJzdWIiOiJ5In0", parts[2]);
-        assert!(Verifiers::from_keys([key.public_jwk()]).unwrap().verify(&tampered).is_err());
+        assert!(
+            Verifiers::from_keys([key.public_jwk()])
+                .unwrap()
+                .verify(&tampered)
+                .is_err()
+        );
         let none = format!("{}.{}.", "eyJhbGciOiJub25lIiwia2lkIjoiYSJ9", parts[1]);
-        assert!(Verifiers::from_keys([key.public_jwk()]).unwrap().verify(&none).is_err());
+        assert!(
+            Verifiers::from_keys([key.public_jwk()])
+                .unwrap()
+                .verify(&none)
+                .is_err()
+        );
     }
 
     #[test]
     fn claims_are_checked() {
         let good = claims(json!({"iss": "i", "aud": ["a", "b"], "exp": 1000, "iat": 900}));
-        let at = |now, allow_expired| Expect { issuer: "i", audience: "a", now, leeway: 10, allow_expired };
+        let at = |now, allow_expired| Expect {
+            issuer: "i",
+            audience: "a",
+            now,
+            leeway: 10,
+            allow_expired,
+        };
         assert!(check_claims(&good, &at(950, false)).is_ok());
         assert!(check_claims(&good, &at(1011, false)).is_err());
         assert!(check_claims(&good, &at(1011, true)).is_ok());
-        assert!(check_claims(&good, &at(880, false)).is_err(), "iat in the future");
-        assert!(check_claims(&good, &Expect { issuer: "x", ..at(950, false) }).is_err());
-        assert!(check_claims(&good, &Expect { audience: "c", ..at(950, false) }).is_err());
+        assert!(
+            check_claims(&good, &at(880, false)).is_err(),
+            "iat in the future"
+        );
+        assert!(
+            check_claims(
+                &good,
+                &Expect {
+                    issuer: "x",
+                    ..at(950, false)
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            check_claims(
+                &good,
+                &Expect {
+                    audience: "c",
+                    ..at(950, false)
+                }
+            )
+            .is_err()
+        );
     }
 }

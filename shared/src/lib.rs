@@ -3,6 +3,7 @@
 pub mod contact;
 pub mod db;
 pub mod ephemeral;
+pub mod http;
 pub mod jwt;
 pub mod names;
 pub mod personal_code;

@@ -1,1 +1,62 @@
-//! End-to-end tests of the federation live in tests/.
+//! Helpers for the end-to-end tests: a browser with one cookie jar for the whole federation,
+//! every `*.localhost` host name mapped to this machine.
+
+use std::net::SocketAddr;
+
+use federation::{Demo, Federation, Options};
+
+pub use federation::DEMO_PASSWORD;
+
+/// Starts the demo federation on free ports in a temporary folder.
+pub async fn start(with_idp: bool) -> (Federation, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let demo = Demo::parse(federation::DEMO).expect("the built-in demo parses");
+    let options = Options {
+        data_dir: dir.path().to_path_buf(),
+        fixed_ports: false,
+        with_idp,
+    };
+    let running = federation::start(&demo, &options)
+        .await
+        .expect("the federation starts");
+    (running, dir)
+}
+
+/// A browser: one cookie jar, redirects followed, host names resolved to loopback.
+pub fn browser(federation: &Federation) -> reqwest::Client {
+    browser_with(
+        federation,
+        std::sync::Arc::new(reqwest::cookie::Jar::default()),
+    )
+}
+
+/// A browser with a cookie jar the test can look into.
+pub fn browser_with(
+    federation: &Federation,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+) -> reqwest::Client {
+    let mut builder = reqwest::Client::builder()
+        .cookie_provider(jar)
+        .redirect(reqwest::redirect::Policy::limited(10));
+    for node in &federation.nodes {
+        builder = builder.resolve(&node.host, SocketAddr::from(([127, 0, 0, 1], node.port)));
+    }
+    if let Some(idp) = &federation.idp {
+        builder = builder.resolve(&idp.host, SocketAddr::from(([127, 0, 0, 1], idp.port)));
+    }
+    builder.build().expect("a client")
+}
+
+/// The value of the first hidden field `name` in a page.
+pub fn hidden(body: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no field {name} in:\n{body}"))
+        + marker.len();
+    body[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}

@@ -70,6 +70,7 @@ async fn start() -> (Federation, tempfile::TempDir) {
         &Options {
             data_dir: dir.path().to_path_buf(),
             fixed_ports: false,
+            with_idp: false,
         },
     )
     .await
@@ -169,6 +170,7 @@ async fn restarting_keeps_data_and_does_not_seed_twice() {
     let options = Options {
         data_dir: dir.path().to_path_buf(),
         fixed_ports: false,
+        with_idp: false,
     };
     let first = federation::start(&demo, &options).await.unwrap();
     for node in &first.nodes {

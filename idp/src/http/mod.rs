@@ -12,14 +12,26 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/.well-known/openid-configuration", get(protocol::discovery::configuration))
+        .route(
+            "/.well-known/openid-configuration",
+            get(protocol::discovery::configuration),
+        )
         .route("/jwks.json", get(protocol::discovery::jwks))
-        .route("/authorize", get(protocol::authorize::by_get).post(protocol::authorize::by_post))
+        .route(
+            "/authorize",
+            get(protocol::authorize::by_get).post(protocol::authorize::by_post),
+        )
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/token", post(protocol::token::token))
-        .route("/userinfo", get(protocol::userinfo::userinfo).post(protocol::userinfo::userinfo))
+        .route(
+            "/userinfo",
+            get(protocol::userinfo::userinfo).post(protocol::userinfo::userinfo),
+        )
         .route("/revoke", post(protocol::token::revoke))
-        .route("/logout", get(protocol::end_session::by_get).post(protocol::end_session::by_post))
+        .route(
+            "/logout",
+            get(protocol::end_session::by_get).post(protocol::end_session::by_post),
+        )
         .route("/health", get(protocol::discovery::health))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))

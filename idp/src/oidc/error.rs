@@ -14,7 +14,11 @@ pub struct OAuthError {
 
 impl OAuthError {
     fn new(error: &'static str, description: impl Into<String>, status: StatusCode) -> Self {
-        Self { error, description: description.into(), status }
+        Self {
+            error,
+            description: description.into(),
+            status,
+        }
     }
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new("invalid_request", d, StatusCode::BAD_REQUEST)
@@ -46,7 +50,11 @@ impl OAuthError {
     pub fn server(cause: impl Into<String>) -> Self {
         let cause = cause.into();
         tracing::error!(%cause, "protocol request failed");
-        Self::new("server_error", "the server could not complete the request", StatusCode::INTERNAL_SERVER_ERROR)
+        Self::new(
+            "server_error",
+            "the server could not complete the request",
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )
     }
 }
 
@@ -65,12 +73,19 @@ impl From<anyhow::Error> for OAuthError {
 /// The JSON error body of the token, revocation and userinfo endpoints, never cached.
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, Json(json!({ "error": self.error, "error_description": self.description }))).into_response();
+        let mut response = (
+            self.status,
+            Json(json!({ "error": self.error, "error_description": self.description })),
+        )
+            .into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if self.status == StatusCode::UNAUTHORIZED {
             let value = if self.error == "invalid_token" {
-                format!("Bearer error=\"invalid_token\", error_description=\"{}\"", self.description.replace('"', "'"))
+                format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    self.description.replace('"', "'")
+                )
             } else {
                 "Basic realm=\"idp\"".to_owned()
             };

@@ -62,43 +62,78 @@ const fn redirect_error(error: &'static str, description: &'static str) -> Redir
 /// Checks everything after the client and redirect URI.
 pub fn check(raw: &RawAuthorize) -> Result<AuthorizeRequest, RedirectError> {
     if raw.request.is_some() {
-        return Err(redirect_error("request_not_supported", "request objects are not supported"));
+        return Err(redirect_error(
+            "request_not_supported",
+            "request objects are not supported",
+        ));
     }
     if raw.request_uri.is_some() {
-        return Err(redirect_error("request_uri_not_supported", "request_uri is not supported"));
+        return Err(redirect_error(
+            "request_uri_not_supported",
+            "request_uri is not supported",
+        ));
     }
     if raw.response_type != "code" {
-        return Err(redirect_error("unsupported_response_type", "only the code flow is supported"));
+        return Err(redirect_error(
+            "unsupported_response_type",
+            "only the code flow is supported",
+        ));
     }
     if raw.response_mode.as_deref().is_some_and(|m| m != "query") {
-        return Err(redirect_error("invalid_request", "only response_mode=query is supported"));
+        return Err(redirect_error(
+            "invalid_request",
+            "only response_mode=query is supported",
+        ));
     }
     let scopes: Vec<&str> = raw.scope.split_whitespace().collect();
     if !scopes.contains(&"openid") {
-        return Err(redirect_error("invalid_scope", "the openid scope is required"));
+        return Err(redirect_error(
+            "invalid_scope",
+            "the openid scope is required",
+        ));
     }
     if raw.code_challenge.is_empty() {
-        return Err(redirect_error("invalid_request", "PKCE is required: send code_challenge with S256"));
+        return Err(redirect_error(
+            "invalid_request",
+            "PKCE is required: send code_challenge with S256",
+        ));
     }
     if raw.code_challenge_method != "S256" {
-        return Err(redirect_error("invalid_request", "code_challenge_method must be S256"));
+        return Err(redirect_error(
+            "invalid_request",
+            "code_challenge_method must be S256",
+        ));
     }
     if !pkce::valid_challenge(&raw.code_challenge) {
-        return Err(redirect_error("invalid_request", "code_challenge is malformed"));
+        return Err(redirect_error(
+            "invalid_request",
+            "code_challenge is malformed",
+        ));
     }
     let prompt = match raw.prompt.as_deref().map(str::trim) {
         None | Some("") | Some("consent") | Some("select_account") => Prompt::Default,
         Some("none") => Prompt::None,
         Some("login") => Prompt::Login,
         Some(p) if p.split_whitespace().any(|v| v == "none") => {
-            return Err(redirect_error("invalid_request", "prompt=none cannot be combined with other values"));
+            return Err(redirect_error(
+                "invalid_request",
+                "prompt=none cannot be combined with other values",
+            ));
         }
         Some(p) if p.split_whitespace().any(|v| v == "login") => Prompt::Login,
         Some(_) => return Err(redirect_error("invalid_request", "unknown prompt value")),
     };
     let max_age = match raw.max_age.as_deref() {
         None | Some("") => None,
-        Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or(redirect_error("invalid_request", "max_age must be a number of seconds"))?),
+        Some(v) => Some(
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or(redirect_error(
+                    "invalid_request",
+                    "max_age must be a number of seconds",
+                ))?,
+        ),
     };
     let mut kept: Vec<&str> = Vec::new();
     for s in scopes {
@@ -146,19 +181,83 @@ mod tests {
     #[test]
     fn each_rule_has_its_error() {
         let cases: Vec<(RawAuthorize, &str)> = vec![
-            (RawAuthorize { response_type: "token".into(), ..good() }, "unsupported_response_type"),
-            (RawAuthorize { response_type: "code id_token".into(), ..good() }, "unsupported_response_type"),
-            (RawAuthorize { scope: "profile".into(), ..good() }, "invalid_scope"),
-            (RawAuthorize { code_challenge: String::new(), ..good() }, "invalid_request"),
-            (RawAuthorize { code_challenge_method: "plain".into(), ..good() }, "invalid_request"),
-            (RawAuthorize { prompt: Some("none login".into()), ..good() }, "invalid_request"),
-            (RawAuthorize { max_age: Some("-1".into()), ..good() }, "invalid_request"),
-            (RawAuthorize { request: Some("x".into()), ..good() }, "request_not_supported"),
+            (
+                RawAuthorize {
+                    response_type: "token".into(),
+                    ..good()
+                },
+                "unsupported_response_type",
+            ),
+            (
+                RawAuthorize {
+                    response_type: "code id_token".into(),
+                    ..good()
+                },
+                "unsupported_response_type",
+            ),
+            (
+                RawAuthorize {
+                    scope: "profile".into(),
+                    ..good()
+                },
+                "invalid_scope",
+            ),
+            (
+                RawAuthorize {
+                    code_challenge: String::new(),
+                    ..good()
+                },
+                "invalid_request",
+            ),
+            (
+                RawAuthorize {
+                    code_challenge_method: "plain".into(),
+                    ..good()
+                },
+                "invalid_request",
+            ),
+            (
+                RawAuthorize {
+                    prompt: Some("none login".into()),
+                    ..good()
+                },
+                "invalid_request",
+            ),
+            (
+                RawAuthorize {
+                    max_age: Some("-1".into()),
+                    ..good()
+                },
+                "invalid_request",
+            ),
+            (
+                RawAuthorize {
+                    request: Some("x".into()),
+                    ..good()
+                },
+                "request_not_supported",
+            ),
         ];
         for (raw, error) in cases {
             assert_eq!(check(&raw).unwrap_err().error, error, "{raw:?}");
         }
-        assert_eq!(check(&RawAuthorize { prompt: Some("login".into()), ..good() }).unwrap().prompt, Prompt::Login);
-        assert_eq!(check(&RawAuthorize { max_age: Some("0".into()), ..good() }).unwrap().max_age, Some(0));
+        assert_eq!(
+            check(&RawAuthorize {
+                prompt: Some("login".into()),
+                ..good()
+            })
+            .unwrap()
+            .prompt,
+            Prompt::Login
+        );
+        assert_eq!(
+            check(&RawAuthorize {
+                max_age: Some("0".into()),
+                ..good()
+            })
+            .unwrap()
+            .max_age,
+            Some(0)
+        );
     }
 }

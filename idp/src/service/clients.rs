@@ -47,7 +47,10 @@ pub struct Registry {
 
 impl Registry {
     pub fn new(http: reqwest::Client) -> Self {
-        Self { clients: Arc::default(), http }
+        Self {
+            clients: Arc::default(),
+            http,
+        }
     }
 
     pub async fn reload(&self, db: &Database) -> anyhow::Result<()> {
@@ -55,13 +58,16 @@ impl Registry {
         let mut map = HashMap::new();
         for row in clients::all(db).await? {
             // Keep a client's JWKS cache across reloads, so its keys are not fetched again.
-            let jwks = row.jwks_uri.as_ref().map(|uri| match previous.get(&row.client_id).and_then(|c| c.jwks.clone()) {
-                Some(cache) if cache.url() == uri => cache,
-                _ => Arc::new(JwksCache::new(uri.clone(), self.http.clone())),
+            let jwks = row.jwks_uri.as_ref().map(|uri| {
+                match previous.get(&row.client_id).and_then(|c| c.jwks.clone()) {
+                    Some(cache) if cache.url() == uri => cache,
+                    _ => Arc::new(JwksCache::new(uri.clone(), self.http.clone())),
+                }
             });
             let client = Client {
                 redirect_uris: serde_json::from_str(&row.redirect_uris).unwrap_or_default(),
-                post_logout_redirect_uris: serde_json::from_str(&row.post_logout_redirect_uris).unwrap_or_default(),
+                post_logout_redirect_uris: serde_json::from_str(&row.post_logout_redirect_uris)
+                    .unwrap_or_default(),
                 id_token_alg: Alg::parse(&row.id_token_alg).unwrap_or(Alg::ES256),
                 client_id: row.client_id,
                 name: row.name,
@@ -79,7 +85,10 @@ impl Registry {
     }
 
     fn snapshot(&self) -> Arc<HashMap<String, Arc<Client>>> {
-        self.clients.read().unwrap_or_else(|p| p.into_inner()).clone()
+        self.clients
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn get(&self, client_id: &str) -> Option<Arc<Client>> {
@@ -112,7 +121,10 @@ fn percent_decode(s: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(
+                    std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"),
+                    16,
+                ) {
                     Ok(b) => {
                         out.push(b);
                         i += 3;
@@ -140,7 +152,10 @@ fn percent_decode(s: &str) -> String {
 pub fn basic_credentials(header: Option<&str>) -> Result<Option<(String, String)>, OAuthError> {
     use base64::Engine;
     let Some(value) = header else { return Ok(None) };
-    let Some(encoded) = value.strip_prefix("Basic ").or_else(|| value.strip_prefix("basic ")) else {
+    let Some(encoded) = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+    else {
         return Ok(None);
     };
     let decoded = base64::engine::general_purpose::STANDARD
@@ -148,7 +163,9 @@ pub fn basic_credentials(header: Option<&str>) -> Result<Option<(String, String)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
-    let (id, secret) = decoded.split_once(':').ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
+    let (id, secret) = decoded
+        .split_once(':')
+        .ok_or_else(|| OAuthError::invalid_client("malformed Basic credentials"))?;
     Ok(Some((percent_decode(id), percent_decode(secret))))
 }
 
@@ -165,15 +182,23 @@ pub async fn authenticate(
     endpoint: &str,
     creds: &Credentials,
 ) -> Result<Arc<Client>, OAuthError> {
-    let methods = usize::from(creds.basic.is_some()) + usize::from(creds.client_secret.is_some()) + usize::from(creds.assertion.is_some());
+    let methods = usize::from(creds.basic.is_some())
+        + usize::from(creds.client_secret.is_some())
+        + usize::from(creds.assertion.is_some());
     if methods > 1 {
-        return Err(OAuthError::invalid_request("use exactly one client authentication method"));
+        return Err(OAuthError::invalid_request(
+            "use exactly one client authentication method",
+        ));
     }
     if let Some((id, secret)) = &creds.basic {
         if creds.client_id.as_deref().is_some_and(|c| c != id) {
-            return Err(OAuthError::invalid_client("client_id does not match the credentials"));
+            return Err(OAuthError::invalid_client(
+                "client_id does not match the credentials",
+            ));
         }
-        let client = registry.get(id).ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
+        let client = registry
+            .get(id)
+            .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
         return if secret_matches(client.secret_hash.as_deref(), secret) {
             Ok(client)
         } else {
@@ -181,8 +206,13 @@ pub async fn authenticate(
         };
     }
     if let Some(secret) = &creds.client_secret {
-        let id = creds.client_id.as_deref().ok_or_else(|| OAuthError::invalid_client("client_id is missing"))?;
-        let client = registry.get(id).ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
+        let id = creds
+            .client_id
+            .as_deref()
+            .ok_or_else(|| OAuthError::invalid_client("client_id is missing"))?;
+        let client = registry
+            .get(id)
+            .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
         return if secret_matches(client.secret_hash.as_deref(), secret) {
             Ok(client)
         } else {
@@ -191,11 +221,23 @@ pub async fn authenticate(
     }
     if let Some(assertion) = &creds.assertion {
         if creds.assertion_type.as_deref() != Some(JWT_BEARER) {
-            return Err(OAuthError::invalid_client("unsupported client_assertion_type"));
+            return Err(OAuthError::invalid_client(
+                "unsupported client_assertion_type",
+            ));
         }
-        return private_key_jwt(registry, replay, issuer, endpoint, creds.client_id.as_deref(), assertion).await;
+        return private_key_jwt(
+            registry,
+            replay,
+            issuer,
+            endpoint,
+            creds.client_id.as_deref(),
+            assertion,
+        )
+        .await;
     }
-    Err(OAuthError::invalid_client("client authentication is required"))
+    Err(OAuthError::invalid_client(
+        "client authentication is required",
+    ))
 }
 
 async fn private_key_jwt(
@@ -206,24 +248,52 @@ async fn private_key_jwt(
     client_id: Option<&str>,
     assertion: &str,
 ) -> Result<Arc<Client>, OAuthError> {
-    let unverified_iss = unverified_claim(assertion, "iss").ok_or_else(|| OAuthError::invalid_client("malformed client_assertion"))?;
+    let unverified_iss = unverified_claim(assertion, "iss")
+        .ok_or_else(|| OAuthError::invalid_client("malformed client_assertion"))?;
     if client_id.is_some_and(|c| c != unverified_iss) {
-        return Err(OAuthError::invalid_client("client_id does not match the assertion"));
+        return Err(OAuthError::invalid_client(
+            "client_id does not match the assertion",
+        ));
     }
-    let client = registry.get(&unverified_iss).ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
-    let jwks = client.jwks.as_ref().ok_or_else(|| OAuthError::invalid_client("the client has no registered keys"))?;
-    let (_, claims) = jwks.verify(assertion).await.map_err(|e| OAuthError::invalid_client(format!("client_assertion: {e:#}")))?;
+    let client = registry
+        .get(&unverified_iss)
+        .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
+    let jwks = client
+        .jwks
+        .as_ref()
+        .ok_or_else(|| OAuthError::invalid_client("the client has no registered keys"))?;
+    let (_, claims) = jwks
+        .verify(assertion)
+        .await
+        .map_err(|e| OAuthError::invalid_client(format!("client_assertion: {e:#}")))?;
     if claims.get("sub").and_then(Value::as_str) != Some(client.client_id.as_str()) {
-        return Err(OAuthError::invalid_client("client_assertion sub must be the client_id"));
+        return Err(OAuthError::invalid_client(
+            "client_assertion sub must be the client_id",
+        ));
     }
     let now = shared::jwt::now();
     let audience_ok = [issuer, endpoint].iter().any(|aud| {
-        check_claims(&claims, &Expect { issuer: &client.client_id, audience: aud, now, leeway: 30, allow_expired: false }).is_ok()
+        check_claims(
+            &claims,
+            &Expect {
+                issuer: &client.client_id,
+                audience: aud,
+                now,
+                leeway: 30,
+                allow_expired: false,
+            },
+        )
+        .is_ok()
     });
     if !audience_ok {
-        return Err(OAuthError::invalid_client("client_assertion has the wrong audience or has expired"));
+        return Err(OAuthError::invalid_client(
+            "client_assertion has the wrong audience or has expired",
+        ));
     }
-    let jti = claims.get("jti").and_then(Value::as_str).ok_or_else(|| OAuthError::invalid_client("client_assertion needs a jti"))?;
+    let jti = claims
+        .get("jti")
+        .and_then(Value::as_str)
+        .ok_or_else(|| OAuthError::invalid_client("client_assertion needs a jti"))?;
     let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
     let keep = Duration::from_secs(u64::try_from((exp - now).clamp(1, 3600)).unwrap_or(60) + 60);
     let fresh = replay
@@ -231,7 +301,9 @@ async fn private_key_jwt(
         .await
         .map_err(|e| OAuthError::server(format!("{e:#}")))?;
     if !fresh {
-        return Err(OAuthError::invalid_client("client_assertion was used before"));
+        return Err(OAuthError::invalid_client(
+            "client_assertion was used before",
+        ));
     }
     Ok(client)
 }
@@ -240,7 +312,9 @@ async fn private_key_jwt(
 pub fn unverified_claim(token: &str, name: &str) -> Option<String> {
     use base64::Engine;
     let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
     let value: Value = serde_json::from_slice(&bytes).ok()?;
     value.get(name)?.as_str().map(str::to_owned)
 }
@@ -253,7 +327,9 @@ mod tests {
     fn basic_credentials_are_form_decoded() {
         use base64::Engine;
         let encoded = base64::engine::general_purpose::STANDARD.encode("my%3Aclient:p%40ss+word");
-        let got = basic_credentials(Some(&format!("Basic {encoded}"))).unwrap().unwrap();
+        let got = basic_credentials(Some(&format!("Basic {encoded}")))
+            .unwrap()
+            .unwrap();
         assert_eq!(got, ("my:client".to_owned(), "p@ss word".to_owned()));
         assert!(basic_credentials(Some("Basic !!!")).is_err());
         assert_eq!(basic_credentials(Some("Bearer x")).unwrap(), None);

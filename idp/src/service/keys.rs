@@ -41,10 +41,14 @@ impl KeyRing {
             }))),
         };
         ring.reload(db).await?;
-        let missing: Vec<Alg> = ALWAYS.into_iter().filter(|alg| ring.current(*alg).is_none()).collect();
+        let missing: Vec<Alg> = ALWAYS
+            .into_iter()
+            .filter(|alg| ring.current(*alg).is_none())
+            .collect();
         if !missing.is_empty() {
             for alg in missing {
-                let (key, pem) = tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
+                let (key, pem) =
+                    tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
                 keys::insert(db, &key.kid, alg.name(), &pem, now()).await?;
             }
             ring.reload(db).await?;
@@ -58,7 +62,9 @@ impl KeyRing {
         let mut all = HashMap::new();
         let mut current: HashMap<Alg, Arc<SigningKey>> = HashMap::new();
         for row in rows {
-            let Some(alg) = Alg::parse(&row.alg) else { continue };
+            let Some(alg) = Alg::parse(&row.alg) else {
+                continue;
+            };
             let key = match known.get(&row.kid) {
                 Some(k) => k.clone(),
                 None => Arc::new(SigningKey::from_pem(&row.kid, alg, &row.private_pem)?),
@@ -68,10 +74,18 @@ impl KeyRing {
             }
             all.insert(row.kid.clone(), key);
         }
-        let public: Vec<Value> = all.values().map(|k| Value::Object(k.public_jwk().as_ref().clone())).collect();
+        let public: Vec<Value> = all
+            .values()
+            .map(|k| Value::Object(k.public_jwk().as_ref().clone()))
+            .collect();
         let jwks = json!({ "keys": public });
         let verifiers = Verifiers::from_jwks(&jwks)?;
-        let ring = Ring { current, all, jwks: Arc::new(jwks), verifiers: Arc::new(verifiers) };
+        let ring = Ring {
+            current,
+            all,
+            jwks: Arc::new(jwks),
+            verifiers: Arc::new(verifiers),
+        };
         *self.ring.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ring);
         Ok(())
     }

@@ -39,7 +39,12 @@ pub fn random_token() -> String {
 
 impl IdpSession {
     pub fn new(now: i64) -> Self {
-        Self { sid: random_token()[..32].to_owned(), created_at: now, accounts: BTreeMap::new(), participants: BTreeSet::new() }
+        Self {
+            sid: random_token()[..32].to_owned(),
+            created_at: now,
+            accounts: BTreeMap::new(),
+            participants: BTreeSet::new(),
+        }
     }
 }
 
@@ -57,7 +62,11 @@ fn key(cookie: &str) -> String {
 impl Sessions {
     pub fn new(store: Ephemeral, idle_minutes: i64, max_hours: i64) -> Self {
         let idle = Duration::from_secs(u64::try_from(idle_minutes.max(1)).unwrap_or(60) * 60);
-        Self { store, idle, max_seconds: max_hours * 3600 }
+        Self {
+            store,
+            idle,
+            max_seconds: max_hours * 3600,
+        }
     }
 
     /// The live session behind a cookie value; an expired one is gone.
@@ -65,8 +74,12 @@ impl Sessions {
         if cookie.len() != 64 || !cookie.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        let Some(bytes) = self.store.get(&key(cookie)).await? else { return Ok(None) };
-        let Ok(session) = serde_json::from_slice::<IdpSession>(&bytes) else { return Ok(None) };
+        let Some(bytes) = self.store.get(&key(cookie)).await? else {
+            return Ok(None);
+        };
+        let Ok(session) = serde_json::from_slice::<IdpSession>(&bytes) else {
+            return Ok(None);
+        };
         if now - session.created_at > self.max_seconds {
             self.store.delete(&key(cookie)).await?;
             return Ok(None);
@@ -76,7 +89,9 @@ impl Sessions {
 
     /// Saves the session and restarts its idle timer.
     pub async fn save(&self, cookie: &str, session: &IdpSession) -> anyhow::Result<()> {
-        self.store.set(&key(cookie), &serde_json::to_vec(session)?, self.idle).await
+        self.store
+            .set(&key(cookie), &serde_json::to_vec(session)?, self.idle)
+            .await
     }
 
     pub async fn delete(&self, cookie: &str) -> anyhow::Result<()> {

@@ -15,8 +15,8 @@ use super::sessions::{SignedInAccount, random_token};
 use crate::oidc::error::OAuthError;
 use crate::oidc::pkce;
 use crate::oidc::request::AuthorizeRequest;
-use crate::store::grants::{self, NewGrant, Redeemed};
 use crate::store::Database;
+use crate::store::grants::{self, NewGrant, Redeemed};
 
 /// What a code stands for until it is exchanged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,7 +48,10 @@ pub struct Tokens {
 }
 
 fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn code_key(code: &str) -> String {
@@ -92,7 +95,12 @@ pub struct TokenResponse {
 }
 
 impl Tokens {
-    pub async fn issue_code(&self, request: &AuthorizeRequest, sid: &str, account: &SignedInAccount) -> anyhow::Result<String> {
+    pub async fn issue_code(
+        &self,
+        request: &AuthorizeRequest,
+        sid: &str,
+        account: &SignedInAccount,
+    ) -> anyhow::Result<String> {
         let code = random_token();
         let grant = CodeGrant {
             client_id: request.client_id.clone(),
@@ -104,35 +112,54 @@ impl Tokens {
             account: account.clone(),
         };
         let ttl = Duration::from_secs(u64::try_from(self.lifetimes.code).unwrap_or(60));
-        self.store.set(&code_key(&code), &serde_json::to_vec(&grant)?, ttl).await?;
+        self.store
+            .set(&code_key(&code), &serde_json::to_vec(&grant)?, ttl)
+            .await?;
         Ok(code)
     }
 
     /// Exchanges a code once. A second use finds the first use's grant and revokes it.
-    pub async fn exchange_code(&self, client: &Client, code: &str, redirect_uri: Option<&str>, verifier: Option<&str>) -> Result<TokenResponse, OAuthError> {
+    pub async fn exchange_code(
+        &self,
+        client: &Client,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
         let Some(bytes) = self.store.take(&code_key(code)).await? else {
             if let Some(grant_id) = self.store.get(&used_code_key(code)).await? {
                 let grant_id = String::from_utf8_lossy(&grant_id).into_owned();
                 self.revoke_grant(&grant_id).await?;
                 tracing::warn!(%grant_id, "an authorization code was used twice: its grant is revoked");
             }
-            return Err(OAuthError::invalid_grant("the code is invalid, expired or already used"));
+            return Err(OAuthError::invalid_grant(
+                "the code is invalid, expired or already used",
+            ));
         };
-        let grant: CodeGrant = serde_json::from_slice(&bytes).map_err(|e| OAuthError::server(e.to_string()))?;
+        let grant: CodeGrant =
+            serde_json::from_slice(&bytes).map_err(|e| OAuthError::server(e.to_string()))?;
         if grant.client_id != client.client_id {
-            return Err(OAuthError::invalid_grant("the code was issued to another client"));
+            return Err(OAuthError::invalid_grant(
+                "the code was issued to another client",
+            ));
         }
         if redirect_uri != Some(grant.redirect_uri.as_str()) {
-            return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
         }
-        let verifier = verifier.ok_or_else(|| OAuthError::invalid_grant("code_verifier is required"))?;
+        let verifier =
+            verifier.ok_or_else(|| OAuthError::invalid_grant("code_verifier is required"))?;
         if !pkce::verify(verifier, &grant.code_challenge) {
-            return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+            return Err(OAuthError::invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
         }
         let now = shared::jwt::now();
         let grant_id = uuid::Uuid::new_v4().to_string();
         let refresh = random_token();
-        let claims = serde_json::to_string(&grant.account.claims).map_err(|e| OAuthError::server(e.to_string()))?;
+        let claims = serde_json::to_string(&grant.account.claims)
+            .map_err(|e| OAuthError::server(e.to_string()))?;
         let new = NewGrant {
             id: &grant_id,
             client_id: &client.client_id,
@@ -144,10 +171,28 @@ impl Tokens {
             expires_at: now + self.lifetimes.refresh_token,
         };
         grants::insert(&self.db, &new, Some(&sha256_hex(&refresh)), now).await?;
-        let keep = Duration::from_secs(u64::try_from(self.lifetimes.refresh_token.min(86_400)).unwrap_or(600));
-        self.store.set(&used_code_key(code), grant_id.as_bytes(), keep).await?;
-        let id_token = self.id_token(client, &grant.account, &grant.sid, grant.nonce.as_deref(), &grant.scope, now)?;
-        let access_token = self.access_token(client, &grant.account.sub, &grant.sid, &grant_id, &grant.scope, now)?;
+        let keep = Duration::from_secs(
+            u64::try_from(self.lifetimes.refresh_token.min(86_400)).unwrap_or(600),
+        );
+        self.store
+            .set(&used_code_key(code), grant_id.as_bytes(), keep)
+            .await?;
+        let id_token = self.id_token(
+            client,
+            &grant.account,
+            &grant.sid,
+            grant.nonce.as_deref(),
+            &grant.scope,
+            now,
+        )?;
+        let access_token = self.access_token(
+            client,
+            &grant.account.sub,
+            &grant.sid,
+            &grant_id,
+            &grant.scope,
+            now,
+        )?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -159,27 +204,50 @@ impl Tokens {
     }
 
     /// Rotates a refresh token. A used one presented again revokes its whole grant.
-    pub async fn refresh(&self, client: &Client, token: &str, scope: Option<&str>) -> Result<TokenResponse, OAuthError> {
+    pub async fn refresh(
+        &self,
+        client: &Client,
+        token: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
         let now = shared::jwt::now();
         let next = random_token();
-        let grant = match grants::rotate(&self.db, &sha256_hex(token), &sha256_hex(&next), now).await? {
+        let grant = match grants::rotate(&self.db, &sha256_hex(token), &sha256_hex(&next), now)
+            .await?
+        {
             Redeemed::Fresh(grant) => grant,
             Redeemed::Replayed(grant_id) => {
                 self.revoke_grant(&grant_id).await?;
                 tracing::warn!(%grant_id, "a refresh token was used twice: its grant is revoked");
-                return Err(OAuthError::invalid_grant("the refresh token was already used"));
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token was already used",
+                ));
             }
             Redeemed::Unknown => return Err(OAuthError::invalid_grant("unknown refresh token")),
         };
         if grant.client_id != client.client_id {
-            return Err(OAuthError::invalid_grant("the refresh token was issued to another client"));
+            return Err(OAuthError::invalid_grant(
+                "the refresh token was issued to another client",
+            ));
         }
         if grant.revoked_at.is_some() || grant.expires_at < now {
-            return Err(OAuthError::invalid_grant("the grant was revoked or has expired"));
+            return Err(OAuthError::invalid_grant(
+                "the grant was revoked or has expired",
+            ));
         }
         let scope = match scope {
-            Some(asked) if asked.split_whitespace().all(|s| grant.scope.split_whitespace().any(|g| g == s)) => asked.to_owned(),
-            Some(_) => return Err(OAuthError::invalid_scope("a refresh cannot widen the scope")),
+            Some(asked)
+                if asked
+                    .split_whitespace()
+                    .all(|s| grant.scope.split_whitespace().any(|g| g == s)) =>
+            {
+                asked.to_owned()
+            }
+            Some(_) => {
+                return Err(OAuthError::invalid_scope(
+                    "a refresh cannot widen the scope",
+                ));
+            }
             None => grant.scope.clone(),
         };
         let account = SignedInAccount {
@@ -190,7 +258,8 @@ impl Tokens {
             acr: "low".into(),
         };
         let id_token = self.id_token(client, &account, &grant.sid, None, &scope, now)?;
-        let access_token = self.access_token(client, &grant.sub, &grant.sid, &grant.id, &scope, now)?;
+        let access_token =
+            self.access_token(client, &grant.sub, &grant.sid, &grant.id, &scope, now)?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -203,11 +272,20 @@ impl Tokens {
 
     pub async fn revoke_grant(&self, grant_id: &str) -> anyhow::Result<()> {
         grants::revoke(&self.db, grant_id, shared::jwt::now()).await?;
-        let ttl = Duration::from_secs(u64::try_from(self.lifetimes.access_token).unwrap_or(300) + 60);
+        let ttl =
+            Duration::from_secs(u64::try_from(self.lifetimes.access_token).unwrap_or(300) + 60);
         self.store.set(&revoked_key(grant_id), b"1", ttl).await
     }
 
-    pub fn id_token(&self, client: &Client, account: &SignedInAccount, sid: &str, nonce: Option<&str>, scope: &str, now: i64) -> anyhow::Result<String> {
+    pub fn id_token(
+        &self,
+        client: &Client,
+        account: &SignedInAccount,
+        sid: &str,
+        nonce: Option<&str>,
+        scope: &str,
+        now: i64,
+    ) -> anyhow::Result<String> {
         let mut claims = scoped_claims(scope, &account.claims);
         claims.extend(
             json!({
@@ -232,7 +310,15 @@ impl Tokens {
         self.keys.sign(client.id_token_alg, "JWT", &claims)
     }
 
-    fn access_token(&self, client: &Client, sub: &str, sid: &str, grant_id: &str, scope: &str, now: i64) -> anyhow::Result<String> {
+    fn access_token(
+        &self,
+        client: &Client,
+        sub: &str,
+        sid: &str,
+        grant_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> anyhow::Result<String> {
         let claims = json!({
             "iss": self.issuer,
             "sub": sub,
@@ -245,22 +331,41 @@ impl Tokens {
             "exp": now + self.lifetimes.access_token,
             "jti": random_token()[..32],
         });
-        self.keys.sign(Alg::ES256, "at+jwt", claims.as_object().expect("an object"))
+        self.keys
+            .sign(Alg::ES256, "at+jwt", claims.as_object().expect("an object"))
     }
 
     /// The access token's grant, if the token is good and the grant stands.
-    pub async fn check_access_token(&self, token: &str) -> Result<(Claims, crate::store::grants::GrantRow), OAuthError> {
-        let (header, claims) = self.keys.verify(token).map_err(|_| OAuthError::invalid_token("the access token is not valid"))?;
+    pub async fn check_access_token(
+        &self,
+        token: &str,
+    ) -> Result<(Claims, crate::store::grants::GrantRow), OAuthError> {
+        let (header, claims) = self
+            .keys
+            .verify(token)
+            .map_err(|_| OAuthError::invalid_token("the access token is not valid"))?;
         if header.token_type() != Some("at+jwt") {
             return Err(OAuthError::invalid_token("not an access token"));
         }
-        let expect = shared::jwt::Expect { issuer: &self.issuer, audience: &self.issuer, now: shared::jwt::now(), leeway: 5, allow_expired: false };
-        shared::jwt::check_claims(&claims, &expect).map_err(|e| OAuthError::invalid_token(e.to_string()))?;
-        let grant_id = claims.get("gid").and_then(Value::as_str).ok_or_else(|| OAuthError::invalid_token("no grant"))?;
+        let expect = shared::jwt::Expect {
+            issuer: &self.issuer,
+            audience: &self.issuer,
+            now: shared::jwt::now(),
+            leeway: 5,
+            allow_expired: false,
+        };
+        shared::jwt::check_claims(&claims, &expect)
+            .map_err(|e| OAuthError::invalid_token(e.to_string()))?;
+        let grant_id = claims
+            .get("gid")
+            .and_then(Value::as_str)
+            .ok_or_else(|| OAuthError::invalid_token("no grant"))?;
         if self.store.get(&revoked_key(grant_id)).await?.is_some() {
             return Err(OAuthError::invalid_token("the grant was revoked"));
         }
-        let grant = grants::by_id(&self.db, grant_id).await?.ok_or_else(|| OAuthError::invalid_token("unknown grant"))?;
+        let grant = grants::by_id(&self.db, grant_id)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_token("unknown grant"))?;
         if grant.revoked_at.is_some() {
             return Err(OAuthError::invalid_token("the grant was revoked"));
         }
@@ -278,7 +383,10 @@ impl Tokens {
     pub async fn revoke_token(&self, client: &Client, token: &str) -> Result<(), OAuthError> {
         let grant_id = if token.split('.').count() == 3 {
             match self.keys.verify(token) {
-                Ok((_, claims)) if claims.get("client_id").and_then(Value::as_str) == Some(client.client_id.as_str()) => {
+                Ok((_, claims))
+                    if claims.get("client_id").and_then(Value::as_str)
+                        == Some(client.client_id.as_str()) =>
+                {
                     claims.get("gid").and_then(Value::as_str).map(str::to_owned)
                 }
                 _ => None,

@@ -21,7 +21,8 @@ pub struct ClientRow {
 /// Registers a client or replaces its registration.
 pub async fn upsert(db: &Database, c: &ClientConfig, at: i64) -> Result<()> {
     let redirect_uris = serde_json::to_string(&c.redirect_uris).unwrap_or_else(|_| "[]".into());
-    let post_logout = serde_json::to_string(&c.post_logout_redirect_uris).unwrap_or_else(|_| "[]".into());
+    let post_logout =
+        serde_json::to_string(&c.post_logout_redirect_uris).unwrap_or_else(|_| "[]".into());
     let alg = c.id_token_alg.clone().unwrap_or_else(|| "ES256".into());
     with_db!(db, pool => sqlx::query(
         "INSERT INTO clients (client_id, name, logo_url, secret_hash, jwks_uri, redirect_uris, post_logout_redirect_uris, \

@@ -28,7 +28,12 @@ pub struct NewGrant<'a> {
 }
 
 /// Stores a grant and, when given, its first refresh token.
-pub async fn insert(db: &Database, g: &NewGrant<'_>, refresh_hash: Option<&str>, at: i64) -> Result<()> {
+pub async fn insert(
+    db: &Database,
+    g: &NewGrant<'_>,
+    refresh_hash: Option<&str>,
+    at: i64,
+) -> Result<()> {
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
         sqlx::query(

@@ -36,7 +36,13 @@ pub async fn insert(db: &Database, kid: &str, alg: &str, pem: &str, at: i64) -> 
 }
 
 /// Retires the current keys of `alg` except `keep`; they leave the JWKS at `drop_at`.
-pub async fn retire_others(db: &Database, alg: &str, keep: &str, at: i64, drop_at: i64) -> Result<u64> {
+pub async fn retire_others(
+    db: &Database,
+    alg: &str,
+    keep: &str,
+    at: i64,
+    drop_at: i64,
+) -> Result<u64> {
     Ok(with_db!(db, pool => sqlx::query(
         "UPDATE signing_keys SET retired_at = $3, drop_at = $4 WHERE alg = $1 AND kid <> $2 AND retired_at IS NULL",
     )

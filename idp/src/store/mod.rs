@@ -13,6 +13,9 @@ pub use shared::with_db;
 static SQLITE: Migrator = sqlx::migrate!("../migrations/idp/sqlite");
 static POSTGRES: Migrator = sqlx::migrate!("../migrations/idp/postgres");
 
-pub static MIGRATIONS: Migrations = Migrations { sqlite: &SQLITE, postgres: &POSTGRES };
+pub static MIGRATIONS: Migrations = Migrations {
+    sqlite: &SQLITE,
+    postgres: &POSTGRES,
+};
 
 pub type Result<T> = std::result::Result<T, sqlx::Error>;

@@ -32,34 +32,61 @@ pub struct CallbackQuery {
 
 /// The IdP sends the person back here with a code, or with an error.
 pub async fn callback(ctx: Ctx, Query(query): Query<CallbackQuery>) -> PageResult {
-    let sso = ctx.state.sso.clone().ok_or_else(|| AppError::new(ErrorKind::NotFound))?;
+    let sso = ctx
+        .state
+        .sso
+        .clone()
+        .ok_or_else(|| AppError::new(ErrorKind::NotFound))?;
     let pending: Option<PendingSso> = ctx.session.remove(SESSION_PENDING).await?;
     let Some(pending) = pending else {
         return Ok(Redirect::to("/login?local=1").into_response());
     };
     // RFC 9207: the answer must come from our IdP, and for the request this session made.
-    if query.state.as_deref() != Some(pending.state.as_str()) || query.iss.as_deref().is_some_and(|i| i != sso.issuer()) {
-        return Err(AppError { kind: ErrorKind::BadRequest, cause: Some("state or iss does not match".into()) });
+    if query.state.as_deref() != Some(pending.state.as_str())
+        || query.iss.as_deref().is_some_and(|i| i != sso.issuer())
+    {
+        return Err(AppError {
+            kind: ErrorKind::BadRequest,
+            cause: Some("state or iss does not match".into()),
+        });
     }
     if let Some(error) = query.error {
         tracing::info!(%error, "the IdP did not sign the person in");
         return Ok(Redirect::to("/login?local=1").into_response());
     }
-    let code = query.code.ok_or_else(|| AppError::new(ErrorKind::BadRequest))?;
+    let code = query
+        .code
+        .ok_or_else(|| AppError::new(ErrorKind::BadRequest))?;
     let signed_in = match sso.finish(&code, &pending).await {
         Ok(s) => s,
-        Err(e) => return Err(AppError { kind: ErrorKind::BadRequest, cause: Some(format!("{e:#}")) }),
+        Err(e) => {
+            return Err(AppError {
+                kind: ErrorKind::BadRequest,
+                cause: Some(format!("{e:#}")),
+            });
+        }
     };
-    let account = accounts::find(&ctx.state.db, &signed_in.sub).await?.filter(|a| !a.disabled);
+    let account = accounts::find(&ctx.state.db, &signed_in.sub)
+        .await?
+        .filter(|a| !a.disabled);
     let Some(account) = account else {
-        return Err(AppError { kind: ErrorKind::Forbidden, cause: Some("the IdP signed in an account this node does not have".into()) });
+        return Err(AppError {
+            kind: ErrorKind::Forbidden,
+            cause: Some("the IdP signed in an account this node does not have".into()),
+        });
     };
     ctx.sign_in(&account.id).await?;
-    ctx.session.insert(SESSION_ID_TOKEN, &signed_in.id_token).await?;
+    ctx.session
+        .insert(SESSION_ID_TOKEN, &signed_in.id_token)
+        .await?;
     if let Some(sid) = &signed_in.sid {
         ctx.session.insert(SESSION_IDP_SID, sid).await?;
     }
-    let target = if account.must_change_password { "/password" } else { local_path(&pending.next) };
+    let target = if account.must_change_password {
+        "/password"
+    } else {
+        local_path(&pending.next)
+    };
     Ok(Redirect::to(target).into_response())
 }
 
@@ -70,14 +97,19 @@ struct LoggedOutPage {
 }
 
 pub async fn logged_out(ctx: Ctx) -> PageResult {
-    page(LoggedOutPage { base: ctx.base().await? })
+    page(LoggedOutPage {
+        base: ctx.base().await?,
+    })
 }
 
 /// The node's public keys, for the IdP to check its signed answers and client assertions.
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let key = serde_json::Value::Object(state.node_key.public_jwk().as_ref().clone());
     let mut response = Json(json!({ "keys": [key] })).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
     response
 }
 
@@ -85,7 +117,11 @@ fn json_error(status: StatusCode, error: &str) -> Response {
     (status, Json(json!({ "error": error }))).into_response()
 }
 
-pub async fn password_check(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn password_check(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let Some(api) = state.federation.clone() else {
         return json_error(StatusCode::NOT_FOUND, "single sign-on is not configured");
     };
@@ -111,8 +147,13 @@ pub async fn password_check(State(state): State<AppState>, headers: HeaderMap, b
     match api.password_check(&state.signin, &request, &check).await {
         Ok(answer) => {
             let mut response = answer.into_response();
-            response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/jwt"));
-            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/jwt"),
+            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
         Err(e) => {

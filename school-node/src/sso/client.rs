@@ -5,13 +5,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use openidconnect::core::{
-    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
-    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType,
-    CoreSubjectIdentifierType,
+    CoreAuthDisplay, CoreAuthenticationFlow, CoreClaimName, CoreClaimType, CoreClient,
+    CoreClientAuthMethod, CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -70,12 +70,15 @@ pub struct SsoClient {
 impl SsoClient {
     pub fn new(config: SsoConfig, site_url: &str) -> anyhow::Result<Self> {
         // No redirects: the openidconnect crate's advice against SSRF.
-        let http = openidconnect::reqwest::ClientBuilder::new()
-            .redirect(openidconnect::reqwest::redirect::Policy::none())
-            .connect_timeout(Duration::from_secs(2))
+        let http = shared::http::client_builder()
             .timeout(Duration::from_secs(5))
             .build()?;
-        Ok(Self { config, redirect_uri: format!("{site_url}/sso/callback"), http, metadata: RwLock::new(None) })
+        Ok(Self {
+            config,
+            redirect_uri: format!("{site_url}/sso/callback"),
+            http,
+            metadata: RwLock::new(None),
+        })
     }
 
     pub fn issuer(&self) -> &str {
@@ -94,20 +97,28 @@ impl SsoClient {
                 }
             }
         }
-        let issuer = IssuerUrl::new(self.config.issuer.clone()).context("the IdP issuer is not a URL")?;
-        let meta = CoreProviderMetadata::discover_async(issuer, &self.http).await.context("the IdP does not answer discovery")?;
+        let issuer =
+            IssuerUrl::new(self.config.issuer.clone()).context("the IdP issuer is not a URL")?;
+        let meta = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .context("the IdP does not answer discovery")?;
         *self.metadata.write().await = Some((Instant::now(), meta.clone()));
         Ok(meta)
     }
 
-    fn client(&self, meta: CoreProviderMetadata) -> anyhow::Result<CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    >> {
+    fn client(
+        &self,
+        meta: CoreProviderMetadata,
+    ) -> anyhow::Result<
+        CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+    > {
         Ok(CoreClient::from_provider_metadata(
             meta,
             ClientId::new(self.config.client_id.clone()),
@@ -117,11 +128,19 @@ impl SsoClient {
     }
 
     /// Where to send the person, and what to remember until they come back.
-    pub async fn start(&self, next: &str, prompt_none: bool) -> anyhow::Result<(String, PendingSso)> {
+    pub async fn start(
+        &self,
+        next: &str,
+        prompt_none: bool,
+    ) -> anyhow::Result<(String, PendingSso)> {
         let client = self.client(self.metadata(false).await?)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
-            .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
             .add_scope(Scope::new("profile".into()))
             .add_scope(Scope::new("email".into()))
             .set_pkce_challenge(challenge);
@@ -147,19 +166,28 @@ impl SsoClient {
             .request_async(&self.http)
             .await
             .map_err(|e| anyhow!("the code exchange failed: {e}"))?;
-        let id_token = response.id_token().ok_or_else(|| anyhow!("the IdP sent no ID token"))?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| anyhow!("the IdP sent no ID token"))?;
         let nonce = Nonce::new(pending.nonce.clone());
         let claims = match id_token.claims(&client.id_token_verifier(), &nonce) {
             Ok(claims) => claims.clone(),
             Err(first) => {
                 // The IdP may have rotated its keys since discovery: look again once.
                 let fresh = self.client(self.metadata(true).await?)?;
-                id_token.claims(&fresh.id_token_verifier(), &nonce).map_err(|_| anyhow!("the ID token is not valid: {first}"))?.clone()
+                id_token
+                    .claims(&fresh.id_token_verifier(), &nonce)
+                    .map_err(|_| anyhow!("the ID token is not valid: {first}"))?
+                    .clone()
             }
         };
         let _ = response.access_token();
         let compact = id_token.to_string();
-        Ok(SsoSignIn { sub: claims.subject().as_str().to_owned(), sid: claim_of(&compact, "sid"), id_token: compact })
+        Ok(SsoSignIn {
+            sub: claims.subject().as_str().to_owned(),
+            sid: claim_of(&compact, "sid"),
+            id_token: compact,
+        })
     }
 
     /// The IdP's end-session URL for this node's sign-out.
@@ -167,7 +195,9 @@ impl SsoClient {
         let meta = self.metadata(false).await.ok()?;
         let end = meta.additional_metadata().end_session_endpoint.clone()?;
         let mut url = reqwest::Url::parse(&end).ok()?;
-        url.query_pairs_mut().append_pair("id_token_hint", id_token).append_pair("post_logout_redirect_uri", post_logout);
+        url.query_pairs_mut()
+            .append_pair("id_token_hint", id_token)
+            .append_pair("post_logout_redirect_uri", post_logout);
         Some(url.to_string())
     }
 
@@ -180,6 +210,12 @@ impl SsoClient {
 fn claim_of(compact: &str, name: &str) -> Option<String> {
     use base64::Engine;
     let payload = compact.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).ok()?;
-    serde_json::from_slice::<serde_json::Value>(&bytes).ok()?.get(name)?.as_str().map(str::to_owned)
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()?
+        .get(name)?
+        .as_str()
+        .map(str::to_owned)
 }

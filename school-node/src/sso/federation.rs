@@ -41,24 +41,54 @@ impl FederationApi {
     /// Checks the IdP's bearer token: signature, typ, iss, aud, freshness, and a single use.
     pub async fn authorize(&self, bearer: &str) -> Result<Claims, FederationError> {
         let unauthorized = |e: &dyn std::fmt::Display| FederationError::Unauthorized(e.to_string());
-        let (header, claims) = self.idp_keys.verify(bearer).await.map_err(|e| unauthorized(&e))?;
+        let (header, claims) = self
+            .idp_keys
+            .verify(bearer)
+            .await
+            .map_err(|e| unauthorized(&e))?;
         if header.token_type() != Some("fed+jwt") {
             return Err(unauthorized(&"not a federation token"));
         }
         let now = shared::jwt::now();
-        check_claims(&claims, &Expect { issuer: &self.issuer, audience: &self.client_id, now, leeway: 30, allow_expired: false })
-            .map_err(|e| unauthorized(&e))?;
-        let jti = claims.get("jti").and_then(Value::as_str).ok_or_else(|| unauthorized(&"no jti"))?;
-        if !self.replay.set_new(&format!("fed-jti:{jti}"), b"1", Duration::from_secs(180)).await? {
+        check_claims(
+            &claims,
+            &Expect {
+                issuer: &self.issuer,
+                audience: &self.client_id,
+                now,
+                leeway: 30,
+                allow_expired: false,
+            },
+        )
+        .map_err(|e| unauthorized(&e))?;
+        let jti = claims
+            .get("jti")
+            .and_then(Value::as_str)
+            .ok_or_else(|| unauthorized(&"no jti"))?;
+        if !self
+            .replay
+            .set_new(&format!("fed-jti:{jti}"), b"1", Duration::from_secs(180))
+            .await?
+        {
             return Err(unauthorized(&"the token was used before"));
         }
         Ok(claims)
     }
 
     /// Checks the password and signs the answer for the IdP.
-    pub async fn password_check(&self, signin: &SignIn, request: &Claims, check: &PasswordCheck) -> anyhow::Result<String> {
-        let from: IpAddr = check.client_ip.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let outcome = signin.sign_in(&check.username, &Secret::new(check.password.clone()), from).await?;
+    pub async fn password_check(
+        &self,
+        signin: &SignIn,
+        request: &Claims,
+        check: &PasswordCheck,
+    ) -> anyhow::Result<String> {
+        let from: IpAddr = check
+            .client_ip
+            .parse()
+            .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let outcome = signin
+            .sign_in(&check.username, &Secret::new(check.password.clone()), from)
+            .await?;
         let now = shared::jwt::now();
         let mut answer = json!({
             "iss": self.client_id,
@@ -81,7 +111,10 @@ impl FederationApi {
                 if let Some(phone) = &account.phone {
                     fields.insert("phone_number".into(), phone.clone().into());
                 }
-                fields.insert("must_change_password".into(), account.must_change_password.into());
+                fields.insert(
+                    "must_change_password".into(),
+                    account.must_change_password.into(),
+                );
             }
             Outcome::Invalid => {
                 fields.insert("outcome".into(), "invalid".into());

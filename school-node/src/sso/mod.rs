@@ -32,8 +32,13 @@ impl SsoConfig {
 /// The node's signing key, made on first start.
 pub async fn node_key(db: &Database) -> anyhow::Result<Arc<SigningKey>> {
     if let Some(row) = store::keys::newest(db).await? {
-        let alg = Alg::parse(&row.alg).ok_or_else(|| anyhow::anyhow!("unknown key algorithm {}", row.alg))?;
-        return Ok(Arc::new(SigningKey::from_pem(&row.kid, alg, &row.private_pem)?));
+        let alg = Alg::parse(&row.alg)
+            .ok_or_else(|| anyhow::anyhow!("unknown key algorithm {}", row.alg))?;
+        return Ok(Arc::new(SigningKey::from_pem(
+            &row.kid,
+            alg,
+            &row.private_pem,
+        )?));
     }
     let (key, pem) = tokio::task::spawn_blocking(|| SigningKey::generate(Alg::ES256)).await??;
     store::keys::insert(db, &key.kid, key.alg.name(), &pem, store::now()).await?;

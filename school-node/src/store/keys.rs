@@ -10,9 +10,11 @@ pub struct KeyRow {
 }
 
 pub async fn newest(db: &Database) -> Result<Option<KeyRow>> {
-    Ok(with_db!(db, pool => sqlx::query_as("SELECT kid, alg, private_pem FROM node_keys ORDER BY created_at DESC, kid LIMIT 1")
+    Ok(
+        with_db!(db, pool => sqlx::query_as("SELECT kid, alg, private_pem FROM node_keys ORDER BY created_at DESC, kid LIMIT 1")
         .fetch_optional(pool)
-        .await?))
+        .await?),
+    )
 }
 
 pub async fn insert(db: &Database, kid: &str, alg: &str, pem: &str, at: i64) -> Result<()> {

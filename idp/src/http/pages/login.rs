@@ -52,7 +52,15 @@ async fn pending(state: &AppState, id: &str) -> Option<PendingLogin> {
     serde_json::from_slice(&bytes).ok()
 }
 
-fn render(state: &AppState, t: &'static Texts, p: &PendingLogin, id: &str, username: &str, message: Option<&str>, status: StatusCode) -> Response {
+fn render(
+    state: &AppState,
+    t: &'static Texts,
+    p: &PendingLogin,
+    id: &str,
+    username: &str,
+    message: Option<&str>,
+    status: StatusCode,
+) -> Response {
     let Some(client) = state.clients.get(&p.request.client_id) else {
         return pages::error(StatusCode::BAD_REQUEST, t, t.unknown_client);
     };
@@ -60,7 +68,10 @@ fn render(state: &AppState, t: &'static Texts, p: &PendingLogin, id: &str, usern
         t,
         institution: &client.name,
         logo_url: client.logo_url.as_deref(),
-        node_url: client.federation_url.as_deref().map(|u| u.trim_end_matches('/')),
+        node_url: client
+            .federation_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/')),
         request_id: id,
         csrf: &p.csrf,
         username,
@@ -72,7 +83,11 @@ fn render(state: &AppState, t: &'static Texts, p: &PendingLogin, id: &str, usern
     }
 }
 
-pub async fn form(State(state): State<AppState>, headers: HeaderMap, Query(query): Query<LoginQuery>) -> Response {
+pub async fn form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Response {
     let Some(p) = pending(&state, &query.r).await else {
         let t = i18n::texts(&headers, None);
         return pages::error(StatusCode::BAD_REQUEST, t, t.request_expired);
@@ -102,8 +117,19 @@ pub async fn submit(
         return pages::error(StatusCode::BAD_REQUEST, t, t.unknown_client);
     };
     let client_ip = forwarded_for(&state, &headers).unwrap_or_else(|| peer.ip().to_string());
-    let check = PasswordCheck { username: form.username.clone(), password: form.password, client_ip };
-    let outcome = federation::check_password(&state.http, &state.keys, &state.config.issuer, &client, &check).await;
+    let check = PasswordCheck {
+        username: form.username.clone(),
+        password: form.password,
+        client_ip,
+    };
+    let outcome = federation::check_password(
+        &state.http,
+        &state.keys,
+        &state.config.issuer,
+        &client,
+        &check,
+    )
+    .await;
     let (message, status) = match outcome {
         CheckOutcome::SignedIn { sub, claims } => {
             let _ = state.ephemeral.delete(&pending_key(&form.r)).await;
@@ -114,8 +140,16 @@ pub async fn submit(
                 None => None,
             }
             .unwrap_or_else(|| IdpSession::new(now));
-            let account = SignedInAccount { sub, claims, auth_time: now, amr: vec!["pwd".into()], acr: "low".into() };
-            session.accounts.insert(client.client_id.clone(), account.clone());
+            let account = SignedInAccount {
+                sub,
+                claims,
+                auth_time: now,
+                amr: vec!["pwd".into()],
+                acr: "low".into(),
+            };
+            session
+                .accounts
+                .insert(client.client_id.clone(), account.clone());
             // A sign-in gets a fresh cookie value, so a planted one is worth nothing.
             if let Some(old) = &old {
                 let _ = state.sessions.delete(old).await;
@@ -128,12 +162,26 @@ pub async fn submit(
         CheckOutcome::Throttled { .. } => (t.throttled, StatusCode::TOO_MANY_REQUESTS),
         CheckOutcome::Unavailable => (t.node_unavailable, StatusCode::BAD_GATEWAY),
     };
-    render(&state, t, &p, &form.r, &form.username, Some(message), status)
+    render(
+        &state,
+        t,
+        &p,
+        &form.r,
+        &form.username,
+        Some(message),
+        status,
+    )
 }
 
 fn forwarded_for(state: &AppState, headers: &HeaderMap) -> Option<String> {
     if !state.config.trust_forwarded_for {
         return None;
     }
-    headers.get("x-forwarded-for")?.to_str().ok()?.rsplit(',').next().map(|s| s.trim().to_owned())
+    headers
+        .get("x-forwarded-for")?
+        .to_str()
+        .ok()?
+        .rsplit(',')
+        .next()
+        .map(|s| s.trim().to_owned())
 }

@@ -19,8 +19,20 @@ struct MessagePage<'a> {
 }
 
 /// A page with one message; errors are shown here when they cannot go back to a client.
-pub fn message(status: StatusCode, t: &'static Texts, title: &str, text: &str, detail: Option<&str>) -> Response {
-    let page = MessagePage { t, title, message: text, detail, is_error: status.is_client_error() || status.is_server_error() };
+pub fn message(
+    status: StatusCode,
+    t: &'static Texts,
+    title: &str,
+    text: &str,
+    detail: Option<&str>,
+) -> Response {
+    let page = MessagePage {
+        t,
+        title,
+        message: text,
+        detail,
+        is_error: status.is_client_error() || status.is_server_error(),
+    };
     match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
         Err(e) => {

@@ -30,11 +30,21 @@ pub fn pending_key(id: &str) -> String {
     format!("authz:{id}")
 }
 
-pub async fn by_get(State(state): State<AppState>, headers: HeaderMap, jar: CookieJar, RawQuery(query): RawQuery) -> Response {
+pub async fn by_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    RawQuery(query): RawQuery,
+) -> Response {
     authorize(state, headers, jar, query.unwrap_or_default().as_bytes()).await
 }
 
-pub async fn by_post(State(state): State<AppState>, headers: HeaderMap, jar: CookieJar, RawForm(form): RawForm) -> Response {
+pub async fn by_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    RawForm(form): RawForm,
+) -> Response {
     authorize(state, headers, jar, &form).await
 }
 
@@ -53,7 +63,15 @@ async fn authorize(state: AppState, headers: HeaderMap, jar: CookieJar, params: 
     }
     let request = match request::check(&raw) {
         Ok(r) => r,
-        Err(e) => return error_redirect(&state, &raw.redirect_uri, raw.state.as_deref(), e.error, e.description),
+        Err(e) => {
+            return error_redirect(
+                &state,
+                &raw.redirect_uri,
+                raw.state.as_deref(),
+                e.error,
+                e.description,
+            );
+        }
     };
     let now = shared::jwt::now();
     let cookie = jar.get(COOKIE).map(|c| c.value().to_owned());
@@ -66,7 +84,9 @@ async fn authorize(state: AppState, headers: HeaderMap, jar: CookieJar, params: 
     };
     if let (Some(cookie), Some(session)) = (&cookie, &session) {
         if let Some(account) = session.accounts.get(&request.client_id) {
-            let fresh_enough = request.max_age.is_none_or(|max| now - account.auth_time <= max);
+            let fresh_enough = request
+                .max_age
+                .is_none_or(|max| now - account.auth_time <= max);
             if request.prompt != Prompt::Login && fresh_enough {
                 let account = account.clone();
                 return finish(&state, jar, cookie, session.clone(), &request, &account).await;
@@ -74,12 +94,30 @@ async fn authorize(state: AppState, headers: HeaderMap, jar: CookieJar, params: 
         }
     }
     if request.prompt == Prompt::None {
-        return error_redirect(&state, &request.redirect_uri, request.state.as_deref(), "login_required", "the person must sign in");
+        return error_redirect(
+            &state,
+            &request.redirect_uri,
+            request.state.as_deref(),
+            "login_required",
+            "the person must sign in",
+        );
     }
     let id = random_token();
-    let pending = PendingLogin { request, csrf: random_token() };
+    let pending = PendingLogin {
+        request,
+        csrf: random_token(),
+    };
     let stored = match serde_json::to_vec(&pending) {
-        Ok(bytes) => state.ephemeral.set(&pending_key(&id), &bytes, Duration::from_secs(PENDING_MINUTES * 60)).await,
+        Ok(bytes) => {
+            state
+                .ephemeral
+                .set(
+                    &pending_key(&id),
+                    &bytes,
+                    Duration::from_secs(PENDING_MINUTES * 60),
+                )
+                .await
+        }
         Err(e) => Err(e.into()),
     };
     match stored {
@@ -93,8 +131,18 @@ fn internal(t: &'static i18n::Texts, e: anyhow::Error) -> Response {
     pages::error(StatusCode::INTERNAL_SERVER_ERROR, t, t.internal)
 }
 
-pub fn error_redirect(state: &AppState, redirect_uri: &str, client_state: Option<&str>, error: &str, description: &str) -> Response {
-    let mut params = vec![("error", error), ("error_description", description), ("iss", state.config.issuer.as_str())];
+pub fn error_redirect(
+    state: &AppState,
+    redirect_uri: &str,
+    client_state: Option<&str>,
+    error: &str,
+    description: &str,
+) -> Response {
+    let mut params = vec![
+        ("error", error),
+        ("error_description", description),
+        ("iss", state.config.issuer.as_str()),
+    ];
     if let Some(s) = client_state {
         params.push(("state", s));
     }
@@ -113,17 +161,31 @@ pub fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
 }
 
 /// Issues a code for a signed-in account and sends the browser back to the client.
-pub async fn finish(state: &AppState, jar: CookieJar, cookie: &str, mut session: IdpSession, request: &AuthorizeRequest, account: &SignedInAccount) -> Response {
+pub async fn finish(
+    state: &AppState,
+    jar: CookieJar,
+    cookie: &str,
+    mut session: IdpSession,
+    request: &AuthorizeRequest,
+    account: &SignedInAccount,
+) -> Response {
     session.participants.insert(request.client_id.clone());
     let t = i18n::texts(&HeaderMap::new(), request.ui_locales.as_deref());
     if let Err(e) = state.sessions.save(cookie, &session).await {
         return internal(t, e);
     }
-    let code = match state.tokens.issue_code(request, &session.sid, account).await {
+    let code = match state
+        .tokens
+        .issue_code(request, &session.sid, account)
+        .await
+    {
         Ok(code) => code,
         Err(e) => return internal(t, e),
     };
-    let mut params = vec![("code", code.as_str()), ("iss", state.config.issuer.as_str())];
+    let mut params = vec![
+        ("code", code.as_str()),
+        ("iss", state.config.issuer.as_str()),
+    ];
     if let Some(s) = request.state.as_deref() {
         params.push(("state", s));
     }

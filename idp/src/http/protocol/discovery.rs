@@ -38,19 +38,34 @@ pub async fn configuration(State(state): State<AppState>) -> Response {
         "ui_locales_supported": ["et", "en"],
     });
     let mut response = Json(body).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
     response
 }
 
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(state.keys.jwks().as_ref().clone()).into_response();
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
     response
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {
-    let db = shared::with_db!(&state.db, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok());
+    let db =
+        shared::with_db!(&state.db, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok());
     let ephemeral = state.ephemeral.get("health").await.is_ok();
-    let status = if db && ephemeral { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({ "database": db, "ephemeral": ephemeral }))).into_response()
+    let status = if db && ephemeral {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({ "database": db, "ephemeral": ephemeral })),
+    )
+        .into_response()
 }

@@ -25,15 +25,30 @@ struct LogoutParams {
     ui_locales: Option<String>,
 }
 
-pub async fn by_get(State(state): State<AppState>, headers: HeaderMap, jar: CookieJar, RawQuery(q): RawQuery) -> Response {
+pub async fn by_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    RawQuery(q): RawQuery,
+) -> Response {
     end_session(state, headers, jar, q.unwrap_or_default().as_bytes()).await
 }
 
-pub async fn by_post(State(state): State<AppState>, headers: HeaderMap, jar: CookieJar, RawForm(f): RawForm) -> Response {
+pub async fn by_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    RawForm(f): RawForm,
+) -> Response {
     end_session(state, headers, jar, &f).await
 }
 
-async fn end_session(state: AppState, headers: HeaderMap, jar: CookieJar, params: &[u8]) -> Response {
+async fn end_session(
+    state: AppState,
+    headers: HeaderMap,
+    jar: CookieJar,
+    params: &[u8],
+) -> Response {
     let p: LogoutParams = match serde_html_form::from_bytes(params) {
         Ok(p) => p,
         Err(_) => {
@@ -45,22 +60,32 @@ async fn end_session(state: AppState, headers: HeaderMap, jar: CookieJar, params
     // The hint may have expired; its signature and issuer must still be ours.
     let hint = match p.id_token_hint.as_deref() {
         Some(token) => match state.keys.verify(token) {
-            Ok((_, claims)) if claims.get("iss").and_then(Value::as_str) == Some(state.config.issuer.as_str()) => Some(claims),
+            Ok((_, claims))
+                if claims.get("iss").and_then(Value::as_str)
+                    == Some(state.config.issuer.as_str()) =>
+            {
+                Some(claims)
+            }
             _ => return pages::error(StatusCode::BAD_REQUEST, t, t.bad_logout),
         },
         None => None,
     };
-    let hinted_client = hint.as_ref().and_then(|c| c.get("aud")).and_then(|a| match a {
-        Value::String(s) => Some(s.clone()),
-        Value::Array(v) => v.first().and_then(Value::as_str).map(str::to_owned),
-        _ => None,
-    });
+    let hinted_client = hint
+        .as_ref()
+        .and_then(|c| c.get("aud"))
+        .and_then(|a| match a {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(v) => v.first().and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        });
     if let (Some(a), Some(b)) = (&hinted_client, &p.client_id) {
         if a != b {
             return pages::error(StatusCode::BAD_REQUEST, t, t.bad_logout);
         }
     }
-    let client = hinted_client.or(p.client_id.clone()).and_then(|id| state.clients.get(&id));
+    let client = hinted_client
+        .or(p.client_id.clone())
+        .and_then(|id| state.clients.get(&id));
     let target = match (&p.post_logout_redirect_uri, &client) {
         (Some(uri), Some(client)) if client.allows_post_logout(uri) => Some(uri.clone()),
         (Some(_), _) => return pages::error(StatusCode::BAD_REQUEST, t, t.bad_logout),
@@ -71,7 +96,10 @@ async fn end_session(state: AppState, headers: HeaderMap, jar: CookieJar, params
     let mut jar = jar;
     if let Some(cookie) = jar.get(COOKIE).map(|c| c.value().to_owned()) {
         let session = state.sessions.load(&cookie, now).await.ok().flatten();
-        let hinted_sid = hint.as_ref().and_then(|c| c.get("sid")).and_then(Value::as_str);
+        let hinted_sid = hint
+            .as_ref()
+            .and_then(|c| c.get("sid"))
+            .and_then(Value::as_str);
         // A hint for another session must not end this one.
         let same = match (&session, hinted_sid) {
             (Some(s), Some(sid)) => s.sid == sid,
@@ -87,9 +115,17 @@ async fn end_session(state: AppState, headers: HeaderMap, jar: CookieJar, params
     }
     match target {
         Some(uri) => {
-            let params: Vec<(&str, &str)> = p.state.as_deref().map(|s| vec![("state", s)]).unwrap_or_default();
+            let params: Vec<(&str, &str)> = p
+                .state
+                .as_deref()
+                .map(|s| vec![("state", s)])
+                .unwrap_or_default();
             (jar, redirect_with(&uri, &params)).into_response()
         }
-        None => (jar, pages::message(StatusCode::OK, t, t.signed_out_title, t.signed_out, None)).into_response(),
+        None => (
+            jar,
+            pages::message(StatusCode::OK, t, t.signed_out_title, t.signed_out, None),
+        )
+            .into_response(),
     }
 }

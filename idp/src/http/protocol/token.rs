@@ -27,15 +27,30 @@ pub struct TokenForm {
 }
 
 fn parse(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, OAuthError> {
-    let form_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let form_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !form_type.starts_with("application/x-www-form-urlencoded") {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"));
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
     }
-    serde_html_form::from_bytes(body).map_err(|_| OAuthError::invalid_request("the form is malformed or repeats a parameter"))
+    serde_html_form::from_bytes(body)
+        .map_err(|_| OAuthError::invalid_request("the form is malformed or repeats a parameter"))
 }
 
-async fn client(state: &AppState, headers: &HeaderMap, form: &TokenForm, endpoint: &str) -> Result<std::sync::Arc<Client>, OAuthError> {
-    let basic = clients::basic_credentials(headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
+async fn client(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &TokenForm,
+    endpoint: &str,
+) -> Result<std::sync::Arc<Client>, OAuthError> {
+    let basic = clients::basic_credentials(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )?;
     let creds = Credentials {
         basic,
         client_id: form.client_id.clone(),
@@ -44,44 +59,89 @@ async fn client(state: &AppState, headers: &HeaderMap, form: &TokenForm, endpoin
         assertion: form.client_assertion.clone(),
     };
     let endpoint = format!("{}{endpoint}", state.config.issuer);
-    clients::authenticate(&state.clients, &state.ephemeral, &state.config.issuer, &endpoint, &creds).await
+    clients::authenticate(
+        &state.clients,
+        &state.ephemeral,
+        &state.config.issuer,
+        &endpoint,
+        &creds,
+    )
+    .await
 }
 
 fn no_store(mut response: Response) -> Response {
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     response
 }
 
-pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     match issue(&state, &headers, &body).await {
         Ok(response) => no_store(Json(response).into_response()),
         Err(e) => e.into_response(),
     }
 }
 
-async fn issue(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<crate::service::tokens::TokenResponse, OAuthError> {
+async fn issue(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<crate::service::tokens::TokenResponse, OAuthError> {
     let form = parse(headers, body)?;
     let client = client(state, headers, &form, "/token").await?;
     match form.grant_type.as_str() {
         "authorization_code" => {
-            let code = form.code.as_deref().ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
-            state.tokens.exchange_code(&client, code, form.redirect_uri.as_deref(), form.code_verifier.as_deref()).await
+            let code = form
+                .code
+                .as_deref()
+                .ok_or_else(|| OAuthError::invalid_request("code is missing"))?;
+            state
+                .tokens
+                .exchange_code(
+                    &client,
+                    code,
+                    form.redirect_uri.as_deref(),
+                    form.code_verifier.as_deref(),
+                )
+                .await
         }
         "refresh_token" => {
-            let token = form.refresh_token.as_deref().ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-            state.tokens.refresh(&client, token, form.scope.as_deref()).await
+            let token = form
+                .refresh_token
+                .as_deref()
+                .ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+            state
+                .tokens
+                .refresh(&client, token, form.scope.as_deref())
+                .await
         }
         "" => Err(OAuthError::invalid_request("grant_type is missing")),
-        _ => Err(OAuthError::unsupported_grant_type("only authorization_code and refresh_token are supported")),
+        _ => Err(OAuthError::unsupported_grant_type(
+            "only authorization_code and refresh_token are supported",
+        )),
     }
 }
 
-pub async fn revoke(State(state): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn revoke(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     let result = async {
         let form = parse(&headers, &body)?;
         let client = client(&state, &headers, &form, "/revoke").await?;
-        let token = form.token.as_deref().ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
+        let token = form
+            .token
+            .as_deref()
+            .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
         state.tokens.revoke_token(&client, token).await
     }
     .await;

@@ -12,7 +12,10 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim);
     let Some(token) = token else {
         return OAuthError::invalid_token("a Bearer access token is required").into_response();
@@ -20,7 +23,10 @@ pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Resp
     match state.tokens.check_access_token(token).await {
         Ok((_, grant)) => {
             let mut response = Json(state.tokens.userinfo(&grant)).into_response();
-            response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
             response
         }
         Err(e) => e.into_response(),

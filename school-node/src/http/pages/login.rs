@@ -116,5 +116,10 @@ pub async fn logout(ctx: Ctx, VerifiedForm(_): VerifiedForm<Empty>) -> PageResul
             return Ok(Redirect::to(&url).into_response());
         }
     }
-    Ok(Redirect::to("/login?local=1").into_response())
+    let target = if ctx.state.sso.is_some() {
+        "/logged-out"
+    } else {
+        "/login"
+    };
+    Ok(Redirect::to(target).into_response())
 }

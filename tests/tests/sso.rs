@@ -1,0 +1,195 @@
+//! Signing in at a school node through the IdP, end to end over HTTP, and the node's own
+//! sign-in taking over when the IdP is down.
+
+use federation_tests::{DEMO_PASSWORD, browser, browser_with, hidden, start};
+use reqwest::StatusCode;
+use reqwest::cookie::CookieStore;
+
+#[tokio::test]
+async fn a_node_signs_in_through_the_idp() {
+    let (federation, _dir) = start(true).await;
+    let client = browser(&federation);
+    let jpk = federation.node("jpk").unwrap().url();
+    let idp = federation.idp.as_ref().unwrap().url();
+
+    // "Logi sisse" at the school goes to the IdP's page, branded with the school.
+    let page = client.get(format!("{jpk}/login")).send().await.unwrap();
+    assert!(
+        page.url().as_str().starts_with(&format!("{idp}/login?r=")),
+        "{}",
+        page.url()
+    );
+    let body = page.text().await.unwrap();
+    assert!(body.contains("Jõgeva Põhikool"), "{body}");
+    assert!(body.contains(&format!("{jpk}/forgot")) && body.contains(&format!("{jpk}/apply")));
+
+    let form = [
+        ("r", hidden(&body, "r")),
+        ("csrf", hidden(&body, "csrf")),
+        ("username", "MARI maasikas".into()),
+        ("password", "vale-parool".into()),
+    ];
+    let wrong = client
+        .post(format!("{idp}/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let wrong_body = wrong.text().await.unwrap();
+    assert!(
+        wrong_body.contains("Vale kasutajanimi või salasõna."),
+        "{wrong_body}"
+    );
+
+    let form = [
+        ("r", hidden(&wrong_body, "r")),
+        ("csrf", hidden(&wrong_body, "csrf")),
+        ("username", "MARI maasikas".into()),
+        ("password", DEMO_PASSWORD.into()),
+    ];
+    let home = client
+        .post(format!("{idp}/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.url().as_str(), format!("{jpk}/"));
+    let home = home.text().await.unwrap();
+    assert!(home.contains("Tere, Mari Maasikas!"), "{home}");
+
+    // Signing in again at the same school needs no form while the IdP session lasts.
+    let csrf = hidden(&home, "csrf");
+    let out = client
+        .post(format!("{jpk}/logout"))
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.url().as_str(), format!("{jpk}/logged-out"));
+    let again = client.get(format!("{jpk}/login")).send().await.unwrap();
+    assert!(
+        again.url().as_str().starts_with(&format!("{idp}/login?r=")),
+        "sign-out ended the IdP session too: {}",
+        again.url()
+    );
+}
+
+#[tokio::test]
+async fn the_idp_session_signs_in_again_without_a_form() {
+    let (federation, _dir) = start(true).await;
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let client = browser_with(&federation, jar.clone());
+    let jpk = federation.node("jpk").unwrap().url();
+    let idp = federation.idp.as_ref().unwrap().url();
+    let body = client
+        .get(format!("{jpk}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("r", hidden(&body, "r")),
+        ("csrf", hidden(&body, "csrf")),
+        ("username", "jaan.tamm@example.ee".into()),
+        ("password", DEMO_PASSWORD.into()),
+    ];
+    let home = client
+        .post(format!("{idp}/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Tere, Jaan Tamm!"), "{home}");
+
+    // The school's session is gone (another browser tab's cookies cleared, say) but the IdP's
+    // session remains: the school signs the person in again with no form.
+    let idp_url: reqwest::Url = idp.parse().unwrap();
+    let idp_cookie = jar.cookies(&idp_url).expect("an IdP session cookie");
+    let only_idp = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    only_idp.add_cookie_str(idp_cookie.to_str().unwrap(), &idp_url);
+    let again = browser_with(&federation, only_idp);
+    let page = again
+        .get(format!("{jpk}/login?next=/profile"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.url().as_str(), format!("{jpk}/profile"));
+    assert!(page.text().await.unwrap().contains("jaan.tamm@example.ee"));
+}
+
+#[tokio::test]
+async fn the_nodes_own_sign_in_takes_over_when_the_idp_is_down() {
+    let (federation, _dir) = start(true).await;
+    let idp = federation.idp.as_ref().unwrap();
+    idp.task.abort();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while reqwest::get(format!("http://127.0.0.1:{}/health", idp.port))
+            .await
+            .is_ok()
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let client = browser(&federation);
+    let laagri = federation.node("laagri").unwrap().url();
+    let page = client.get(format!("{laagri}/login")).send().await.unwrap();
+    assert_eq!(page.url().as_str(), format!("{laagri}/login"));
+    let body = page.text().await.unwrap();
+    assert!(
+        body.contains("Ühtne sisselogimine ei ole praegu saadaval"),
+        "{body}"
+    );
+    let form = [
+        ("csrf", hidden(&body, "csrf")),
+        ("username", "Mari Maasikas".into()),
+        ("password", DEMO_PASSWORD.into()),
+        ("next", "/".into()),
+    ];
+    let home = client
+        .post(format!("{laagri}/login"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("Tere, Mari Maasikas!") && home.contains("lapsevanem"),
+        "{home}"
+    );
+}
+
+#[tokio::test]
+async fn a_forged_federation_request_is_refused() {
+    let (federation, _dir) = start(true).await;
+    let jpk = federation.node("jpk").unwrap();
+    let client = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{}/federation/v1/password-check", jpk.port);
+    let body = serde_json::json!({"username": "Mari Maasikas", "password": DEMO_PASSWORD, "client_ip": "127.0.0.1"});
+    let none = client.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    let (key, _) = shared::jwt::SigningKey::generate(shared::jwt::Alg::ES256).unwrap();
+    let now = shared::jwt::now();
+    let claims = serde_json::json!({"iss": federation.idp.as_ref().unwrap().url(), "aud": "jpk", "iat": now, "exp": now + 60, "jti": "x"});
+    let forged = key.sign("fed+jwt", claims.as_object().unwrap()).unwrap();
+    let refused = client
+        .post(&url)
+        .bearer_auth(forged)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::UNAUTHORIZED,
+        "a key the IdP does not publish"
+    );
+}
