@@ -26,6 +26,9 @@ pub struct ClientConfig {
     pub frontchannel_logout_uri: Option<String>,
     /// The node's base URL: its federation API, "forgot password" and "apply" pages.
     pub federation_url: Option<String>,
+    /// For an application of a school rather than the school's own site: the client id of the
+    /// node whose accounts sign in to it. Defaults to the client itself.
+    pub federation_node: Option<String>,
     /// The ID token algorithm this client asked for.
     pub id_token_alg: Option<String>,
 }
@@ -173,7 +176,7 @@ impl Config {
                 1..=24 * 60,
             ),
             ("session_max_hours", self.session_max_hours, 1..=24 * 30),
-            ("code_seconds", self.code_seconds, 5..=600),
+            ("code_seconds", self.code_seconds, 1..=600),
             (
                 "access_token_seconds",
                 self.access_token_seconds,

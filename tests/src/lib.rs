@@ -1,6 +1,8 @@
 //! Helpers for the end-to-end tests: a browser with one cookie jar for the whole federation,
 //! every `*.localhost` host name mapped to this machine.
 
+pub mod stack;
+
 use std::net::SocketAddr;
 
 use federation::{Demo, Federation, Options};

@@ -25,6 +25,8 @@ pub struct Client {
     pub backchannel_logout_uri: Option<String>,
     pub frontchannel_logout_uri: Option<String>,
     pub federation_url: Option<String>,
+    /// The node whose accounts sign in here: this client itself for a school's own site.
+    pub node_id: String,
     pub id_token_alg: Alg,
 }
 
@@ -69,6 +71,10 @@ impl Registry {
                 post_logout_redirect_uris: serde_json::from_str(&row.post_logout_redirect_uris)
                     .unwrap_or_default(),
                 id_token_alg: Alg::parse(&row.id_token_alg).unwrap_or(Alg::ES256),
+                node_id: row
+                    .federation_node
+                    .clone()
+                    .unwrap_or_else(|| row.client_id.clone()),
                 client_id: row.client_id,
                 name: row.name,
                 logo_url: row.logo_url,

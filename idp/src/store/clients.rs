@@ -15,6 +15,7 @@ pub struct ClientRow {
     pub backchannel_logout_uri: Option<String>,
     pub frontchannel_logout_uri: Option<String>,
     pub federation_url: Option<String>,
+    pub federation_node: Option<String>,
     pub id_token_alg: String,
 }
 
@@ -26,11 +27,11 @@ pub async fn upsert(db: &Database, c: &ClientConfig, at: i64) -> Result<()> {
     let alg = c.id_token_alg.clone().unwrap_or_else(|| "ES256".into());
     with_db!(db, pool => sqlx::query(
         "INSERT INTO clients (client_id, name, logo_url, secret_hash, jwks_uri, redirect_uris, post_logout_redirect_uris, \
-         backchannel_logout_uri, frontchannel_logout_uri, federation_url, id_token_alg, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         backchannel_logout_uri, frontchannel_logout_uri, federation_url, id_token_alg, updated_at, federation_node) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
          ON CONFLICT (client_id) DO UPDATE SET name = $2, logo_url = $3, secret_hash = $4, jwks_uri = $5, \
          redirect_uris = $6, post_logout_redirect_uris = $7, backchannel_logout_uri = $8, frontchannel_logout_uri = $9, \
-         federation_url = $10, id_token_alg = $11, updated_at = $12",
+         federation_url = $10, id_token_alg = $11, updated_at = $12, federation_node = $13",
     )
     .bind(&c.client_id)
     .bind(&c.name)
@@ -44,6 +45,7 @@ pub async fn upsert(db: &Database, c: &ClientConfig, at: i64) -> Result<()> {
     .bind(&c.federation_url)
     .bind(&alg)
     .bind(at)
+    .bind(&c.federation_node)
     .execute(pool)
     .await
     .map(|_| ())?);
@@ -53,7 +55,7 @@ pub async fn upsert(db: &Database, c: &ClientConfig, at: i64) -> Result<()> {
 pub async fn all(db: &Database) -> Result<Vec<ClientRow>> {
     with_db!(db, pool => sqlx::query_as(
         "SELECT client_id, name, logo_url, secret_hash, jwks_uri, redirect_uris, post_logout_redirect_uris, \
-         backchannel_logout_uri, frontchannel_logout_uri, federation_url, id_token_alg FROM clients ORDER BY client_id",
+         backchannel_logout_uri, frontchannel_logout_uri, federation_url, federation_node, id_token_alg FROM clients ORDER BY client_id",
     )
     .fetch_all(pool)
     .await)

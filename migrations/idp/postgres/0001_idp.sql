@@ -11,6 +11,8 @@ CREATE TABLE clients (
     backchannel_logout_uri    TEXT,
     frontchannel_logout_uri   TEXT,
     federation_url            TEXT,
+    -- The node whose accounts sign in to this client (itself, for a school node).
+    federation_node           TEXT,
     id_token_alg              TEXT NOT NULL DEFAULT 'ES256',
     updated_at                BIGINT NOT NULL
 );

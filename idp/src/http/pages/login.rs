@@ -122,14 +122,20 @@ pub async fn submit(
         password: form.password,
         client_ip,
     };
-    let outcome = federation::check_password(
-        &state.http,
-        &state.keys,
-        &state.config.issuer,
-        &client,
-        &check,
-    )
-    .await;
+    // The password is checked by the node whose accounts sign in to this client.
+    let outcome = match state.clients.get(&client.node_id) {
+        Some(node) => {
+            federation::check_password(
+                &state.http,
+                &state.keys,
+                &state.config.issuer,
+                &node,
+                &check,
+            )
+            .await
+        }
+        None => CheckOutcome::Unavailable,
+    };
     let (message, status) = match outcome {
         CheckOutcome::SignedIn { sub, claims } => {
             let _ = state.ephemeral.delete(&pending_key(&form.r)).await;
@@ -149,7 +155,7 @@ pub async fn submit(
             };
             session
                 .accounts
-                .insert(client.client_id.clone(), account.clone());
+                .insert(client.node_id.clone(), account.clone());
             // A sign-in gets a fresh cookie value, so a planted one is worth nothing.
             if let Some(old) = &old {
                 let _ = state.sessions.delete(old).await;

@@ -83,7 +83,7 @@ async fn authorize(state: AppState, headers: HeaderMap, jar: CookieJar, params: 
         None => None,
     };
     if let (Some(cookie), Some(session)) = (&cookie, &session) {
-        if let Some(account) = session.accounts.get(&request.client_id) {
+        if let Some(account) = session.accounts.get(&client.node_id) {
             let fresh_enough = request
                 .max_age
                 .is_none_or(|max| now - account.auth_time <= max);

@@ -1,0 +1,229 @@
+//! A small federation on 127.0.0.1 for protocol tests: one IdP, one school node (Jõgeva
+//! Põhikool, with Mari Maasikas), and three extra relying parties — one per client
+//! authentication method — that check passwords at that node. Independent clients (openid-client
+//! in Node.js) reach everything by IP address.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::routing::get;
+use school_node::service::accounts::{self, PersonalDataInput};
+use school_node::service::passwords::Secret;
+use school_node::store::accounts::Role;
+use shared::jwt::{Alg, SigningKey};
+use tokio::net::TcpListener;
+
+pub const USERNAME: &str = "Mari Maasikas";
+pub const PASSWORD: &str = "maasikad-2024";
+pub const SECRET: &str = "b7c1f5e0c2a84d3e9f6a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6";
+pub const REDIRECT_URI: &str = "http://127.0.0.1:9/cb";
+pub const POST_LOGOUT_URI: &str = "http://127.0.0.1:9/bye";
+
+pub struct Stack {
+    pub idp_url: String,
+    pub node_url: String,
+    pub idp: idp::state::AppState,
+    pub node: school_node::state::AppState,
+    pub rp_key: SigningKey,
+    pub rp_key_pem: String,
+    pub mari: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn listener() -> TcpListener {
+    TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("a free port")
+}
+
+fn rp(client_id: &str, node_url: &str, jwks_uri: &str) -> idp::config::ClientConfig {
+    idp::config::ClientConfig {
+        client_id: client_id.into(),
+        name: "Jõgeva Põhikool".into(),
+        secret_hash: Some(idp::config::hash_secret(SECRET)),
+        jwks_uri: Some(jwks_uri.into()),
+        redirect_uris: vec![REDIRECT_URI.into()],
+        post_logout_redirect_uris: vec![POST_LOGOUT_URI.into()],
+        federation_url: Some(node_url.into()),
+        federation_node: Some("jpk".into()),
+        ..Default::default()
+    }
+}
+
+impl Stack {
+    pub async fn start(adjust: impl FnOnce(&mut idp::Config)) -> Stack {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn")
+            .with_test_writer()
+            .try_init();
+        let dir = tempfile::tempdir().unwrap();
+        let (idp_listener, node_listener, jwks_listener) =
+            (listener().await, listener().await, listener().await);
+        let idp_url = format!(
+            "http://127.0.0.1:{}",
+            idp_listener.local_addr().unwrap().port()
+        );
+        let node_url = format!(
+            "http://127.0.0.1:{}",
+            node_listener.local_addr().unwrap().port()
+        );
+        let jwks_url = format!(
+            "http://127.0.0.1:{}/jwks.json",
+            jwks_listener.local_addr().unwrap().port()
+        );
+
+        let mut node_config = school_node::Config {
+            institution_id: "jpk".into(),
+            institution_name: "Jõgeva Põhikool".into(),
+            public_url: node_url.clone(),
+            data_dir: dir.path().join("jpk"),
+            ..Default::default()
+        };
+        node_config.sso = school_node::sso::SsoConfig {
+            issuer: idp_url.clone(),
+            client_id: "jpk".into(),
+            client_secret: SECRET.into(),
+        };
+        let node = school_node::Application::build_on(node_config, node_listener)
+            .await
+            .unwrap();
+        let node_state = node.state().clone();
+        let input = PersonalDataInput {
+            first_name: "Mari".into(),
+            last_name: "Maasikas".into(),
+            email: "mari@example.ee".into(),
+            ..Default::default()
+        };
+        let mari = accounts::create(&node_state.db, &input, &[Role::Teacher], None)
+            .await
+            .unwrap();
+        accounts::change_password(
+            &node_state.db,
+            &mari,
+            &Secret::new(PASSWORD),
+            &Secret::new(PASSWORD),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(node.run());
+
+        // The extra relying parties publish the node's key (its answers) and their own.
+        let (rp_key, rp_key_pem) = SigningKey::generate(Alg::ES256).unwrap();
+        let keys = serde_json::json!({ "keys": [
+            serde_json::Value::Object(node_state.node_key.public_jwk().as_ref().clone()),
+            serde_json::Value::Object(rp_key.public_jwk().as_ref().clone()),
+        ]});
+        let jwks_app = axum::Router::new().route(
+            "/jwks.json",
+            get(move || std::future::ready(Json(keys.clone()))),
+        );
+        tokio::spawn(async move { axum::serve(jwks_listener, jwks_app).await });
+
+        let node_jwks = format!("{node_url}/federation/jwks.json");
+        let mut jpk = rp("jpk", &node_url, &node_jwks);
+        jpk.federation_node = None;
+        jpk.redirect_uris = vec![format!("{node_url}/sso/callback")];
+        jpk.post_logout_redirect_uris = vec![format!("{node_url}/logged-out")];
+        let mut rp_jwt = rp("rp-jwt", &node_url, &jwks_url);
+        rp_jwt.secret_hash = None;
+        rp_jwt.id_token_alg = Some("RS256".into());
+        let mut config = idp::Config {
+            issuer: idp_url.clone(),
+            data_dir: dir.path().join("idp"),
+            clients: vec![
+                jpk,
+                rp("rp-basic", &node_url, &node_jwks),
+                rp("rp-post", &node_url, &node_jwks),
+                rp_jwt,
+            ],
+            ..Default::default()
+        };
+        adjust(&mut config);
+        let idp_app = idp::Application::build_on(config, idp_listener)
+            .await
+            .unwrap();
+        let idp_state = idp_app.state().clone();
+        tokio::spawn(idp_app.run());
+        Stack {
+            idp_url,
+            node_url,
+            idp: idp_state,
+            node: node_state,
+            rp_key,
+            rp_key_pem,
+            mari,
+            _dir: dir,
+        }
+    }
+
+    /// A browser for the IdP: cookies kept, redirects shown rather than followed.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Signs Mari in for `client_id` and returns the code the IdP sent to the redirect URI.
+    pub async fn code(
+        &self,
+        browser: &reqwest::Client,
+        client_id: &str,
+        challenge: &str,
+    ) -> String {
+        let authorize = format!(
+            "{}/authorize?client_id={client_id}&redirect_uri={}&response_type=code&scope=openid%20profile%20email&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
+            self.idp_url,
+            urlencode(REDIRECT_URI)
+        );
+        let r = browser.get(&authorize).send().await.unwrap();
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let location = if location.starts_with("/login") {
+            let page = browser
+                .get(format!("{}{location}", self.idp_url))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            let form = [
+                ("r", crate::hidden(&page, "r")),
+                ("csrf", crate::hidden(&page, "csrf")),
+                ("username", USERNAME.into()),
+                ("password", PASSWORD.into()),
+            ];
+            let r = browser
+                .post(format!("{}/login", self.idp_url))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            r.headers()["location"].to_str().unwrap().to_owned()
+        } else {
+            location
+        };
+        let url = reqwest::Url::parse(&location).unwrap();
+        url.query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_else(|| panic!("no code in {location}"))
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The PKCE pair of RFC 7636 appendix B.
+pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";

@@ -1,0 +1,96 @@
+//! Interoperability: panva's openid-client (Node.js, from the npm registry) against the IdP with
+//! each client authentication method. Needs `npm ci --prefix tests/interop`; runs when
+//! TEST_INTEROP=1 (as .ci/run does) and then fails, never skips, if Node or the package is missing.
+
+use federation_tests::stack::{PASSWORD, POST_LOGOUT_URI, REDIRECT_URI, SECRET, Stack, USERNAME};
+use serde_json::Value;
+
+async fn run_client(stack: &Stack, client_id: &str, auth: &str, alg: &str) -> Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/openid_client.mjs");
+    let output = tokio::process::Command::new("node")
+        .arg(script)
+        .env("ISSUER", &stack.idp_url)
+        .env("CLIENT_ID", client_id)
+        .env("CLIENT_SECRET", SECRET)
+        .env("AUTH", auth)
+        .env("ID_TOKEN_ALG", alg)
+        .env("PRIVATE_KEY_PEM", &stack.rp_key_pem)
+        .env("KID", &stack.rp_key.kid)
+        .env("REDIRECT_URI", REDIRECT_URI)
+        .env("POST_LOGOUT_URI", POST_LOGOUT_URI)
+        .env("USERNAME", USERNAME)
+        .env("PASSWORD", PASSWORD)
+        .output()
+        .await
+        .expect("node runs (TEST_INTEROP=1 needs Node.js)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "node failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("not JSON: {stdout}"))
+}
+
+fn interop_enabled() -> bool {
+    if std::env::var("TEST_INTEROP").as_deref() == Ok("1") {
+        return true;
+    }
+    eprintln!("interop tests not run: set TEST_INTEROP=1 after `npm ci --prefix tests/interop`");
+    false
+}
+
+#[tokio::test]
+async fn openid_client_completes_every_step_with_each_client_authentication() {
+    if !interop_enabled() {
+        return;
+    }
+    let stack = Stack::start(|_| {}).await;
+    for (client_id, auth, alg) in [
+        ("rp-basic", "basic", "ES256"),
+        ("rp-post", "post", "ES256"),
+        ("rp-jwt", "private_key_jwt", "RS256"),
+    ] {
+        let out = run_client(&stack, client_id, auth, alg).await;
+        assert!(out.get("failure").is_none(), "{client_id}: {out:#}");
+        assert_eq!(out["discovery"], stack.idp_url.as_str(), "{out:#}");
+        assert_eq!(
+            out["id_token"]["sub"],
+            stack.mari.as_str(),
+            "sub is the node's account id"
+        );
+        assert_eq!(out["id_token"]["aud"], client_id);
+        assert_eq!(out["id_token"]["amr"], serde_json::json!(["pwd"]));
+        assert!(
+            out["id_token"]["sid"].is_string() && out["id_token"]["auth_time"].is_number(),
+            "{out:#}"
+        );
+        assert_eq!(out["id_token"]["given_name"], "Mari");
+        assert_eq!(out["id_token_alg"], alg);
+        assert_eq!(out["userinfo"]["sub"], stack.mari.as_str());
+        assert_eq!(out["userinfo"]["email"], "mari@example.ee");
+        assert_eq!(out["refreshed_sub"], stack.mari.as_str());
+        assert_eq!(out["userinfo_after_refresh"], stack.mari.as_str());
+        assert_eq!(out["code_reuse"], "invalid_grant", "{out:#}");
+        assert_eq!(
+            out["userinfo_after_code_reuse"], "invalid_token",
+            "a reused code revokes its tokens: {out:#}"
+        );
+        assert_eq!(out["refresh_after_code_reuse"], "invalid_grant", "{out:#}");
+        assert_eq!(
+            out["silent_sid_same"], true,
+            "prompt=none used the IdP session"
+        );
+        assert_eq!(out["refresh_reuse"], "invalid_grant");
+        assert_eq!(
+            out["refresh_after_reuse"], "invalid_grant",
+            "refresh reuse revokes the grant"
+        );
+        assert_eq!(out["wrong_verifier"], "invalid_grant");
+        assert_eq!(
+            out["logout_location"],
+            format!("{POST_LOGOUT_URI}?state=bye")
+        );
+        assert_eq!(out["after_logout"], "login_required", "the session ended");
+    }
+}
