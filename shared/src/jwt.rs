@@ -238,10 +238,10 @@ pub fn check_claims(claims: &Claims, expect: &Expect<'_>) -> anyhow::Result<()> 
     if !expect.allow_expired && exp + expect.leeway < expect.now {
         bail!("expired");
     }
-    if let Some(iat) = claims.get("iat").and_then(Value::as_i64) {
-        if iat - expect.leeway > expect.now {
-            bail!("issued in the future");
-        }
+    if let Some(iat) = claims.get("iat").and_then(Value::as_i64)
+        && iat - expect.leeway > expect.now
+    {
+        bail!("issued in the future");
     }
     Ok(())
 }
@@ -271,10 +271,10 @@ impl JwksCache {
 
     async fn refresh(&self) -> anyhow::Result<Arc<Verifiers>> {
         let mut state = self.state.write().await;
-        if let Some(at) = state.0 {
-            if at.elapsed() < self.min_refresh {
-                return Ok(state.1.clone());
-            }
+        if let Some(at) = state.0
+            && at.elapsed() < self.min_refresh
+        {
+            return Ok(state.1.clone());
         }
         let jwks: Value = self
             .http

@@ -79,6 +79,9 @@ impl Stack {
             data_dir: dir.path().join("jpk"),
             ..Default::default()
         };
+        node_config.database_url = fresh_database("sn_test").await;
+        node_config.redis_url = std::env::var("TEST_REDIS_URL").ok();
+        node_config.redis_prefix = Some(format!("test:{}:", unique()));
         node_config.sso = school_node::sso::SsoConfig {
             issuer: idp_url.clone(),
             client_id: "jpk".into(),
@@ -138,6 +141,9 @@ impl Stack {
             ],
             ..Default::default()
         };
+        config.database_url = fresh_database("idp_test").await;
+        config.redis_url = std::env::var("TEST_REDIS_URL").ok();
+        config.redis_prefix = Some(format!("idp-test:{}:", unique()));
         adjust(&mut config);
         let idp_app = idp::Application::build_on(config, idp_listener)
             .await
@@ -210,6 +216,39 @@ impl Stack {
             .map(|(_, v)| v.into_owned())
             .unwrap_or_else(|| panic!("no code in {location}"))
     }
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!(
+        "{}{nanos}{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A new PostgreSQL database when TEST_DATABASE_URL names a server (failing if it is not
+/// reachable), or None for SQLite.
+pub async fn fresh_database(prefix: &str) -> Option<String> {
+    let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
+    let name = format!("{prefix}_{}", unique());
+    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+        panic!("TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}")
+    });
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .expect("create a test database");
+    admin.close().await;
+    let base = admin_url
+        .rsplit_once('/')
+        .map_or(admin_url.as_str(), |(b, _)| b);
+    Some(format!("{base}/{name}"))
 }
 
 pub fn urlencode(s: &str) -> String {

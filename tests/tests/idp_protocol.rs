@@ -15,19 +15,36 @@ fn authorize_url(stack: &Stack, client_id: &str, redirect_uri: &str, extra: &str
     )
 }
 
-async fn token(stack: &Stack, form: &[(&str, &str)], basic: Option<(&str, &str)>) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new().post(format!("{}/token", stack.idp_url)).form(form);
+async fn token(
+    stack: &Stack,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/token", stack.idp_url))
+        .form(form);
     if let Some((id, secret)) = basic {
         request = request.basic_auth(id, Some(secret));
     }
     let response = request.send().await.unwrap();
     let status = response.status();
-    assert_eq!(response.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store")
+    );
     (status, response.json().await.unwrap())
 }
 
 fn code_form<'a>(code: &'a str, verifier: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT_URI), ("code_verifier", verifier)]
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", verifier),
+    ]
 }
 
 #[tokio::test]
@@ -37,14 +54,22 @@ async fn unknown_clients_and_redirect_uris_get_a_page_not_a_redirect() {
     let challenge = format!("&code_challenge={CHALLENGE}&code_challenge_method=S256");
     for url in [
         authorize_url(&stack, "nobody", REDIRECT_URI, &challenge),
-        authorize_url(&stack, "rp-basic", "http://127.0.0.1:9/cb/../evil", &challenge),
+        authorize_url(
+            &stack,
+            "rp-basic",
+            "http://127.0.0.1:9/cb/../evil",
+            &challenge,
+        ),
         authorize_url(&stack, "rp-basic", "http://127.0.0.1:9/CB", &challenge),
         authorize_url(&stack, "rp-basic", "https://evil.example/cb", &challenge),
     ] {
         let r = browser.get(&url).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{url}");
         assert!(r.headers().get("location").is_none());
-        assert!(r.text().await.unwrap().contains("<html"), "a page for people");
+        assert!(
+            r.text().await.unwrap().contains("<html"),
+            "a page for people"
+        );
     }
 }
 
@@ -54,21 +79,41 @@ async fn request_errors_go_back_to_a_known_redirect_uri() {
     let browser = stack.browser();
     let cases = [
         ("", "invalid_request"),
-        ("&code_challenge=abc&code_challenge_method=plain", "invalid_request"),
-        (&*format!("&code_challenge={CHALLENGE}&code_challenge_method=S256&prompt=none"), "login_required"),
+        (
+            "&code_challenge=abc&code_challenge_method=plain",
+            "invalid_request",
+        ),
+        (
+            &*format!("&code_challenge={CHALLENGE}&code_challenge_method=S256&prompt=none"),
+            "login_required",
+        ),
     ];
     for (extra, error) in cases {
-        let r = browser.get(authorize_url(&stack, "rp-basic", REDIRECT_URI, extra)).send().await.unwrap();
+        let r = browser
+            .get(authorize_url(&stack, "rp-basic", REDIRECT_URI, extra))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
         let location = reqwest::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
         let q: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
-        assert_eq!(q.get("error").map(String::as_str), Some(error), "{location}");
+        assert_eq!(
+            q.get("error").map(String::as_str),
+            Some(error),
+            "{location}"
+        );
         assert_eq!(q.get("state").map(String::as_str), Some("s1"));
         assert_eq!(q.get("iss"), Some(&stack.idp_url), "RFC 9207");
     }
-    let implicit = authorize_url(&stack, "rp-basic", REDIRECT_URI, "").replace("response_type=code", "response_type=token");
+    let implicit = authorize_url(&stack, "rp-basic", REDIRECT_URI, "")
+        .replace("response_type=code", "response_type=token");
     let r = browser.get(implicit).send().await.unwrap();
-    assert!(r.headers()["location"].to_str().unwrap().contains("error=unsupported_response_type"));
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .contains("error=unsupported_response_type")
+    );
 }
 
 #[tokio::test]
@@ -77,14 +122,35 @@ async fn the_token_endpoint_refuses_what_it_must() {
     let browser = stack.browser();
 
     let code = stack.code(&browser, "rp-basic", CHALLENGE).await;
-    let (status, body) = token(&stack, &code_form(&code, VERIFIER), Some(("rp-basic", "wrong-secret"))).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
-    let (status, body) = token(&stack, &code_form(&code, VERIFIER), Some(("nobody", SECRET))).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    let (status, body) = token(
+        &stack,
+        &code_form(&code, VERIFIER),
+        Some(("rp-basic", "wrong-secret")),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
+    let (status, body) = token(
+        &stack,
+        &code_form(&code, VERIFIER),
+        Some(("nobody", SECRET)),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
     let (_, body) = token(&stack, &code_form(&code, VERIFIER), None).await;
     assert_eq!(body["error"], "invalid_client", "no authentication at all");
     // Another client cannot redeem this client's code.
-    let (_, body) = token(&stack, &code_form(&code, VERIFIER), Some(("rp-post", SECRET))).await;
+    let (_, body) = token(
+        &stack,
+        &code_form(&code, VERIFIER),
+        Some(("rp-post", SECRET)),
+    )
+    .await;
     assert_eq!(body["error"], "invalid_grant");
 
     let code = stack.code(&browser, "rp-basic", CHALLENGE).await;
@@ -97,11 +163,27 @@ async fn the_token_endpoint_refuses_what_it_must() {
     let mut wrong_uri = code_form(&code, VERIFIER);
     wrong_uri[2] = ("redirect_uri", "http://127.0.0.1:9/other");
     let (_, body) = token(&stack, &wrong_uri, Some(("rp-basic", SECRET))).await;
-    assert_eq!(body["error"], "invalid_grant", "a redirect_uri other than the request's");
+    assert_eq!(
+        body["error"], "invalid_grant",
+        "a redirect_uri other than the request's"
+    );
 
-    let (_, body) = token(&stack, &[("grant_type", "password"), ("username", "x")], Some(("rp-basic", SECRET))).await;
+    let (_, body) = token(
+        &stack,
+        &[("grant_type", "password"), ("username", "x")],
+        Some(("rp-basic", SECRET)),
+    )
+    .await;
     assert_eq!(body["error"], "unsupported_grant_type");
-    let (_, body) = token(&stack, &[("grant_type", "refresh_token"), ("refresh_token", "made-up")], Some(("rp-basic", SECRET))).await;
+    let (_, body) = token(
+        &stack,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", "made-up"),
+        ],
+        Some(("rp-basic", SECRET)),
+    )
+    .await;
     assert_eq!(body["error"], "invalid_grant");
 
     // client_secret_post works as well as basic.
@@ -118,7 +200,12 @@ async fn an_expired_code_is_refused() {
     let stack = Stack::start(|c| c.code_seconds = 1).await;
     let code = stack.code(&stack.browser(), "rp-basic", CHALLENGE).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (_, body) = token(&stack, &code_form(&code, VERIFIER), Some(("rp-basic", SECRET))).await;
+    let (_, body) = token(
+        &stack,
+        &code_form(&code, VERIFIER),
+        Some(("rp-basic", SECRET)),
+    )
+    .await;
     assert_eq!(body["error"], "invalid_grant");
 }
 
@@ -126,53 +213,134 @@ async fn an_expired_code_is_refused() {
 async fn revocation_ends_the_grant_and_key_rotation_keeps_old_tokens_verifiable() {
     let stack = Stack::start(|_| {}).await;
     let code = stack.code(&stack.browser(), "rp-basic", CHALLENGE).await;
-    let (_, tokens) = token(&stack, &code_form(&code, VERIFIER), Some(("rp-basic", SECRET))).await;
+    let (_, tokens) = token(
+        &stack,
+        &code_form(&code, VERIFIER),
+        Some(("rp-basic", SECRET)),
+    )
+    .await;
     let refresh = tokens["refresh_token"].as_str().unwrap();
     let access = tokens["access_token"].as_str().unwrap();
     let old_id_token = tokens["id_token"].as_str().unwrap();
 
     // Rotation: a new kid signs, the old one stays in the JWKS.
     let old_kid = shared::jwt::kid_of(old_id_token).unwrap();
-    idp::service::keys::rotate(&stack.idp.db, shared::jwt::Alg::ES256, 3600).await.unwrap();
+    idp::service::keys::rotate(&stack.idp.db, shared::jwt::Alg::ES256, 3600)
+        .await
+        .unwrap();
     stack.idp.keys.reload(&stack.idp.db).await.unwrap();
-    let jwks: Value = reqwest::get(format!("{}/jwks.json", stack.idp_url)).await.unwrap().json().await.unwrap();
-    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
-    assert!(kids.contains(&old_kid.as_str()) && kids.len() >= 3, "{kids:?}");
-    let (_, refreshed) = token(&stack, &[("grant_type", "refresh_token"), ("refresh_token", refresh)], Some(("rp-basic", SECRET))).await;
+    let jwks: Value = reqwest::get(format!("{}/jwks.json", stack.idp_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert!(
+        kids.contains(&old_kid.as_str()) && kids.len() >= 3,
+        "{kids:?}"
+    );
+    let (_, refreshed) = token(
+        &stack,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        Some(("rp-basic", SECRET)),
+    )
+    .await;
     let new_kid = shared::jwt::kid_of(refreshed["id_token"].as_str().unwrap()).unwrap();
     assert_ne!(new_kid, old_kid);
     let verifiers = shared::jwt::Verifiers::from_jwks(&jwks).unwrap();
-    assert!(verifiers.verify(old_id_token).is_ok() && verifiers.verify(refreshed["id_token"].as_str().unwrap()).is_ok());
+    assert!(
+        verifiers.verify(old_id_token).is_ok()
+            && verifiers
+                .verify(refreshed["id_token"].as_str().unwrap())
+                .is_ok()
+    );
 
     // Revoking the refresh token ends the grant: no more refresh, no more userinfo.
     let r = reqwest::Client::new()
         .post(format!("{}/revoke", stack.idp_url))
         .basic_auth("rp-basic", Some(SECRET))
-        .form(&[("token", refreshed["refresh_token"].as_str().unwrap()), ("token_type_hint", "refresh_token")])
+        .form(&[
+            ("token", refreshed["refresh_token"].as_str().unwrap()),
+            ("token_type_hint", "refresh_token"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let (_, body) = token(&stack, &[("grant_type", "refresh_token"), ("refresh_token", refreshed["refresh_token"].as_str().unwrap())], Some(("rp-basic", SECRET))).await;
+    let (_, body) = token(
+        &stack,
+        &[
+            ("grant_type", "refresh_token"),
+            (
+                "refresh_token",
+                refreshed["refresh_token"].as_str().unwrap(),
+            ),
+        ],
+        Some(("rp-basic", SECRET)),
+    )
+    .await;
     assert_eq!(body["error"], "invalid_grant");
-    let r = reqwest::Client::new().get(format!("{}/userinfo", stack.idp_url)).bearer_auth(access).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .get(format!("{}/userinfo", stack.idp_url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    assert!(r.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+    assert!(
+        r.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
+    );
     // An unknown token is "revoked" too: the answer never tells.
-    let r = reqwest::Client::new().post(format!("{}/revoke", stack.idp_url)).basic_auth("rp-basic", Some(SECRET)).form(&[("token", "nothing")]).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/revoke", stack.idp_url))
+        .basic_auth("rp-basic", Some(SECRET))
+        .form(&[("token", "nothing")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn discovery_says_what_the_idp_does() {
     let stack = Stack::start(|_| {}).await;
-    let d: Value = reqwest::get(format!("{}/.well-known/openid-configuration", stack.idp_url)).await.unwrap().json().await.unwrap();
+    let d: Value = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        stack.idp_url
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     assert_eq!(d["issuer"], stack.idp_url.as_str());
     assert_eq!(d["response_types_supported"], serde_json::json!(["code"]));
-    assert_eq!(d["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        d["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
-    for method in ["client_secret_basic", "client_secret_post", "private_key_jwt"] {
-        assert!(d["token_endpoint_auth_methods_supported"].as_array().unwrap().iter().any(|m| m == method));
+    for method in [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ] {
+        assert!(
+            d["token_endpoint_auth_methods_supported"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|m| m == method)
+        );
     }
 }
 
@@ -181,16 +349,35 @@ async fn logout_accepts_only_registered_post_logout_uris() {
     let stack = Stack::start(|_| {}).await;
     let browser = stack.browser();
     let code = stack.code(&browser, "rp-basic", CHALLENGE).await;
-    let (_, tokens) = token(&stack, &code_form(&code, VERIFIER), Some(("rp-basic", SECRET))).await;
+    let (_, tokens) = token(
+        &stack,
+        &code_form(&code, VERIFIER),
+        Some(("rp-basic", SECRET)),
+    )
+    .await;
     let hint = tokens["id_token"].as_str().unwrap();
-    let bad = format!("{}/logout?id_token_hint={hint}&post_logout_redirect_uri={}", stack.idp_url, urlencode("https://evil.example/"));
+    let bad = format!(
+        "{}/logout?id_token_hint={hint}&post_logout_redirect_uri={}",
+        stack.idp_url,
+        urlencode("https://evil.example/")
+    );
     let r = browser.get(bad).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.headers().get("location").is_none());
-    let forged = format!("{}/logout?id_token_hint=eyJhbGciOiJub25lIn0.e30.", stack.idp_url);
-    assert_eq!(browser.get(forged).send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+    let forged = format!(
+        "{}/logout?id_token_hint=eyJhbGciOiJub25lIn0.e30.",
+        stack.idp_url
+    );
+    assert_eq!(
+        browser.get(forged).send().await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
     // The session is still there: prompt=none still signs in.
     let silent = format!("&code_challenge={CHALLENGE}&code_challenge_method=S256&prompt=none");
-    let r = browser.get(authorize_url(&stack, "rp-basic", REDIRECT_URI, &silent)).send().await.unwrap();
+    let r = browser
+        .get(authorize_url(&stack, "rp-basic", REDIRECT_URI, &silent))
+        .send()
+        .await
+        .unwrap();
     assert!(r.headers()["location"].to_str().unwrap().contains("code="));
 }
