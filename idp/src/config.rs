@@ -160,13 +160,13 @@ impl Config {
                     c.client_id
                 ));
             }
-            if let Some(alg) = &c.id_token_alg {
-                if Alg::parse(alg).is_none() {
-                    problems.push(format!(
-                        "client {}: id_token_alg must be ES256, EdDSA or RS256",
-                        c.client_id
-                    ));
-                }
+            if let Some(alg) = &c.id_token_alg
+                && Alg::parse(alg).is_none()
+            {
+                problems.push(format!(
+                    "client {}: id_token_alg must be ES256, EdDSA or RS256",
+                    c.client_id
+                ));
             }
         }
         for (name, value, range) in [

@@ -41,9 +41,11 @@ impl Client {
     }
 }
 
+type ClientMap = Arc<HashMap<String, Arc<Client>>>;
+
 #[derive(Clone)]
 pub struct Registry {
-    clients: Arc<RwLock<Arc<HashMap<String, Arc<Client>>>>>,
+    clients: Arc<RwLock<ClientMap>>,
     http: reqwest::Client,
 }
 
@@ -90,7 +92,7 @@ impl Registry {
         Ok(())
     }
 
-    fn snapshot(&self) -> Arc<HashMap<String, Arc<Client>>> {
+    fn snapshot(&self) -> ClientMap {
         self.clients
             .read()
             .unwrap_or_else(|p| p.into_inner())

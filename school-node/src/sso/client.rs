@@ -90,12 +90,11 @@ impl SsoClient {
     }
 
     async fn metadata(&self, refresh: bool) -> anyhow::Result<CoreProviderMetadata> {
-        if !refresh {
-            if let Some((at, meta)) = self.metadata.read().await.as_ref() {
-                if at.elapsed() < METADATA_TTL {
-                    return Ok(meta.clone());
-                }
-            }
+        if !refresh
+            && let Some((at, meta)) = self.metadata.read().await.as_ref()
+            && at.elapsed() < METADATA_TTL
+        {
+            return Ok(meta.clone());
         }
         let issuer =
             IssuerUrl::new(self.config.issuer.clone()).context("the IdP issuer is not a URL")?;

@@ -82,15 +82,15 @@ async fn authorize(state: AppState, headers: HeaderMap, jar: CookieJar, params: 
         },
         None => None,
     };
-    if let (Some(cookie), Some(session)) = (&cookie, &session) {
-        if let Some(account) = session.accounts.get(&client.node_id) {
-            let fresh_enough = request
-                .max_age
-                .is_none_or(|max| now - account.auth_time <= max);
-            if request.prompt != Prompt::Login && fresh_enough {
-                let account = account.clone();
-                return finish(&state, jar, cookie, session.clone(), &request, &account).await;
-            }
+    if let (Some(cookie), Some(session)) = (&cookie, &session)
+        && let Some(account) = session.accounts.get(&client.node_id)
+    {
+        let fresh_enough = request
+            .max_age
+            .is_none_or(|max| now - account.auth_time <= max);
+        if request.prompt != Prompt::Login && fresh_enough {
+            let account = account.clone();
+            return finish(&state, jar, cookie, session.clone(), &request, &account).await;
         }
     }
     if request.prompt == Prompt::None {

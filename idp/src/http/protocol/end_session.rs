@@ -78,10 +78,10 @@ async fn end_session(
             Value::Array(v) => v.first().and_then(Value::as_str).map(str::to_owned),
             _ => None,
         });
-    if let (Some(a), Some(b)) = (&hinted_client, &p.client_id) {
-        if a != b {
-            return pages::error(StatusCode::BAD_REQUEST, t, t.bad_logout);
-        }
+    if let (Some(a), Some(b)) = (&hinted_client, &p.client_id)
+        && a != b
+    {
+        return pages::error(StatusCode::BAD_REQUEST, t, t.bad_logout);
     }
     let client = hinted_client
         .or(p.client_id.clone())
