@@ -1,0 +1,468 @@
+//! oidc-load: a load tool for an OpenID Provider. Given an OP and a way to sign in once, it
+//! measures silent-SSO hops (authorize with the session cookie → code → token → ID-token
+//! signature check) and refresh grants at several concurrencies: throughput, p50/p99 latency and
+//! operations per second of the OP process's own CPU time (read from /proc). Without arguments it
+//! starts this project's IdP binary and a school node, and writes docs/PERFORMANCE.md.
+//! A benchmark, not a test: it asserts nothing and is run by hand.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use school_node::service::accounts::{self, PersonalDataInput};
+use school_node::service::passwords::Secret;
+use school_node::store::accounts::Role;
+use shared::jwt::Verifiers;
+
+#[derive(Parser)]
+#[command(about = "Measures silent-SSO hops and refresh grants against an OpenID Provider")]
+struct Args {
+    /// The idp binary to start (build it with `cargo build --release -p idp`).
+    #[arg(long, default_value = "target/release/idp")]
+    idp_bin: PathBuf,
+    /// Seconds each scenario runs at each concurrency.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Extra sessions created to measure memory per session.
+    #[arg(long, default_value_t = 400)]
+    sessions: usize,
+    /// Where to write the report; nothing is written when empty.
+    #[arg(long, default_value = "docs/PERFORMANCE.md")]
+    out: String,
+    /// Concurrencies to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    concurrency: Vec<usize>,
+}
+
+const SECRET: &str = "5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed5e1ec7ed";
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+struct Op {
+    issuer: String,
+    pid: u32,
+    http: reqwest::Client,
+    verifiers: Verifiers,
+}
+
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        + fields
+            .get(12)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    ticks / 100.0
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn authorize_url(issuer: &str) -> String {
+    format!(
+        "{issuer}/authorize?client_id=jpk&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid&state=s&nonce=n&code_challenge={CHALLENGE}&code_challenge_method=S256&prompt=none"
+    )
+}
+
+fn code_of(location: &str) -> Option<String> {
+    reqwest::Url::parse(location)
+        .ok()?
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+}
+
+impl Op {
+    /// One password sign-in through the sign-in page; returns the session cookie.
+    async fn sign_in(&self) -> String {
+        let first = self
+            .http
+            .get(authorize_url(&self.issuer).replace("&prompt=none", ""))
+            .send()
+            .await
+            .unwrap();
+        let login = first.headers()["location"].to_str().unwrap().to_owned();
+        let page = self
+            .http
+            .get(format!("{}{login}", self.issuer))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let field = |name: &str| {
+            let marker = format!("name=\"{name}\" value=\"");
+            let start = page.find(&marker).unwrap() + marker.len();
+            page[start..].split('"').next().unwrap().to_owned()
+        };
+        let form = [
+            ("r", field("r")),
+            ("csrf", field("csrf")),
+            ("username", "mari maasikas".into()),
+            ("password", "maasikad-2024".into()),
+        ];
+        let done = self
+            .http
+            .post(format!("{}/login", self.issuer))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        let cookie = done.headers()["set-cookie"].to_str().unwrap();
+        cookie.split(';').next().unwrap().to_owned()
+    }
+
+    async fn exchange(&self, code: &str) -> serde_json::Value {
+        self.http
+            .post(format!("{}/token", self.issuer))
+            .basic_auth("jpk", Some(SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// authorize (prompt=none, with the cookie) → code → token → ID-token signature check.
+    async fn silent_hop(&self, cookie: &str) -> bool {
+        let Ok(r) = self
+            .http
+            .get(authorize_url(&self.issuer))
+            .header("cookie", cookie)
+            .send()
+            .await
+        else {
+            return false;
+        };
+        let Some(code) = r
+            .headers()
+            .get("location")
+            .and_then(|l| code_of(l.to_str().ok()?))
+        else {
+            return false;
+        };
+        let tokens = self.exchange(&code).await;
+        tokens["id_token"]
+            .as_str()
+            .is_some_and(|t| self.verifiers.verify(t).is_ok())
+    }
+
+    async fn refresh(&self, token: &str) -> Option<String> {
+        let r = self
+            .http
+            .post(format!("{}/token", self.issuer))
+            .basic_auth("jpk", Some(SECRET))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+            .send()
+            .await
+            .ok()?;
+        let body: serde_json::Value = r.json().await.ok()?;
+        body["refresh_token"].as_str().map(str::to_owned)
+    }
+}
+
+struct Figures {
+    ops: usize,
+    seconds: f64,
+    cpu: f64,
+    p50: Duration,
+    p99: Duration,
+    failures: usize,
+}
+
+impl Figures {
+    fn row(&self, c: usize) -> String {
+        format!(
+            "| {c} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {} |",
+            self.ops,
+            self.ops as f64 / self.seconds,
+            self.p50.as_secs_f64() * 1000.0,
+            self.p99.as_secs_f64() * 1000.0,
+            self.ops as f64 / self.cpu.max(0.01),
+            self.failures
+        )
+    }
+}
+
+async fn measure<F, Fut>(op: &Arc<Op>, concurrency: usize, seconds: u64, make: F) -> Figures
+where
+    F: Fn(Arc<Op>, usize) -> Fut,
+    Fut: std::future::Future<Output = (Vec<Duration>, usize)> + Send + 'static,
+{
+    let cpu_before = cpu_seconds(op.pid);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..concurrency)
+        .map(|i| tokio::spawn(make(op.clone(), i)))
+        .collect();
+    let mut latencies = Vec::new();
+    let mut failures = 0;
+    for t in tasks {
+        let (l, f) = t.await.unwrap();
+        latencies.extend(l);
+        failures += f;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let _ = seconds;
+    let cpu = cpu_seconds(op.pid) - cpu_before;
+    latencies.sort();
+    let pick = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Figures {
+        ops: latencies.len(),
+        seconds: elapsed,
+        cpu,
+        p50: pick(0.5),
+        p99: pick(0.99),
+        failures,
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let dir = tempfile::tempdir()?;
+    let idp_port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let issuer = format!("http://127.0.0.1:{idp_port}");
+
+    // The school node that checks the one password, in this process (its CPU is not the IdP's).
+    let node_listener =
+        tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let node_url = format!("http://127.0.0.1:{}", node_listener.local_addr()?.port());
+    let mut node_config = school_node::Config {
+        institution_id: "jpk".into(),
+        institution_name: "Jõgeva Põhikool".into(),
+        public_url: node_url.clone(),
+        data_dir: dir.path().join("jpk"),
+        ..Default::default()
+    };
+    node_config.sso = school_node::sso::SsoConfig {
+        issuer: issuer.clone(),
+        client_id: "jpk".into(),
+        client_secret: SECRET.into(),
+    };
+    node_config.throttle.per_address = 1_000_000;
+    let node = school_node::Application::build_on(node_config, node_listener).await?;
+    let input = PersonalDataInput {
+        first_name: "Mari".into(),
+        last_name: "Maasikas".into(),
+        ..Default::default()
+    };
+    let mari = accounts::create(&node.state().db, &input, &[Role::Teacher], None)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pw = Secret::new("maasikad-2024");
+    accounts::change_password(&node.state().db, &mari, &pw, &pw)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    tokio::spawn(node.run());
+
+    let clients = dir.path().join("clients.toml");
+    std::fs::write(
+        &clients,
+        format!(
+            "[[client]]\nclient_id = \"jpk\"\nname = \"Jõgeva Põhikool\"\nsecret_hash = \"{}\"\njwks_uri = \"{node_url}/federation/jwks.json\"\nredirect_uris = [\"{REDIRECT}\"]\npost_logout_redirect_uris = []\nfederation_url = \"{node_url}\"\n",
+            idp::config::hash_secret(SECRET)
+        ),
+    )?;
+    let mut child = tokio::process::Command::new(&args.idp_bin)
+        .arg("serve")
+        .env("IDP_ISSUER", &issuer)
+        .env("IDP_LISTEN", format!("127.0.0.1:{idp_port}"))
+        .env("IDP_DATA_DIR", dir.path().join("idp"))
+        .env("IDP_CLIENTS_FILE", &clients)
+        .env("IDP_SESSION_IDLE_MINUTES", "60")
+        .env("RUST_LOG", "error")
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child
+        .id()
+        .ok_or_else(|| anyhow::anyhow!("the IdP did not start"))?;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(256)
+        .build()?;
+    for _ in 0..200 {
+        if http.get(format!("{issuer}/health")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let jwks: serde_json::Value = http
+        .get(format!("{issuer}/jwks.json"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let op = Arc::new(Op {
+        issuer: issuer.clone(),
+        pid,
+        http,
+        verifiers: Verifiers::from_jwks(&jwks)?,
+    });
+
+    let rss_start = rss_kib(pid);
+    let cookie = Arc::new(op.sign_in().await);
+    let seconds = args.seconds;
+    let mut report = String::new();
+    let mut sso_best = 0.0f64;
+    let mut refresh_best = 0.0f64;
+
+    report.push_str("\n### Silent-SSO hops (authorize with cookie → code → token → ID-token check)\n\n| concurrency | hops | per second | p50 ms | p99 ms | per IdP CPU-second | failures |\n|---|---|---|---|---|---|---|\n");
+    for &c in &args.concurrency {
+        let cookie = cookie.clone();
+        let f = measure(&op, c, seconds, move |op, _| {
+            let cookie = cookie.clone();
+            async move {
+                let (mut lat, mut fail) = (Vec::new(), 0);
+                let end = Instant::now() + Duration::from_secs(seconds);
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    if op.silent_hop(&cookie).await {
+                        lat.push(t.elapsed())
+                    } else {
+                        fail += 1
+                    }
+                }
+                (lat, fail)
+            }
+        })
+        .await;
+        sso_best = sso_best.max(f.ops as f64 / f.cpu.max(0.01));
+        println!("silent SSO  c={c:>3}: {}", f.row(c));
+        report.push_str(&f.row(c));
+        report.push('\n');
+    }
+
+    report.push_str("\n### Refresh grants (each worker rotates its own token)\n\n| concurrency | grants | per second | p50 ms | p99 ms | per IdP CPU-second | failures |\n|---|---|---|---|---|---|---|\n");
+    for &c in &args.concurrency {
+        let mut starts = Vec::new();
+        for _ in 0..c {
+            let r = op
+                .http
+                .get(authorize_url(&issuer))
+                .header("cookie", cookie.as_str())
+                .send()
+                .await?;
+            let code = code_of(r.headers()["location"].to_str()?)
+                .ok_or_else(|| anyhow::anyhow!("no code"))?;
+            starts.push(
+                op.exchange(&code).await["refresh_token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            );
+        }
+        let starts = Arc::new(starts);
+        let f = measure(&op, c, seconds, move |op, i| {
+            let mut token = starts[i].clone();
+            async move {
+                let (mut lat, mut fail) = (Vec::new(), 0);
+                let end = Instant::now() + Duration::from_secs(seconds);
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    match op.refresh(&token).await {
+                        Some(next) => {
+                            token = next;
+                            lat.push(t.elapsed());
+                        }
+                        None => {
+                            fail += 1;
+                            break;
+                        }
+                    }
+                }
+                (lat, fail)
+            }
+        })
+        .await;
+        refresh_best = refresh_best.max(f.ops as f64 / f.cpu.max(0.01));
+        println!("refresh     c={c:>3}: {}", f.row(c));
+        report.push_str(&f.row(c));
+        report.push('\n');
+    }
+
+    // Memory: idle, then with many sessions.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_idle = rss_kib(pid);
+    let before_sessions = rss_kib(pid);
+    for _ in 0..args.sessions {
+        op.sign_in().await;
+    }
+    let after_sessions = rss_kib(pid);
+    let per_session = (after_sessions.saturating_sub(before_sessions)) as f64 * 1024.0
+        / args.sessions.max(1) as f64;
+    let memory = format!(
+        "\n### Memory (resident set of the IdP process)\n\n| at start | after the runs above (idle) | after {} more sessions | per session |\n|---|---|---|---|\n| {:.1} MB | {:.1} MB | {:.1} MB | {:.0} bytes |\n",
+        args.sessions,
+        rss_start as f64 / 1024.0,
+        rss_idle as f64 / 1024.0,
+        after_sessions as f64 / 1024.0,
+        per_session
+    );
+    println!("{memory}");
+    report.push_str(&memory);
+
+    let verdict = |ok: bool| if ok { "met" } else { "not met" };
+    let targets = format!(
+        "\n### Targets (SQLite + in-memory state)\n\n| target | measured | |\n|---|---|---|\n\
+         | ≥ 1,500 silent-SSO hops per IdP CPU-second | {sso_best:.0} | {} |\n\
+         | ≥ 2,000 refresh grants per IdP CPU-second | {refresh_best:.0} | {} |\n\
+         | idle resident memory < 40 MB | {:.1} MB | {} |\n\
+         | < 2 KB more per active session | {per_session:.0} bytes | {} |\n",
+        verdict(sso_best >= 1500.0),
+        verdict(refresh_best >= 2000.0),
+        rss_idle as f64 / 1024.0,
+        verdict(rss_idle < 40 * 1024),
+        verdict(per_session < 2048.0),
+    );
+    println!("{targets}");
+    report.push_str(&targets);
+    child.kill().await.ok();
+
+    if !args.out.is_empty() {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0);
+        let text = format!(
+            "# Performance\n\nMeasured by `oidc-load` (tests/src/bin/oidc_load.rs), a benchmark harness, not a test.\n\n\
+             Command:\n\n```sh\ncargo build --release -p idp -p federation-tests\ntarget/release/oidc-load --seconds {} --sessions {}\n```\n\n\
+             Machine: {cores} cores. The IdP runs as its own process (release build, SQLite, in-memory state); the load \
+             generator and the school node that checks the one password share another process, so the \
+             per-CPU-second figures count the IdP's CPU time only (utime + stime from /proc).\n{report}",
+            args.seconds, args.sessions
+        );
+        std::fs::create_dir_all(
+            std::path::Path::new(&args.out)
+                .parent()
+                .unwrap_or(std::path::Path::new(".")),
+        )?;
+        std::fs::write(&args.out, text)?;
+        println!("written to {}", args.out);
+    }
+    Ok(())
+}
