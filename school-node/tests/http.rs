@@ -424,10 +424,7 @@ async fn admin_creates_and_edits_accounts_with_clear_errors() {
         "direktori-pw",
     )
     .await;
-    let admin = node.browser();
-    admin
-        .sign_in_ok("anne direktor", "direktori-pw", "Anne Direktor")
-        .await;
+    let admin = node.director_signed_in().await;
     let before = node.account_count().await;
 
     let cases = [
@@ -545,15 +542,7 @@ async fn admin_creates_and_edits_accounts_with_clear_errors() {
 #[tokio::test]
 async fn admin_relates_parents_and_children() {
     let node = TestNode::spawn().await;
-    node.account(
-        "Anne",
-        "Direktor",
-        None,
-        None,
-        &[Role::Admin],
-        "direktori-pw",
-    )
-    .await;
+    node.director().await;
     let parent = node
         .account(
             "Jaan",
@@ -583,10 +572,7 @@ async fn admin_relates_parents_and_children() {
         "maasikad-2024",
     )
     .await;
-    let admin = node.browser();
-    admin
-        .sign_in_ok("anne direktor", "direktori-pw", "Anne Direktor")
-        .await;
+    let admin = node.director_signed_in().await;
     let page = format!("/admin/accounts/{parent}");
     let action = format!("{page}/children");
 
@@ -657,23 +643,12 @@ async fn only_admins_reach_the_admin_pages() {
 #[tokio::test]
 async fn closing_an_account_ends_its_session_and_sign_in() {
     let node = TestNode::spawn().await;
-    node.account(
-        "Anne",
-        "Direktor",
-        None,
-        None,
-        &[Role::Admin],
-        "direktori-pw",
-    )
-    .await;
+    node.director().await;
     let id = node.mari().await;
     let mari = node.browser();
     mari.sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
         .await;
-    let admin = node.browser();
-    admin
-        .sign_in_ok("anne direktor", "direktori-pw", "Anne Direktor")
-        .await;
+    let admin = node.director_signed_in().await;
     let page = format!("/admin/accounts/{id}");
     admin
         .submit(&page, &format!("{page}/disable"), &[])
@@ -696,15 +671,7 @@ async fn closing_an_account_ends_its_session_and_sign_in() {
 #[tokio::test]
 async fn csv_import_reports_every_row() {
     let node = TestNode::spawn().await;
-    node.account(
-        "Anne",
-        "Direktor",
-        None,
-        None,
-        &[Role::Admin],
-        "direktori-pw",
-    )
-    .await;
+    node.director().await;
     node.account(
         "Olemas",
         "Juba",
@@ -714,10 +681,7 @@ async fn csv_import_reports_every_row() {
         "olemas-123",
     )
     .await;
-    let admin = node.browser();
-    admin
-        .sign_in_ok("anne direktor", "direktori-pw", "Anne Direktor")
-        .await;
+    let admin = node.director_signed_in().await;
     let before = node.account_count().await;
     let csv = "eesnimi;perekonnanimi;isikukood;e-post\n\
                Juku;Tamm;50001010006;juku@example.ee\n\
@@ -761,19 +725,8 @@ async fn csv_import_reports_every_row() {
 #[tokio::test]
 async fn a_broken_or_oversized_csv_changes_nothing() {
     let node = TestNode::spawn_with(|c| c.max_upload_bytes = 100 * 1024).await;
-    node.account(
-        "Anne",
-        "Direktor",
-        None,
-        None,
-        &[Role::Admin],
-        "direktori-pw",
-    )
-    .await;
-    let admin = node.browser();
-    admin
-        .sign_in_ok("anne direktor", "direktori-pw", "Anne Direktor")
-        .await;
+    node.director().await;
+    let admin = node.director_signed_in().await;
     let before = node.account_count().await;
     let csrf = admin.get("/admin/import").await.csrf();
 

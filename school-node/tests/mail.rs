@@ -205,15 +205,7 @@ async fn apply(
 async fn a_parent_applies_the_admin_approves_and_the_letter_signs_them_in() {
     let smtp = SmtpServer::start().await;
     let node = TestNode::spawn_with_smtp(&smtp).await;
-    node.account(
-        "Anne",
-        "Direktor",
-        None,
-        None,
-        &[Role::Admin],
-        "direktori-pw",
-    )
-    .await;
+    node.director().await;
     let juku = node
         .account(
             "Juku",
@@ -266,10 +258,7 @@ async fn a_parent_applies_the_admin_approves_and_the_letter_signs_them_in() {
         .assert_contains("juba esitatud");
     assert_eq!(node.application_count().await, 1);
 
-    let admin = node.browser();
-    admin
-        .sign_in_ok("anne direktor", "direktori-pw", "Anne Direktor")
-        .await;
+    let admin = node.director_signed_in().await;
     let review = admin.get("/admin/applications").await;
     review.assert_contains("Jaan Tamm (38501010220)");
     review.assert_contains(&format!(
@@ -331,15 +320,7 @@ async fn a_parent_applies_the_admin_approves_and_the_letter_signs_them_in() {
 async fn a_rejection_needs_a_reason_and_sends_it() {
     let smtp = SmtpServer::start().await;
     let node = TestNode::spawn_with_smtp(&smtp).await;
-    node.account(
-        "Anne",
-        "Direktor",
-        None,
-        None,
-        &[Role::Admin],
-        "direktori-pw",
-    )
-    .await;
+    node.director().await;
     apply(
         &node.browser(),
         JUKU_CODE,
@@ -350,10 +331,7 @@ async fn a_rejection_needs_a_reason_and_sends_it() {
     .await
     .assert_redirect("/apply/done");
     smtp.wait_for(1).await;
-    let admin = node.browser();
-    admin
-        .sign_in_ok("anne direktor", "direktori-pw", "Anne Direktor")
-        .await;
+    let admin = node.director_signed_in().await;
     let review = admin.get("/admin/applications").await;
     let id = review
         .body

@@ -176,6 +176,28 @@ impl TestNode {
         .await
     }
 
+    /// Anne Direktor, the school's administrator, with the password direktori-pw.
+    pub async fn director(&self) -> String {
+        self.account(
+            "Anne",
+            "Direktor",
+            None,
+            None,
+            &[Role::Admin],
+            "direktori-pw",
+        )
+        .await
+    }
+
+    /// A browser in which the director (see [`TestNode::director`]) has signed in.
+    pub async fn director_signed_in(&self) -> Browser {
+        let browser = self.browser();
+        browser
+            .sign_in_ok("anne direktor", "direktori-pw", "Anne Direktor")
+            .await;
+        browser
+    }
+
     /// A browser in which Mari (see [`TestNode::mari`]) has signed in.
     pub async fn mari_signed_in(&self) -> Browser {
         let browser = self.browser();
