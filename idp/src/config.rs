@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Format, Toml};
 use serde::{Deserialize, Serialize};
 use shared::jwt::Alg;
 
@@ -90,33 +90,8 @@ struct ClientsFile {
 
 impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(file) = file {
-            anyhow::ensure!(
-                file.exists(),
-                "configuration file {} does not exist",
-                file.display()
-            );
-            figment = figment.merge(Toml::file(file));
-        }
-        let mut config: Config = figment
-            .merge(
-                Env::prefixed("IDP_")
-                    .ignore(&["config", "database_url_file", "redis_url_file"])
-                    .split("__"),
-            )
-            .extract()
-            .context("invalid configuration")?;
-        for (var, slot) in [
-            ("IDP_DATABASE_URL_FILE", &mut config.database_url),
-            ("IDP_REDIS_URL_FILE", &mut config.redis_url),
-        ] {
-            if let Ok(path) = std::env::var(var) {
-                let value = std::fs::read_to_string(&path)
-                    .with_context(|| format!("{var}: cannot read {path}"))?;
-                *slot = Some(value.trim().to_owned());
-            }
-        }
+        let mut config: Config =
+            shared::config::load("IDP_", file, &["database_url", "redis_url"])?;
         if let Some(path) = &config.clients_file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;

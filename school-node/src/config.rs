@@ -4,9 +4,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
-use figment::Figment;
-use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 use crate::mail::MailConfig;
@@ -72,49 +69,13 @@ impl Default for Config {
 impl Config {
     /// Reads defaults, then `file` if given, then the environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        if let Some(file) = file {
-            anyhow::ensure!(
-                file.exists(),
-                "configuration file {} does not exist",
-                file.display()
-            );
-            figment = figment.merge(Toml::file(file));
-        }
-        let mut config: Config = figment
-            .merge(
-                Env::prefixed("SCHOOL_")
-                    .ignore(&[
-                        "config",
-                        "database_url_file",
-                        "redis_url_file",
-                        "mail__smtp_password_file",
-                        "sso__client_secret_file",
-                    ])
-                    .split("__"),
-            )
-            .extract()
-            .context("invalid configuration")?;
-        // Secrets may come from files (Docker and Kubernetes secrets).
-        let mut secret = None;
-        for (var, slot) in [
-            ("SCHOOL_DATABASE_URL_FILE", &mut config.database_url),
-            ("SCHOOL_REDIS_URL_FILE", &mut config.redis_url),
-            (
-                "SCHOOL_MAIL__SMTP_PASSWORD_FILE",
-                &mut config.mail.smtp_password,
-            ),
-            ("SCHOOL_SSO__CLIENT_SECRET_FILE", &mut secret),
-        ] {
-            if let Ok(path) = std::env::var(var) {
-                let value = std::fs::read_to_string(&path)
-                    .with_context(|| format!("{var}: cannot read {path}"))?;
-                *slot = Some(value.trim().to_owned());
-            }
-        }
-        if let Some(secret) = secret {
-            config.sso.client_secret = secret;
-        }
+        let secrets = [
+            "database_url",
+            "redis_url",
+            "mail.smtp_password",
+            "sso.client_secret",
+        ];
+        let config: Config = shared::config::load("SCHOOL_", file, &secrets)?;
         config.validate()?;
         Ok(config)
     }
