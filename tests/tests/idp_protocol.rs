@@ -381,3 +381,48 @@ async fn logout_accepts_only_registered_post_logout_uris() {
         .unwrap();
     assert!(r.headers()["location"].to_str().unwrap().contains("code="));
 }
+
+#[tokio::test]
+async fn prompt_login_and_max_age_ask_for_the_password_again() {
+    let stack = Stack::start(|_| {}).await;
+    let browser = stack.browser();
+    stack.code(&browser, "rp-basic", CHALLENGE).await;
+    let base = format!("&code_challenge={CHALLENGE}&code_challenge_method=S256");
+    // The session signs in silently…
+    let r = browser
+        .get(authorize_url(&stack, "rp-basic", REDIRECT_URI, &base))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["location"].to_str().unwrap().contains("code="));
+    // …but not when the client asks for a fresh sign-in.
+    for extra in ["&prompt=login", "&max_age=0"] {
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let r = browser
+            .get(authorize_url(
+                &stack,
+                "rp-basic",
+                REDIRECT_URI,
+                &format!("{base}{extra}"),
+            ))
+            .send()
+            .await
+            .unwrap();
+        let location = r.headers()["location"].to_str().unwrap();
+        assert!(location.starts_with("/login?r="), "{extra}: {location}");
+    }
+    let r = browser
+        .get(authorize_url(
+            &stack,
+            "rp-basic",
+            REDIRECT_URI,
+            &format!("{base}&max_age=3600"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()["location"].to_str().unwrap().contains("code="),
+        "a recent enough sign-in"
+    );
+}
