@@ -42,7 +42,7 @@ async function signIn(config, prompt) {
   const state = client.randomState();
   const nonce = client.randomNonce();
   const params = {
-    redirect_uri: env.REDIRECT_URI, scope: 'openid profile email', state, nonce,
+    redirect_uri: env.REDIRECT_URI, scope: 'openid profile email offline_access', state, nonce,
     code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
   };
   if (prompt) params.prompt = prompt;

@@ -179,7 +179,7 @@ impl Stack {
         challenge: &str,
     ) -> String {
         let authorize = format!(
-            "{}/authorize?client_id={client_id}&redirect_uri={}&response_type=code&scope=openid%20profile%20email&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
+            "{}/authorize?client_id={client_id}&redirect_uri={}&response_type=code&scope=openid%20profile%20email%20offline_access&state=s1&nonce=n1&code_challenge={challenge}&code_challenge_method=S256",
             self.idp_url,
             urlencode(REDIRECT_URI)
         );

@@ -16,7 +16,7 @@ use crate::oidc::error::OAuthError;
 use crate::oidc::pkce;
 use crate::oidc::request::AuthorizeRequest;
 use crate::store::Database;
-use crate::store::grants::{self, NewGrant, Redeemed};
+use crate::store::grants::{self, GrantRow, NewGrant, Redeemed};
 
 /// What a code stands for until it is exchanged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,6 +62,10 @@ fn used_code_key(code: &str) -> String {
     format!("code-used:{}", sha256_hex(code))
 }
 
+fn grant_key(grant_id: &str) -> String {
+    format!("grant:{grant_id}")
+}
+
 fn revoked_key(grant_id: &str) -> String {
     format!("grant-revoked:{grant_id}")
 }
@@ -90,6 +94,7 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: i64,
     pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
     pub scope: String,
 }
@@ -157,23 +162,57 @@ impl Tokens {
         }
         let now = shared::jwt::now();
         let grant_id = uuid::Uuid::new_v4().to_string();
-        let refresh = random_token();
         let claims = serde_json::to_string(&grant.account.claims)
             .map_err(|e| OAuthError::server(e.to_string()))?;
-        let new = NewGrant {
-            id: &grant_id,
-            client_id: &client.client_id,
-            sub: &grant.account.sub,
-            sid: &grant.sid,
-            scope: &grant.scope,
-            claims: &claims,
+        // A refresh token outlives the session, so only offline_access gets one, and only such a
+        // grant needs the database; the others live as long as their access token, in the
+        // ephemeral store, which keeps the silent-SSO hop free of SQL.
+        let offline = grant
+            .scope
+            .split_whitespace()
+            .any(|s| s == "offline_access");
+        let refresh = offline.then(random_token);
+        let row = GrantRow {
+            id: grant_id.clone(),
+            client_id: client.client_id.clone(),
+            sub: grant.account.sub.clone(),
+            sid: grant.sid.clone(),
+            scope: grant.scope.clone(),
+            claims,
             auth_time: grant.account.auth_time,
-            expires_at: now + self.lifetimes.refresh_token,
+            expires_at: now
+                + if offline {
+                    self.lifetimes.refresh_token
+                } else {
+                    self.lifetimes.access_token
+                },
+            revoked_at: None,
         };
-        grants::insert(&self.db, &new, Some(&sha256_hex(&refresh)), now).await?;
-        let keep = Duration::from_secs(
-            u64::try_from(self.lifetimes.refresh_token.min(86_400)).unwrap_or(600),
-        );
+        match &refresh {
+            Some(token) => {
+                let new = NewGrant {
+                    id: &row.id,
+                    client_id: &row.client_id,
+                    sub: &row.sub,
+                    sid: &row.sid,
+                    scope: &row.scope,
+                    claims: &row.claims,
+                    auth_time: row.auth_time,
+                    expires_at: row.expires_at,
+                };
+                grants::insert(&self.db, &new, Some(&sha256_hex(token)), now).await?;
+            }
+            None => {
+                let bytes =
+                    serde_json::to_vec(&row).map_err(|e| OAuthError::server(e.to_string()))?;
+                self.store
+                    .set(&grant_key(&grant_id), &bytes, self.access_token_ttl())
+                    .await?;
+            }
+        }
+        // A replay is detected while a replay could still matter: well past the code's lifetime.
+        let keep =
+            Duration::from_secs(u64::try_from(self.lifetimes.code.max(60) * 10).unwrap_or(600));
         self.store
             .set(&used_code_key(code), grant_id.as_bytes(), keep)
             .await?;
@@ -198,9 +237,13 @@ impl Tokens {
             token_type: "Bearer",
             expires_in: self.lifetimes.access_token,
             id_token: Some(id_token),
-            refresh_token: Some(refresh),
+            refresh_token: refresh,
             scope: grant.scope,
         })
+    }
+
+    fn access_token_ttl(&self) -> Duration {
+        Duration::from_secs(u64::try_from(self.lifetimes.access_token).unwrap_or(300) + 60)
     }
 
     /// Rotates a refresh token. A used one presented again revokes its whole grant.
@@ -363,9 +406,14 @@ impl Tokens {
         if self.store.get(&revoked_key(grant_id)).await?.is_some() {
             return Err(OAuthError::invalid_token("the grant was revoked"));
         }
-        let grant = grants::by_id(&self.db, grant_id)
-            .await?
-            .ok_or_else(|| OAuthError::invalid_token("unknown grant"))?;
+        let grant = match self.store.get(&grant_key(grant_id)).await? {
+            Some(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| OAuthError::server(e.to_string()))?
+            }
+            None => grants::by_id(&self.db, grant_id)
+                .await?
+                .ok_or_else(|| OAuthError::invalid_token("unknown grant"))?,
+        };
         if grant.revoked_at.is_some() {
             return Err(OAuthError::invalid_token("the grant was revoked"));
         }

@@ -3,7 +3,7 @@
 
 use super::{Database, Result, with_db};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct GrantRow {
     pub id: String,
     pub client_id: String,

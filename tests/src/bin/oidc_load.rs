@@ -364,7 +364,9 @@ async fn main() -> anyhow::Result<()> {
         for _ in 0..c {
             let r = op
                 .http
-                .get(authorize_url(&issuer))
+                .get(
+                    authorize_url(&issuer).replace("scope=openid", "scope=openid%20offline_access"),
+                )
                 .header("cookie", cookie.as_str())
                 .send()
                 .await?;
