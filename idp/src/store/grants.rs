@@ -27,6 +27,9 @@ pub struct NewGrant<'a> {
     pub expires_at: i64,
 }
 
+const REFRESH_INSERT: &str = "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, sub, sid, scope, claims, \
+                              auth_time, expires_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
 /// Stores a grant and, when given, its first refresh token.
 pub async fn insert(
     db: &Database,
@@ -52,9 +55,16 @@ pub async fn insert(
         .execute(&mut *tx)
         .await?;
         if let Some(hash) = refresh_hash {
-            sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at) VALUES ($1, $2, $3)")
+            sqlx::query(REFRESH_INSERT)
                 .bind(hash)
                 .bind(g.id)
+                .bind(g.client_id)
+                .bind(g.sub)
+                .bind(g.sid)
+                .bind(g.scope)
+                .bind(g.claims)
+                .bind(g.auth_time)
+                .bind(g.expires_at)
                 .bind(at)
                 .execute(&mut *tx)
                 .await?;
@@ -92,38 +102,43 @@ pub enum Redeemed {
     Unknown,
 }
 
-/// Uses a refresh token once and stores its successor in the same transaction.
+/// Uses a refresh token once, if its grant stands, and stores its successor. Two statements
+/// and no transaction: a crash between them costs the client a new sign-in, never a second use.
 pub async fn rotate(db: &Database, old_hash: &str, new_hash: &str, at: i64) -> Result<Redeemed> {
     with_db!(db, pool => {
-        let mut tx = pool.begin().await?;
-        let used: Option<String> = sqlx::query_scalar(
-            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL RETURNING grant_id",
+        let used: Option<GrantRow> = sqlx::query_as(
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+             AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL) \
+             RETURNING grant_id AS id, client_id, sub, sid, scope, claims, auth_time, expires_at, \
+             CAST(NULL AS BIGINT) AS revoked_at",
         )
         .bind(old_hash)
         .bind(at)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(pool)
         .await?;
-        let Some(grant_id) = used else {
-            let known: Option<String> = sqlx::query_scalar("SELECT grant_id FROM refresh_tokens WHERE token_hash = $1")
+        let Some(grant) = used else {
+            let known: Option<(String, Option<i64>)> = sqlx::query_as("SELECT grant_id, used_at FROM refresh_tokens WHERE token_hash = $1")
                 .bind(old_hash)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(pool)
                 .await?;
-            return Ok(known.map_or(Redeemed::Unknown, Redeemed::Replayed));
+            return Ok(match known {
+                Some((grant_id, Some(_))) => Redeemed::Replayed(grant_id),
+                _ => Redeemed::Unknown,
+            });
         };
-        let grant: Option<GrantRow> = sqlx::query_as(
-            "SELECT id, client_id, sub, sid, scope, claims, auth_time, expires_at, revoked_at FROM grants WHERE id = $1",
-        )
-        .bind(&grant_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(grant) = grant else { return Ok(Redeemed::Unknown) };
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, grant_id, created_at) VALUES ($1, $2, $3)")
+        sqlx::query(REFRESH_INSERT)
             .bind(new_hash)
-            .bind(&grant_id)
+            .bind(&grant.id)
+            .bind(&grant.client_id)
+            .bind(&grant.sub)
+            .bind(&grant.sid)
+            .bind(&grant.scope)
+            .bind(&grant.claims)
+            .bind(grant.auth_time)
+            .bind(grant.expires_at)
             .bind(at)
-            .execute(&mut *tx)
+            .execute(pool)
             .await?;
-        tx.commit().await?;
         Ok(Redeemed::Fresh(grant))
     })
 }

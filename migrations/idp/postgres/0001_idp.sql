@@ -41,9 +41,18 @@ CREATE TABLE grants (
 );
 CREATE INDEX grants_sid ON grants (sid);
 
+-- A refresh token carries a copy of its grant's fixed fields, so rotating one is a single
+-- UPDATE … RETURNING and an INSERT.
 CREATE TABLE refresh_tokens (
     token_hash TEXT PRIMARY KEY,
     grant_id   TEXT NOT NULL REFERENCES grants (id) ON DELETE CASCADE,
+    client_id  TEXT NOT NULL,
+    sub        TEXT NOT NULL,
+    sid        TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    claims     TEXT NOT NULL,
+    auth_time  BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
     created_at BIGINT NOT NULL,
     used_at    BIGINT
 );
