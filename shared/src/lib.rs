@@ -6,6 +6,7 @@ pub mod db;
 pub mod ephemeral;
 pub mod http;
 pub mod jwt;
+pub mod matching;
 pub mod names;
 pub mod personal_code;
 pub mod session_store;
