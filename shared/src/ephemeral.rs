@@ -207,6 +207,67 @@ impl Ephemeral {
         }
     }
 
+    /// Adds `member` to the set at `key` and (re)starts the set's time to live.
+    pub async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> anyhow::Result<()> {
+        match self {
+            Ephemeral::Memory(m) => {
+                m.with(|map, now| {
+                    let mut members: Vec<String> = if MemoryStore::live(map, key, now) {
+                        serde_json::from_slice(&map[key].0).unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    };
+                    if !members.iter().any(|m| m == member) {
+                        members.push(member.to_owned());
+                    }
+                    let bytes = serde_json::to_vec(&members).unwrap_or_default();
+                    map.insert(key.to_owned(), (bytes, now + ttl));
+                });
+                Ok(())
+            }
+            Ephemeral::Redis { conn, prefix } => {
+                let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                let _: () = redis::pipe()
+                    .atomic()
+                    .sadd(Self::key(prefix, key), member)
+                    .ignore()
+                    .pexpire(
+                        Self::key(prefix, key),
+                        i64::try_from(ms).unwrap_or(i64::MAX),
+                    )
+                    .ignore()
+                    .query_async(&mut conn.clone())
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes every member of the set at `key`, removing the set.
+    pub async fn take_set(&self, key: &str) -> anyhow::Result<Vec<String>> {
+        match self {
+            Ephemeral::Memory(m) => Ok(m.with(|map, now| {
+                if MemoryStore::live(map, key, now) {
+                    map.remove(key)
+                        .and_then(|(v, _)| serde_json::from_slice(&v).ok())
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                }
+            })),
+            Ephemeral::Redis { conn, prefix } => {
+                let (members,): (Vec<String>,) = redis::pipe()
+                    .atomic()
+                    .smembers(Self::key(prefix, key))
+                    .del(Self::key(prefix, key))
+                    .ignore()
+                    .query_async(&mut conn.clone())
+                    .await?;
+                Ok(members)
+            }
+        }
+    }
+
     /// The current value of a counter (0 when absent or expired).
     pub async fn count(&self, key: &str) -> anyhow::Result<u64> {
         Ok(self.get(key).await?.map(|v| parse_count(&v)).unwrap_or(0))

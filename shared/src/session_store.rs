@@ -33,6 +33,11 @@ fn backend(e: anyhow::Error) -> Error {
     Error::Backend(format!("{e:#}"))
 }
 
+/// Ends a session by its id, wherever it is served from (the store is shared by every instance).
+pub async fn end_session(store: &Ephemeral, id: &str) -> anyhow::Result<()> {
+    store.delete(&format!("session:{id}")).await
+}
+
 #[async_trait]
 impl SessionStore for EphemeralSessionStore {
     async fn create(&self, record: &mut Record) -> Result<()> {

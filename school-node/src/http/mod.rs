@@ -72,6 +72,8 @@ pub fn router(state: AppState) -> Router {
         .route("/apply/done", get(pages::apply::done))
         .route("/sso/callback", get(sso::callback))
         .route("/logged-out", get(sso::logged_out))
+        .route("/sso/backchannel-logout", post(sso::backchannel_logout))
+        .route("/sso/frontchannel-logout", get(sso::frontchannel_logout))
         .route("/federation/jwks.json", get(sso::jwks))
         .route("/federation/v1/password-check", post(sso::password_check))
         .route("/lang/{code}", get(pages::lang::switch))

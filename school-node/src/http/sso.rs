@@ -15,6 +15,7 @@ use crate::error::{AppError, ErrorKind, PageResult};
 use crate::service::accounts;
 use crate::sso::client::PendingSso;
 use crate::sso::federation::{FederationError, PasswordCheck};
+use crate::sso::logout;
 use crate::state::AppState;
 
 pub const SESSION_PENDING: &str = "sso_pending";
@@ -81,6 +82,17 @@ pub async fn callback(ctx: Ctx, Query(query): Query<CallbackQuery>) -> PageResul
         .await?;
     if let Some(sid) = &signed_in.sid {
         ctx.session.insert(SESSION_IDP_SID, sid).await?;
+    }
+    // Indexed by the IdP's sid, so a logout from the IdP can end this session on any instance.
+    ctx.session.save().await?;
+    if let Some(id) = ctx.session.id() {
+        logout::index_session(
+            &ctx.state.ephemeral,
+            &id.to_string(),
+            signed_in.sid.as_deref(),
+            &account.id,
+        )
+        .await?;
     }
     let target = if account.must_change_password {
         "/password"
@@ -159,6 +171,88 @@ pub async fn password_check(
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "password check failed");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct BackChannelForm {
+    logout_token: String,
+}
+
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// Back-Channel Logout: 200 when the token is valid (also when the session was already gone),
+/// 400 when it is not.
+pub async fn backchannel_logout(State(state): State<AppState>, body: Bytes) -> Response {
+    let Some(api) = state.federation.clone() else {
+        return json_error(StatusCode::NOT_FOUND, "single sign-on is not configured");
+    };
+    let form: BackChannelForm = serde_html_form::from_bytes(&body).unwrap_or_default();
+    let request = match logout::validate(&api, &state.ephemeral, &form.logout_token).await {
+        Ok(r) => r,
+        Err(why) => {
+            tracing::warn!(%why, "logout token refused");
+            return no_store(json_error(StatusCode::BAD_REQUEST, "invalid_request"));
+        }
+    };
+    let ended = match (&request.sid, &request.sub) {
+        (Some(sid), _) => logout::end_sessions_of_sid(&state.ephemeral, sid).await,
+        (None, Some(sub)) => logout::end_sessions_of_sub(&state.ephemeral, sub).await,
+        (None, None) => Ok(0),
+    };
+    match ended {
+        Ok(n) => {
+            tracing::info!(sessions = n, "back-channel logout");
+            no_store(StatusCode::OK.into_response())
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "ending sessions failed");
+            no_store(json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+            ))
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct FrontChannelQuery {
+    iss: String,
+    sid: String,
+}
+
+/// Front-Channel Logout: ends the sessions of `sid` on the server, so it works in an iframe
+/// without third-party cookies.
+pub async fn frontchannel_logout(
+    State(state): State<AppState>,
+    Query(query): Query<FrontChannelQuery>,
+) -> Response {
+    let issuer_ok = state
+        .sso
+        .as_ref()
+        .is_some_and(|sso| sso.issuer() == query.iss);
+    if !issuer_ok || query.sid.is_empty() {
+        return no_store(StatusCode::BAD_REQUEST.into_response());
+    }
+    match logout::end_sessions_of_sid(&state.ephemeral, &query.sid).await {
+        Ok(_) => no_store(
+            (
+                StatusCode::OK,
+                axum::response::Html("<!doctype html><title>logout</title>"),
+            )
+                .into_response(),
+        ),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "front-channel logout failed");
+            no_store(StatusCode::INTERNAL_SERVER_ERROR.into_response())
         }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod federation;
+pub mod logout;
 
 use std::sync::Arc;
 

@@ -1,0 +1,279 @@
+//! A node's side of global sign-out: back-channel logout tokens checked completely, and
+//! front-channel logout by `sid` on the server (no cookies needed), ending the node's sessions.
+
+use std::sync::Arc;
+
+use federation_tests::hidden;
+use federation_tests::stack::{PASSWORD, Stack, USERNAME};
+use reqwest::StatusCode;
+use reqwest::cookie::{CookieStore, Jar};
+use serde_json::{Value, json};
+use shared::jwt::{Alg, SigningKey};
+
+/// A person signed in at the node through the IdP: the browser's jar and the IdP's `sid`.
+async fn signed_in(stack: &Stack) -> (Arc<Jar>, String) {
+    let jar = Arc::new(Jar::default());
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    let page = browser
+        .get(format!("{}/login", stack.node_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let form = [
+        ("r", hidden(&page, "r")),
+        ("csrf", hidden(&page, "csrf")),
+        ("username", USERNAME.into()),
+        ("password", PASSWORD.into()),
+    ];
+    let home = browser
+        .post(format!("{}/login", stack.idp_url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Tere, Mari Maasikas!"), "{home}");
+    let url: reqwest::Url = stack.idp_url.parse().unwrap();
+    let cookies = jar.cookies(&url).unwrap();
+    let value = cookies
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .find_map(|c| c.strip_prefix("idp_session="))
+        .unwrap()
+        .to_owned();
+    let session = stack
+        .idp
+        .sessions
+        .load(&value, shared::jwt::now())
+        .await
+        .unwrap()
+        .unwrap();
+    (jar, session.sid)
+}
+
+/// Whether the node still has the person's session (looked at without following redirects).
+async fn still_signed_in(stack: &Stack, jar: &Arc<Jar>) -> bool {
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    client
+        .get(format!("{}/", stack.node_url))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        == StatusCode::OK
+}
+
+fn claims(stack: &Stack, sid: &str) -> Value {
+    let now = shared::jwt::now();
+    json!({
+        "iss": stack.idp_url, "aud": "jpk", "iat": now, "exp": now + 120, "jti": uuid_like(),
+        "sid": sid, "sub": stack.mari,
+        "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+    })
+}
+
+fn uuid_like() -> String {
+    shared::jwt::random_kid()
+}
+
+async fn post(stack: &Stack, token: &str) -> (StatusCode, Option<String>) {
+    let r = reqwest::Client::new()
+        .post(format!("{}/sso/backchannel-logout", stack.node_url))
+        .form(&[("logout_token", token)])
+        .send()
+        .await
+        .unwrap();
+    (
+        r.status(),
+        r.headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_owned()),
+    )
+}
+
+fn sign(stack: &Stack, typ: &str, claims: &Value) -> String {
+    stack
+        .idp
+        .keys
+        .sign(Alg::ES256, typ, claims.as_object().unwrap())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn forged_or_wrong_logout_tokens_get_400_and_end_nothing() {
+    let stack = Stack::start(|_| {}).await;
+    let (jar, sid) = signed_in(&stack).await;
+    let good = claims(&stack, &sid);
+    let (stranger, _) = SigningKey::generate(Alg::ES256).unwrap();
+    let with = |f: &dyn Fn(&mut serde_json::Map<String, Value>)| {
+        let mut c = good.clone();
+        f(c.as_object_mut().unwrap());
+        c
+    };
+    let mut cases = vec![
+        (
+            "bad signature",
+            stranger
+                .sign("logout+jwt", good.as_object().unwrap())
+                .unwrap(),
+        ),
+        ("wrong typ", sign(&stack, "JWT", &good)),
+        (
+            "wrong aud",
+            sign(
+                &stack,
+                "logout+jwt",
+                &with(&|c| {
+                    c.insert("aud".into(), "laagri".into());
+                }),
+            ),
+        ),
+        (
+            "wrong iss",
+            sign(
+                &stack,
+                "logout+jwt",
+                &with(&|c| {
+                    c.insert("iss".into(), "http://evil.example".into());
+                }),
+            ),
+        ),
+        (
+            "nonce present",
+            sign(
+                &stack,
+                "logout+jwt",
+                &with(&|c| {
+                    c.insert("nonce".into(), "n".into());
+                }),
+            ),
+        ),
+        (
+            "events missing",
+            sign(
+                &stack,
+                "logout+jwt",
+                &with(&|c| {
+                    c.remove("events");
+                }),
+            ),
+        ),
+        (
+            "no sid or sub",
+            sign(
+                &stack,
+                "logout+jwt",
+                &with(&|c| {
+                    c.remove("sid");
+                    c.remove("sub");
+                }),
+            ),
+        ),
+        (
+            "too old",
+            sign(
+                &stack,
+                "logout+jwt",
+                &with(&|c| {
+                    c.insert("iat".into(), (shared::jwt::now() - 3600).into());
+                    c.insert("exp".into(), (shared::jwt::now() + 60).into());
+                }),
+            ),
+        ),
+        ("not a JWT", "garbage".into()),
+    ];
+    // A kid the IdP never published.
+    cases.push((
+        "unknown kid",
+        SigningKey::generate(Alg::ES256)
+            .unwrap()
+            .0
+            .sign("logout+jwt", good.as_object().unwrap())
+            .unwrap(),
+    ));
+    for (what, token) in &cases {
+        let (status, cache) = post(&stack, token).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}");
+        assert_eq!(cache.as_deref(), Some("no-store"), "{what}");
+        assert!(
+            still_signed_in(&stack, &jar).await,
+            "{what} ended a session"
+        );
+    }
+
+    // The valid token ends the session; the same token again is a replay.
+    let token = sign(&stack, "logout+jwt", &good);
+    assert_eq!(
+        post(&stack, &token).await,
+        (StatusCode::OK, Some("no-store".into()))
+    );
+    assert!(!still_signed_in(&stack, &jar).await);
+    assert_eq!(
+        post(&stack, &token).await.0,
+        StatusCode::BAD_REQUEST,
+        "jti replayed"
+    );
+    // A valid token for a session already gone is still a 200.
+    let again = sign(&stack, "logout+jwt", &claims(&stack, &sid));
+    assert_eq!(post(&stack, &again).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_sub_only_token_ends_the_accounts_sessions() {
+    let stack = Stack::start(|_| {}).await;
+    let (jar, sid) = signed_in(&stack).await;
+    let mut c = claims(&stack, &sid);
+    c.as_object_mut().unwrap().remove("sid");
+    assert_eq!(
+        post(&stack, &sign(&stack, "logout+jwt", &c)).await.0,
+        StatusCode::OK
+    );
+    assert!(!still_signed_in(&stack, &jar).await);
+}
+
+#[tokio::test]
+async fn front_channel_logout_works_without_cookies() {
+    let stack = Stack::start(|_| {}).await;
+    let (jar, sid) = signed_in(&stack).await;
+    // As an iframe without third-party cookies: no cookie at all, only iss and sid.
+    let url = format!(
+        "{}/sso/frontchannel-logout?iss={}&sid=other",
+        stack.node_url, stack.idp_url
+    );
+    assert_eq!(reqwest::get(&url).await.unwrap().status(), StatusCode::OK);
+    assert!(
+        still_signed_in(&stack, &jar).await,
+        "another sid ends nothing"
+    );
+    let wrong_iss = format!(
+        "{}/sso/frontchannel-logout?iss=http://evil.example&sid={sid}",
+        stack.node_url
+    );
+    assert_eq!(
+        reqwest::get(&wrong_iss).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    assert!(still_signed_in(&stack, &jar).await);
+    let r = reqwest::Client::new()
+        .get(format!("{}/sso/frontchannel-logout", stack.node_url))
+        .query(&[("iss", stack.idp_url.as_str()), ("sid", sid.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert!(!still_signed_in(&stack, &jar).await);
+}
