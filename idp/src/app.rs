@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::service::clients::Registry;
 use crate::service::keys::KeyRing;
+use crate::service::logout::LogoutDelivery;
 use crate::service::sessions::Sessions;
 use crate::service::tokens::{Lifetimes, Tokens};
 use crate::state::AppState;
@@ -75,6 +76,18 @@ impl Application {
                 refresh_token: config.refresh_token_days * 86_400,
             },
         };
+        let logout = LogoutDelivery {
+            db: db.clone(),
+            keys: keys.clone(),
+            clients: clients.clone(),
+            http: http.clone(),
+            issuer: config.issuer.clone(),
+            retry_base_millis: config.logout_retry_base_millis,
+            retry_max_millis: config.logout_retry_max_millis,
+            deadline_millis: config.logout_deadline_minutes * 60_000,
+            poll_millis: config.logout_poll_millis,
+            wake: Arc::default(),
+        };
         let state = AppState {
             config: Arc::new(config),
             db,
@@ -83,6 +96,7 @@ impl Application {
             clients,
             sessions,
             tokens,
+            logout,
             http,
         };
         Ok(Self { listener, state })
@@ -112,6 +126,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(issuer = %self.state.config.issuer, address = %self.local_addr(), database = self.state.db.kind(), ephemeral = self.state.ephemeral.kind(), "IdP listening");
         let reload = spawn_reload(self.state.clone());
+        let delivery = self.state.logout.clone().spawn();
         let app = crate::http::router(self.state);
         let served = axum::serve(
             self.listener,
@@ -121,6 +136,7 @@ impl Application {
         .await
         .context("server failed");
         reload.abort();
+        delivery.abort();
         served
     }
 }

@@ -7,6 +7,7 @@ use shared::ephemeral::Ephemeral;
 use crate::config::Config;
 use crate::service::clients::Registry;
 use crate::service::keys::KeyRing;
+use crate::service::logout::LogoutDelivery;
 use crate::service::sessions::Sessions;
 use crate::service::tokens::Tokens;
 use crate::store::Database;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub clients: Registry,
     pub sessions: Sessions,
     pub tokens: Tokens,
+    pub logout: LogoutDelivery,
     /// For server-to-server calls: no redirects followed (SSRF), short timeouts.
     pub http: reqwest::Client,
 }

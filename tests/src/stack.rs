@@ -127,6 +127,7 @@ impl Stack {
         jpk.federation_node = None;
         jpk.redirect_uris = vec![format!("{node_url}/sso/callback")];
         jpk.post_logout_redirect_uris = vec![format!("{node_url}/logged-out")];
+        jpk.backchannel_logout_uri = Some(format!("{node_url}/sso/backchannel-logout"));
         let mut rp_jwt = rp("rp-jwt", &node_url, &jwks_url);
         rp_jwt.secret_hash = None;
         rp_jwt.id_token_alg = Some("RS256".into());

@@ -277,3 +277,126 @@ async fn front_channel_logout_works_without_cookies() {
     assert_eq!(r.headers()["cache-control"], "no-store");
     assert!(!still_signed_in(&stack, &jar).await);
 }
+
+/// Forwards every connection on `listener` to `target`: the node, reachable again.
+async fn forward(listener: tokio::net::TcpListener, target: String) {
+    loop {
+        let Ok((mut inbound, _)) = listener.accept().await else {
+            return;
+        };
+        let target = target.clone();
+        tokio::spawn(async move {
+            if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            }
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_node_that_is_down_gets_its_logout_token_when_it_is_back() {
+    let proxy_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let stack = Stack::start(|c| {
+        c.logout_retry_base_millis = 100;
+        c.logout_retry_max_millis = 300;
+        c.logout_poll_millis = 100;
+        let jpk = c.clients.iter_mut().find(|c| c.client_id == "jpk").unwrap();
+        jpk.backchannel_logout_uri = Some(format!(
+            "http://127.0.0.1:{proxy_port}/sso/backchannel-logout"
+        ));
+    })
+    .await;
+    let (jar, _sid) = signed_in(&stack).await;
+
+    // Sign out at the IdP while the node cannot be reached.
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = browser
+        .get(format!("{}/logout?client_id=jpk", stack.idp_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let attempts = || async {
+        let n: i64 = shared::with_db!(&stack.idp.db, pool => sqlx::query_scalar("SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM logout_outbox WHERE delivered_at IS NULL").fetch_one(pool).await.unwrap());
+        n
+    };
+    for _ in 0..100 {
+        if attempts().await >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(attempts().await >= 3, "retried while the node was down");
+    assert!(still_signed_in(&stack, &jar).await);
+
+    // The node is back: the next attempt, with a fresh token, ends its session.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", proxy_port))
+        .await
+        .unwrap();
+    let node = stack.node_url.trim_start_matches("http://").to_owned();
+    tokio::spawn(forward(listener, node));
+    for _ in 0..200 {
+        if !still_signed_in(&stack, &jar).await {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        !still_signed_in(&stack, &jar).await,
+        "the logout token arrived once the node was back"
+    );
+    let pending = idp::store::logout_outbox::pending_for(&stack.idp.db, "jpk")
+        .await
+        .unwrap();
+    assert_eq!(pending, 0);
+}
+
+#[tokio::test]
+async fn signing_out_at_the_node_ends_the_idp_session_and_tells_the_node_by_back_channel() {
+    let stack = Stack::start(|c| c.logout_poll_millis = 100).await;
+    let (jar, _) = signed_in(&stack).await;
+    let (jar2, _) = signed_in(&stack).await;
+    // Two browsers, two IdP sessions: signing out in one ends only that one's node session.
+    let browser = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    let home = browser
+        .get(format!("{}/", stack.node_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let out = browser
+        .post(format!("{}/logout", stack.node_url))
+        .form(&[("csrf", hidden(&home, "csrf"))])
+        .send()
+        .await
+        .unwrap();
+    assert!(out.url().path().ends_with("/logged-out"), "{}", out.url());
+    assert!(!still_signed_in(&stack, &jar).await);
+    assert!(
+        still_signed_in(&stack, &jar2).await,
+        "another person's session stays"
+    );
+    // The IdP's fan-out reached the node: one delivery, for the one session that ended.
+    let mut delivered = 0i64;
+    for _ in 0..100 {
+        delivered = shared::with_db!(&stack.idp.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM logout_outbox WHERE delivered_at IS NOT NULL").fetch_one(pool).await.unwrap());
+        if delivered > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(delivered, 1);
+}

@@ -3,5 +3,6 @@
 pub mod clients;
 pub mod federation;
 pub mod keys;
+pub mod logout;
 pub mod sessions;
 pub mod tokens;

@@ -3,6 +3,7 @@
 pub mod clients;
 pub mod grants;
 pub mod keys;
+pub mod logout_outbox;
 
 use shared::db::Migrations;
 use sqlx::migrate::Migrator;

@@ -106,6 +106,13 @@ async fn end_session(
             _ => true,
         };
         if same {
+            // Every client of the session hears of its end by back-channel, from the outbox.
+            if let Some(session) = &session
+                && let Err(e) = state.logout.announce(session).await
+            {
+                tracing::error!(error = %format!("{e:#}"), "queuing back-channel logout failed");
+                return pages::error(StatusCode::INTERNAL_SERVER_ERROR, t, t.internal);
+            }
             if let Err(e) = state.sessions.delete(&cookie).await {
                 tracing::error!(error = %format!("{e:#}"), "ending a session failed");
                 return pages::error(StatusCode::INTERNAL_SERVER_ERROR, t, t.internal);

@@ -1,0 +1,108 @@
+//! The `logout_outbox` table: back-channel logout deliveries waiting, done or given up.
+
+use super::{Database, Result, with_db};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Delivery {
+    pub id: String,
+    pub client_id: String,
+    pub sid: String,
+    pub sub: String,
+    pub attempts: i32,
+    pub deadline: i64,
+}
+
+pub async fn enqueue(
+    db: &Database,
+    client_id: &str,
+    sid: &str,
+    sub: &str,
+    at: i64,
+    deadline: i64,
+) -> Result<()> {
+    with_db!(db, pool => sqlx::query(
+        "INSERT INTO logout_outbox (id, client_id, sid, sub, created_at, deadline, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $5)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(client_id)
+    .bind(sid)
+    .bind(sub)
+    .bind(at)
+    .bind(deadline)
+    .execute(pool)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+pub async fn due(db: &Database, at: i64, limit: i64) -> Result<Vec<Delivery>> {
+    with_db!(db, pool => sqlx::query_as(
+        "SELECT id, client_id, sid, sub, attempts, deadline FROM logout_outbox \
+         WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 AND claimed_until < $1 \
+         ORDER BY next_attempt_at LIMIT $2",
+    )
+    .bind(at)
+    .bind(limit)
+    .fetch_all(pool)
+    .await)
+}
+
+/// Takes a delivery for one worker until `until`; false when another has it.
+pub async fn claim(db: &Database, id: &str, at: i64, until: i64) -> Result<bool> {
+    let n = with_db!(db, pool => sqlx::query(
+        "UPDATE logout_outbox SET claimed_until = $3 WHERE id = $1 AND delivered_at IS NULL AND claimed_until < $2",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(until)
+    .execute(pool)
+    .await?
+    .rows_affected());
+    Ok(n == 1)
+}
+
+pub async fn delivered(db: &Database, id: &str, at: i64) -> Result<()> {
+    with_db!(db, pool => sqlx::query(
+        "UPDATE logout_outbox SET delivered_at = $2, attempts = attempts + 1, claimed_until = 0, last_error = NULL WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .execute(pool)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+/// Records a failed attempt: retried at `next`, or given up when that is past the deadline.
+pub async fn failed(
+    db: &Database,
+    id: &str,
+    at: i64,
+    next: Option<i64>,
+    error: &str,
+) -> Result<()> {
+    with_db!(db, pool => sqlx::query(
+        "UPDATE logout_outbox SET attempts = attempts + 1, claimed_until = 0, last_error = $4, \
+         next_attempt_at = COALESCE($3, next_attempt_at), gave_up_at = CASE WHEN $3 IS NULL THEN $2 ELSE NULL END \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(next)
+    .bind(error)
+    .execute(pool)
+    .await
+    .map(|_| ())?);
+    Ok(())
+}
+
+/// Deliveries not yet done, by client (for tests and the admin).
+pub async fn pending_for(db: &Database, client_id: &str) -> Result<i64> {
+    with_db!(db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM logout_outbox WHERE client_id = $1 AND delivered_at IS NULL AND gave_up_at IS NULL",
+    )
+    .bind(client_id)
+    .fetch_one(pool)
+    .await)
+}
