@@ -185,6 +185,7 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 redirect_uris: vec![format!("{site}/sso/callback")],
                 post_logout_redirect_uris: vec![format!("{site}/logged-out")],
                 backchannel_logout_uri: Some(format!("{site}/sso/backchannel-logout")),
+                frontchannel_logout_uri: Some(format!("{site}/sso/frontchannel-logout")),
                 federation_url: Some(site.clone()),
                 ..ClientConfig::default()
             });

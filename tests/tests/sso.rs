@@ -66,7 +66,23 @@ async fn a_node_signs_in_through_the_idp() {
         .send()
         .await
         .unwrap();
-    assert_eq!(out.url().as_str(), format!("{jpk}/logged-out"));
+    // The IdP's page: which schools were signed out, a front-channel frame for each, and the way
+    // back to the school.
+    assert!(
+        out.url().as_str().starts_with(&format!("{idp}/logout")),
+        "{}",
+        out.url()
+    );
+    let page = out.text().await.unwrap();
+    assert!(
+        page.contains("Oled välja logitud") && page.contains("Jõgeva Põhikool"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("<iframe src=\"{jpk}/sso/frontchannel-logout?iss=")),
+        "{page}"
+    );
+    assert!(page.contains(&format!("{jpk}/logged-out")), "{page}");
     let again = client.get(format!("{jpk}/login")).send().await.unwrap();
     assert!(
         again.url().as_str().starts_with(&format!("{idp}/login?r=")),

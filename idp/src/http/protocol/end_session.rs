@@ -1,9 +1,10 @@
 //! RP-initiated logout 1.0: ends the IdP session and returns to the client's registered
 //! post-logout URI (exact match) with its `state`.
 
+use askama::Template;
 use axum::extract::{RawForm, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
 use serde::Deserialize;
@@ -94,6 +95,8 @@ async fn end_session(
 
     let now = shared::jwt::now();
     let mut jar = jar;
+    let mut institutions = Vec::new();
+    let mut frames = Vec::new();
     if let Some(cookie) = jar.get(COOKIE).map(|c| c.value().to_owned()) {
         let session = state.sessions.load(&cookie, now).await.ok().flatten();
         let hinted_sid = hint
@@ -107,11 +110,15 @@ async fn end_session(
         };
         if same {
             // Every client of the session hears of its end by back-channel, from the outbox.
-            if let Some(session) = &session
-                && let Err(e) = state.logout.announce(session).await
-            {
-                tracing::error!(error = %format!("{e:#}"), "queuing back-channel logout failed");
-                return pages::error(StatusCode::INTERNAL_SERVER_ERROR, t, t.internal);
+            if let Some(session) = &session {
+                match state.logout.announce(session).await {
+                    Ok(told) => institutions = told,
+                    Err(e) => {
+                        tracing::error!(error = %format!("{e:#}"), "queuing back-channel logout failed");
+                        return pages::error(StatusCode::INTERNAL_SERVER_ERROR, t, t.internal);
+                    }
+                }
+                frames = front_channel_frames(&state, session);
             }
             if let Err(e) = state.sessions.delete(&cookie).await {
                 tracing::error!(error = %format!("{e:#}"), "ending a session failed");
@@ -120,19 +127,66 @@ async fn end_session(
             jar = jar.remove(Cookie::build(COOKIE).path("/"));
         }
     }
-    match target {
-        Some(uri) => {
-            let params: Vec<(&str, &str)> = p
-                .state
-                .as_deref()
-                .map(|s| vec![("state", s)])
-                .unwrap_or_default();
-            (jar, redirect_with(&uri, &params)).into_response()
-        }
-        None => (
-            jar,
-            pages::message(StatusCode::OK, t, t.signed_out_title, t.signed_out, None),
-        )
-            .into_response(),
+    let params: Vec<(&str, &str)> = p
+        .state
+        .as_deref()
+        .map(|s| vec![("state", s)])
+        .unwrap_or_default();
+    let next = target.map(|uri| redirect_with(&uri, &params));
+    // With no front-channel frames to load, go straight back to the client.
+    if frames.is_empty()
+        && let Some(redirect) = next
+    {
+        return (jar, redirect).into_response();
     }
+    let next = next.and_then(|r| {
+        r.headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    });
+    let page = LoggedOutPage {
+        t,
+        institutions,
+        frames,
+        next,
+    };
+    match page.render() {
+        Ok(body) => {
+            let mut response = (jar, Html(body)).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(_) => pages::error(StatusCode::INTERNAL_SERVER_ERROR, t, t.internal),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+struct LoggedOutPage {
+    t: &'static i18n::Texts,
+    institutions: Vec<String>,
+    /// Front-Channel Logout 1.0 frames: each participant's URI with `iss` and `sid`.
+    frames: Vec<String>,
+    next: Option<String>,
+}
+
+fn front_channel_frames(
+    state: &AppState,
+    session: &crate::service::sessions::IdpSession,
+) -> Vec<String> {
+    session
+        .participants
+        .iter()
+        .filter_map(|id| state.clients.get(id)?.frontchannel_logout_uri.clone())
+        .filter_map(|uri| {
+            let mut url = url::Url::parse(&uri).ok()?;
+            url.query_pairs_mut()
+                .append_pair("iss", &state.config.issuer)
+                .append_pair("sid", &session.sid);
+            Some(url.to_string())
+        })
+        .collect()
 }
