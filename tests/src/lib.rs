@@ -62,3 +62,25 @@ pub fn hidden(body: &str, name: &str) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// Fills in the IdP's sign-in page (`page` is its HTML) and submits it.
+pub async fn submit_idp_login(
+    client: &reqwest::Client,
+    idp: &str,
+    page: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    let form = [
+        ("r", hidden(page, "r")),
+        ("csrf", hidden(page, "csrf")),
+        ("username", username.to_owned()),
+        ("password", password.to_owned()),
+    ];
+    client
+        .post(format!("{idp}/login"))
+        .form(&form)
+        .send()
+        .await
+        .expect("the IdP answers")
+}

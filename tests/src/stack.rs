@@ -195,18 +195,8 @@ impl Stack {
                 .text()
                 .await
                 .unwrap();
-            let form = [
-                ("r", crate::hidden(&page, "r")),
-                ("csrf", crate::hidden(&page, "csrf")),
-                ("username", USERNAME.into()),
-                ("password", PASSWORD.into()),
-            ];
-            let r = browser
-                .post(format!("{}/login", self.idp_url))
-                .form(&form)
-                .send()
-                .await
-                .unwrap();
+            let r =
+                crate::submit_idp_login(browser, &self.idp_url, &page, USERNAME, PASSWORD).await;
             r.headers()["location"].to_str().unwrap().to_owned()
         } else {
             location

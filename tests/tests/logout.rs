@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use federation_tests::hidden;
 use federation_tests::stack::{PASSWORD, Stack, USERNAME};
+use federation_tests::{hidden, submit_idp_login};
 use reqwest::StatusCode;
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
@@ -25,18 +25,8 @@ async fn signed_in(stack: &Stack) -> (Arc<Jar>, String) {
         .text()
         .await
         .unwrap();
-    let form = [
-        ("r", hidden(&page, "r")),
-        ("csrf", hidden(&page, "csrf")),
-        ("username", USERNAME.into()),
-        ("password", PASSWORD.into()),
-    ];
-    let home = browser
-        .post(format!("{}/login", stack.idp_url))
-        .form(&form)
-        .send()
+    let home = submit_idp_login(&browser, &stack.idp_url, &page, USERNAME, PASSWORD)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();

@@ -1,7 +1,7 @@
 //! Signing in at a school node through the IdP, end to end over HTTP, and the node's own
 //! sign-in taking over when the IdP is down.
 
-use federation_tests::{DEMO_PASSWORD, browser, browser_with, hidden, start};
+use federation_tests::{DEMO_PASSWORD, browser, browser_with, hidden, start, submit_idp_login};
 use reqwest::StatusCode;
 use reqwest::cookie::CookieStore;
 
@@ -23,18 +23,7 @@ async fn a_node_signs_in_through_the_idp() {
     assert!(body.contains("Jõgeva Põhikool"), "{body}");
     assert!(body.contains(&format!("{jpk}/forgot")) && body.contains(&format!("{jpk}/apply")));
 
-    let form = [
-        ("r", hidden(&body, "r")),
-        ("csrf", hidden(&body, "csrf")),
-        ("username", "MARI maasikas".into()),
-        ("password", "vale-parool".into()),
-    ];
-    let wrong = client
-        .post(format!("{idp}/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let wrong = submit_idp_login(&client, &idp, &body, "MARI maasikas", "vale-parool").await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let wrong_body = wrong.text().await.unwrap();
     assert!(
@@ -42,18 +31,7 @@ async fn a_node_signs_in_through_the_idp() {
         "{wrong_body}"
     );
 
-    let form = [
-        ("r", hidden(&wrong_body, "r")),
-        ("csrf", hidden(&wrong_body, "csrf")),
-        ("username", "MARI maasikas".into()),
-        ("password", DEMO_PASSWORD.into()),
-    ];
-    let home = client
-        .post(format!("{idp}/login"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
+    let home = submit_idp_login(&client, &idp, &wrong_body, "MARI maasikas", DEMO_PASSWORD).await;
     assert_eq!(home.url().as_str(), format!("{jpk}/"));
     let home = home.text().await.unwrap();
     assert!(home.contains("Tere, Mari Maasikas!"), "{home}");
@@ -106,18 +84,8 @@ async fn the_idp_session_signs_in_again_without_a_form() {
         .text()
         .await
         .unwrap();
-    let form = [
-        ("r", hidden(&body, "r")),
-        ("csrf", hidden(&body, "csrf")),
-        ("username", "jaan.tamm@example.ee".into()),
-        ("password", DEMO_PASSWORD.into()),
-    ];
-    let home = client
-        .post(format!("{idp}/login"))
-        .form(&form)
-        .send()
+    let home = submit_idp_login(&client, &idp, &body, "jaan.tamm@example.ee", DEMO_PASSWORD)
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
