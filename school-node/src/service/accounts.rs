@@ -316,22 +316,25 @@ pub async fn set_disabled(db: &Database, id: &str, disabled: bool) -> Result<()>
     Ok(())
 }
 
+/// Accounts with their roles, read in one more query whatever the number of rows.
+async fn with_roles(db: &Database, rows: Vec<AccountRow>) -> Result<Vec<Account>> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut roles = store::roles_of_many(db, &ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let r = roles.remove(&row.id).unwrap_or_default();
+            Account::from_row(row, r)
+        })
+        .collect())
+}
+
 pub async fn children(db: &Database, parent_id: &str) -> Result<Vec<Account>> {
-    let mut out = Vec::new();
-    for row in store::children(db, parent_id).await? {
-        let roles = store::roles(db, &row.id).await?;
-        out.push(Account::from_row(row, roles));
-    }
-    Ok(out)
+    with_roles(db, store::children(db, parent_id).await?).await
 }
 
 pub async fn parents(db: &Database, child_id: &str) -> Result<Vec<Account>> {
-    let mut out = Vec::new();
-    for row in store::parents(db, child_id).await? {
-        let roles = store::roles(db, &row.id).await?;
-        out.push(Account::from_row(row, roles));
-    }
-    Ok(out)
+    with_roles(db, store::parents(db, child_id).await?).await
 }
 
 /// A child's account as their parent may see it; anyone else is refused.
@@ -413,11 +416,9 @@ pub async fn remove_child(db: &Database, parent_id: &str, child_id: &str) -> Res
 }
 
 pub async fn search(db: &Database, query: &str) -> Result<Vec<Account>> {
-    let rows = store::search(db, &shared::names::normalize(query), 200).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in rows {
-        let roles = store::roles(db, &row.id).await?;
-        out.push(Account::from_row(row, roles));
-    }
-    Ok(out)
+    with_roles(
+        db,
+        store::search(db, &shared::names::normalize(query), 200).await?,
+    )
+    .await
 }

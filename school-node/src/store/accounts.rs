@@ -224,6 +224,38 @@ pub async fn roles(db: &Database, id: &str) -> Result<Vec<Role>> {
     Ok(roles)
 }
 
+/// The roles of many accounts in one query, by account id.
+pub async fn roles_of_many(
+    db: &Database,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<Role>>> {
+    let mut by_id: std::collections::HashMap<String, Vec<Role>> = std::collections::HashMap::new();
+    if ids.is_empty() {
+        return Ok(by_id);
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT account_id, role FROM account_roles WHERE account_id IN ({})",
+        placeholders.join(", ")
+    );
+    let rows: Vec<(String, String)> = with_db!(db, pool => {
+        let mut query = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for id in ids {
+            query = query.bind(id);
+        }
+        query.fetch_all(pool).await?
+    });
+    for (id, name) in rows {
+        if let Some(role) = Role::parse(&name) {
+            by_id.entry(id).or_default().push(role);
+        }
+    }
+    for roles in by_id.values_mut() {
+        roles.sort();
+    }
+    Ok(by_id)
+}
+
 pub async fn set_roles(db: &Database, id: &str, roles: &[Role]) -> Result<()> {
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
