@@ -11,7 +11,8 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::service::clients::Registry;
 use crate::service::keys::KeyRing;
-use crate::service::logout::LogoutDelivery;
+use crate::service::delivery::Deliveries;
+use crate::service::links::Links;
 use crate::service::sessions::Sessions;
 use crate::service::tokens::{Lifetimes, Tokens};
 use crate::state::AppState;
@@ -76,17 +77,26 @@ impl Application {
                 refresh_token: config.refresh_token_days * 86_400,
             },
         };
-        let logout = LogoutDelivery {
+        let deliveries = Deliveries {
             db: db.clone(),
             keys: keys.clone(),
             clients: clients.clone(),
             http: http.clone(),
             issuer: config.issuer.clone(),
-            retry_base_millis: config.logout_retry_base_millis,
-            retry_max_millis: config.logout_retry_max_millis,
-            deadline_millis: config.logout_deadline_minutes * 60_000,
-            poll_millis: config.logout_poll_millis,
+            retry_base_millis: config.delivery_retry_base_millis,
+            retry_max_millis: config.delivery_retry_max_millis,
+            logout_deadline_millis: config.logout_deadline_minutes * 60_000,
+            profile_deadline_millis: config.profile_deadline_hours * 3_600_000,
+            poll_millis: config.delivery_poll_millis,
             wake: Arc::default(),
+        };
+        let links = Links {
+            db: db.clone(),
+            http: http.clone(),
+            keys: keys.clone(),
+            clients: clients.clone(),
+            issuer: config.issuer.clone(),
+            deliveries: deliveries.clone(),
         };
         let state = AppState {
             config: Arc::new(config),
@@ -96,7 +106,8 @@ impl Application {
             clients,
             sessions,
             tokens,
-            logout,
+            deliveries,
+            links,
             http,
         };
         Ok(Self { listener, state })
@@ -126,7 +137,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(issuer = %self.state.config.issuer, address = %self.local_addr(), database = self.state.db.kind(), ephemeral = self.state.ephemeral.kind(), "IdP listening");
         let reload = spawn_reload(self.state.clone());
-        let delivery = self.state.logout.clone().spawn();
+        let delivery = self.state.deliveries.clone().spawn();
         let app = crate::http::router(self.state);
         let served = axum::serve(
             self.listener,

@@ -53,12 +53,13 @@ pub struct Config {
     pub access_token_seconds: i64,
     pub id_token_seconds: i64,
     pub refresh_token_days: i64,
-    /// Back-channel logout retries: first after this long, doubling up to the maximum, until the
-    /// deadline after the sign-out.
-    pub logout_retry_base_millis: u64,
-    pub logout_retry_max_millis: u64,
+    /// Outbox retries (back-channel logouts, profile updates): first after this long, doubling
+    /// up to the maximum, until the deadline of the kind of message.
+    pub delivery_retry_base_millis: u64,
+    pub delivery_retry_max_millis: u64,
     pub logout_deadline_minutes: i64,
-    pub logout_poll_millis: u64,
+    pub delivery_poll_millis: u64,
+    pub profile_deadline_hours: i64,
     /// How often each process rereads keys and clients, so several instances agree.
     pub reload_seconds: u64,
     pub trust_forwarded_for: bool,
@@ -83,10 +84,11 @@ impl Default for Config {
             id_token_seconds: 300,
             refresh_token_days: 30,
             reload_seconds: 30,
-            logout_retry_base_millis: 1_000,
-            logout_retry_max_millis: 300_000,
+            delivery_retry_base_millis: 1_000,
+            delivery_retry_max_millis: 300_000,
             logout_deadline_minutes: 24 * 60,
-            logout_poll_millis: 1_000,
+            delivery_poll_millis: 1_000,
+            profile_deadline_hours: 7 * 24,
             trust_forwarded_for: false,
         }
     }

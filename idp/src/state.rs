@@ -7,7 +7,8 @@ use shared::ephemeral::Ephemeral;
 use crate::config::Config;
 use crate::service::clients::Registry;
 use crate::service::keys::KeyRing;
-use crate::service::logout::LogoutDelivery;
+use crate::service::links::Links;
+use crate::service::delivery::Deliveries;
 use crate::service::sessions::Sessions;
 use crate::service::tokens::Tokens;
 use crate::store::Database;
@@ -21,7 +22,8 @@ pub struct AppState {
     pub clients: Registry,
     pub sessions: Sessions,
     pub tokens: Tokens,
-    pub logout: LogoutDelivery,
+    pub deliveries: Deliveries,
+    pub links: Links,
     /// For server-to-server calls: no redirects followed (SSRF), short timeouts.
     pub http: reqwest::Client,
 }

@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod matching;
 pub mod names;
 pub mod personal_code;
+pub mod profile;
 pub mod session_store;
 
 pub use contact::{Email, Phone};

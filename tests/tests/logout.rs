@@ -291,9 +291,9 @@ async fn a_node_that_is_down_gets_its_logout_token_when_it_is_back() {
         .unwrap()
         .port();
     let stack = Stack::start(|c| {
-        c.logout_retry_base_millis = 100;
-        c.logout_retry_max_millis = 300;
-        c.logout_poll_millis = 100;
+        c.delivery_retry_base_millis = 100;
+        c.delivery_retry_max_millis = 300;
+        c.delivery_poll_millis = 100;
         let jpk = c.clients.iter_mut().find(|c| c.client_id == "jpk").unwrap();
         jpk.backchannel_logout_uri = Some(format!(
             "http://127.0.0.1:{proxy_port}/sso/backchannel-logout"
@@ -315,7 +315,7 @@ async fn a_node_that_is_down_gets_its_logout_token_when_it_is_back() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let attempts = || async {
-        let n: i64 = shared::with_db!(&stack.idp.db, pool => sqlx::query_scalar("SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM logout_outbox WHERE delivered_at IS NULL").fetch_one(pool).await.unwrap());
+        let n: i64 = shared::with_db!(&stack.idp.db, pool => sqlx::query_scalar("SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM outbox WHERE delivered_at IS NULL").fetch_one(pool).await.unwrap());
         n
     };
     for _ in 0..100 {
@@ -343,7 +343,7 @@ async fn a_node_that_is_down_gets_its_logout_token_when_it_is_back() {
         !still_signed_in(&stack, &jar).await,
         "the logout token arrived once the node was back"
     );
-    let pending = idp::store::logout_outbox::pending_for(&stack.idp.db, "jpk")
+    let pending = idp::store::outbox::pending_for(&stack.idp.db, "jpk")
         .await
         .unwrap();
     assert_eq!(pending, 0);
@@ -351,7 +351,7 @@ async fn a_node_that_is_down_gets_its_logout_token_when_it_is_back() {
 
 #[tokio::test]
 async fn signing_out_at_the_node_ends_the_idp_session_and_tells_the_node_by_back_channel() {
-    let stack = Stack::start(|c| c.logout_poll_millis = 100).await;
+    let stack = Stack::start(|c| c.delivery_poll_millis = 100).await;
     let (jar, _) = signed_in(&stack).await;
     let (jar2, _) = signed_in(&stack).await;
     // Two browsers, two IdP sessions: signing out in one ends only that one's node session.
@@ -382,7 +382,7 @@ async fn signing_out_at_the_node_ends_the_idp_session_and_tells_the_node_by_back
     // The IdP's fan-out reached the node: one delivery, for the one session that ended.
     let mut delivered = 0i64;
     for _ in 0..100 {
-        delivered = shared::with_db!(&stack.idp.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM logout_outbox WHERE delivered_at IS NOT NULL").fetch_one(pool).await.unwrap());
+        delivered = shared::with_db!(&stack.idp.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL").fetch_one(pool).await.unwrap());
         if delivered > 0 {
             break;
         }

@@ -1,5 +1,6 @@
 //! The IdP's HTTP layer: protocol endpoints (JSON and redirects) apart from the pages people see.
 
+pub mod federation;
 pub mod pages;
 pub mod protocol;
 
@@ -32,6 +33,11 @@ pub fn router(state: AppState) -> Router {
             "/logout",
             get(protocol::end_session::by_get).post(protocol::end_session::by_post),
         )
+        .route(
+            "/federation/v1/profile-changes",
+            post(federation::profile_changes),
+        )
+        .route("/federation/v1/unlink", post(federation::unlink))
         .route("/health", get(protocol::discovery::health))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))

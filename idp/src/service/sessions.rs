@@ -20,6 +20,10 @@ pub struct SignedInAccount {
     pub auth_time: i64,
     pub amr: Vec<String>,
     pub acr: String,
+    /// Set when the account was opened through a link from the account at this node, rather
+    /// than proven itself; such an account goes when the link does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via_link: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -76,7 +76,7 @@ fn scoped_claims(scope: &str, claims: &Claims) -> Claims {
     let mut out = Map::new();
     for (name, value) in claims {
         let wanted = match name.as_str() {
-            "given_name" | "family_name" | "name" => scopes.contains(&"profile"),
+            "given_name" | "family_name" | "name" | "institutions" => scopes.contains(&"profile"),
             "email" => scopes.contains(&"email"),
             "phone_number" => scopes.contains(&"phone"),
             _ => false,
@@ -299,6 +299,7 @@ impl Tokens {
             auth_time: grant.auth_time,
             amr: vec!["pwd".into()],
             acr: "low".into(),
+            via_link: None,
         };
         let id_token = self.id_token(client, &account, &grant.sid, None, &scope, now)?;
         let access_token =

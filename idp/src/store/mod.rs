@@ -3,7 +3,8 @@
 pub mod clients;
 pub mod grants;
 pub mod keys;
-pub mod logout_outbox;
+pub mod outbox;
+pub mod persons;
 
 use shared::db::Migrations;
 use sqlx::migrate::Migrator;

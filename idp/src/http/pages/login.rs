@@ -152,6 +152,7 @@ pub async fn submit(
                 auth_time: now,
                 amr: vec!["pwd".into()],
                 acr: "low".into(),
+                via_link: None,
             };
             session
                 .accounts

@@ -26,6 +26,49 @@ pub struct PendingLogin {
 
 pub const PENDING_MINUTES: u64 = 15;
 
+/// The `error_description` of `login_required` when the person is signed in at the IdP but has
+/// no account here linked to theirs. Nodes tell this apart to offer linking.
+pub const NO_LINKED_ACCOUNT: &str = "no account at this institution is linked to the signed-in person";
+
+/// The session's account at `node_id`: proven in the session, or opened through a link from
+/// one that was (single sign-on between institutions, DESIGN §4.6). An account opened through
+/// a link that has since been removed is no longer offered.
+async fn known_account(
+    state: &AppState,
+    session: &IdpSession,
+    node_id: &str,
+) -> anyhow::Result<Option<SignedInAccount>> {
+    if let Some(account) = session.accounts.get(node_id) {
+        match &account.via_link {
+            None => return Ok(Some(account.clone())),
+            Some(from) => {
+                if state
+                    .links
+                    .still_linked(session, node_id, &account.sub, from)
+                    .await?
+                {
+                    return Ok(Some(account.clone()));
+                }
+            }
+        }
+    }
+    let Some((from, sub)) = state.links.linked_at(session, node_id).await? else {
+        return Ok(None);
+    };
+    let Some(there) = state.links.lookup(node_id, &sub).await? else {
+        return Ok(None);
+    };
+    let proven = &session.accounts[&from];
+    Ok(Some(SignedInAccount {
+        sub: there.sub,
+        claims: there.claims,
+        auth_time: proven.auth_time,
+        amr: proven.amr.clone(),
+        acr: proven.acr.clone(),
+        via_link: Some(from),
+    }))
+}
+
 pub fn pending_key(id: &str) -> String {
     format!("authz:{id}")
 }
@@ -82,24 +125,33 @@ async fn authorize(state: AppState, headers: HeaderMap, jar: CookieJar, params: 
         },
         None => None,
     };
-    if let (Some(cookie), Some(session)) = (&cookie, &session)
-        && let Some(account) = session.accounts.get(&client.node_id)
-    {
-        let fresh_enough = request
-            .max_age
-            .is_none_or(|max| now - account.auth_time <= max);
-        if request.prompt != Prompt::Login && fresh_enough {
-            let account = account.clone();
-            return finish(&state, jar, cookie, session.clone(), &request, &account).await;
+    if let (Some(cookie), Some(session)) = (&cookie, &session) {
+        let known = match known_account(&state, session, &client.node_id).await {
+            Ok(a) => a,
+            Err(e) => return internal(t, e),
+        };
+        if let Some(account) = known {
+            let fresh_enough = request
+                .max_age
+                .is_none_or(|max| now - account.auth_time <= max);
+            if request.prompt != Prompt::Login && fresh_enough {
+                return finish(&state, jar, cookie, session.clone(), &request, &account).await;
+            }
         }
     }
     if request.prompt == Prompt::None {
+        // With a session but no linked account here, the node can offer linking or applying.
+        let description = if session.is_some_and(|s| !s.accounts.is_empty()) {
+            NO_LINKED_ACCOUNT
+        } else {
+            "the person must sign in"
+        };
         return error_redirect(
             &state,
             &request.redirect_uri,
             request.state.as_deref(),
             "login_required",
-            "the person must sign in",
+            description,
         );
     }
     let id = random_token();
@@ -171,12 +223,30 @@ pub async fn finish(
 ) -> Response {
     session.participants.insert(request.client_id.clone());
     let t = i18n::texts(&HeaderMap::new(), request.ui_locales.as_deref());
+    let Some(client) = state.clients.get(&request.client_id) else {
+        return pages::error(StatusCode::BAD_REQUEST, t, t.unknown_client);
+    };
+    let mut session_account = account.clone();
+    session_account.claims.remove("institutions");
+    session
+        .accounts
+        .insert(client.node_id.clone(), session_account);
+    // The nav bar's list is read now, so a link made a moment ago shows at the next sign-in.
+    let mut account = account.clone();
+    match state.links.institutions(&client.node_id, &account.sub).await {
+        Ok(list) => {
+            account
+                .claims
+                .insert("institutions".into(), serde_json::json!(list));
+        }
+        Err(e) => return internal(t, e),
+    }
     if let Err(e) = state.sessions.save(cookie, &session).await {
         return internal(t, e);
     }
     let code = match state
         .tokens
-        .issue_code(request, &session.sid, account)
+        .issue_code(request, &session.sid, &account)
         .await
     {
         Ok(code) => code,

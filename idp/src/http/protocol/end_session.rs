@@ -111,7 +111,7 @@ async fn end_session(
         if same {
             // Every client of the session hears of its end by back-channel, from the outbox.
             if let Some(session) = &session {
-                match state.logout.announce(session).await {
+                match state.deliveries.announce_logout(session).await {
                     Ok(told) => institutions = told,
                     Err(e) => {
                         tracing::error!(error = %format!("{e:#}"), "queuing back-channel logout failed");

@@ -1,4 +1,7 @@
-//! The `logout_outbox` table: back-channel logout deliveries waiting, done or given up.
+//! The `outbox` table: deliveries to the nodes (back-channel logouts and profile updates)
+//! waiting, done or given up.
+
+use shared::db::{Bind, Statement};
 
 use super::{Database, Result, with_db};
 
@@ -10,35 +13,55 @@ pub struct Delivery {
     pub sub: String,
     pub attempts: i32,
     pub deadline: i64,
+    pub kind: String,
+    pub payload: Option<String>,
 }
 
-pub async fn enqueue(
-    db: &Database,
-    client_id: &str,
-    sid: &str,
-    sub: &str,
+pub const LOGOUT: &str = "logout";
+pub const PROFILE: &str = "profile";
+
+/// One message for one client. `sid` is empty for profile updates.
+pub struct NewDelivery<'a> {
+    pub kind: &'static str,
+    pub client_id: &'a str,
+    pub sid: &'a str,
+    pub sub: &'a str,
+    pub payload: Option<String>,
+}
+
+/// The statement that queues one delivery, to run alone or inside a caller's transaction.
+pub fn enqueue_statement<DB: sqlx::Database>(
+    new: &NewDelivery<'_>,
     at: i64,
     deadline: i64,
-) -> Result<()> {
-    with_db!(db, pool => sqlx::query(
-        "INSERT INTO logout_outbox (id, client_id, sid, sub, created_at, deadline, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $5)",
+) -> Statement<DB>
+where
+    String: Bind<DB>,
+    Option<String>: Bind<DB>,
+    i64: Bind<DB>,
+{
+    sqlx::query(
+        "INSERT INTO outbox (id, kind, client_id, sid, sub, payload, created_at, deadline, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
     )
     .bind(uuid::Uuid::new_v4().to_string())
-    .bind(client_id)
-    .bind(sid)
-    .bind(sub)
+    .bind(new.kind.to_owned())
+    .bind(new.client_id.to_owned())
+    .bind(new.sid.to_owned())
+    .bind(new.sub.to_owned())
+    .bind(new.payload.clone())
     .bind(at)
     .bind(deadline)
-    .execute(pool)
-    .await
-    .map(|_| ())?);
+}
+
+pub async fn enqueue(db: &Database, new: &NewDelivery<'_>, at: i64, deadline: i64) -> Result<()> {
+    with_db!(db, pool => enqueue_statement(new, at, deadline).execute(pool).await.map(|_| ())?);
     Ok(())
 }
 
 pub async fn due(db: &Database, at: i64, limit: i64) -> Result<Vec<Delivery>> {
     with_db!(db, pool => sqlx::query_as(
-        "SELECT id, client_id, sid, sub, attempts, deadline FROM logout_outbox \
+        "SELECT id, client_id, sid, sub, attempts, deadline, kind, payload FROM outbox \
          WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 AND claimed_until < $1 \
          ORDER BY next_attempt_at LIMIT $2",
     )
@@ -51,7 +74,7 @@ pub async fn due(db: &Database, at: i64, limit: i64) -> Result<Vec<Delivery>> {
 /// Takes a delivery for one worker until `until`; false when another has it.
 pub async fn claim(db: &Database, id: &str, at: i64, until: i64) -> Result<bool> {
     let n = with_db!(db, pool => sqlx::query(
-        "UPDATE logout_outbox SET claimed_until = $3 WHERE id = $1 AND delivered_at IS NULL AND claimed_until < $2",
+        "UPDATE outbox SET claimed_until = $3 WHERE id = $1 AND delivered_at IS NULL AND claimed_until < $2",
     )
     .bind(id)
     .bind(at)
@@ -64,7 +87,7 @@ pub async fn claim(db: &Database, id: &str, at: i64, until: i64) -> Result<bool>
 
 pub async fn delivered(db: &Database, id: &str, at: i64) -> Result<()> {
     with_db!(db, pool => sqlx::query(
-        "UPDATE logout_outbox SET delivered_at = $2, attempts = attempts + 1, claimed_until = 0, last_error = NULL WHERE id = $1",
+        "UPDATE outbox SET delivered_at = $2, attempts = attempts + 1, claimed_until = 0, last_error = NULL WHERE id = $1",
     )
     .bind(id)
     .bind(at)
@@ -83,7 +106,7 @@ pub async fn failed(
     error: &str,
 ) -> Result<()> {
     with_db!(db, pool => sqlx::query(
-        "UPDATE logout_outbox SET attempts = attempts + 1, claimed_until = 0, last_error = $4, \
+        "UPDATE outbox SET attempts = attempts + 1, claimed_until = 0, last_error = $4, \
          next_attempt_at = COALESCE($3, next_attempt_at), gave_up_at = CASE WHEN $3 IS NULL THEN $2 ELSE NULL END \
          WHERE id = $1",
     )
@@ -100,7 +123,7 @@ pub async fn failed(
 /// Deliveries not yet done, by client (for tests and the admin).
 pub async fn pending_for(db: &Database, client_id: &str) -> Result<i64> {
     with_db!(db, pool => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM logout_outbox WHERE client_id = $1 AND delivered_at IS NULL AND gave_up_at IS NULL",
+        "SELECT COUNT(*) FROM outbox WHERE client_id = $1 AND delivered_at IS NULL AND gave_up_at IS NULL",
     )
     .bind(client_id)
     .fetch_one(pool)

@@ -1,0 +1,227 @@
+//! Deliveries to the nodes from a durable outbox: back-channel logouts (OIDC Back-Channel Logout
+//! 1.0) when an IdP session ends, and profile updates when a linked person's data changes. Due
+//! deliveries go out concurrently; a failed one (transport error or 5xx) is retried with backoff,
+//! each attempt with a freshly minted token (new jti, short exp), until it succeeds or its
+//! deadline passes. Outcomes stay recorded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use shared::jwt::Alg;
+use tokio::sync::Notify;
+
+use super::clients::{Client, Registry};
+use super::keys::KeyRing;
+use super::sessions::{IdpSession, random_token};
+use super::federation;
+use crate::store::outbox::{self, NewDelivery};
+use crate::store::Database;
+
+#[derive(Clone)]
+pub struct Deliveries {
+    pub db: Database,
+    pub keys: KeyRing,
+    pub clients: Registry,
+    pub http: reqwest::Client,
+    pub issuer: String,
+    pub retry_base_millis: u64,
+    pub retry_max_millis: u64,
+    pub logout_deadline_millis: i64,
+    pub profile_deadline_millis: i64,
+    pub poll_millis: u64,
+    pub wake: Arc<Notify>,
+}
+
+/// How long a delivery is held by one worker before another may try it.
+const CLAIM_MILLIS: i64 = 30_000;
+
+pub fn now_millis() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl Deliveries {
+    /// Queues a logout for every participant of an ending session; returns the institutions told.
+    pub async fn announce_logout(&self, session: &IdpSession) -> anyhow::Result<Vec<String>> {
+        let at = now_millis();
+        let mut told = Vec::new();
+        for client_id in &session.participants {
+            let Some(client) = self.clients.get(client_id) else {
+                continue;
+            };
+            let Some(account) = session.accounts.get(&client.node_id) else {
+                continue;
+            };
+            if client.backchannel_logout_uri.is_some() {
+                let delivery = NewDelivery {
+                    kind: outbox::LOGOUT,
+                    client_id,
+                    sid: &session.sid,
+                    sub: &account.sub,
+                    payload: None,
+                };
+                outbox::enqueue(&self.db, &delivery, at, at + self.logout_deadline_millis)
+                    .await?;
+            }
+            told.push(client.name.clone());
+        }
+        self.wake.notify_one();
+        Ok(told)
+    }
+
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let poll = Duration::from_millis(self.poll_millis.max(10));
+            loop {
+                if let Err(e) = self.deliver_due().await {
+                    tracing::warn!(error = %format!("{e:#}"), "delivery round failed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = self.wake.notified() => {}
+                }
+            }
+        })
+    }
+
+    fn backoff(&self, attempts: i32) -> i64 {
+        let exponent = u32::try_from(attempts.clamp(0, 30)).unwrap_or(30);
+        let wait = self
+            .retry_base_millis
+            .saturating_mul(1u64 << exponent)
+            .min(self.retry_max_millis);
+        i64::try_from(wait).unwrap_or(i64::MAX)
+    }
+
+    /// Delivers every due logout at once; returns how many were delivered.
+    pub async fn deliver_due(&self) -> anyhow::Result<usize> {
+        let at = now_millis();
+        let mut claimed = Vec::new();
+        for delivery in outbox::due(&self.db, at, 500).await? {
+            if outbox::claim(&self.db, &delivery.id, at, at + CLAIM_MILLIS).await? {
+                claimed.push(delivery);
+            }
+        }
+        let attempts = claimed.into_iter().map(|d| {
+            let this = self.clone();
+            tokio::spawn(async move { this.attempt(d).await })
+        });
+        let mut delivered = 0;
+        for task in attempts.collect::<Vec<_>>() {
+            if task.await.unwrap_or(Ok(false)).unwrap_or(false) {
+                delivered += 1;
+            }
+        }
+        Ok(delivered)
+    }
+
+    /// Profile updates go out after they are stored; the worker wakes at once.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    async fn attempt(&self, d: outbox::Delivery) -> anyhow::Result<bool> {
+        let Some(client) = self.clients.get(&d.client_id) else {
+            return self
+                .give_up(&d, "the client is no longer registered")
+                .await;
+        };
+        let outcome = match d.kind.as_str() {
+            outbox::LOGOUT => self.send_logout(&client, &d).await,
+            outbox::PROFILE => self.send_profile(&client, &d).await,
+            other => return self.give_up(&d, &format!("unknown kind {other}")).await,
+        };
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(Refused(why)) => return self.give_up(&d, &why).await,
+        };
+        let at = now_millis();
+        let error = match outcome {
+            Ok(r) if r.status().is_success() => {
+                outbox::delivered(&self.db, &d.id, at).await?;
+                return Ok(true);
+            }
+            // The node read the message and refused it: sending it again will not help.
+            Ok(r) if r.status().is_client_error() => {
+                return self
+                    .give_up(&d, &format!("refused with {}", r.status()))
+                    .await;
+            }
+            Ok(r) => format!("answered {}", r.status()),
+            Err(e) => format!("{e}"),
+        };
+        let next = at + self.backoff(d.attempts);
+        let next = (next <= d.deadline).then_some(next);
+        tracing::info!(client = %d.client_id, kind = %d.kind, attempts = d.attempts + 1, %error, retry = next.is_some(), "not delivered");
+        outbox::failed(&self.db, &d.id, at, next, &error).await?;
+        Ok(false)
+    }
+
+    async fn give_up(&self, d: &outbox::Delivery, why: &str) -> anyhow::Result<bool> {
+        outbox::failed(&self.db, &d.id, now_millis(), None, why).await?;
+        Ok(false)
+    }
+
+    async fn send_logout(&self, client: &Client, d: &outbox::Delivery) -> Attempt {
+        let Some(uri) = client.backchannel_logout_uri.clone() else {
+            return Err(Refused("the client has no back-channel URI".into()));
+        };
+        let now = shared::jwt::now();
+        let claims = json!({
+            "iss": self.issuer,
+            "aud": client.client_id,
+            "iat": now,
+            "exp": now + 120,
+            "jti": random_token(),
+            "sid": d.sid,
+            "sub": d.sub,
+            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+        });
+        let token = self
+            .keys
+            .sign(
+                Alg::ES256,
+                "logout+jwt",
+                claims.as_object().expect("an object"),
+            )
+            .map_err(|e| Refused(format!("cannot sign: {e:#}")))?;
+        Ok(self
+            .http
+            .post(&uri)
+            .form(&[("logout_token", token)])
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await)
+    }
+
+    async fn send_profile(&self, client: &Client, d: &outbox::Delivery) -> Attempt {
+        let payload = d
+            .payload
+            .clone()
+            .ok_or_else(|| Refused("no payload".into()))?;
+        let url = federation::node_url(client, federation::PROFILE_PATH)
+            .map_err(|e| Refused(format!("{e:#}")))?;
+        let (_, bearer) = federation::bearer(&self.keys, &self.issuer, client)
+            .map_err(|e| Refused(format!("cannot sign: {e:#}")))?;
+        Ok(self
+            .http
+            .post(url)
+            .bearer_auth(bearer)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(payload)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await)
+    }
+
+    /// Queues a profile delivery for the given clients (stored by the caller's transaction
+    /// otherwise); the worker wakes at once.
+    pub fn profile_deadline(&self, at: i64) -> i64 {
+        at + self.profile_deadline_millis
+    }
+}
+
+/// A delivery that cannot be made at all, so it is given up at once.
+struct Refused(String);
+
+type Attempt = Result<Result<reqwest::Response, reqwest::Error>, Refused>;

@@ -1,0 +1,228 @@
+//! Links between accounts at different institutions (DESIGN §3.3, §4.4–4.6): the rule two
+//! accounts are linked by, single sign-on through links, and the shared profile's sync.
+
+use serde::{Deserialize, Serialize};
+use shared::matching::{Verdict, compare_profiles};
+use shared::profile::{ProfileChanges, ProfileField, SharedProfile};
+
+use super::clients::{Client, Registry};
+use super::delivery::{Deliveries, now_millis};
+use super::federation::{self, AccountQuery, NodeAccount};
+use super::keys::KeyRing;
+use super::sessions::IdpSession;
+use crate::store::Database;
+use crate::store::persons::{self, Link, Linked, Timing};
+
+/// A linked institution as the nav bar shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Institution {
+    pub client_id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// Opens the institution signed in (silent single sign-on).
+    pub url: String,
+}
+
+/// What comparing two accounts found.
+#[derive(Debug)]
+pub enum Review {
+    /// One person: the link may be made, keeping `proposed` unless the person chooses otherwise.
+    Match {
+        a: NodeAccount,
+        b: NodeAccount,
+        proposed: SharedProfile,
+        /// Fields where the accounts differ and the person chooses.
+        choices: Vec<ProfileField>,
+    },
+    Mismatch {
+        differing: Vec<shared::matching::Field>,
+        uncorroborated: bool,
+    },
+    AlreadyLinked,
+    /// A node could not be asked, or no longer has the account.
+    Unavailable,
+}
+
+#[derive(Clone)]
+pub struct Links {
+    pub db: Database,
+    pub http: reqwest::Client,
+    pub keys: KeyRing,
+    pub clients: Registry,
+    pub issuer: String,
+    pub deliveries: Deliveries,
+}
+
+/// The fields a person may choose between when two linked accounts differ in them.
+const CHOOSABLE: [ProfileField; 3] = [
+    ProfileField::Email,
+    ProfileField::Phone,
+    ProfileField::Address,
+];
+
+impl Links {
+    /// The institutions linked to this account, itself left out, for the nav bar.
+    pub async fn institutions(&self, node_id: &str, sub: &str) -> anyhow::Result<Vec<Institution>> {
+        let me = Link {
+            node_id: node_id.to_owned(),
+            sub: sub.to_owned(),
+        };
+        let linked = persons::linked_accounts(&self.db, &me).await?;
+        Ok(linked
+            .iter()
+            .filter(|l| l.node_id != node_id)
+            .filter_map(|l| self.clients.get(&l.node_id))
+            .filter_map(|c| {
+                let base = c.federation_url.as_deref()?.trim_end_matches('/');
+                Some(Institution {
+                    client_id: c.client_id.clone(),
+                    name: c.name.clone(),
+                    logo_uri: c.logo_url.clone(),
+                    url: format!("{base}/sso/start"),
+                })
+            })
+            .collect())
+    }
+
+    /// The account at `node_id` linked to any account proven in the session.
+    pub async fn linked_at(&self, session: &IdpSession, node_id: &str) -> anyhow::Result<Option<(String, String)>> {
+        for (from_node, account) in &session.accounts {
+            if account.via_link.is_some() {
+                continue;
+            }
+            let me = Link {
+                node_id: from_node.clone(),
+                sub: account.sub.clone(),
+            };
+            let linked = persons::linked_accounts(&self.db, &me).await?;
+            if let Some(there) = linked.into_iter().find(|l| l.node_id == node_id) {
+                return Ok(Some((from_node.clone(), there.sub)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether the account `sub` at `node_id` is still linked to the one at `from_node`.
+    pub async fn still_linked(&self, session: &IdpSession, node_id: &str, sub: &str, from_node: &str) -> anyhow::Result<bool> {
+        let Some(from) = session.accounts.get(from_node) else {
+            return Ok(false);
+        };
+        let me = Link {
+            node_id: from_node.to_owned(),
+            sub: from.sub.clone(),
+        };
+        let linked = persons::linked_accounts(&self.db, &me).await?;
+        Ok(linked.iter().any(|l| l.node_id == node_id && l.sub == sub))
+    }
+
+    /// The node's active account `sub`, as it is now; None when it is gone or disabled.
+    pub async fn lookup(&self, node_id: &str, sub: &str) -> anyhow::Result<Option<NodeAccount>> {
+        let client = self.node(node_id)?;
+        let query = AccountQuery {
+            sub: Some(sub.to_owned()),
+            personal_code: None,
+        };
+        federation::lookup_account(&self.http, &self.keys, &self.issuer, &client, &query).await
+    }
+
+    fn node(&self, node_id: &str) -> anyhow::Result<std::sync::Arc<Client>> {
+        self.clients
+            .get(node_id)
+            .ok_or_else(|| anyhow::anyhow!("{node_id} is not a registered node"))
+    }
+
+    /// Compares the two accounts as their nodes describe them now.
+    pub async fn review(&self, a: &Link, b: &Link) -> anyhow::Result<Review> {
+        let (pa, pb) = (
+            persons::person_of(&self.db, a).await?,
+            persons::person_of(&self.db, b).await?,
+        );
+        if pa.is_some() && pa == pb {
+            return Ok(Review::AlreadyLinked);
+        }
+        let (Ok(Some(account_a)), Ok(Some(account_b))) = (
+            self.lookup(&a.node_id, &a.sub).await,
+            self.lookup(&b.node_id, &b.sub).await,
+        ) else {
+            return Ok(Review::Unavailable);
+        };
+        let verdict = compare_profiles(
+            &account_a.profile.for_matching(),
+            &account_b.profile.for_matching(),
+        );
+        Ok(match verdict {
+            Verdict::Mismatch {
+                differing,
+                uncorroborated,
+            } => Review::Mismatch {
+                differing,
+                uncorroborated,
+            },
+            Verdict::Match { .. } => {
+                let (newer, older) = if account_b.updated_at > account_a.updated_at {
+                    (&account_b.profile, &account_a.profile)
+                } else {
+                    (&account_a.profile, &account_b.profile)
+                };
+                let proposed = merged(newer, older);
+                let choices = CHOOSABLE
+                    .into_iter()
+                    .filter(|f| {
+                        let (x, y) = (account_a.profile.get(*f), account_b.profile.get(*f));
+                        x.is_some() && y.is_some() && x != y
+                    })
+                    .collect();
+                Review::Match {
+                    a: account_a,
+                    b: account_b,
+                    proposed,
+                    choices,
+                }
+            }
+        })
+    }
+
+    /// Links the accounts with the profile the person confirmed.
+    pub async fn confirm(&self, a: &Link, b: &Link, profile: &SharedProfile) -> anyhow::Result<Linked> {
+        let at = now_millis();
+        let timing = Timing {
+            at_millis: at,
+            deadline_millis: self.deliveries.profile_deadline(at),
+        };
+        let linked = persons::link(&self.db, a, b, profile, timing).await?;
+        self.deliveries.wake();
+        Ok(linked)
+    }
+
+    /// A change made at a node; None when the account is linked to nothing.
+    pub async fn apply_changes(&self, from: &Link, changes: &ProfileChanges) -> anyhow::Result<Option<i64>> {
+        if changes.is_empty() {
+            return Ok(None);
+        }
+        let at = now_millis();
+        let timing = Timing {
+            at_millis: at,
+            deadline_millis: self.deliveries.profile_deadline(at),
+        };
+        let version = persons::apply_changes(&self.db, from, changes, timing).await?;
+        self.deliveries.wake();
+        Ok(version)
+    }
+
+    pub async fn unlink(&self, from: &Link, node_id: &str) -> anyhow::Result<bool> {
+        Ok(persons::unlink(&self.db, from, node_id).await?)
+    }
+}
+
+/// The newer account's values, with the older one's filling what the newer lacks. Names come
+/// from the newer; they match anyway after normalisation.
+fn merged(newer: &SharedProfile, older: &SharedProfile) -> SharedProfile {
+    let mut out = newer.clone();
+    for field in SharedProfile::FIELDS {
+        if out.get(field).is_none() {
+            out.set(field, older.get(field).map(str::to_owned));
+        }
+    }
+    out
+}
