@@ -28,6 +28,31 @@ pub struct Texts {
     pub continue_: &'static str,
     pub not_found: &'static str,
     pub internal: &'static str,
+    pub link_title: &'static str,
+    pub link_choose: &'static str,
+    pub link_linked: &'static str,
+    pub link_none_left: &'static str,
+    pub link_sign_in_first: &'static str,
+    pub link_mismatch_title: &'static str,
+    pub link_mismatch: &'static str,
+    pub link_uncorroborated: &'static str,
+    pub link_review_title: &'static str,
+    pub link_review: &'static str,
+    pub link_kept: &'static str,
+    pub link_confirm: &'static str,
+    pub link_done_title: &'static str,
+    pub link_done: &'static str,
+    pub link_already: &'static str,
+    pub link_node_taken: &'static str,
+    pub link_unavailable: &'static str,
+    pub back_to: &'static str,
+    pub field_first_name: &'static str,
+    pub field_last_name: &'static str,
+    pub field_personal_code: &'static str,
+    pub field_email: &'static str,
+    pub field_phone: &'static str,
+    pub field_address: &'static str,
+    pub field_birth_date: &'static str,
 }
 
 pub static ET: Texts = Texts {
@@ -56,6 +81,31 @@ pub static ET: Texts = Texts {
     bad_logout: "Väljalogimise päring oli vigane: tundmatu rakendus või tagasisuunamise aadress.",
     not_found: "Seda lehte ei leitud.",
     internal: "Serveris tekkis viga. Proovi hiljem uuesti.",
+    link_title: "Seo oma konto teise kooliga",
+    link_choose: "Vali asutus, kus sul on samuti konto. Seal sisse logides tõendad, et see konto on sinu oma.",
+    link_linked: "Juba seotud:",
+    link_none_left: "Teisi asutusi, millega siduda, ei ole.",
+    link_sign_in_first: "Sidumiseks logi esmalt oma kooli lehel sisse ühise sisselogimisega.",
+    link_mismatch_title: "Kontosid ei saa siduda",
+    link_mismatch: "Kontode isikuandmed ei kattu, midagi ei seotud. Erinevad andmed:",
+    link_uncorroborated: "Peale nime ei ole mõlemal kontol ühtegi kattuvat andmevälja (isikukood, e-post, telefon, sünniaeg). Lisa puuduvad andmed oma profiilile ja proovi uuesti.",
+    link_review_title: "Kontrolli andmeid enne sidumist",
+    link_review: "Kontod kuuluvad samale inimesele. Pärast sidumist on mõlemas asutuses samad isikuandmed. Kui väärtused erinevad, vali, milline jääb.",
+    link_kept: "Jääb",
+    link_confirm: "Seo kontod",
+    link_done_title: "Kontod on seotud",
+    link_done: "Nüüd avad ühe sisselogimisega kõigi seotud asutuste lehed.",
+    link_already: "Need kontod on juba seotud.",
+    link_node_taken: "Sul on selles asutuses juba teine seotud konto.",
+    link_unavailable: "Asutus ei vasta praegu või kontot ei ole enam. Proovi hiljem uuesti.",
+    back_to: "Tagasi",
+    field_first_name: "eesnimi",
+    field_last_name: "perekonnanimi",
+    field_personal_code: "isikukood",
+    field_email: "e-post",
+    field_phone: "telefon",
+    field_address: "aadress",
+    field_birth_date: "sünniaeg",
 };
 
 pub static EN: Texts = Texts {
@@ -84,6 +134,31 @@ pub static EN: Texts = Texts {
     bad_logout: "The sign-out request was not valid: unknown application or redirect address.",
     not_found: "This page was not found.",
     internal: "The server had a problem. Please try again later.",
+    link_title: "Link your account to another institution",
+    link_choose: "Choose the institution where you also have an account. Signing in there proves that the account is yours.",
+    link_linked: "Already linked:",
+    link_none_left: "There are no other institutions to link to.",
+    link_sign_in_first: "To link accounts, first sign in on your school's site with single sign-on.",
+    link_mismatch_title: "The accounts cannot be linked",
+    link_mismatch: "The personal data of the accounts do not match; nothing was linked. Different:",
+    link_uncorroborated: "Besides the name, the accounts share no field to compare (personal code, e-mail, phone, birth date). Add the missing data to your profile and try again.",
+    link_review_title: "Check your data before linking",
+    link_review: "The accounts belong to one person. Once linked, both institutions keep the same personal data. Where the values differ, choose the one to keep.",
+    link_kept: "Kept",
+    link_confirm: "Link the accounts",
+    link_done_title: "The accounts are linked",
+    link_done: "One sign-in now opens the sites of all your linked institutions.",
+    link_already: "These accounts are already linked.",
+    link_node_taken: "You already have another linked account at that institution.",
+    link_unavailable: "The institution does not answer right now, or the account is gone. Please try again later.",
+    back_to: "Back",
+    field_first_name: "first name",
+    field_last_name: "last name",
+    field_personal_code: "personal code",
+    field_email: "e-mail",
+    field_phone: "phone",
+    field_address: "address",
+    field_birth_date: "birth date",
 };
 
 /// `ui_locales` of the request first, then `Accept-Language`, then Estonian.
@@ -111,4 +186,31 @@ pub fn texts(headers: &HeaderMap, ui_locales: Option<&str>) -> &'static Texts {
         }
     }
     &ET
+}
+
+impl Texts {
+    pub fn field(&self, field: shared::profile::ProfileField) -> &'static str {
+        use shared::profile::ProfileField as F;
+        match field {
+            F::FirstName => self.field_first_name,
+            F::LastName => self.field_last_name,
+            F::PersonalCode => self.field_personal_code,
+            F::Email => self.field_email,
+            F::Phone => self.field_phone,
+            F::Address => self.field_address,
+        }
+    }
+
+    /// A field the linking rule compared, with its stable name for pages and tests.
+    pub fn compared(&self, field: shared::matching::Field) -> (&'static str, &'static str) {
+        use shared::matching::Field as F;
+        match field {
+            F::PersonalCode => ("personal_code", self.field_personal_code),
+            F::FirstName => ("first_name", self.field_first_name),
+            F::LastName => ("last_name", self.field_last_name),
+            F::Email => ("email", self.field_email),
+            F::Phone => ("phone", self.field_phone),
+            F::BirthDate => ("birth_date", self.field_birth_date),
+        }
+    }
 }

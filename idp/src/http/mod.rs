@@ -23,6 +23,10 @@ pub fn router(state: AppState) -> Router {
             get(protocol::authorize::by_get).post(protocol::authorize::by_post),
         )
         .route("/login", get(pages::login::form).post(pages::login::submit))
+        .route("/link", get(pages::link::choose))
+        .route("/link/with", get(pages::link::with))
+        .route("/link/review", get(pages::link::review))
+        .route("/link/confirm", post(pages::link::confirm))
         .route("/token", post(protocol::token::token))
         .route(
             "/userinfo",

@@ -9,7 +9,7 @@ use super::outbox::{self, NewDelivery};
 use super::{Database, Result, with_db};
 
 /// An account at a node: the node's client id and the account's id there (`sub`).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct Link {
     pub node_id: String,
     pub sub: String,

@@ -4,13 +4,15 @@
 use askama::Template;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use crate::http::pages;
-use crate::http::protocol::authorize::{PendingLogin, finish, pending_key};
+use crate::http::protocol::authorize::{
+    PendingLogin, Purpose, finish, internal, pending_key, session_cookie,
+};
 use crate::i18n::{self, Texts};
 use crate::service::federation::{self, CheckOutcome, PasswordCheck};
 use crate::service::sessions::{COOKIE, IdpSession, SignedInAccount, random_token};
@@ -61,7 +63,7 @@ fn render(
     message: Option<&str>,
     status: StatusCode,
 ) -> Response {
-    let Some(client) = state.clients.get(&p.request.client_id) else {
+    let Some(client) = state.clients.get(p.client_id()) else {
         return pages::error(StatusCode::BAD_REQUEST, t, t.unknown_client);
     };
     let page = LoginPage {
@@ -92,8 +94,8 @@ pub async fn form(
         let t = i18n::texts(&headers, None);
         return pages::error(StatusCode::BAD_REQUEST, t, t.request_expired);
     };
-    let t = i18n::texts(&headers, p.request.ui_locales.as_deref());
-    let hint = p.request.login_hint.clone().unwrap_or_default();
+    let t = i18n::texts(&headers, p.ui_locales());
+    let hint = p.login_hint().unwrap_or_default().to_owned();
     render(&state, t, &p, &query.r, &hint, None, StatusCode::OK)
 }
 
@@ -109,11 +111,11 @@ pub async fn submit(
         let t = i18n::texts(&headers, None);
         return pages::error(StatusCode::BAD_REQUEST, t, t.request_expired);
     };
-    let t = i18n::texts(&headers, p.request.ui_locales.as_deref());
+    let t = i18n::texts(&headers, p.ui_locales());
     if !bool::from(p.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
         return pages::error(StatusCode::FORBIDDEN, t, t.csrf_failed);
     }
-    let Some(client) = state.clients.get(&p.request.client_id) else {
+    let Some(client) = state.clients.get(p.client_id()) else {
         return pages::error(StatusCode::BAD_REQUEST, t, t.unknown_client);
     };
     let client_ip = forwarded_for(&state, &headers).unwrap_or_else(|| peer.ip().to_string());
@@ -162,7 +164,18 @@ pub async fn submit(
                 let _ = state.sessions.delete(old).await;
             }
             let cookie = random_token();
-            return finish(&state, jar, &cookie, session, &p.request, &account).await;
+            return match &p.purpose {
+                Purpose::Authorize(request) => {
+                    finish(&state, jar, &cookie, session, request, &account).await
+                }
+                Purpose::Link { from, to, .. } => {
+                    if let Err(e) = state.sessions.save(&cookie, &session).await {
+                        return internal(t, e);
+                    }
+                    let jar = jar.add(session_cookie(&state, cookie));
+                    (jar, Redirect::to(&super::link::review_path(from, to))).into_response()
+                }
+            };
         }
         CheckOutcome::Invalid => (t.invalid_credentials, StatusCode::UNAUTHORIZED),
         CheckOutcome::Ambiguous => (t.ambiguous_name, StatusCode::UNAUTHORIZED),

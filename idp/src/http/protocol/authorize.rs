@@ -17,11 +17,61 @@ use crate::oidc::request::{self, AuthorizeRequest, Prompt, RawAuthorize};
 use crate::service::sessions::{COOKIE, IdpSession, SignedInAccount, random_token};
 use crate::state::AppState;
 
-/// An authorization request waiting for the person to sign in.
+/// A sign-in waiting for the person: for an authorization request, or to prove an account at
+/// another institution before linking it.
 #[derive(Serialize, Deserialize)]
 pub struct PendingLogin {
-    pub request: AuthorizeRequest,
+    pub purpose: Purpose,
     pub csrf: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub enum Purpose {
+    Authorize(AuthorizeRequest),
+    /// Linking the account at `from` to one at `to`; the sign-in is at `to`.
+    Link {
+        from: String,
+        to: String,
+        ui_locales: Option<String>,
+    },
+}
+
+impl PendingLogin {
+    /// The client whose institution the sign-in page is for.
+    pub fn client_id(&self) -> &str {
+        match &self.purpose {
+            Purpose::Authorize(r) => &r.client_id,
+            Purpose::Link { to, .. } => to,
+        }
+    }
+
+    pub fn ui_locales(&self) -> Option<&str> {
+        match &self.purpose {
+            Purpose::Authorize(r) => r.ui_locales.as_deref(),
+            Purpose::Link { ui_locales, .. } => ui_locales.as_deref(),
+        }
+    }
+
+    pub fn login_hint(&self) -> Option<&str> {
+        match &self.purpose {
+            Purpose::Authorize(r) => r.login_hint.as_deref(),
+            Purpose::Link { .. } => None,
+        }
+    }
+
+    /// Stores it for a while and returns the sign-in page's address.
+    pub async fn store(&self, state: &AppState) -> anyhow::Result<String> {
+        let id = random_token();
+        state
+            .ephemeral
+            .set(
+                &pending_key(&id),
+                &serde_json::to_vec(self)?,
+                Duration::from_secs(PENDING_MINUTES * 60),
+            )
+            .await?;
+        Ok(format!("/login?r={id}"))
+    }
 }
 
 pub const PENDING_MINUTES: u64 = 15;
@@ -154,31 +204,17 @@ async fn authorize(state: AppState, headers: HeaderMap, jar: CookieJar, params: 
             description,
         );
     }
-    let id = random_token();
     let pending = PendingLogin {
-        request,
+        purpose: Purpose::Authorize(request),
         csrf: random_token(),
     };
-    let stored = match serde_json::to_vec(&pending) {
-        Ok(bytes) => {
-            state
-                .ephemeral
-                .set(
-                    &pending_key(&id),
-                    &bytes,
-                    Duration::from_secs(PENDING_MINUTES * 60),
-                )
-                .await
-        }
-        Err(e) => Err(e.into()),
-    };
-    match stored {
-        Ok(()) => Redirect::to(&format!("/login?r={id}")).into_response(),
+    match pending.store(&state).await {
+        Ok(url) => Redirect::to(&url).into_response(),
         Err(e) => internal(t, e),
     }
 }
 
-fn internal(t: &'static i18n::Texts, e: anyhow::Error) -> Response {
+pub fn internal(t: &'static i18n::Texts, e: anyhow::Error) -> Response {
     tracing::error!(error = %format!("{e:#}"), "authorization failed");
     pages::error(StatusCode::INTERNAL_SERVER_ERROR, t, t.internal)
 }
