@@ -57,6 +57,8 @@ pub struct DemoAccount {
     pub personal_code: String,
     #[serde(default)]
     pub phone: String,
+    #[serde(default)]
+    pub address: String,
     pub roles: Vec<String>,
     #[serde(default)]
     pub children: Vec<String>,
@@ -85,18 +87,26 @@ impl Demo {
     }
 }
 
+#[derive(Default)]
 pub struct Options {
     pub data_dir: PathBuf,
     /// Listen on the ports of the demo file (true) or on free ports (tests).
     pub fixed_ports: bool,
     /// Start the IdP and wire the nodes to it (when the demo names one).
     pub with_idp: bool,
+    /// Database URL by service (`idp` or an institution id); SQLite in `data_dir` otherwise.
+    pub database_urls: std::collections::HashMap<String, String>,
+    /// Redis for every service's ephemeral state (each under its own prefix); memory otherwise.
+    pub redis_url: Option<String>,
+    /// Retry failed deliveries within a second or two instead of minutes (tests).
+    pub quick_retries: bool,
 }
 
 pub struct RunningIdp {
     pub host: String,
     pub port: u16,
     pub task: JoinHandle<anyhow::Result<()>>,
+    pub state: idp::state::AppState,
 }
 
 impl RunningIdp {
@@ -111,6 +121,40 @@ pub struct RunningNode {
     pub host: String,
     pub port: u16,
     pub task: JoinHandle<anyhow::Result<()>>,
+    pub state: school_node::state::AppState,
+    config: Config,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// Serves a node until told to stop.
+fn run_node(app: Application) -> (JoinHandle<anyhow::Result<()>>, tokio::sync::oneshot::Sender<()>) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    (task, stop)
+}
+
+impl RunningNode {
+    /// Stops the node as an operator would: it finishes requests under way and stops listening.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.shutdown.take() {
+            let _ = stop.send(());
+            let _ = (&mut self.task).await;
+        }
+    }
+
+    /// Starts a stopped node again on the same address and storage.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop().await;
+        let listener = bind(self.port).await?;
+        let app = Application::build_on(self.config.clone(), listener).await?;
+        self.state = app.state().clone();
+        let (task, stop) = run_node(app);
+        self.task = task;
+        self.shutdown = Some(stop);
+        Ok(())
+    }
 }
 
 impl RunningNode {
@@ -127,6 +171,10 @@ pub struct Federation {
 impl Federation {
     pub fn node(&self, id: &str) -> Option<&RunningNode> {
         self.nodes.iter().find(|n| n.id == id)
+    }
+
+    pub fn node_mut(&mut self, id: &str) -> Option<&mut RunningNode> {
+        self.nodes.iter_mut().find(|n| n.id == id)
     }
 }
 
@@ -170,13 +218,22 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
             ..Config::default()
         };
         config.mail.from = format!("robot@{}", institution.host);
+        config.database_url = options.database_urls.get(&institution.id).cloned();
+        config.redis_url = options.redis_url.clone();
+        config.redis_prefix = Some(format!("{}:{}:", institution.id, random_secret()));
         if let Some(issuer) = &issuer {
             let secret = random_secret();
             config.sso = SsoConfig {
                 issuer: issuer.clone(),
                 client_id: institution.id.clone(),
                 client_secret: secret.clone(),
+                ..SsoConfig::default()
             };
+            if options.quick_retries {
+                config.sso.sync_retry_base_millis = 100;
+                config.sso.sync_retry_max_millis = 500;
+                config.sso.sync_poll_millis = 100;
+            }
             clients.push(ClientConfig {
                 client_id: institution.id.clone(),
                 name: institution.name.clone(),
@@ -190,37 +247,50 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 ..ClientConfig::default()
             });
         }
-        let app = Application::build_on(config, listener)
+        let app = Application::build_on(config.clone(), listener)
             .await
             .with_context(|| format!("cannot start {}", institution.name))?;
         seed(app.state(), institution)
             .await
             .with_context(|| format!("cannot seed {}", institution.name))?;
-        let task = tokio::spawn(app.run());
+        let state = app.state().clone();
+        let (task, stop) = run_node(app);
         nodes.push(RunningNode {
             id: institution.id.clone(),
             name: institution.name.clone(),
             host: institution.host.clone(),
             port: actual,
             task,
+            state,
+            config,
+            shutdown: Some(stop),
         });
     }
     let idp = match (idp_place, idp_listener, issuer) {
         (Some(place), Some(listener), Some(issuer)) => {
             let port = listener.local_addr()?.port();
-            let config = idp::Config {
+            let mut config = idp::Config {
                 issuer,
                 listen: ([127, 0, 0, 1], port).into(),
                 data_dir: options.data_dir.join("idp"),
                 clients,
+                database_url: options.database_urls.get("idp").cloned(),
+                redis_url: options.redis_url.clone(),
+                redis_prefix: Some(format!("idp:{}:", random_secret())),
                 ..idp::Config::default()
             };
+            if options.quick_retries {
+                config.delivery_retry_base_millis = 100;
+                config.delivery_retry_max_millis = 500;
+                config.delivery_poll_millis = 100;
+            }
             let app = idp::Application::build_on(config, listener)
                 .await
                 .context("cannot start the IdP")?;
             Some(RunningIdp {
                 host: place.host.clone(),
                 port,
+                state: app.state().clone(),
                 task: tokio::spawn(app.run()),
             })
         }
@@ -245,7 +315,7 @@ async fn seed(
             personal_code: account.personal_code.clone(),
             email: account.email.clone(),
             phone: account.phone.clone(),
-            address: String::new(),
+            address: account.address.clone(),
         };
         let roles = account
             .roles

@@ -35,6 +35,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: cli.data_dir,
         fixed_ports: true,
         with_idp: !cli.no_idp,
+        ..federation::Options::default()
     };
     let running = federation::start(&demo, &options).await?;
     println!("\nThe demo federation is running (Ctrl-C stops it):");

@@ -104,6 +104,7 @@ async fn two_processes_share_codes_and_sessions() {
         issuer: issuer.clone(),
         client_id: "jpk".into(),
         client_secret: SECRET.into(),
+        ..Default::default()
     };
     let node = school_node::Application::build_on(node_config, node_listener)
         .await

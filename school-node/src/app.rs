@@ -15,6 +15,7 @@ use crate::service::signin::SignIn;
 use crate::service::throttle::Throttle;
 use crate::sso::client::SsoClient;
 use crate::sso::federation::FederationApi;
+use crate::sso::sync::ProfileSync;
 use crate::state::AppState;
 use crate::store::{self, Database};
 use shared::jwt::JwksCache;
@@ -73,7 +74,7 @@ impl Application {
             institution: config.institution_name.clone(),
         };
         let node_key = crate::sso::node_key(&db).await?;
-        let (sso, federation) = if config.sso.enabled() {
+        let (sso, federation, sync) = if config.sso.enabled() {
             let client = Arc::new(SsoClient::new(config.sso.clone(), &config.site_url())?);
             let http = shared::http::client_builder().build()?;
             let api = FederationApi {
@@ -81,14 +82,25 @@ impl Application {
                 client_id: config.sso.client_id.clone(),
                 idp_keys: JwksCache::new(
                     format!("{}/jwks.json", config.sso.issuer.trim_end_matches('/')),
-                    http,
+                    http.clone(),
                 ),
                 key: node_key.clone(),
                 replay: ephemeral.clone(),
             };
-            (Some(client), Some(Arc::new(api)))
+            let sync = ProfileSync {
+                db: db.clone(),
+                http,
+                key: node_key.clone(),
+                issuer: config.sso.issuer.clone(),
+                client_id: config.sso.client_id.clone(),
+                retry_base_millis: config.sso.sync_retry_base_millis,
+                retry_max_millis: config.sso.sync_retry_max_millis,
+                poll_millis: config.sso.sync_poll_millis,
+                wake: Arc::default(),
+            };
+            (Some(client), Some(Arc::new(api)), Some(sync))
         } else {
-            (None, None)
+            (None, None, None)
         };
         let state = AppState {
             config: Arc::new(config),
@@ -99,6 +111,7 @@ impl Application {
             recovery,
             sso,
             federation,
+            sync,
             node_key,
         };
         Ok(Self {
@@ -144,6 +157,7 @@ impl Application {
             &self.state.outbox,
             self.state.config.mail.clone(),
         );
+        let sync = self.state.sync.clone().map(ProfileSync::spawn);
         let app = crate::http::router(self.state);
         axum::serve(
             self.listener,
@@ -153,6 +167,9 @@ impl Application {
         .await
         .context("server failed")?;
         delivery.abort();
+        if let Some(sync) = sync {
+            sync.abort();
+        }
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use crate::service::recovery::Recovery;
 use crate::service::signin::SignIn;
 use crate::sso::client::SsoClient;
 use crate::sso::federation::FederationApi;
+use crate::sso::sync::ProfileSync;
 use crate::store::Database;
 
 #[derive(Clone)]
@@ -23,10 +24,19 @@ pub struct AppState {
     /// The IdP as seen by this node, when single sign-on is configured.
     pub sso: Option<Arc<SsoClient>>,
     pub federation: Option<Arc<FederationApi>>,
+    /// Profile sync with the IdP, when single sign-on is configured.
+    pub sync: Option<ProfileSync>,
     pub node_key: Arc<shared::jwt::SigningKey>,
 }
 
 impl AppState {
+    /// Sends profile changes stored a moment ago without waiting for the next round.
+    pub fn profile_changed(&self) {
+        if let Some(sync) = &self.sync {
+            sync.wake.notify_one();
+        }
+    }
+
     pub fn application_desk(&self) -> crate::service::applications::Desk<'_> {
         crate::service::applications::Desk {
             db: &self.db,

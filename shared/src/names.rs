@@ -27,6 +27,13 @@ pub fn same_name(a: &str, b: &str) -> bool {
     normalize(a) == normalize(b)
 }
 
+/// Of two spellings of one name, the one written as names are: "Anna" rather than "ANNA" or
+/// "anna". The first when both are alike.
+pub fn better_spelling<'a>(a: &'a str, b: &'a str) -> &'a str {
+    let written = |s: &str| s.chars().any(char::is_uppercase) && s.chars().any(char::is_lowercase);
+    if !written(a) && written(b) { b } else { a }
+}
+
 /// A display name tidied for storage: NFC, inner runs of white space made one space.
 pub fn tidy(input: &str) -> String {
     input
@@ -40,6 +47,14 @@ pub fn tidy(input: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_better_written_spelling_wins() {
+        assert_eq!(better_spelling("ANNA", "Anna"), "Anna");
+        assert_eq!(better_spelling("Anna", "anna"), "Anna");
+        assert_eq!(better_spelling("Mari-Liis", "Mari-liis"), "Mari-Liis");
+        assert_eq!(better_spelling("anna", "ANNA"), "anna");
+    }
 
     #[test]
     fn spacing_and_case_do_not_matter() {

@@ -116,6 +116,17 @@ fn normal_phone(phone: &str) -> String {
         .collect()
 }
 
+/// A linked institution as ID tokens carry it (claim `institutions`) for the nav bar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Institution {
+    pub client_id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    /// Opens the institution's site signed in through single sign-on.
+    pub url: String,
+}
+
 /// IdP → node: the person's profile as of `version`. A node applies it only if `version` is
 /// newer than the one it last applied, so repeats and late arrivals are harmless.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -17,6 +17,33 @@ pub async fn start(with_idp: bool) -> (Federation, tempfile::TempDir) {
         data_dir: dir.path().to_path_buf(),
         fixed_ports: false,
         with_idp,
+        ..Options::default()
+    };
+    let running = federation::start(&demo, &options)
+        .await
+        .expect("the federation starts");
+    (running, dir)
+}
+
+/// Starts a federation from a demo text, on PostgreSQL and Redis when TEST_DATABASE_URL and
+/// TEST_REDIS_URL name them (failing if they are not there), with quick delivery retries.
+pub async fn start_custom(demo_text: &str) -> (Federation, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let demo = Demo::parse(demo_text).expect("the demo parses");
+    let mut database_urls = std::collections::HashMap::new();
+    let services = std::iter::once("idp".to_owned()).chain(demo.institution.iter().map(|i| i.id.clone()));
+    for service in services {
+        if let Some(url) = stack::fresh_database(&format!("fed_test_{service}")).await {
+            database_urls.insert(service, url);
+        }
+    }
+    let options = Options {
+        data_dir: dir.path().to_path_buf(),
+        fixed_ports: false,
+        with_idp: true,
+        database_urls,
+        redis_url: std::env::var("TEST_REDIS_URL").ok(),
+        quick_retries: true,
     };
     let running = federation::start(&demo, &options)
         .await

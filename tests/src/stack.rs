@@ -86,6 +86,7 @@ impl Stack {
             issuer: idp_url.clone(),
             client_id: "jpk".into(),
             client_secret: SECRET.into(),
+            ..Default::default()
         };
         let node = school_node::Application::build_on(node_config, node_listener)
             .await

@@ -71,6 +71,7 @@ async fn start() -> (Federation, tempfile::TempDir) {
             data_dir: dir.path().to_path_buf(),
             fixed_ports: false,
             with_idp: false,
+            ..Options::default()
         },
     )
     .await
@@ -171,6 +172,7 @@ async fn restarting_keeps_data_and_does_not_seed_twice() {
         data_dir: dir.path().to_path_buf(),
         fixed_ports: false,
         with_idp: false,
+        ..Options::default()
     };
     let first = federation::start(&demo, &options).await.unwrap();
     for node in &first.nodes {

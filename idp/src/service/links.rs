@@ -1,9 +1,9 @@
 //! Links between accounts at different institutions (DESIGN §3.3, §4.4–4.6): the rule two
 //! accounts are linked by, single sign-on through links, and the shared profile's sync.
 
-use serde::{Deserialize, Serialize};
 use shared::matching::{Verdict, compare_profiles};
-use shared::profile::{ProfileChanges, ProfileField, SharedProfile};
+use shared::names::better_spelling;
+use shared::profile::{Institution, ProfileChanges, ProfileField, SharedProfile};
 
 use super::clients::{Client, Registry};
 use super::delivery::{Deliveries, now_millis};
@@ -12,17 +12,6 @@ use super::keys::KeyRing;
 use super::sessions::IdpSession;
 use crate::store::Database;
 use crate::store::persons::{self, Link, Linked, Timing};
-
-/// A linked institution as the nav bar shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct Institution {
-    pub client_id: String,
-    pub name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub logo_uri: Option<String>,
-    /// Opens the institution signed in (silent single sign-on).
-    pub url: String,
-}
 
 /// What comparing two accounts found.
 #[derive(Debug)]
@@ -215,10 +204,12 @@ impl Links {
     }
 }
 
-/// The newer account's values, with the older one's filling what the newer lacks. Names come
-/// from the newer; they match anyway after normalisation.
+/// The newer account's values, with the older one's filling what the newer lacks. The names
+/// match after normalisation; the better-written spelling stays.
 fn merged(newer: &SharedProfile, older: &SharedProfile) -> SharedProfile {
     let mut out = newer.clone();
+    out.first_name = better_spelling(&newer.first_name, &older.first_name).to_owned();
+    out.last_name = better_spelling(&newer.last_name, &older.last_name).to_owned();
     for field in SharedProfile::FIELDS {
         if out.get(field).is_none() {
             out.set(field, older.get(field).map(str::to_owned));

@@ -93,7 +93,20 @@ impl Ctx {
             is_admin: self.user.as_ref().is_some_and(|u| u.has_role(Role::Admin)),
             csrf,
             flash: self.session.remove::<String>(SESSION_FLASH).await?,
+            institutions: if self.user.is_some() {
+                self.institutions().await?
+            } else {
+                Vec::new()
+            },
         })
+    }
+
+    pub async fn institutions(&self) -> PageResult<crate::sso::client::Institutions> {
+        Ok(self
+            .session
+            .get(crate::http::sso::SESSION_INSTITUTIONS)
+            .await?
+            .unwrap_or_default())
     }
 
     pub async fn flash(&self, message: &str) -> PageResult<()> {

@@ -2,6 +2,7 @@
 //! the domain services.
 
 pub mod extract;
+pub mod federation;
 pub mod pages;
 pub mod render;
 pub mod sso;
@@ -71,11 +72,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/apply/done", get(pages::apply::done))
         .route("/sso/callback", get(sso::callback))
+        .route("/sso/start", get(sso::start))
+        .route("/link", get(pages::links::start))
+        .route("/links/remove", post(pages::links::remove))
         .route("/logged-out", get(sso::logged_out))
         .route("/sso/backchannel-logout", post(sso::backchannel_logout))
         .route("/sso/frontchannel-logout", get(sso::frontchannel_logout))
-        .route("/federation/jwks.json", get(sso::jwks))
-        .route("/federation/v1/password-check", post(sso::password_check))
+        .route("/federation/jwks.json", get(federation::jwks))
+        .route(
+            "/federation/v1/password-check",
+            post(federation::password_check),
+        )
+        .route("/federation/v1/account", post(federation::account))
+        .route("/federation/v1/profile", post(federation::profile))
         .route("/lang/{code}", get(pages::lang::switch))
         .route("/health", get(health))
         .nest("/admin", pages::admin::router(config.max_upload_bytes))
@@ -159,6 +168,7 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         is_admin: false,
         csrf: String::new(),
         flash: None,
+        institutions: Vec::new(),
     };
     let body = ErrorPage {
         base,

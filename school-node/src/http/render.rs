@@ -16,6 +16,8 @@ pub struct Base {
     /// The session's CSRF token, for the forms on the page (empty when no form needs it).
     pub csrf: String,
     pub flash: Option<String>,
+    /// The person's linked institutions, for the nav bar.
+    pub institutions: crate::sso::client::Institutions,
 }
 
 /// Field errors in the person's language.

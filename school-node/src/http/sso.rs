@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -14,13 +14,14 @@ use super::render::{Base, page};
 use crate::error::{AppError, ErrorKind, PageResult};
 use crate::service::accounts;
 use crate::sso::client::PendingSso;
-use crate::sso::federation::{FederationError, PasswordCheck};
 use crate::sso::logout;
 use crate::state::AppState;
 
 pub const SESSION_PENDING: &str = "sso_pending";
 pub const SESSION_ID_TOKEN: &str = "id_token";
 pub const SESSION_IDP_SID: &str = "idp_sid";
+/// The person's linked institutions, from the last ID token, for the nav bar.
+pub const SESSION_INSTITUTIONS: &str = "institutions";
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -83,6 +84,9 @@ pub async fn callback(ctx: Ctx, Query(query): Query<CallbackQuery>) -> PageResul
     if let Some(sid) = &signed_in.sid {
         ctx.session.insert(SESSION_IDP_SID, sid).await?;
     }
+    ctx.session
+        .insert(SESSION_INSTITUTIONS, &signed_in.institutions)
+        .await?;
     // Indexed by the IdP's sid, so a logout from the IdP can end this session on any instance.
     ctx.session.save().await?;
     if let Some(id) = ctx.session.id() {
@@ -114,65 +118,8 @@ pub async fn logged_out(ctx: Ctx) -> PageResult {
     })
 }
 
-/// The node's public keys, for the IdP to check its signed answers and client assertions.
-pub async fn jwks(State(state): State<AppState>) -> Response {
-    let key = serde_json::Value::Object(state.node_key.public_jwk().as_ref().clone());
-    let mut response = Json(json!({ "keys": [key] })).into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=60"),
-    );
-    response
-}
-
-fn json_error(status: StatusCode, error: &str) -> Response {
+pub fn json_error(status: StatusCode, error: &str) -> Response {
     (status, Json(json!({ "error": error }))).into_response()
-}
-
-pub async fn password_check(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let Some(api) = state.federation.clone() else {
-        return json_error(StatusCode::NOT_FOUND, "single sign-on is not configured");
-    };
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let request = match api.authorize(bearer).await {
-        Ok(claims) => claims,
-        Err(FederationError::Unauthorized(why)) => {
-            tracing::warn!(%why, "federation request refused");
-            return json_error(StatusCode::UNAUTHORIZED, "invalid_token");
-        }
-        Err(FederationError::Internal(e)) => {
-            tracing::error!(error = %format!("{e:#}"), "federation request failed");
-            return json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error");
-        }
-    };
-    let Ok(check) = serde_json::from_slice::<PasswordCheck>(&body) else {
-        return json_error(StatusCode::BAD_REQUEST, "invalid_request");
-    };
-    match api.password_check(&state.signin, &request, &check).await {
-        Ok(answer) => {
-            let mut response = answer.into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/jwt"),
-            );
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
-        }
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "password check failed");
-            json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
-        }
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -253,6 +200,32 @@ pub async fn frontchannel_logout(
         Err(e) => {
             tracing::error!(error = %format!("{e:#}"), "front-channel logout failed");
             no_store(StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct StartQuery {
+    next: String,
+}
+
+/// Opens this institution through the IdP, also when already signed in here, so that the
+/// session and its nav bar are fresh (the nav bar's links and the end of linking come here).
+pub async fn start(ctx: Ctx, Query(query): Query<StartQuery>) -> PageResult {
+    let next = local_path(&query.next);
+    let Some(sso) = ctx.state.sso.clone() else {
+        return Ok(Redirect::to(next).into_response());
+    };
+    match sso.start(next, false).await {
+        Ok((url, pending)) => {
+            ctx.session.insert(SESSION_PENDING, &pending).await?;
+            Ok(Redirect::to(&url).into_response())
+        }
+        Err(e) => {
+            tracing::warn!(error = %format!("{e:#}"), "single sign-on is unavailable");
+            ctx.flash(ctx.t().sso_unavailable).await?;
+            Ok(Redirect::to(next).into_response())
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Account {
     pub must_change_password: bool,
     pub disabled: bool,
     pub has_password: bool,
+    /// When the account was last changed (seconds).
+    pub updated_at: i64,
 }
 
 impl Account {
@@ -42,6 +44,7 @@ impl Account {
             must_change_password: row.must_change_password,
             disabled: row.disabled,
             has_password: row.password_hash.is_some(),
+            updated_at: row.updated_at,
         }
     }
 
@@ -53,7 +56,7 @@ impl Account {
         self.roles.contains(&role)
     }
 
-    fn data(&self) -> PersonalData {
+    pub fn data(&self) -> PersonalData {
         PersonalData {
             first_name: self.first_name.clone(),
             last_name: self.last_name.clone(),

@@ -52,12 +52,16 @@ pub struct PendingSso {
     pub next: String,
 }
 
+/// The linked institutions an ID token lists, for the nav bar.
+pub type Institutions = Vec<shared::profile::Institution>;
+
 /// A verified sign-in from the IdP.
 #[derive(Debug, Clone)]
 pub struct SsoSignIn {
     pub sub: String,
     pub sid: Option<String>,
     pub id_token: String,
+    pub institutions: Institutions,
 }
 
 pub struct SsoClient {
@@ -183,7 +187,10 @@ impl SsoClient {
         let compact = id_token.to_string();
         Ok(SsoSignIn {
             sub: claims.subject().as_str().to_owned(),
-            sid: claim_of(&compact, "sid"),
+            sid: claim_of(&compact, "sid").and_then(|v| v.as_str().map(str::to_owned)),
+            institutions: claim_of(&compact, "institutions")
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default(),
             id_token: compact,
         })
     }
@@ -205,7 +212,7 @@ impl SsoClient {
 }
 
 /// A claim of a token whose signature was already checked.
-fn claim_of(compact: &str, name: &str) -> Option<String> {
+fn claim_of(compact: &str, name: &str) -> Option<serde_json::Value> {
     use base64::Engine;
     let payload = compact.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -213,7 +220,6 @@ fn claim_of(compact: &str, name: &str) -> Option<String> {
         .ok()?;
     serde_json::from_slice::<serde_json::Value>(&bytes)
         .ok()?
-        .get(name)?
-        .as_str()
-        .map(str::to_owned)
+        .get_mut(name)
+        .map(serde_json::Value::take)
 }

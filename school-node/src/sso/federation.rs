@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 use shared::ephemeral::Ephemeral;
 use shared::jwt::{Claims, Expect, JwksCache, SigningKey, check_claims};
 
+use shared::PersonalCode;
+
+use crate::service::accounts::{self, Account};
 use crate::service::passwords::Secret;
+use crate::store::Database;
 use crate::service::signin::{Outcome, SignIn};
 
 #[derive(Deserialize)]
@@ -89,32 +93,12 @@ impl FederationApi {
         let outcome = signin
             .sign_in(&check.username, &Secret::new(check.password.clone()), from)
             .await?;
-        let now = shared::jwt::now();
-        let mut answer = json!({
-            "iss": self.client_id,
-            "aud": self.issuer,
-            "iat": now,
-            "exp": now + 60,
-            "jti": uuid::Uuid::new_v4().to_string(),
-            "in_response_to": request.get("jti").cloned().unwrap_or(Value::Null),
-        });
+        let mut answer = self.answer_to(request);
         let fields = answer.as_object_mut().expect("an object");
         match outcome {
             Outcome::SignedIn(account) => {
                 fields.insert("outcome".into(), "ok".into());
-                fields.insert("sub".into(), account.id.clone().into());
-                fields.insert("given_name".into(), account.first_name.clone().into());
-                fields.insert("family_name".into(), account.last_name.clone().into());
-                if let Some(email) = &account.email {
-                    fields.insert("email".into(), email.clone().into());
-                }
-                if let Some(phone) = &account.phone {
-                    fields.insert("phone_number".into(), phone.clone().into());
-                }
-                fields.insert(
-                    "must_change_password".into(),
-                    account.must_change_password.into(),
-                );
+                describe(fields, &account);
             }
             Outcome::Invalid => {
                 fields.insert("outcome".into(), "invalid".into());
@@ -129,4 +113,77 @@ impl FederationApi {
         }
         self.key.sign("fed+jwt", fields)
     }
+
+    /// The signed answer's common claims, tied to the question by its jti.
+    fn answer_to(&self, request: &Claims) -> Value {
+        let now = shared::jwt::now();
+        json!({
+            "iss": self.client_id,
+            "aud": self.issuer,
+            "iat": now,
+            "exp": now + 60,
+            "jti": uuid::Uuid::new_v4().to_string(),
+            "in_response_to": request.get("jti").cloned().unwrap_or(Value::Null),
+        })
+    }
+
+    /// Describes an active account by id or personal code, for single sign-on through a link,
+    /// for comparing accounts before linking, and for eID sign-in.
+    pub async fn account(
+        &self,
+        db: &Database,
+        request: &Claims,
+        query: &AccountQuery,
+    ) -> anyhow::Result<String> {
+        let found = match (&query.sub, &query.personal_code) {
+            (Some(sub), _) => accounts::find(db, sub).await?,
+            (None, Some(code)) => match PersonalCode::parse(code) {
+                Ok(code) => accounts::by_personal_code(db, &code).await?,
+                Err(_) => None,
+            },
+            (None, None) => None,
+        };
+        let mut answer = self.answer_to(request);
+        let fields = answer.as_object_mut().expect("an object");
+        match found.filter(|a| !a.disabled) {
+            Some(account) => {
+                fields.insert("outcome".into(), "ok".into());
+                describe(fields, &account);
+            }
+            None => {
+                fields.insert("outcome".into(), "unknown".into());
+            }
+        }
+        self.key.sign("fed+jwt", fields)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct AccountQuery {
+    pub sub: Option<String>,
+    pub personal_code: Option<String>,
+}
+
+/// An account's claims for the IdP: what tokens may carry, and what linking compares.
+fn describe(fields: &mut serde_json::Map<String, Value>, account: &Account) {
+    fields.insert("sub".into(), account.id.clone().into());
+    fields.insert("given_name".into(), account.first_name.clone().into());
+    fields.insert("family_name".into(), account.last_name.clone().into());
+    let optional = [
+        ("email", &account.email),
+        ("phone_number", &account.phone),
+        ("personal_code", &account.personal_code),
+        ("address", &account.address),
+    ];
+    for (name, value) in optional {
+        if let Some(v) = value {
+            fields.insert(name.into(), v.clone().into());
+        }
+    }
+    fields.insert("updated_at".into(), account.updated_at.into());
+    fields.insert(
+        "must_change_password".into(),
+        account.must_change_password.into(),
+    );
 }

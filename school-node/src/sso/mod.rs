@@ -5,6 +5,7 @@
 pub mod client;
 pub mod federation;
 pub mod logout;
+pub mod sync;
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use shared::jwt::{Alg, SigningKey};
 use crate::store::{self, Database};
 
 /// Where the IdP is and who this node is to it.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SsoConfig {
     /// The IdP's issuer URL; SSO is off when empty.
@@ -22,6 +23,23 @@ pub struct SsoConfig {
     pub client_id: String,
     #[serde(skip_serializing)]
     pub client_secret: String,
+    /// Profile changes to the IdP: first retry after this long, doubling up to the maximum.
+    pub sync_retry_base_millis: u64,
+    pub sync_retry_max_millis: u64,
+    pub sync_poll_millis: u64,
+}
+
+impl Default for SsoConfig {
+    fn default() -> Self {
+        Self {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
+            sync_retry_base_millis: 1_000,
+            sync_retry_max_millis: 60_000,
+            sync_poll_millis: 1_000,
+        }
+    }
 }
 
 impl SsoConfig {

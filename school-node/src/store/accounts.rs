@@ -48,19 +48,25 @@ pub struct AccountRow {
     pub updated_at: i64,
 }
 
+impl AccountRow {
+    pub fn data(&self) -> PersonalData {
+        PersonalData {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            personal_code: self.personal_code.clone(),
+            email: self.email.clone(),
+            phone: self.phone.clone(),
+            address: self.address.clone(),
+        }
+    }
+}
+
 const COLUMNS: &str = "id, first_name, last_name, personal_code, email, phone, address, password_hash, \
                        must_change_password, disabled, created_at, updated_at";
 
-/// Personal data as stored; the caller has validated every field.
-#[derive(Debug, Clone, Default)]
-pub struct PersonalData {
-    pub first_name: String,
-    pub last_name: String,
-    pub personal_code: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub address: Option<String>,
-}
+/// Personal data as stored; the caller has validated every field. The same fields are what
+/// linked accounts share through the IdP.
+pub type PersonalData = shared::profile::SharedProfile;
 
 pub struct NewAccount {
     pub data: PersonalData,
@@ -166,11 +172,67 @@ pub async fn count(db: &Database) -> Result<i64> {
     )
 }
 
+const UPDATE_PERSONAL_DATA: &str = "UPDATE accounts SET first_name = $2, last_name = $3, name_key = $4, \
+     personal_code = $5, email = $6, phone = $7, address = $8, updated_at = $9 WHERE id = $1";
+
+/// Saves personal data changed here and, in the same transaction, queues the changed fields for
+/// the IdP, which passes them on to the person's linked accounts. False when there is no account.
 pub async fn update_personal_data(db: &Database, id: &str, data: &PersonalData) -> Result<bool> {
+    let key = shared::names::name_key(&data.first_name, &data.last_name);
+    let at = now();
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let old: Option<AccountRow> = sqlx::query_as(select("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(old) = old else {
+            return Ok(false);
+        };
+        sqlx::query(UPDATE_PERSONAL_DATA)
+            .bind(id)
+            .bind(&data.first_name)
+            .bind(&data.last_name)
+            .bind(&key)
+            .bind(&data.personal_code)
+            .bind(&data.email)
+            .bind(&data.phone)
+            .bind(&data.address)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        let changes = data.changes_since(&old.data());
+        if !changes.is_empty() {
+            super::profile_changes::enqueue_statement(id, &changes, at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(true)
+}
+
+/// What became of a profile update from the IdP.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Synced {
+    Applied,
+    /// The account already has this version or a newer one.
+    Stale,
+    NotFound,
+}
+
+/// Applies the IdP's version of the personal data unless the account has a newer one. Nothing
+/// is queued back: the change came from the IdP.
+pub async fn apply_synced(
+    db: &Database,
+    id: &str,
+    data: &PersonalData,
+    version: i64,
+) -> Result<Synced> {
     let key = shared::names::name_key(&data.first_name, &data.last_name);
     let done = with_db!(db, pool => sqlx::query(
         "UPDATE accounts SET first_name = $2, last_name = $3, name_key = $4, personal_code = $5, email = $6, \
-         phone = $7, address = $8, updated_at = $9 WHERE id = $1",
+         phone = $7, address = $8, updated_at = $9, synced_version = $10 WHERE id = $1 AND synced_version < $10",
     )
     .bind(id)
     .bind(&data.first_name)
@@ -181,10 +243,18 @@ pub async fn update_personal_data(db: &Database, id: &str, data: &PersonalData) 
     .bind(&data.phone)
     .bind(&data.address)
     .bind(now())
+    .bind(version)
     .execute(pool)
     .await?
     .rows_affected());
-    Ok(done == 1)
+    if done == 1 {
+        return Ok(Synced::Applied);
+    }
+    Ok(if by_id(db, id).await?.is_some() {
+        Synced::Stale
+    } else {
+        Synced::NotFound
+    })
 }
 
 pub async fn set_password(db: &Database, id: &str, hash: &str, must_change: bool) -> Result<bool> {

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod applications;
 pub mod keys;
 pub mod outbox;
+pub mod profile_changes;
 pub mod tokens;
 
 use shared::db::{Db, Migrations};

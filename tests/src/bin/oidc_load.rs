@@ -264,6 +264,7 @@ async fn main() -> anyhow::Result<()> {
         issuer: issuer.clone(),
         client_id: "jpk".into(),
         client_secret: SECRET.into(),
+        ..Default::default()
     };
     node_config.throttle.per_address = 1_000_000;
     let node = school_node::Application::build_on(node_config, node_listener).await?;

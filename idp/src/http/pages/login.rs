@@ -29,6 +29,7 @@ struct LoginPage<'a> {
     csrf: &'a str,
     username: &'a str,
     message: Option<&'a str>,
+    notice: Option<&'a str>,
 }
 
 #[derive(Deserialize, Default)]
@@ -54,13 +55,18 @@ async fn pending(state: &AppState, id: &str) -> Option<PendingLogin> {
     serde_json::from_slice(&bytes).ok()
 }
 
+struct Shown<'a> {
+    username: &'a str,
+    message: Option<&'a str>,
+    notice: Option<&'a str>,
+}
+
 fn render(
     state: &AppState,
     t: &'static Texts,
     p: &PendingLogin,
     id: &str,
-    username: &str,
-    message: Option<&str>,
+    shown: Shown<'_>,
     status: StatusCode,
 ) -> Response {
     let Some(client) = state.clients.get(p.client_id()) else {
@@ -76,8 +82,9 @@ fn render(
             .map(|u| u.trim_end_matches('/')),
         request_id: id,
         csrf: &p.csrf,
-        username,
-        message,
+        username: shown.username,
+        message: shown.message,
+        notice: shown.notice,
     };
     match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
@@ -88,6 +95,7 @@ fn render(
 pub async fn form(
     State(state): State<AppState>,
     headers: HeaderMap,
+    jar: CookieJar,
     Query(query): Query<LoginQuery>,
 ) -> Response {
     let Some(p) = pending(&state, &query.r).await else {
@@ -96,7 +104,23 @@ pub async fn form(
     };
     let t = i18n::texts(&headers, p.ui_locales());
     let hint = p.login_hint().unwrap_or_default().to_owned();
-    render(&state, t, &p, &query.r, &hint, None, StatusCode::OK)
+    // Signed in elsewhere but sent here: this institution's account is not linked to theirs.
+    let signed_in_elsewhere = match (&p.purpose, jar.get(COOKIE)) {
+        (Purpose::Authorize(_), Some(cookie)) => state
+            .sessions
+            .load(cookie.value(), shared::jwt::now())
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|s| !s.accounts.is_empty()),
+        _ => false,
+    };
+    let shown = Shown {
+        username: &hint,
+        message: None,
+        notice: signed_in_elsewhere.then_some(t.not_linked_here),
+    };
+    render(&state, t, &p, &query.r, shown, StatusCode::OK)
 }
 
 pub async fn submit(
@@ -182,15 +206,12 @@ pub async fn submit(
         CheckOutcome::Throttled { .. } => (t.throttled, StatusCode::TOO_MANY_REQUESTS),
         CheckOutcome::Unavailable => (t.node_unavailable, StatusCode::BAD_GATEWAY),
     };
-    render(
-        &state,
-        t,
-        &p,
-        &form.r,
-        &form.username,
-        Some(message),
-        status,
-    )
+    let shown = Shown {
+        username: &form.username,
+        message: Some(message),
+        notice: None,
+    };
+    render(&state, t, &p, &form.r, shown, status)
 }
 
 fn forwarded_for(state: &AppState, headers: &HeaderMap) -> Option<String> {

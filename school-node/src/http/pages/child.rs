@@ -38,6 +38,7 @@ pub async fn save(
 ) -> PageResult {
     match accounts::update_child(&ctx.state.db, &account.id, &child_id, &form).await {
         Ok(()) => {
+            ctx.state.profile_changed();
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to(&format!("/children/{child_id}")).into_response())
         }

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod child;
 pub mod home;
 pub mod lang;
+pub mod links;
 pub mod login;
 pub mod password;
 pub mod profile;

@@ -40,6 +40,7 @@ pub async fn save(
 ) -> PageResult {
     match accounts::update_own_profile(&ctx.state.db, &account.id, &form).await {
         Ok(()) => {
+            ctx.state.profile_changed();
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/profile").into_response())
         }

@@ -209,6 +209,7 @@ pub async fn update(
 ) -> PageResult {
     match accounts::admin_update(&ctx.state.db, &id, &form.data(), &form.roles()).await {
         Ok(()) => {
+            ctx.state.profile_changed();
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
         }

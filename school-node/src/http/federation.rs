@@ -1,0 +1,132 @@
+//! The node's federation API, called by the IdP: its keys, password checks, account look-ups
+//! and profile updates. Every call but the keys carries a fresh JWT signed by the IdP.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use shared::jwt::Claims;
+use shared::profile::ProfileUpdate;
+
+use super::sso::json_error;
+use crate::sso::federation::{AccountQuery, FederationApi, FederationError, PasswordCheck};
+use crate::sso::sync::{UpdateError, apply_update};
+use crate::state::AppState;
+use crate::store::accounts::Synced;
+
+/// The node's public keys, for the IdP to check its signed answers and client assertions.
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let key = serde_json::Value::Object(state.node_key.public_jwk().as_ref().clone());
+    let mut response = Json(json!({ "keys": [key] })).into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    response
+}
+
+/// The IdP's call, checked; or the answer refusing it.
+async fn from_idp(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Arc<FederationApi>, Claims), Response> {
+    let Some(api) = state.federation.clone() else {
+        return Err(json_error(
+            StatusCode::NOT_FOUND,
+            "single sign-on is not configured",
+        ));
+    };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    match api.authorize(bearer).await {
+        Ok(claims) => Ok((api, claims)),
+        Err(FederationError::Unauthorized(why)) => {
+            tracing::warn!(%why, "federation request refused");
+            Err(json_error(StatusCode::UNAUTHORIZED, "invalid_token"))
+        }
+        Err(FederationError::Internal(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "federation request failed");
+            Err(json_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+            ))
+        }
+    }
+}
+
+/// A signed answer as `application/jwt`, never cached.
+fn signed(answer: anyhow::Result<String>) -> Response {
+    match answer {
+        Ok(jwt) => {
+            let mut response = jwt.into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/jwt"),
+            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "federation answer failed");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    }
+}
+
+pub async fn password_check(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (api, request) = match from_idp(&state, &headers).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
+    };
+    let Ok(check) = serde_json::from_slice::<PasswordCheck>(&body) else {
+        return json_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    signed(api.password_check(&state.signin, &request, &check).await)
+}
+
+pub async fn account(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (api, request) = match from_idp(&state, &headers).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
+    };
+    let Ok(query) = serde_json::from_slice::<AccountQuery>(&body) else {
+        return json_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    signed(api.account(&state.db, &request, &query).await)
+}
+
+/// The IdP's version of a linked account's personal data.
+pub async fn profile(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Err(refused) = from_idp(&state, &headers).await {
+        return refused;
+    }
+    let Ok(update) = serde_json::from_slice::<ProfileUpdate>(&body) else {
+        return json_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    match apply_update(&state.db, &update).await {
+        Ok(outcome) => Json(json!({ "applied": outcome == Synced::Applied })).into_response(),
+        Err(UpdateError::Invalid(why)) => {
+            tracing::warn!(%why, "profile update refused");
+            json_error(StatusCode::BAD_REQUEST, "invalid_request")
+        }
+        Err(UpdateError::NotFound) => json_error(StatusCode::NOT_FOUND, "unknown_account"),
+        Err(UpdateError::Conflict) => json_error(StatusCode::CONFLICT, "conflict"),
+        Err(UpdateError::Internal(e)) => {
+            tracing::error!(error = %format!("{e:#}"), "profile update failed");
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    }
+}

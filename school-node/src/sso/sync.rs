@@ -1,0 +1,161 @@
+//! Profile sync with the IdP (DESIGN §4.5), the node's half. Changes made here go to the IdP
+//! from the `profile_changes` outbox, oldest first, retried with backoff until it has them;
+//! updates from the IdP are applied only when newer than what the account has. Calls to the IdP
+//! carry a fresh JWT signed with the node's key.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use shared::PersonalCode;
+use shared::jwt::SigningKey;
+use shared::profile::{ProfileChange, ProfileChanges, ProfileUpdate};
+use tokio::sync::Notify;
+
+use crate::mail::now_millis;
+use crate::store::accounts::{self as store, Synced};
+use crate::store::{Database, StoreError, profile_changes};
+
+#[derive(Clone)]
+pub struct ProfileSync {
+    pub db: Database,
+    pub http: reqwest::Client,
+    pub key: Arc<SigningKey>,
+    pub issuer: String,
+    pub client_id: String,
+    pub retry_base_millis: u64,
+    pub retry_max_millis: u64,
+    pub poll_millis: u64,
+    pub wake: Arc<Notify>,
+}
+
+/// Why an update from the IdP was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateError {
+    #[error("the update is not valid: {0}")]
+    Invalid(&'static str),
+    #[error("no such account")]
+    NotFound,
+    #[error("another account here has that personal code or e-mail")]
+    Conflict,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ProfileSync {
+    fn bearer(&self) -> anyhow::Result<String> {
+        let now = shared::jwt::now();
+        let claims = json!({
+            "iss": self.client_id,
+            "aud": self.issuer,
+            "iat": now,
+            "exp": now + 60,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        self.key
+            .sign("fed+jwt", claims.as_object().expect("an object"))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer.trim_end_matches('/'))
+    }
+
+    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let poll = Duration::from_millis(self.poll_millis.max(10));
+            loop {
+                if let Err(e) = self.deliver_due().await {
+                    tracing::warn!(error = %format!("{e:#}"), "profile sync round failed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = self.wake.notified() => {}
+                }
+            }
+        })
+    }
+
+    fn backoff(&self, attempts: i32) -> i64 {
+        let exponent = u32::try_from(attempts.clamp(0, 30)).unwrap_or(30);
+        let wait = self
+            .retry_base_millis
+            .saturating_mul(1u64 << exponent)
+            .min(self.retry_max_millis);
+        i64::try_from(wait).unwrap_or(i64::MAX)
+    }
+
+    /// Sends the waiting changes in order and stops at the first that fails, so none overtakes
+    /// an earlier one. Returns how many were delivered.
+    pub async fn deliver_due(&self) -> anyhow::Result<usize> {
+        let mut delivered = 0;
+        for change in profile_changes::due(&self.db, now_millis(), 100).await? {
+            let changes: ProfileChanges = serde_json::from_str(&change.changes).unwrap_or_default();
+            let message = ProfileChange {
+                sub: change.account_id.clone(),
+                changes,
+            };
+            let outcome = self
+                .http
+                .post(self.url("/federation/v1/profile-changes"))
+                .bearer_auth(self.bearer()?)
+                .json(&message)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await;
+            let error = match outcome {
+                Ok(r) if r.status().is_success() => {
+                    profile_changes::delivered(&self.db, change.seq, now_millis()).await?;
+                    delivered += 1;
+                    continue;
+                }
+                Ok(r) => format!("answered {}", r.status()),
+                Err(e) => format!("{e}"),
+            };
+            let next = now_millis() + self.backoff(change.attempts);
+            tracing::info!(attempts = change.attempts + 1, %error, "profile change not delivered");
+            profile_changes::failed(&self.db, change.seq, next, &error).await?;
+            break;
+        }
+        Ok(delivered)
+    }
+
+    /// Asks the IdP to remove the link from account `sub` to its account at `client_id`.
+    pub async fn unlink(&self, sub: &str, client_id: &str) -> anyhow::Result<bool> {
+        let answer: serde_json::Value = self
+            .http
+            .post(self.url("/federation/v1/unlink"))
+            .bearer_auth(self.bearer()?)
+            .json(&json!({ "sub": sub, "client_id": client_id }))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(answer.get("removed").and_then(serde_json::Value::as_bool) == Some(true))
+    }
+}
+
+/// Applies the IdP's version of a linked account's personal data.
+pub async fn apply_update(db: &Database, update: &ProfileUpdate) -> Result<Synced, UpdateError> {
+    let p = &update.profile;
+    if p.first_name.trim().is_empty() || p.last_name.trim().is_empty() {
+        return Err(UpdateError::Invalid("a name is empty"));
+    }
+    if let Some(code) = &p.personal_code
+        && PersonalCode::parse(code).is_err()
+    {
+        return Err(UpdateError::Invalid("not a valid personal code"));
+    }
+    if let Some(email) = &p.email
+        && shared::Email::parse(email).is_err()
+    {
+        return Err(UpdateError::Invalid("not a valid e-mail address"));
+    }
+    match store::apply_synced(db, &update.sub, p, update.version).await {
+        Ok(Synced::NotFound) => Err(UpdateError::NotFound),
+        Ok(outcome) => Ok(outcome),
+        Err(StoreError::Conflict) => Err(UpdateError::Conflict),
+        Err(StoreError::Database(e)) => Err(UpdateError::Internal(e.into())),
+    }
+}

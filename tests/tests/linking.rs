@@ -1,0 +1,491 @@
+//! Linking accounts across institutions, single sign-on through links, and profile sync
+//! (DESIGN §4.4–4.6), end to end: the IdP and four school nodes as separate servers over HTTP,
+//! on SQLite + memory, or on PostgreSQL + Redis when TEST_DATABASE_URL / TEST_REDIS_URL say so.
+
+use std::time::Duration;
+
+use federation::Federation;
+use federation_tests::{DEMO_PASSWORD, browser, hidden, start_custom, submit_idp_login};
+use reqwest::StatusCode;
+use school_node::service::accounts::{self, Account};
+use shared::PersonalCode;
+
+const DEMO: &str = r#"
+[idp]
+host = "idp.localhost"
+port = 8080
+
+[[institution]]
+id = "a"
+name = "Algkool A"
+host = "a.localhost"
+port = 8081
+
+  [[institution.account]]
+  first_name = "Anna"
+  last_name = "Allikas"
+  email = "anna@a.ee"
+  personal_code = "48505120221"
+  roles = ["teacher"]
+
+  [[institution.account]]
+  first_name = "Jaan"
+  last_name = "Tamm"
+  email = "jaan@a.ee"
+  personal_code = "37803040225"
+  roles = ["teacher"]
+
+  [[institution.account]]
+  first_name = "Kati"
+  last_name = "Kask"
+  personal_code = "49008150222"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Peeter"
+  last_name = "Paju"
+  email = "peeter@a.ee"
+  phone = "+372 5550 0001"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Mari"
+  last_name = "Mets"
+  personal_code = "49202020226"
+  roles = ["teacher"]
+
+[[institution]]
+id = "b"
+name = "Gümnaasium B"
+host = "b.localhost"
+port = 8082
+
+  [[institution.account]]
+  first_name = "ANNA"
+  last_name = "allikas"
+  email = "anna@b.ee"
+  personal_code = "48505120221"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Jaan"
+  last_name = "Tamm"
+  email = "jaan@a.ee"
+  personal_code = "38511200229"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Kati"
+  last_name = "Kuusk"
+  personal_code = "49008150222"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Peeter"
+  last_name = "Paju"
+  email = "peeter@b.ee"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Mari"
+  last_name = "Mets"
+  personal_code = "49202020226"
+  roles = ["parent"]
+
+[[institution]]
+id = "c"
+name = "Huvikool C"
+host = "c.localhost"
+port = 8083
+
+  [[institution.account]]
+  first_name = "Anna"
+  last_name = "Allikas"
+  personal_code = "48505120221"
+  roles = ["student"]
+
+  [[institution.account]]
+  first_name = "Mari"
+  last_name = "Mets"
+  personal_code = "49202020226"
+  roles = ["teacher"]
+
+[[institution]]
+id = "d"
+name = "Lasteaed D"
+host = "d.localhost"
+port = 8084
+
+  [[institution.account]]
+  first_name = "Mari"
+  last_name = "Mets"
+  personal_code = "49202020226"
+  roles = ["parent"]
+"#;
+
+const ANNA: &str = "48505120221";
+const MARI: &str = "49202020226";
+
+struct World {
+    federation: Federation,
+    idp: String,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        let (federation, dir) = start_custom(DEMO).await;
+        let idp = federation.idp.as_ref().unwrap().url();
+        World {
+            federation,
+            idp,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, node: &str) -> String {
+        self.federation.node(node).unwrap().url()
+    }
+
+    async fn account(&self, node: &str, code: &str) -> Account {
+        let db = &self.federation.node(node).unwrap().state.db;
+        accounts::by_personal_code(db, &PersonalCode::parse(code).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Signs in at `node` with a password on the IdP's page; returns the node's home page.
+    async fn sign_in(&self, client: &reqwest::Client, node: &str, username: &str) -> String {
+        let page = client
+            .get(format!("{}/login", self.url(node)))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            page.url().as_str().starts_with(&format!("{}/login?r=", self.idp)),
+            "{}",
+            page.url()
+        );
+        let body = page.text().await.unwrap();
+        let home = submit_idp_login(client, &self.idp, &body, username, DEMO_PASSWORD).await;
+        assert_eq!(home.url().as_str(), format!("{}/", self.url(node)));
+        home.text().await.unwrap()
+    }
+
+    /// Opens `node` the way its logo in the nav bar does; returns where the browser ended and
+    /// the page there.
+    async fn open(&self, client: &reqwest::Client, node: &str) -> (String, String) {
+        let r = client
+            .get(format!("{}/sso/start?next=/", self.url(node)))
+            .send()
+            .await
+            .unwrap();
+        (r.url().to_string(), r.text().await.unwrap())
+    }
+
+    /// Starts linking at `from` to `to`, signing in at `to` if the IdP asks; returns the answer
+    /// (the review page, or a page saying why not).
+    async fn link(
+        &self,
+        client: &reqwest::Client,
+        from: &str,
+        to: &str,
+        username: &str,
+    ) -> reqwest::Response {
+        let choose = client
+            .get(format!("{}/link", self.url(from)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            choose.url().as_str(),
+            format!("{}/link?from={from}", self.idp)
+        );
+        let body = choose.text().await.unwrap();
+        assert!(
+            body.contains(&format!("data-institution=\"{to}\"")),
+            "{to} is offered: {body}"
+        );
+        let next = client
+            .get(format!("{}/link/with?from={from}&to={to}", self.idp))
+            .send()
+            .await
+            .unwrap();
+        if next.url().path() == "/login" {
+            let page = next.text().await.unwrap();
+            return submit_idp_login(client, &self.idp, &page, username, DEMO_PASSWORD).await;
+        }
+        next
+    }
+
+    async fn confirm(&self, client: &reqwest::Client, review: &str, choices: &[(&str, &str)]) -> String {
+        let mut form = vec![
+            ("review".to_owned(), hidden(review, "review")),
+            ("csrf".to_owned(), hidden(review, "csrf")),
+        ];
+        form.extend(choices.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let done = client
+            .post(format!("{}/link/confirm", self.idp))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::OK);
+        done.text().await.unwrap()
+    }
+
+    /// Links `from` to `to` for a person whose data match, confirming the proposal.
+    async fn link_matching(&self, client: &reqwest::Client, from: &str, to: &str, username: &str) {
+        let review = self.link(client, from, to, username).await;
+        assert_eq!(review.status(), StatusCode::OK);
+        let review = review.text().await.unwrap();
+        assert!(review.contains("name=\"review\""), "{review}");
+        let done = self.confirm(client, &review, &[]).await;
+        assert!(done.contains("Kontod on seotud"), "{done}");
+    }
+
+    /// Waits until `check` holds for the account with personal code `code` at `node`.
+    async fn eventually(&self, node: &str, code: &str, what: &str, check: impl Fn(&Account) -> bool) -> Account {
+        for _ in 0..200 {
+            let account = self.account(node, code).await;
+            if check(&account) {
+                return account;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{what} at {node}: {:?}", self.account(node, code).await);
+    }
+
+    /// Saves the person's own profile form at `node` with the given e-mail, phone and address.
+    async fn edit_profile(&self, client: &reqwest::Client, node: &str, email: &str, phone: &str, address: &str) {
+        let page = client
+            .get(format!("{}/profile", self.url(node)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let saved = client
+            .post(format!("{}/profile", self.url(node)))
+            .form(&[
+                ("csrf", hidden(&page, "csrf").as_str()),
+                ("email", email),
+                ("phone", phone),
+                ("address", address),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), StatusCode::OK, "{node}");
+        assert!(saved.url().path() == "/profile");
+    }
+}
+
+#[tokio::test]
+async fn linked_accounts_open_without_a_form_and_share_their_profile() {
+    let world = World::start().await;
+    let client = browser(&world.federation);
+    let home = world.sign_in(&client, "a", "Anna Allikas").await;
+    assert!(home.contains("Tere, Anna Allikas!"), "{home}");
+
+    // A–B: the e-mails differ, so the person chooses; she keeps B's.
+    let review = world.link(&client, "a", "b", "Anna Allikas").await;
+    assert_eq!(review.status(), StatusCode::OK);
+    let review = review.text().await.unwrap();
+    assert!(
+        review.contains("type=\"radio\" name=\"email\" value=\"a\""),
+        "{review}"
+    );
+    let done = world.confirm(&client, &review, &[("email", "b")]).await;
+    assert!(done.contains("Kontod on seotud"), "{done}");
+    // Linking made their personal data one: A has B's e-mail now.
+    world
+        .eventually("a", ANNA, "the chosen e-mail", |a| a.email.as_deref() == Some("anna@b.ee"))
+        .await;
+
+    // B–C, started at B.
+    world.link_matching(&client, "b", "c", "Anna Allikas").await;
+    world
+        .eventually("c", ANNA, "the shared e-mail", |a| a.email.as_deref() == Some("anna@b.ee"))
+        .await;
+
+    // A new browser signs in at A only, and then opens B and C with no form.
+    let fresh = browser(&world.federation);
+    let home = world.sign_in(&fresh, "a", "Anna Allikas").await;
+    for node in ["b", "c"] {
+        assert!(
+            home.contains(&format!("data-institution=\"{node}\"")),
+            "the nav bar shows {node}: {home}"
+        );
+    }
+    for node in ["b", "c"] {
+        let (url, page) = world.open(&fresh, node).await;
+        assert_eq!(url, format!("{}/", world.url(node)), "{page}");
+        assert!(page.contains("Tere, Anna Allikas!"), "{page}");
+    }
+
+    // A change at C reaches A and B.
+    world
+        .edit_profile(&fresh, "c", "anna@c.ee", "+372 5123 0000", "Tartu mnt 1, Tallinn")
+        .await;
+    for node in ["a", "b"] {
+        let account = world
+            .eventually(node, ANNA, "C's change", |a| a.email.as_deref() == Some("anna@c.ee"))
+            .await;
+        assert_eq!(account.phone.as_deref(), Some("+37251230000"));
+        assert_eq!(account.address.as_deref(), Some("Tartu mnt 1, Tallinn"));
+    }
+    // Roles are not synced.
+    assert!(world.account("a", ANNA).await.roles.iter().any(|r| r.as_str() == "teacher"));
+    assert!(!world.account("b", ANNA).await.roles.iter().any(|r| r.as_str() == "teacher"));
+
+    // Removing the link to C stops single sign-on there: a new sign-in at A no longer opens C.
+    let profile = fresh
+        .get(format!("{}/profile", world.url("a")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let removed = fresh
+        .post(format!("{}/links/remove", world.url("a")))
+        .form(&[("csrf", hidden(&profile, "csrf")), ("client_id", "c".into())])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(removed.contains("Seos on eemaldatud."), "{removed}");
+    assert!(!removed.contains("data-institution=\"c\""), "{removed}");
+    let third = browser(&world.federation);
+    world.sign_in(&third, "a", "Anna Allikas").await;
+    let (url, page) = world.open(&third, "b").await;
+    assert_eq!(url, format!("{}/", world.url("b")), "B is still linked: {page}");
+    let (url, page) = world.open(&third, "c").await;
+    assert!(
+        url.starts_with(&format!("{}/login?r=", world.idp)),
+        "C asks for a sign-in: {url}"
+    );
+    assert!(page.contains("data-notice=\"not-linked\""), "{page}");
+    assert!(page.contains(&format!("{}/apply", world.url("c"))), "{page}");
+}
+
+#[tokio::test]
+async fn a_node_that_was_down_catches_up_and_concurrent_edits_converge() {
+    let mut world = World::start().await;
+    let client = browser(&world.federation);
+    world.sign_in(&client, "a", "Anna Allikas").await;
+    world.link_matching(&client, "a", "b", "Anna Allikas").await;
+    world.link_matching(&client, "a", "c", "Anna Allikas").await;
+
+    // B is down while the person changes her phone at C.
+    world.federation.node_mut("b").unwrap().stop().await;
+    world.open(&client, "c").await;
+    world
+        .edit_profile(&client, "c", "anna@a.ee", "+372 5000 0001", "")
+        .await;
+    world
+        .eventually("a", ANNA, "C's change", |a| a.phone.as_deref() == Some("+37250000001"))
+        .await;
+    let idp_db = &world.federation.idp.as_ref().unwrap().state.db;
+    assert!(idp::store::outbox::pending_for(idp_db, "b").await.unwrap() > 0);
+    world.federation.node_mut("b").unwrap().restart().await.unwrap();
+    world
+        .eventually("b", ANNA, "the change made while B was down", |a| {
+            a.phone.as_deref() == Some("+37250000001")
+        })
+        .await;
+
+    // The same person edits at A and at B at once: the e-mail (both changed it) ends the same
+    // everywhere, and neither the phone (A) nor the address (B) is lost.
+    let other = browser(&world.federation);
+    world.sign_in(&other, "b", "Anna Allikas").await;
+    tokio::join!(
+        world.edit_profile(&client, "a", "first@a.ee", "+372 5000 0002", ""),
+        world.edit_profile(&other, "b", "second@b.ee", "+372 5000 0001", "Riia 2, Tartu"),
+    );
+    let settled = |a: &Account| {
+        a.phone.as_deref() == Some("+37250000002") && a.address.as_deref() == Some("Riia 2, Tartu")
+    };
+    let mut emails = Vec::new();
+    for node in ["a", "b", "c"] {
+        let account = world.eventually(node, ANNA, "both edits", settled).await;
+        emails.push(account.email.clone());
+    }
+    // Give late deliveries a moment, then all three must agree.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut finals = Vec::new();
+    for node in ["a", "b", "c"] {
+        finals.push(world.account(node, ANNA).await.email);
+    }
+    assert!(finals.iter().all(|e| e == &finals[0]), "{finals:?}");
+    assert!(
+        matches!(finals[0].as_deref(), Some("first@a.ee" | "second@b.ee")),
+        "{finals:?}"
+    );
+}
+
+#[tokio::test]
+async fn accounts_whose_data_differ_are_not_linked_and_the_field_is_named() {
+    let world = World::start().await;
+    let cases = [
+        ("Jaan Tamm", "personal_code", "isikukood"),
+        ("Kati Kask", "last_name", "perekonnanimi"),
+        ("Peeter Paju", "email", "e-post"),
+    ];
+    for (name, field, label) in cases {
+        let client = browser(&world.federation);
+        world.sign_in(&client, "a", name).await;
+        let username = if name == "Kati Kask" { "Kati Kuusk" } else { name };
+        let answer = world.link(&client, "a", "b", username).await;
+        assert_eq!(answer.status(), StatusCode::CONFLICT, "{name}");
+        let page = answer.text().await.unwrap();
+        assert!(page.contains("Kontosid ei saa siduda"), "{page}");
+        assert!(
+            page.contains(&format!("<li data-field=\"{field}\">{label}</li>")),
+            "{name}: {page}"
+        );
+        assert!(!page.contains("name=\"review\""), "{page}");
+    }
+    let idp_db = &world.federation.idp.as_ref().unwrap().state.db;
+    let links: i64 = shared::with_db!(idp_db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM links")
+        .fetch_one(pool)
+        .await
+        .unwrap());
+    assert_eq!(links, 0, "nothing was linked");
+}
+
+#[tokio::test]
+async fn linking_two_linked_accounts_merges_the_persons_and_keeps_every_link() {
+    let world = World::start().await;
+    let client = browser(&world.federation);
+    world.sign_in(&client, "a", "Mari Mets").await;
+    world.link_matching(&client, "a", "b", "Mari Mets").await;
+    // C–D is another person until B–C joins them.
+    world.sign_in(&client, "c", "Mari Mets").await;
+    world.link_matching(&client, "c", "d", "Mari Mets").await;
+    world.open(&client, "b").await;
+    world.link_matching(&client, "b", "c", "Mari Mets").await;
+
+    let idp_db = &world.federation.idp.as_ref().unwrap().state.db;
+    let (persons, links): (i64, i64) = shared::with_db!(idp_db, pool => (
+        sqlx::query_scalar("SELECT COUNT(*) FROM persons").fetch_one(pool).await.unwrap(),
+        sqlx::query_scalar("SELECT COUNT(*) FROM links").fetch_one(pool).await.unwrap(),
+    ));
+    assert_eq!((persons, links), (1, 4));
+
+    // Signed in at A alone, every one of the four opens.
+    let fresh = browser(&world.federation);
+    let home = world.sign_in(&fresh, "a", "Mari Mets").await;
+    for node in ["b", "c", "d"] {
+        assert!(home.contains(&format!("data-institution=\"{node}\"")), "{home}");
+        let (url, page) = world.open(&fresh, node).await;
+        assert_eq!(url, format!("{}/", world.url(node)), "{page}");
+        assert!(page.contains("Tere, Mari Mets!"), "{page}");
+    }
+    let _ = MARI;
+}
