@@ -100,6 +100,18 @@ pub struct Options {
     pub redis_url: Option<String>,
     /// Retry failed deliveries within a second or two instead of minutes (tests).
     pub quick_retries: bool,
+    /// IdP sessions end after this many idle seconds, swept every second (tests).
+    pub idp_session_idle_seconds: Option<i64>,
+    /// Which logout channels the nodes register at the IdP.
+    pub logout_channels: LogoutChannels,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum LogoutChannels {
+    #[default]
+    Both,
+    FrontOnly,
+    BackOnly,
 }
 
 pub struct RunningIdp {
@@ -241,8 +253,10 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 jwks_uri: Some(format!("{site}/federation/jwks.json")),
                 redirect_uris: vec![format!("{site}/sso/callback")],
                 post_logout_redirect_uris: vec![format!("{site}/logged-out")],
-                backchannel_logout_uri: Some(format!("{site}/sso/backchannel-logout")),
-                frontchannel_logout_uri: Some(format!("{site}/sso/frontchannel-logout")),
+                backchannel_logout_uri: (options.logout_channels != LogoutChannels::FrontOnly)
+                    .then(|| format!("{site}/sso/backchannel-logout")),
+                frontchannel_logout_uri: (options.logout_channels != LogoutChannels::BackOnly)
+                    .then(|| format!("{site}/sso/frontchannel-logout")),
                 federation_url: Some(site.clone()),
                 ..ClientConfig::default()
             });
@@ -279,6 +293,10 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 redis_prefix: Some(format!("idp:{}:", random_secret())),
                 ..idp::Config::default()
             };
+            if let Some(idle) = options.idp_session_idle_seconds {
+                config.session_idle_seconds = Some(idle);
+                config.session_sweep_seconds = 1;
+            }
             if options.quick_retries {
                 config.delivery_retry_base_millis = 100;
                 config.delivery_retry_max_millis = 500;

@@ -62,8 +62,11 @@ impl Application {
         clients.reload(&db).await?;
         let sessions = Sessions::new(
             ephemeral.clone(),
-            config.session_idle_minutes,
-            config.session_max_hours,
+            config
+                .session_idle_seconds
+                .unwrap_or(config.session_idle_minutes * 60),
+            config.session_max_hours * 3600,
+            config.session_sweep_seconds,
         );
         let tokens = Tokens {
             db: db.clone(),
@@ -138,6 +141,7 @@ impl Application {
         tracing::info!(issuer = %self.state.config.issuer, address = %self.local_addr(), database = self.state.db.kind(), ephemeral = self.state.ephemeral.kind(), "IdP listening");
         let reload = spawn_reload(self.state.clone());
         let delivery = self.state.deliveries.clone().spawn();
+        let sweeper = spawn_sweeper(self.state.clone());
         let app = crate::http::router(self.state);
         let served = axum::serve(
             self.listener,
@@ -148,6 +152,7 @@ impl Application {
         .context("server failed");
         reload.abort();
         delivery.abort();
+        sweeper.abort();
         served
     }
 }
@@ -164,6 +169,26 @@ fn spawn_reload(state: AppState) -> tokio::task::JoinHandle<()> {
             }
             if let Err(e) = state.clients.reload(&state.db).await {
                 tracing::warn!(error = %format!("{e:#}"), "reloading clients failed");
+            }
+        }
+    })
+}
+
+/// Ends expired IdP sessions and tells their clients, as a sign-out does (DESIGN §3.4).
+fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(u64::try_from(state.config.session_sweep_seconds.max(1)).unwrap_or(30));
+        loop {
+            tokio::time::sleep(every).await;
+            match state.sessions.sweep(shared::jwt::now()).await {
+                Ok(ended) => {
+                    for session in ended {
+                        if let Err(e) = state.deliveries.announce_logout(&session).await {
+                            tracing::warn!(error = %format!("{e:#}"), "announcing an expired session failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %format!("{e:#}"), "sweeping sessions failed"),
             }
         }
     })

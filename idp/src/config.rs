@@ -49,6 +49,10 @@ pub struct Config {
     pub default_alg: Alg,
     pub session_idle_minutes: i64,
     pub session_max_hours: i64,
+    /// Overrides `session_idle_minutes` when set (tests, fine tuning).
+    pub session_idle_seconds: Option<i64>,
+    /// How often expired sessions are looked for and their end announced to the nodes.
+    pub session_sweep_seconds: i64,
     pub code_seconds: i64,
     pub access_token_seconds: i64,
     pub id_token_seconds: i64,
@@ -79,6 +83,8 @@ impl Default for Config {
             default_alg: Alg::ES256,
             session_idle_minutes: 60,
             session_max_hours: 12,
+            session_idle_seconds: None,
+            session_sweep_seconds: 30,
             code_seconds: 60,
             access_token_seconds: 300,
             id_token_seconds: 300,
@@ -163,6 +169,7 @@ impl Config {
                 1..=24 * 60,
             ),
             ("session_max_hours", self.session_max_hours, 1..=24 * 30),
+            ("session_sweep_seconds", self.session_sweep_seconds, 1..=3600),
             ("code_seconds", self.code_seconds, 1..=600),
             (
                 "access_token_seconds",

@@ -15,7 +15,7 @@ use crate::service::signin::SignIn;
 use crate::service::throttle::Throttle;
 use crate::sso::client::SsoClient;
 use crate::sso::federation::FederationApi;
-use crate::sso::sync::ProfileSync;
+use crate::sso::idp_api::IdpApi;
 use crate::state::AppState;
 use crate::store::{self, Database};
 use shared::jwt::JwksCache;
@@ -87,7 +87,7 @@ impl Application {
                 key: node_key.clone(),
                 replay: ephemeral.clone(),
             };
-            let sync = ProfileSync {
+            let sync = IdpApi {
                 db: db.clone(),
                 http,
                 key: node_key.clone(),
@@ -111,7 +111,7 @@ impl Application {
             recovery,
             sso,
             federation,
-            sync,
+            idp_api: sync,
             node_key,
         };
         Ok(Self {
@@ -157,7 +157,7 @@ impl Application {
             &self.state.outbox,
             self.state.config.mail.clone(),
         );
-        let sync = self.state.sync.clone().map(ProfileSync::spawn);
+        let sync = self.state.idp_api.clone().map(IdpApi::spawn);
         let app = crate::http::router(self.state);
         axum::serve(
             self.listener,

@@ -10,7 +10,7 @@ use crate::service::recovery::Recovery;
 use crate::service::signin::SignIn;
 use crate::sso::client::SsoClient;
 use crate::sso::federation::FederationApi;
-use crate::sso::sync::ProfileSync;
+use crate::sso::idp_api::IdpApi;
 use crate::store::Database;
 
 #[derive(Clone)]
@@ -25,15 +25,15 @@ pub struct AppState {
     pub sso: Option<Arc<SsoClient>>,
     pub federation: Option<Arc<FederationApi>>,
     /// Profile sync with the IdP, when single sign-on is configured.
-    pub sync: Option<ProfileSync>,
+    pub idp_api: Option<IdpApi>,
     pub node_key: Arc<shared::jwt::SigningKey>,
 }
 
 impl AppState {
     /// Sends profile changes stored a moment ago without waiting for the next round.
     pub fn profile_changed(&self) {
-        if let Some(sync) = &self.sync {
-            sync.wake.notify_one();
+        if let Some(api) = &self.idp_api {
+            api.wake.notify_one();
         }
     }
 

@@ -2,6 +2,7 @@
 //! every `*.localhost` host name mapped to this machine.
 
 pub mod stack;
+pub mod world;
 
 use std::net::SocketAddr;
 
@@ -27,7 +28,10 @@ pub async fn start(with_idp: bool) -> (Federation, tempfile::TempDir) {
 
 /// Starts a federation from a demo text, on PostgreSQL and Redis when TEST_DATABASE_URL and
 /// TEST_REDIS_URL name them (failing if they are not there), with quick delivery retries.
-pub async fn start_custom(demo_text: &str) -> (Federation, tempfile::TempDir) {
+pub async fn start_custom(
+    demo_text: &str,
+    adjust: impl FnOnce(&mut Options),
+) -> (Federation, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let demo = Demo::parse(demo_text).expect("the demo parses");
     let mut database_urls = std::collections::HashMap::new();
@@ -37,14 +41,16 @@ pub async fn start_custom(demo_text: &str) -> (Federation, tempfile::TempDir) {
             database_urls.insert(service, url);
         }
     }
-    let options = Options {
+    let mut options = Options {
         data_dir: dir.path().to_path_buf(),
         fixed_ports: false,
         with_idp: true,
         database_urls,
         redis_url: std::env::var("TEST_REDIS_URL").ok(),
         quick_retries: true,
+        ..Options::default()
     };
+    adjust(&mut options);
     let running = federation::start(&demo, &options)
         .await
         .expect("the federation starts");

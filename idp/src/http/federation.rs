@@ -1,5 +1,5 @@
-//! The IdP's side of the federation API that nodes call: profile changes made at a node, and
-//! removing a link from a node's profile page. Each call carries a fresh JWT signed by the node.
+//! The IdP's side of the federation API that nodes call: profile changes made at a node,
+//! removing a link from a node's profile page, and signing a person out everywhere. Each call carries a fresh JWT signed by the node.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -96,6 +96,31 @@ pub async fn unlink(State(state): State<AppState>, headers: HeaderMap, body: Byt
     };
     match state.links.unlink(&from, &request.client_id).await {
         Ok(removed) => Json(json!({ "removed": removed })).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SignOut {
+    sub: String,
+}
+
+/// A node's admin signs a person out everywhere (or disabled the account): every IdP session
+/// with any of the person's linked accounts ends, and every node in them is told.
+pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let node = match caller(&state, &headers).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Ok(request) = serde_json::from_slice::<SignOut>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "not a sign-out request");
+    };
+    let from = Link {
+        node_id: node.node_id.clone(),
+        sub: request.sub,
+    };
+    match state.links.sign_out_everywhere(&from, &state.sessions).await {
+        Ok(n) => Json(json!({ "sessions": n })).into_response(),
         Err(e) => internal(e),
     }
 }

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
             post(federation::profile_changes),
         )
         .route("/federation/v1/unlink", post(federation::unlink))
+        .route("/federation/v1/sign-out", post(federation::sign_out))
         .route("/health", get(protocol::discovery::health))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))

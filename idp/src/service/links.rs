@@ -9,7 +9,7 @@ use super::clients::{Client, Registry};
 use super::delivery::{Deliveries, now_millis};
 use super::federation::{self, AccountQuery, NodeAccount};
 use super::keys::KeyRing;
-use super::sessions::IdpSession;
+use super::sessions::{IdpSession, Sessions};
 use crate::store::Database;
 use crate::store::persons::{self, Link, Linked, Timing};
 
@@ -197,6 +197,23 @@ impl Links {
         let version = persons::apply_changes(&self.db, from, changes, timing).await?;
         self.deliveries.wake();
         Ok(version)
+    }
+
+    /// Ends every IdP session in which this account or one linked to it is signed in, and
+    /// announces each end to its clients; returns how many sessions ended.
+    pub async fn sign_out_everywhere(&self, from: &Link, sessions: &Sessions) -> anyhow::Result<usize> {
+        let mut accounts = persons::linked_accounts(&self.db, from).await?;
+        if accounts.is_empty() {
+            accounts.push(from.clone());
+        }
+        let mut ended = 0;
+        for account in accounts {
+            for session in sessions.end_sessions_of(&account.node_id, &account.sub).await? {
+                self.deliveries.announce_logout(&session).await?;
+                ended += 1;
+            }
+        }
+        Ok(ended)
     }
 
     pub async fn unlink(&self, from: &Link, node_id: &str) -> anyhow::Result<bool> {

@@ -30,6 +30,9 @@ pub struct SignedInAccount {
 pub struct IdpSession {
     pub sid: String,
     pub created_at: i64,
+    /// The last time the session was used; idle expiry counts from here.
+    #[serde(default)]
+    pub last_seen: i64,
     /// By client id.
     pub accounts: BTreeMap<String, SignedInAccount>,
     /// Clients that received tokens in this session (the logout fan-out's list).
@@ -46,6 +49,7 @@ impl IdpSession {
         Self {
             sid: random_token()[..32].to_owned(),
             created_at: now,
+            last_seen: now,
             accounts: BTreeMap::new(),
             participants: BTreeSet::new(),
         }
@@ -55,50 +59,150 @@ impl IdpSession {
 #[derive(Clone)]
 pub struct Sessions {
     store: Ephemeral,
-    idle: Duration,
+    idle_seconds: i64,
     max_seconds: i64,
+    /// Expiry is tracked in buckets this many seconds wide; the sweeper visits each once.
+    bucket_seconds: i64,
 }
 
 fn key(cookie: &str) -> String {
     format!("session:{cookie}")
 }
 
+fn bucket_key(bucket: i64) -> String {
+    format!("session-expiry:{bucket}")
+}
+
+/// Sessions by account, so a sign-out everywhere finds them.
+fn account_key(node_id: &str, sub: &str) -> String {
+    format!("account-sessions:{node_id}:{sub}")
+}
+
+const LAST_SWEPT: &str = "session-expiry:last-swept";
+
+/// An expired session stays stored this long past its end, for the sweeper to announce it.
+const GRACE_SECONDS: i64 = 600;
+
+fn ttl(seconds: i64) -> Duration {
+    Duration::from_secs(u64::try_from(seconds.max(1)).unwrap_or(1))
+}
+
 impl Sessions {
-    pub fn new(store: Ephemeral, idle_minutes: i64, max_hours: i64) -> Self {
-        let idle = Duration::from_secs(u64::try_from(idle_minutes.max(1)).unwrap_or(60) * 60);
+    pub fn new(store: Ephemeral, idle_seconds: i64, max_seconds: i64, bucket_seconds: i64) -> Self {
         Self {
             store,
-            idle,
-            max_seconds: max_hours * 3600,
+            idle_seconds: idle_seconds.max(1),
+            max_seconds: max_seconds.max(1),
+            bucket_seconds: bucket_seconds.max(1),
         }
     }
 
-    /// The live session behind a cookie value; an expired one is gone.
+    /// When the session ends unless it is used again.
+    fn ends_at(&self, session: &IdpSession) -> i64 {
+        (session.last_seen.max(session.created_at) + self.idle_seconds)
+            .min(session.created_at + self.max_seconds)
+    }
+
+    async fn load_raw(&self, cookie: &str) -> anyhow::Result<Option<IdpSession>> {
+        let Some(bytes) = self.store.get(&key(cookie)).await? else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice::<IdpSession>(&bytes).ok())
+    }
+
+    /// The live session behind a cookie value. An expired one is not offered; it stays
+    /// stored for the sweeper, which tells its clients (back-channel logout) and removes it.
     pub async fn load(&self, cookie: &str, now: i64) -> anyhow::Result<Option<IdpSession>> {
         if cookie.len() != 64 || !cookie.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
-        let Some(bytes) = self.store.get(&key(cookie)).await? else {
-            return Ok(None);
-        };
-        let Ok(session) = serde_json::from_slice::<IdpSession>(&bytes) else {
-            return Ok(None);
-        };
-        if now - session.created_at > self.max_seconds {
-            self.store.delete(&key(cookie)).await?;
-            return Ok(None);
-        }
-        Ok(Some(session))
+        Ok(self
+            .load_raw(cookie)
+            .await?
+            .filter(|s| now < self.ends_at(s)))
     }
 
-    /// Saves the session and restarts its idle timer.
+    /// Saves the session, restarts its idle timer, and files it under its expiry and accounts.
     pub async fn save(&self, cookie: &str, session: &IdpSession) -> anyhow::Result<()> {
+        let now = shared::jwt::now();
+        let mut session = session.clone();
+        session.last_seen = now;
+        let ends = self.ends_at(&session);
         self.store
-            .set(&key(cookie), &serde_json::to_vec(session)?, self.idle)
-            .await
+            .set(
+                &key(cookie),
+                &serde_json::to_vec(&session)?,
+                ttl(ends - now + GRACE_SECONDS),
+            )
+            .await?;
+        self.store
+            .add_to_set(
+                &bucket_key(ends / self.bucket_seconds),
+                cookie,
+                ttl(ends - now + GRACE_SECONDS),
+            )
+            .await?;
+        for (node_id, account) in &session.accounts {
+            self.store
+                .add_to_set(
+                    &account_key(node_id, &account.sub),
+                    cookie,
+                    ttl(session.created_at + self.max_seconds - now + GRACE_SECONDS),
+                )
+                .await?;
+        }
+        Ok(())
     }
 
     pub async fn delete(&self, cookie: &str) -> anyhow::Result<()> {
         self.store.delete(&key(cookie)).await
+    }
+
+    /// Takes the sessions that have expired since the last sweep (by any IdP instance) and
+    /// removes them; the caller announces their end.
+    pub async fn sweep(&self, now: i64) -> anyhow::Result<Vec<IdpSession>> {
+        let current = now / self.bucket_seconds;
+        let last = match self.store.get(LAST_SWEPT).await? {
+            Some(v) => std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(current - 1),
+            None => current - 1 - GRACE_SECONDS / self.bucket_seconds,
+        };
+        // A bucket is swept once it is wholly past; a long pause does not replay all history.
+        let from = (last + 1).max(current - 1 - GRACE_SECONDS / self.bucket_seconds);
+        let mut ended = Vec::new();
+        for bucket in from..current {
+            for cookie in self.store.take_set(&bucket_key(bucket)).await? {
+                if let Some(session) = self.load_raw(&cookie).await?
+                    && now >= self.ends_at(&session)
+                {
+                    self.delete(&cookie).await?;
+                    ended.push(session);
+                }
+            }
+        }
+        self.store
+            .set(
+                LAST_SWEPT,
+                (current - 1).to_string().as_bytes(),
+                ttl(GRACE_SECONDS * 10),
+            )
+            .await?;
+        Ok(ended)
+    }
+
+    /// Ends every session in which the account at `node_id` was signed in; returns them.
+    pub async fn end_sessions_of(&self, node_id: &str, sub: &str) -> anyhow::Result<Vec<IdpSession>> {
+        let mut ended = Vec::new();
+        for cookie in self.store.take_set(&account_key(node_id, sub)).await? {
+            if let Some(session) = self.load_raw(&cookie).await?
+                && session.accounts.get(node_id).is_some_and(|a| a.sub == sub)
+            {
+                self.delete(&cookie).await?;
+                ended.push(session);
+            }
+        }
+        Ok(ended)
     }
 }

@@ -14,7 +14,7 @@ use shared::profile::ProfileUpdate;
 
 use super::sso::json_error;
 use crate::sso::federation::{AccountQuery, FederationApi, FederationError, PasswordCheck};
-use crate::sso::sync::{UpdateError, apply_update};
+use crate::sso::idp_api::{UpdateError, apply_update};
 use crate::state::AppState;
 use crate::store::accounts::Synced;
 

@@ -89,6 +89,11 @@ pub struct ProfileInput {
     pub address: String,
     pub password: String,
     pub password_again: String,
+    /// The values the form showed. A field left as shown keeps what is stored now, which may
+    /// have changed meanwhile at a linked institution: a stale form never undoes that change.
+    pub shown_email: Option<String>,
+    pub shown_phone: Option<String>,
+    pub shown_address: Option<String>,
 }
 
 /// Checks an optional new password typed twice; `None` when both fields are empty.
@@ -272,10 +277,15 @@ pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -
         Some(pw) => Some(passwords::hash(pw).await?),
         None => None,
     };
+    let keep = |typed: &str, shown: &Option<String>| shown.as_deref() == Some(typed);
     let data = PersonalData {
-        email,
-        phone,
-        address,
+        email: if keep(&input.email, &input.shown_email) { account.email.clone() } else { email },
+        phone: if keep(&input.phone, &input.shown_phone) { account.phone.clone() } else { phone },
+        address: if keep(&input.address, &input.shown_address) {
+            account.address.clone()
+        } else {
+            address
+        },
         ..account.data()
     };
     store::update_personal_data(db, id, &data)

@@ -5,7 +5,7 @@
 pub mod client;
 pub mod federation;
 pub mod logout;
-pub mod sync;
+pub mod idp_api;
 
 use std::sync::Arc;
 

@@ -34,7 +34,7 @@ pub async fn remove(
     SignedIn { ctx, account }: SignedIn,
     VerifiedForm(form): VerifiedForm<RemoveForm>,
 ) -> PageResult {
-    let Some(sync) = ctx.state.sync.clone() else {
+    let Some(sync) = ctx.state.idp_api.clone() else {
         return Err(AppError::new(ErrorKind::NotFound));
     };
     match sync.unlink(&account.id, &form.client_id).await {

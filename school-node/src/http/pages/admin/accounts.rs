@@ -7,11 +7,12 @@ use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 
 use crate::error::PageResult;
-use crate::http::extract::{Admin, SignedIn, VerifiedForm};
+use crate::http::extract::{Admin, Ctx, SignedIn, VerifiedForm};
 use crate::http::render::{Base, Errors, page, page_with};
 use crate::service::accounts::{self, Account, PersonalDataInput};
 use crate::service::passwords::{self, Secret};
 use crate::service::{FieldErrors, Problem, ServiceError};
+use crate::sso::logout;
 use crate::store::accounts::Role;
 
 #[derive(Template)]
@@ -276,7 +277,33 @@ pub async fn disable(
     VerifiedForm(_): VerifiedForm<Empty>,
 ) -> PageResult {
     accounts::set_disabled(&ctx.state.db, &id, true).await?;
+    // A disabled account is signed out here at once; the IdP ends its sessions everywhere.
+    end_sessions_everywhere(&ctx, &id).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
+}
+
+/// "Logi välja kõikjalt": ends the person's sessions here, at the IdP and at every linked
+/// institution.
+pub async fn sign_out(
+    Admin(SignedIn { ctx, .. }): Admin,
+    Path(id): Path<String>,
+    VerifiedForm(_): VerifiedForm<Empty>,
+) -> PageResult {
+    accounts::get(&ctx.state.db, &id).await?;
+    end_sessions_everywhere(&ctx, &id).await?;
+    ctx.flash(ctx.t().signed_out_everywhere).await?;
+    Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
+}
+
+async fn end_sessions_everywhere(ctx: &Ctx, id: &str) -> PageResult<()> {
+    logout::end_sessions_of_sub(&ctx.state.ephemeral, id).await?;
+    if let Some(api) = &ctx.state.idp_api
+        && let Err(e) = api.sign_out_everywhere(id).await
+    {
+        tracing::warn!(error = %format!("{e:#}"), "the IdP could not sign the person out");
+        ctx.flash(ctx.t().sso_unavailable).await?;
+    }
+    Ok(())
 }
 
 pub async fn enable(

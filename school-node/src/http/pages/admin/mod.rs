@@ -24,6 +24,7 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
             post(accounts::remove_child),
         )
         .route("/accounts/{id}/disable", post(accounts::disable))
+        .route("/accounts/{id}/sign-out", post(accounts::sign_out))
         .route("/accounts/{id}/enable", post(accounts::enable))
         .route("/applications", get(applications::list))
         .route("/applications/{id}/approve", post(applications::approve))

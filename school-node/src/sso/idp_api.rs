@@ -1,7 +1,8 @@
-//! Profile sync with the IdP (DESIGN §4.5), the node's half. Changes made here go to the IdP
-//! from the `profile_changes` outbox, oldest first, retried with backoff until it has them;
-//! updates from the IdP are applied only when newer than what the account has. Calls to the IdP
-//! carry a fresh JWT signed with the node's key.
+//! The node's calls to the IdP's federation API, each with a fresh JWT signed by the node's key:
+//! profile sync (DESIGN §4.5) — changes made here go from the `profile_changes` outbox, oldest
+//! first, retried with backoff until the IdP has them, and updates from the IdP are applied
+//! only when newer than what the account has — removing a link, and signing a person out
+//! everywhere.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use crate::store::accounts::{self as store, Synced};
 use crate::store::{Database, StoreError, profile_changes};
 
 #[derive(Clone)]
-pub struct ProfileSync {
+pub struct IdpApi {
     pub db: Database,
     pub http: reqwest::Client,
     pub key: Arc<SigningKey>,
@@ -42,7 +43,7 @@ pub enum UpdateError {
     Internal(#[from] anyhow::Error),
 }
 
-impl ProfileSync {
+impl IdpApi {
     fn bearer(&self) -> anyhow::Result<String> {
         let now = shared::jwt::now();
         let claims = json!({
@@ -117,6 +118,26 @@ impl ProfileSync {
             break;
         }
         Ok(delivered)
+    }
+
+    /// Asks the IdP to end every session of the person with this account, here and at every
+    /// linked institution (back-channel logout to each); returns how many ended.
+    pub async fn sign_out_everywhere(&self, sub: &str) -> anyhow::Result<u64> {
+        let answer: serde_json::Value = self
+            .http
+            .post(self.url("/federation/v1/sign-out"))
+            .bearer_auth(self.bearer()?)
+            .json(&json!({ "sub": sub }))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(answer
+            .get("sessions")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0))
     }
 
     /// Asks the IdP to remove the link from account `sub` to its account at `client_id`.

@@ -1,0 +1,298 @@
+//! A federation of the IdP and four school nodes (A, B, C, D) with people to link, and a
+//! browser's ways through it, for the end-to-end tests of linking, SSO and global sign-out.
+
+use std::time::Duration;
+
+use federation::{Federation, Options};
+use reqwest::StatusCode;
+use school_node::service::accounts::{self, Account};
+use shared::PersonalCode;
+
+use crate::{DEMO_PASSWORD, hidden, start_custom, submit_idp_login};
+
+pub const DEMO: &str = r#"
+[idp]
+host = "idp.localhost"
+port = 8080
+
+[[institution]]
+id = "a"
+name = "Algkool A"
+host = "a.localhost"
+port = 8081
+
+  [[institution.account]]
+  first_name = "Anna"
+  last_name = "Allikas"
+  email = "anna@a.ee"
+  personal_code = "48505120221"
+  roles = ["teacher"]
+
+  [[institution.account]]
+  first_name = "Jaan"
+  last_name = "Tamm"
+  email = "jaan@a.ee"
+  personal_code = "37803040225"
+  roles = ["teacher"]
+
+  [[institution.account]]
+  first_name = "Kati"
+  last_name = "Kask"
+  personal_code = "49008150222"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Peeter"
+  last_name = "Paju"
+  email = "peeter@a.ee"
+  phone = "+372 5550 0001"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Mari"
+  last_name = "Mets"
+  personal_code = "49202020226"
+  roles = ["teacher"]
+
+  [[institution.account]]
+  first_name = "Dora"
+  last_name = "Direktor"
+  email = "dora@a.ee"
+  roles = ["admin", "teacher"]
+
+[[institution]]
+id = "b"
+name = "Gümnaasium B"
+host = "b.localhost"
+port = 8082
+
+  [[institution.account]]
+  first_name = "ANNA"
+  last_name = "allikas"
+  email = "anna@b.ee"
+  personal_code = "48505120221"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Jaan"
+  last_name = "Tamm"
+  email = "jaan@a.ee"
+  personal_code = "38511200229"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Kati"
+  last_name = "Kuusk"
+  personal_code = "49008150222"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Peeter"
+  last_name = "Paju"
+  email = "peeter@b.ee"
+  roles = ["parent"]
+
+  [[institution.account]]
+  first_name = "Mari"
+  last_name = "Mets"
+  personal_code = "49202020226"
+  roles = ["parent"]
+
+[[institution]]
+id = "c"
+name = "Huvikool C"
+host = "c.localhost"
+port = 8083
+
+  [[institution.account]]
+  first_name = "Anna"
+  last_name = "Allikas"
+  personal_code = "48505120221"
+  roles = ["student"]
+
+  [[institution.account]]
+  first_name = "Mari"
+  last_name = "Mets"
+  personal_code = "49202020226"
+  roles = ["teacher"]
+
+[[institution]]
+id = "d"
+name = "Lasteaed D"
+host = "d.localhost"
+port = 8084
+
+  [[institution.account]]
+  first_name = "Mari"
+  last_name = "Mets"
+  personal_code = "49202020226"
+  roles = ["parent"]
+"#;
+
+pub const ANNA: &str = "48505120221";
+pub const MARI: &str = "49202020226";
+
+pub struct World {
+    pub federation: Federation,
+    pub idp: String,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    pub async fn start() -> World {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Options)) -> World {
+        let (federation, dir) = start_custom(DEMO, adjust).await;
+        let idp = federation.idp.as_ref().unwrap().url();
+        World {
+            federation,
+            idp,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, node: &str) -> String {
+        self.federation.node(node).unwrap().url()
+    }
+
+    pub async fn account(&self, node: &str, code: &str) -> Account {
+        let db = &self.federation.node(node).unwrap().state.db;
+        accounts::by_personal_code(db, &PersonalCode::parse(code).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Signs in at `node` with a password on the IdP's page; returns the node's home page.
+    pub async fn sign_in(&self, client: &reqwest::Client, node: &str, username: &str) -> String {
+        let page = client
+            .get(format!("{}/login", self.url(node)))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            page.url().as_str().starts_with(&format!("{}/login?r=", self.idp)),
+            "{}",
+            page.url()
+        );
+        let body = page.text().await.unwrap();
+        let home = submit_idp_login(client, &self.idp, &body, username, DEMO_PASSWORD).await;
+        assert_eq!(home.url().as_str(), format!("{}/", self.url(node)));
+        home.text().await.unwrap()
+    }
+
+    /// Opens `node` the way its logo in the nav bar does; returns where the browser ended and
+    /// the page there.
+    pub async fn open(&self, client: &reqwest::Client, node: &str) -> (String, String) {
+        let r = client
+            .get(format!("{}/sso/start?next=/", self.url(node)))
+            .send()
+            .await
+            .unwrap();
+        (r.url().to_string(), r.text().await.unwrap())
+    }
+
+    /// Starts linking at `from` to `to`, signing in at `to` if the IdP asks; returns the answer
+    /// (the review page, or a page saying why not).
+    pub async fn link(
+        &self,
+        client: &reqwest::Client,
+        from: &str,
+        to: &str,
+        username: &str,
+    ) -> reqwest::Response {
+        let choose = client
+            .get(format!("{}/link", self.url(from)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            choose.url().as_str(),
+            format!("{}/link?from={from}", self.idp)
+        );
+        let body = choose.text().await.unwrap();
+        assert!(
+            body.contains(&format!("data-institution=\"{to}\"")),
+            "{to} is offered: {body}"
+        );
+        let next = client
+            .get(format!("{}/link/with?from={from}&to={to}", self.idp))
+            .send()
+            .await
+            .unwrap();
+        if next.url().path() == "/login" {
+            let page = next.text().await.unwrap();
+            return submit_idp_login(client, &self.idp, &page, username, DEMO_PASSWORD).await;
+        }
+        next
+    }
+
+    pub async fn confirm(&self, client: &reqwest::Client, review: &str, choices: &[(&str, &str)]) -> String {
+        let mut form = vec![
+            ("review".to_owned(), hidden(review, "review")),
+            ("csrf".to_owned(), hidden(review, "csrf")),
+        ];
+        form.extend(choices.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let done = client
+            .post(format!("{}/link/confirm", self.idp))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::OK);
+        done.text().await.unwrap()
+    }
+
+    /// Links `from` to `to` for a person whose data match, confirming the proposal.
+    pub async fn link_matching(&self, client: &reqwest::Client, from: &str, to: &str, username: &str) {
+        let review = self.link(client, from, to, username).await;
+        assert_eq!(review.status(), StatusCode::OK);
+        let review = review.text().await.unwrap();
+        assert!(review.contains("name=\"review\""), "{review}");
+        let done = self.confirm(client, &review, &[]).await;
+        assert!(done.contains("Kontod on seotud"), "{done}");
+    }
+
+    /// Waits until `check` holds for the account with personal code `code` at `node`.
+    pub async fn eventually(&self, node: &str, code: &str, what: &str, check: impl Fn(&Account) -> bool) -> Account {
+        for _ in 0..200 {
+            let account = self.account(node, code).await;
+            if check(&account) {
+                return account;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("{what} at {node}: {:?}", self.account(node, code).await);
+    }
+
+    /// Saves the person's own profile form at `node` with the given e-mail, phone and address.
+    pub async fn edit_profile(&self, client: &reqwest::Client, node: &str, email: &str, phone: &str, address: &str) {
+        let page = client
+            .get(format!("{}/profile", self.url(node)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let saved = client
+            .post(format!("{}/profile", self.url(node)))
+            .form(&[
+                ("csrf", hidden(&page, "csrf").as_str()),
+                ("shown_email", hidden(&page, "shown_email").as_str()),
+                ("shown_phone", hidden(&page, "shown_phone").as_str()),
+                ("shown_address", hidden(&page, "shown_address").as_str()),
+                ("email", email),
+                ("phone", phone),
+                ("address", address),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), StatusCode::OK, "{node}");
+        assert!(saved.url().path() == "/profile");
+    }
+}
+
