@@ -1,0 +1,87 @@
+//! Global sign-out in a real browser (issue 6): headless Chromium, driven by playwright-core
+//! from the npm registry, signs in at A, opens B and C through the nav bar, signs out at C, and
+//! finds A and B signed out on reload — with both logout channels, front-channel only, and
+//! back-channel only. Needs Node.js, `npm ci --prefix tests/interop` and Debian's chromium, so
+//! it is `#[ignore]`d in the plain run; .ci/run installs them and runs it, failing if absent.
+
+use federation::LogoutChannels;
+use federation_tests::DEMO_PASSWORD;
+use federation_tests::browser as http_browser;
+use federation_tests::world::World;
+use serde_json::Value;
+
+async fn sign_out_in_chromium(channels: LogoutChannels) -> Value {
+    let world = World::start_with(|o| o.logout_channels = channels).await;
+    // Anna's accounts at A, B and C are linked first, so the nav bar shows B and C.
+    let setup = http_browser(&world.federation);
+    world.sign_in(&setup, "a", "Anna Allikas").await;
+    world.link_matching(&setup, "a", "b", "Anna Allikas").await;
+    world.link_matching(&setup, "a", "c", "Anna Allikas").await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/browser_logout.mjs");
+    let output = tokio::process::Command::new("node")
+        .arg(script)
+        .env("IDP", &world.idp)
+        .env("NODE_A", world.url("a"))
+        .env("NODE_B", world.url("b"))
+        .env("NODE_C", world.url("c"))
+        .env("USERNAME", "Anna Allikas")
+        .env("PASSWORD", DEMO_PASSWORD)
+        .env("NAME", "Anna Allikas")
+        .output()
+        .await
+        .expect("node runs: this test needs Node.js");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "node failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("not JSON: {stdout}"))
+}
+
+fn step<'a>(seen: &'a Value, what: &str) -> &'a Value {
+    seen["steps"]
+        .as_array()
+        .and_then(|s| s.iter().find(|s| s["what"] == what))
+        .unwrap_or_else(|| panic!("no step {what:?} in {seen:#}"))
+}
+
+fn assert_signed_out_everywhere(seen: &Value) {
+    assert!(seen.get("failure").is_none(), "{seen:#}");
+    for what in [
+        "signed in at A",
+        "opened B from the nav bar",
+        "opened C from the nav bar",
+    ] {
+        assert_eq!(step(seen, what)["greeted"], true, "{what}: {seen:#}");
+    }
+    for what in ["reloaded A", "reloaded B"] {
+        assert_eq!(step(seen, what)["signedOut"], true, "{what}: {seen:#}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js, playwright-core and Chromium (run by .ci/run)"]
+async fn signing_out_at_c_signs_out_a_and_b_in_chromium() {
+    let seen = sign_out_in_chromium(LogoutChannels::Both).await;
+    assert_signed_out_everywhere(&seen);
+    // The IdP's page loaded one front-channel frame per institution signed out.
+    assert_eq!(step(&seen, "IdP logout page")["frames"], 3, "{seen:#}");
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js, playwright-core and Chromium (run by .ci/run)"]
+async fn front_channel_alone_signs_out_every_node_in_chromium() {
+    let seen = sign_out_in_chromium(LogoutChannels::FrontOnly).await;
+    assert_signed_out_everywhere(&seen);
+    assert_eq!(step(&seen, "IdP logout page")["frames"], 3, "{seen:#}");
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js, playwright-core and Chromium (run by .ci/run)"]
+async fn back_channel_alone_signs_out_every_node_in_chromium() {
+    let seen = sign_out_in_chromium(LogoutChannels::BackOnly).await;
+    assert_signed_out_everywhere(&seen);
+    assert_eq!(step(&seen, "IdP logout page")["frames"], 0, "{seen:#}");
+}
