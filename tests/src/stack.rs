@@ -27,7 +27,24 @@ pub struct Stack {
     pub rp_key: SigningKey,
     pub rp_key_pem: String,
     pub mari: String,
+    idp_config: idp::Config,
+    idp_task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    idp_stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
+}
+
+/// Serves the IdP until told to stop.
+fn run_idp(
+    app: idp::Application,
+) -> (
+    tokio::task::JoinHandle<anyhow::Result<()>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    (task, stop)
 }
 
 async fn listener() -> TcpListener {
@@ -147,11 +164,11 @@ impl Stack {
         config.redis_url = std::env::var("TEST_REDIS_URL").ok();
         config.redis_prefix = Some(format!("idp-test:{}:", unique()));
         adjust(&mut config);
-        let idp_app = idp::Application::build_on(config, idp_listener)
+        let idp_app = idp::Application::build_on(config.clone(), idp_listener)
             .await
             .unwrap();
         let idp_state = idp_app.state().clone();
-        tokio::spawn(idp_app.run());
+        let (idp_task, idp_stop) = run_idp(idp_app);
         Stack {
             idp_url,
             node_url,
@@ -160,8 +177,36 @@ impl Stack {
             rp_key,
             rp_key_pem,
             mari,
+            idp_config: config,
+            idp_task,
+            idp_stop: Some(idp_stop),
             _dir: dir,
         }
+    }
+
+    /// Stops the IdP and starts it again on the same address and database, as after a crash or
+    /// an upgrade: what was in memory is gone, what was stored is not.
+    pub async fn restart_idp(&mut self) {
+        if let Some(stop) = self.idp_stop.take() {
+            let _ = stop.send(());
+            let _ = (&mut self.idp_task).await;
+        }
+        let port = self
+            .idp_url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .expect("the IdP's port");
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))
+            .await
+            .expect("the IdP's port is free again");
+        let app = idp::Application::build_on(self.idp_config.clone(), listener)
+            .await
+            .unwrap();
+        self.idp = app.state().clone();
+        let (task, stop) = run_idp(app);
+        self.idp_task = task;
+        self.idp_stop = Some(stop);
     }
 
     /// A browser for the IdP: cookies kept, redirects shown rather than followed.

@@ -285,12 +285,21 @@ async fn forward(listener: tokio::net::TcpListener, target: String) {
 
 #[tokio::test]
 async fn a_node_that_is_down_gets_its_logout_token_when_it_is_back() {
+    node_down_then_back(false).await;
+}
+
+#[tokio::test]
+async fn the_logout_token_arrives_also_when_the_idp_restarted_meanwhile() {
+    node_down_then_back(true).await;
+}
+
+async fn node_down_then_back(restart_idp: bool) {
     let proxy_port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let stack = Stack::start(|c| {
+    let mut stack = Stack::start(|c| {
         c.delivery_retry_base_millis = 100;
         c.delivery_retry_max_millis = 300;
         c.delivery_poll_millis = 100;
@@ -326,6 +335,10 @@ async fn a_node_that_is_down_gets_its_logout_token_when_it_is_back() {
     }
     assert!(attempts().await >= 3, "retried while the node was down");
     assert!(still_signed_in(&stack, &jar).await);
+    if restart_idp {
+        // The IdP goes down and comes back: the delivery is in its database, not its memory.
+        stack.restart_idp().await;
+    }
 
     // The node is back: the next attempt, with a fresh token, ends its session.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", proxy_port))
