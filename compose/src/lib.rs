@@ -8,6 +8,7 @@ use anyhow::Context;
 use figment::Figment;
 use figment::providers::{Format, Toml};
 use idp::config::ClientConfig;
+use idp::service::upstream::{ClaimProfile, UpstreamConfig};
 use school_node::service::accounts::{self, PersonalDataInput};
 use school_node::service::passwords::Secret;
 use school_node::sso::SsoConfig;
@@ -18,12 +19,16 @@ use std::net::SocketAddr;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+pub mod broker;
+
 pub const DEMO: &str = include_str!("../demo.toml");
 pub const DEMO_PASSWORD: &str = "demo-parool";
 
 #[derive(Debug, Deserialize)]
 pub struct Demo {
     pub idp: Option<IdpPlace>,
+    /// Where the test eID broker runs (ID-kaart and Smart-ID in the demo).
+    pub eid: Option<IdpPlace>,
     pub institution: Vec<Institution>,
 }
 
@@ -175,8 +180,22 @@ impl RunningNode {
     }
 }
 
+/// The test eID broker, as the IdP's upstream for "ID-kaart" and "Smart-ID".
+pub struct RunningBroker {
+    pub host: String,
+    pub port: u16,
+    pub broker: broker::Broker,
+}
+
+impl RunningBroker {
+    pub fn url(&self) -> String {
+        format!("http://{}:{}", self.host, self.port)
+    }
+}
+
 pub struct Federation {
     pub idp: Option<RunningIdp>,
+    pub broker: Option<RunningBroker>,
     pub nodes: Vec<RunningNode>,
 }
 
@@ -214,6 +233,23 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
     let issuer = match (idp_place, &idp_listener) {
         (Some(place), Some(l)) => Some(format!("http://{}:{}", place.host, l.local_addr()?.port())),
         _ => None,
+    };
+    let eid_place = demo.eid.as_ref().filter(|_| idp_place.is_some());
+    let broker = match eid_place {
+        Some(place) => {
+            let listener = bind(port(place.port)).await?;
+            let port = listener.local_addr()?.port();
+            let url = format!("http://{}:{port}", place.host);
+            let broker = broker::Broker::new(&url, "idp", &random_secret())?;
+            let app = broker.router();
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            Some(RunningBroker {
+                host: place.host.clone(),
+                port,
+                broker,
+            })
+        }
+        None => None,
     };
     let mut clients = Vec::new();
     let mut nodes = Vec::new();
@@ -291,6 +327,7 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 database_url: options.database_urls.get("idp").cloned(),
                 redis_url: options.redis_url.clone(),
                 redis_prefix: Some(format!("idp:{}:", random_secret())),
+                upstreams: broker.as_ref().map(eid_upstreams).unwrap_or_default(),
                 ..idp::Config::default()
             };
             if let Some(idle) = options.idp_session_idle_seconds {
@@ -314,7 +351,30 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
         }
         _ => None,
     };
-    Ok(Federation { idp, nodes })
+    Ok(Federation {
+        idp,
+        broker,
+        nodes,
+    })
+}
+
+/// "ID-kaart" and "Smart-ID" buttons, both through the test broker.
+fn eid_upstreams(broker: &RunningBroker) -> Vec<UpstreamConfig> {
+    [("idcard", "ID-kaart", "ID card"), ("smartid", "Smart-ID", "Smart-ID")]
+        .into_iter()
+        .map(|(method, et, en)| UpstreamConfig {
+            id: method.to_owned(),
+            label_et: et.to_owned(),
+            label_en: en.to_owned(),
+            issuer: broker.url(),
+            client_id: "idp".to_owned(),
+            client_secret: broker.broker.secret().to_owned(),
+            scopes: vec![method.to_owned()],
+            amr: method.to_owned(),
+            acr: "high".to_owned(),
+            claims: ClaimProfile::Tara,
+        })
+        .collect()
 }
 
 async fn seed(

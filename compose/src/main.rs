@@ -45,6 +45,9 @@ async fn main() -> anyhow::Result<()> {
     for node in &running.nodes {
         println!("  {:<22} {}", node.name, node.url());
     }
+    if let Some(broker) = &running.broker {
+        println!("  {:<22} {}", "test eID broker", broker.url());
+    }
     println!(
         "Demo password for the accounts listed in README.md: {}\n",
         federation::DEMO_PASSWORD

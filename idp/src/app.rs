@@ -13,6 +13,7 @@ use crate::service::clients::Registry;
 use crate::service::keys::KeyRing;
 use crate::service::delivery::Deliveries;
 use crate::service::links::Links;
+use crate::service::upstream::Upstreams;
 use crate::service::sessions::Sessions;
 use crate::service::tokens::{Lifetimes, Tokens};
 use crate::state::AppState;
@@ -101,6 +102,7 @@ impl Application {
             issuer: config.issuer.clone(),
             deliveries: deliveries.clone(),
         };
+        let upstreams = Upstreams::new(&config.upstreams, &config.issuer)?;
         let state = AppState {
             config: Arc::new(config),
             db,
@@ -111,6 +113,7 @@ impl Application {
             tokens,
             deliveries,
             links,
+            upstreams,
             http,
         };
         Ok(Self { listener, state })

@@ -46,6 +46,8 @@ pub struct Config {
     /// Clients in a TOML file of `[[client]]` tables, loaded at start.
     pub clients_file: Option<PathBuf>,
     pub clients: Vec<ClientConfig>,
+    /// ID-card, Smart-ID and other eID brokers: one sign-in button each.
+    pub upstreams: Vec<crate::service::upstream::UpstreamConfig>,
     pub default_alg: Alg,
     pub session_idle_minutes: i64,
     pub session_max_hours: i64,
@@ -80,6 +82,7 @@ impl Default for Config {
             redis_prefix: None,
             clients_file: None,
             clients: Vec::new(),
+            upstreams: Vec::new(),
             default_alg: Alg::ES256,
             session_idle_minutes: 60,
             session_max_hours: 12,
@@ -135,6 +138,20 @@ impl Config {
         }
         if self.issuer.ends_with('/') {
             problems.push("issuer must not end with '/'".to_owned());
+        }
+        let mut upstream_ids = std::collections::HashSet::new();
+        for u in &self.upstreams {
+            let id_ok = !u.id.is_empty()
+                && u.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            if !id_ok || !upstream_ids.insert(u.id.clone()) {
+                problems.push(format!("upstream id {:?} must be a-z0-9- and unique", u.id));
+            }
+            if u.issuer.is_empty() || u.client_id.is_empty() || u.amr.is_empty() {
+                problems.push(format!("upstream {} needs issuer, client_id and amr", u.id));
+            }
+            if !u.acr.is_empty() && !matches!(u.acr.as_str(), "low" | "substantial" | "high") {
+                problems.push(format!("upstream {}: acr must be low, substantial or high", u.id));
+            }
         }
         let mut ids = std::collections::HashSet::new();
         for c in &self.clients {

@@ -24,6 +24,7 @@ pub struct AppState {
     pub tokens: Tokens,
     pub deliveries: Deliveries,
     pub links: Links,
+    pub upstreams: crate::service::upstream::Upstreams,
     /// For server-to-server calls: no redirects followed (SSRF), short timeouts.
     pub http: reqwest::Client,
 }

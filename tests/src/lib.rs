@@ -79,6 +79,9 @@ pub fn browser_with(
     if let Some(idp) = &federation.idp {
         builder = builder.resolve(&idp.host, SocketAddr::from(([127, 0, 0, 1], idp.port)));
     }
+    if let Some(broker) = &federation.broker {
+        builder = builder.resolve(&broker.host, SocketAddr::from(([127, 0, 0, 1], broker.port)));
+    }
     builder.build().expect("a client")
 }
 
@@ -116,4 +119,20 @@ pub async fn submit_idp_login(
         .send()
         .await
         .expect("the IdP answers")
+}
+
+/// Replaces the part of a report between `<!-- begin NAME -->` and `<!-- end NAME -->` (added at
+/// the end when missing), so each benchmark harness rewrites only its own figures.
+pub fn write_section(path: &str, name: &str, content: &str) -> std::io::Result<()> {
+    let (begin, end) = (format!("<!-- begin {name} -->"), format!("<!-- end {name} -->"));
+    let old = std::fs::read_to_string(path).unwrap_or_else(|_| "# Performance\n".to_owned());
+    let block = format!("{begin}\n{}\n{end}", content.trim_end());
+    let new = match (old.find(&begin), old.find(&end)) {
+        (Some(b), Some(e)) if e > b => format!("{}{block}{}", &old[..b], &old[e + end.len()..]),
+        _ => format!("{}\n{block}\n", old.trim_end()),
+    };
+    if let Some(dir) = std::path::Path::new(path).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, new)
 }

@@ -23,6 +23,8 @@ pub fn router(state: AppState) -> Router {
             get(protocol::authorize::by_get).post(protocol::authorize::by_post),
         )
         .route("/login", get(pages::login::form).post(pages::login::submit))
+        .route("/upstream/{id}/start", get(pages::eid::start))
+        .route("/upstream/{id}/callback", get(pages::eid::callback))
         .route("/link", get(pages::link::choose))
         .route("/link/with", get(pages::link::with))
         .route("/link/review", get(pages::link::review))

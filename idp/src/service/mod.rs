@@ -7,3 +7,4 @@ pub mod keys;
 pub mod links;
 pub mod sessions;
 pub mod tokens;
+pub mod upstream;

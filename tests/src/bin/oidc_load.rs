@@ -454,19 +454,14 @@ async fn main() -> anyhow::Result<()> {
             .map(|n| n.get())
             .unwrap_or(0);
         let text = format!(
-            "# Performance\n\nMeasured by `oidc-load` (tests/src/bin/oidc_load.rs), a benchmark harness, not a test.\n\n\
+            "## Sign-in and tokens\n\nMeasured by `oidc-load` (tests/src/bin/oidc_load.rs), a benchmark harness, not a test.\n\n\
              Command:\n\n```sh\ncargo build --release -p idp -p federation-tests\ntarget/release/oidc-load --seconds {} --sessions {}\n```\n\n\
              Machine: {cores} cores. The IdP runs as its own process (release build, SQLite, in-memory state); the load \
              generator and the school node that checks the one password share another process, so the \
              per-CPU-second figures count the IdP's CPU time only (utime + stime from /proc).\n{report}",
             args.seconds, args.sessions
         );
-        std::fs::create_dir_all(
-            std::path::Path::new(&args.out)
-                .parent()
-                .unwrap_or(std::path::Path::new(".")),
-        )?;
-        std::fs::write(&args.out, text)?;
+        federation_tests::write_section(&args.out, "oidc-load", &text)?;
         println!("written to {}", args.out);
     }
     Ok(())

@@ -30,6 +30,8 @@ struct LoginPage<'a> {
     username: &'a str,
     message: Option<&'a str>,
     notice: Option<&'a str>,
+    /// eID buttons: (upstream id, label).
+    eid: Vec<(&'a str, &'a str)>,
 }
 
 #[derive(Deserialize, Default)]
@@ -45,14 +47,6 @@ pub struct LoginForm {
     csrf: String,
     username: String,
     password: String,
-}
-
-async fn pending(state: &AppState, id: &str) -> Option<PendingLogin> {
-    if id.len() != 64 {
-        return None;
-    }
-    let bytes = state.ephemeral.get(&pending_key(id)).await.ok().flatten()?;
-    serde_json::from_slice(&bytes).ok()
 }
 
 struct Shown<'a> {
@@ -85,6 +79,12 @@ fn render(
         username: shown.username,
         message: shown.message,
         notice: shown.notice,
+        eid: state
+            .upstreams
+            .all()
+            .iter()
+            .map(|u| (u.config.id.as_str(), u.label(t.lang)))
+            .collect(),
     };
     match page.render() {
         Ok(body) => (status, Html(body)).into_response(),
@@ -164,42 +164,15 @@ pub async fn submit(
     };
     let (message, status) = match outcome {
         CheckOutcome::SignedIn { sub, claims } => {
-            let _ = state.ephemeral.delete(&pending_key(&form.r)).await;
-            let now = shared::jwt::now();
-            let old = jar.get(COOKIE).map(|c| c.value().to_owned());
-            let mut session = match &old {
-                Some(c) => state.sessions.load(c, now).await.ok().flatten(),
-                None => None,
-            }
-            .unwrap_or_else(|| IdpSession::new(now));
             let account = SignedInAccount {
                 sub,
                 claims,
-                auth_time: now,
+                auth_time: shared::jwt::now(),
                 amr: vec!["pwd".into()],
                 acr: "low".into(),
                 via_link: None,
             };
-            session
-                .accounts
-                .insert(client.node_id.clone(), account.clone());
-            // A sign-in gets a fresh cookie value, so a planted one is worth nothing.
-            if let Some(old) = &old {
-                let _ = state.sessions.delete(old).await;
-            }
-            let cookie = random_token();
-            return match &p.purpose {
-                Purpose::Authorize(request) => {
-                    finish(&state, jar, &cookie, session, request, &account).await
-                }
-                Purpose::Link { from, to, .. } => {
-                    if let Err(e) = state.sessions.save(&cookie, &session).await {
-                        return internal(t, e);
-                    }
-                    let jar = jar.add(session_cookie(&state, cookie));
-                    (jar, Redirect::to(&super::link::review_path(from, to))).into_response()
-                }
-            };
+            return proven(&state, jar, &form.r, &p, &client.node_id, account).await;
         }
         CheckOutcome::Invalid => (t.invalid_credentials, StatusCode::UNAUTHORIZED),
         CheckOutcome::Ambiguous => (t.ambiguous_name, StatusCode::UNAUTHORIZED),
@@ -225,4 +198,50 @@ fn forwarded_for(state: &AppState, headers: &HeaderMap) -> Option<String> {
         .rsplit(',')
         .next()
         .map(|s| s.trim().to_owned())
+}
+
+/// An account at `node_id` is proven (by password or eID): it joins the person's IdP session
+/// under a fresh cookie, and the waiting sign-in goes on.
+pub async fn proven(
+    state: &AppState,
+    jar: CookieJar,
+    pending_id: &str,
+    p: &PendingLogin,
+    node_id: &str,
+    account: SignedInAccount,
+) -> Response {
+    let t = i18n::texts(&HeaderMap::new(), p.ui_locales());
+    let _ = state.ephemeral.delete(&pending_key(pending_id)).await;
+    let now = shared::jwt::now();
+    let old = jar.get(COOKIE).map(|c| c.value().to_owned());
+    let mut session = match &old {
+        Some(c) => state.sessions.load(c, now).await.ok().flatten(),
+        None => None,
+    }
+    .unwrap_or_else(|| IdpSession::new(now));
+    session.accounts.insert(node_id.to_owned(), account.clone());
+    // A sign-in gets a fresh cookie value, so a planted one is worth nothing.
+    if let Some(old) = &old {
+        let _ = state.sessions.delete(old).await;
+    }
+    let cookie = random_token();
+    match &p.purpose {
+        Purpose::Authorize(request) => finish(state, jar, &cookie, session, request, &account).await,
+        Purpose::Link { from, to, .. } => {
+            if let Err(e) = state.sessions.save(&cookie, &session).await {
+                return internal(t, e);
+            }
+            let jar = jar.add(session_cookie(state, cookie));
+            (jar, Redirect::to(&super::link::review_path(from, to))).into_response()
+        }
+    }
+}
+
+/// The waiting sign-in behind `id`, if it has not expired.
+pub async fn pending(state: &AppState, id: &str) -> Option<PendingLogin> {
+    if id.len() != 64 {
+        return None;
+    }
+    let bytes = state.ephemeral.get(&pending_key(id)).await.ok().flatten()?;
+    serde_json::from_slice(&bytes).ok()
 }

@@ -1,5 +1,6 @@
 //! Pages people see: the branded sign-in page and messages.
 
+pub mod eid;
 pub mod link;
 pub mod login;
 

@@ -1,0 +1,321 @@
+//! ID-card and Smart-ID through upstream OpenID Providers (DESIGN §4.8): the IdP as a relying
+//! party of eID brokers such as the state's TARA. Discovery (cached), code flow with PKCE,
+//! state and nonce, full ID-token validation by the openidconnect crate, then the checks that
+//! the method (`amr`) and level (`acr`) are the ones asked for, so a tampered request cannot
+//! downgrade them, and that `sub` carries a valid personal code. Each upstream has its own
+//! redirect URI, so an answer cannot be passed off as another upstream's (mix-up).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata,
+};
+use openidconnect::{
+    AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use shared::PersonalCode;
+use tokio::sync::RwLock;
+
+const METADATA_TTL: Duration = Duration::from_secs(300);
+
+/// Where an upstream keeps the person's names and birth date.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimProfile {
+    /// TARA: `sub` is "EE" + personal code; names and birth date under `profile_attributes`.
+    #[default]
+    Tara,
+    /// Plain OIDC: names at the top level; the code in `personal_code`, or `sub` ("EE" optional).
+    Flat,
+}
+
+/// One upstream provider and the method it is asked for: one button on the sign-in page.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Short name: the button's and the redirect URI's (`<issuer>/upstream/<id>/callback`).
+    pub id: String,
+    pub label_et: String,
+    pub label_en: String,
+    pub issuer: String,
+    pub client_id: String,
+    #[serde(skip_serializing)]
+    pub client_secret: String,
+    /// Scopes besides `openid`; TARA picks the method by scope (`idcard`, `smartid`, `mid`).
+    pub scopes: Vec<String>,
+    /// The `amr` value the answer must carry.
+    pub amr: String,
+    /// The least `acr` (low, substantial, high) asked for and required.
+    pub acr: String,
+    pub claims: ClaimProfile,
+}
+
+/// What the IdP remembers between sending the person upstream and the callback.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PendingUpstream {
+    pub upstream: String,
+    /// The sign-in waiting for this (its id at `/login?r=`).
+    pub login: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// A person proven by an eID method.
+#[derive(Debug, Clone)]
+pub struct EidPerson {
+    pub personal_code: PersonalCode,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub amr: String,
+    pub acr: String,
+}
+
+/// Why an upstream answer was refused. The messages are for logs; people see a page.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    #[error("the person cancelled")]
+    Cancelled,
+    #[error("the upstream answered: {0}")]
+    UpstreamError(String),
+    #[error("the ID token is not valid: {0}")]
+    InvalidToken(String),
+    #[error("the method or level is not the one asked for: {0}")]
+    WrongMethod(String),
+    #[error("no valid personal code: {0}")]
+    NoPersonalCode(String),
+    #[error("the upstream cannot be reached: {0}")]
+    Unavailable(String),
+}
+
+fn acr_rank(acr: &str) -> Option<u8> {
+    match acr {
+        "low" => Some(1),
+        "substantial" => Some(2),
+        "high" => Some(3),
+        _ => None,
+    }
+}
+
+pub struct Upstream {
+    pub config: UpstreamConfig,
+    redirect_uri: String,
+    http: reqwest::Client,
+    metadata: RwLock<Option<(Instant, CoreProviderMetadata)>>,
+}
+
+type Client = CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+>;
+
+impl Upstream {
+    pub fn new(config: UpstreamConfig, issuer: &str) -> anyhow::Result<Self> {
+        let http = shared::http::client_builder()
+            .timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Self {
+            redirect_uri: format!(
+                "{}/upstream/{}/callback",
+                issuer.trim_end_matches('/'),
+                config.id
+            ),
+            config,
+            http,
+            metadata: RwLock::new(None),
+        })
+    }
+
+    pub fn label(&self, lang: &str) -> &str {
+        if lang == "en" && !self.config.label_en.is_empty() {
+            &self.config.label_en
+        } else {
+            &self.config.label_et
+        }
+    }
+
+    async fn metadata(&self, refresh: bool) -> anyhow::Result<CoreProviderMetadata> {
+        if !refresh
+            && let Some((at, meta)) = self.metadata.read().await.as_ref()
+            && at.elapsed() < METADATA_TTL
+        {
+            return Ok(meta.clone());
+        }
+        let issuer = IssuerUrl::new(self.config.issuer.clone()).context("not an issuer URL")?;
+        let meta = CoreProviderMetadata::discover_async(issuer, &self.http)
+            .await
+            .context("the upstream does not answer discovery")?;
+        *self.metadata.write().await = Some((Instant::now(), meta.clone()));
+        Ok(meta)
+    }
+
+    fn client(&self, meta: CoreProviderMetadata) -> anyhow::Result<Client> {
+        Ok(CoreClient::from_provider_metadata(
+            meta,
+            ClientId::new(self.config.client_id.clone()),
+            Some(ClientSecret::new(self.config.client_secret.clone())),
+        )
+        .set_redirect_uri(RedirectUrl::new(self.redirect_uri.clone())?))
+    }
+
+    /// The upstream's authorization URL, its `state`, and what to keep until the callback.
+    pub async fn start(&self, login: &str) -> anyhow::Result<(String, String, PendingUpstream)> {
+        let client = self.client(self.metadata(false).await?)?;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        for scope in &self.config.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if !self.config.acr.is_empty() {
+            request = request.add_auth_context_value(AuthenticationContextClass::new(
+                self.config.acr.clone(),
+            ));
+        }
+        let (url, state, nonce) = request.url();
+        let pending = PendingUpstream {
+            upstream: self.config.id.clone(),
+            login: login.to_owned(),
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        };
+        Ok((url.to_string(), state.secret().clone(), pending))
+    }
+
+    /// Exchanges the code and checks everything about the answer.
+    pub async fn finish(&self, code: &str, pending: &PendingUpstream) -> Result<EidPerson, Refusal> {
+        let unavailable = |e: &dyn std::fmt::Display| Refusal::Unavailable(e.to_string());
+        let meta = self.metadata(false).await.map_err(|e| unavailable(&e))?;
+        let client = self.client(meta).map_err(|e| unavailable(&e))?;
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .map_err(|e| unavailable(&e))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pending.pkce_verifier.clone()))
+            .request_async(&self.http)
+            .await
+            .map_err(|e| Refusal::UpstreamError(format!("the code exchange failed: {e}")))?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| Refusal::InvalidToken("no ID token".into()))?;
+        let nonce = Nonce::new(pending.nonce.clone());
+        let claims: CoreIdTokenClaims = match id_token.claims(&client.id_token_verifier(), &nonce)
+        {
+            Ok(c) => c.clone(),
+            Err(first) => {
+                // The upstream may have rotated its keys since discovery: look again once.
+                let meta = self.metadata(true).await.map_err(|e| unavailable(&e))?;
+                let fresh = self.client(meta).map_err(|e| unavailable(&e))?;
+                id_token
+                    .claims(&fresh.id_token_verifier(), &nonce)
+                    .map_err(|_| Refusal::InvalidToken(first.to_string()))?
+                    .clone()
+            }
+        };
+        let amr: Vec<String> = claims
+            .auth_method_refs()
+            .map(|v| v.iter().map(|a| a.as_str().to_owned()).collect())
+            .unwrap_or_default();
+        if !amr.iter().any(|a| a == &self.config.amr) {
+            return Err(Refusal::WrongMethod(format!(
+                "amr {amr:?}, asked {}",
+                self.config.amr
+            )));
+        }
+        let acr = claims
+            .auth_context_ref()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default();
+        if !self.config.acr.is_empty()
+            && acr_rank(&acr).is_none_or(|got| Some(got) < acr_rank(&self.config.acr))
+        {
+            return Err(Refusal::WrongMethod(format!(
+                "acr {acr:?}, asked {}",
+                self.config.acr
+            )));
+        }
+        // The token's signature is checked: its other claims can be read as they are.
+        let payload = payload_of(&id_token.to_string())
+            .ok_or_else(|| Refusal::InvalidToken("unreadable payload".into()))?;
+        self.person(claims.subject().as_str(), &payload, self.config.amr.clone(), acr)
+    }
+
+    fn person(&self, sub: &str, payload: &Value, amr: String, acr: String) -> Result<EidPerson, Refusal> {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+        let (code, given, family) = match self.config.claims {
+            ClaimProfile::Tara => {
+                let attributes = payload.get("profile_attributes");
+                (
+                    sub.strip_prefix("EE").map(str::to_owned),
+                    text(attributes.and_then(|a| a.get("given_name"))),
+                    text(attributes.and_then(|a| a.get("family_name"))),
+                )
+            }
+            ClaimProfile::Flat => (
+                text(payload.get("personal_code"))
+                    .or_else(|| Some(sub.strip_prefix("EE").unwrap_or(sub).to_owned())),
+                text(payload.get("given_name")),
+                text(payload.get("family_name")),
+            ),
+        };
+        let code = code.ok_or_else(|| Refusal::NoPersonalCode(format!("sub {sub:?}")))?;
+        let personal_code = PersonalCode::parse(&code)
+            .map_err(|e| Refusal::NoPersonalCode(format!("{e}")))?;
+        Ok(EidPerson {
+            personal_code,
+            given_name: given,
+            family_name: family,
+            amr,
+            acr,
+        })
+    }
+}
+
+fn payload_of(compact: &str) -> Option<Value> {
+    use base64::Engine;
+    let payload = compact.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The configured upstreams by id, in the order their buttons appear.
+#[derive(Clone, Default)]
+pub struct Upstreams {
+    ordered: Vec<Arc<Upstream>>,
+    by_id: HashMap<String, Arc<Upstream>>,
+}
+
+impl Upstreams {
+    pub fn new(configs: &[UpstreamConfig], issuer: &str) -> anyhow::Result<Self> {
+        let mut out = Upstreams::default();
+        for config in configs {
+            let upstream = Arc::new(Upstream::new(config.clone(), issuer)?);
+            out.by_id.insert(config.id.clone(), upstream.clone());
+            out.ordered.push(upstream);
+        }
+        Ok(out)
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Upstream>> {
+        self.by_id.get(id).cloned()
+    }
+
+    pub fn all(&self) -> &[Arc<Upstream>] {
+        &self.ordered
+    }
+}

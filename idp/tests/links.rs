@@ -1,0 +1,149 @@
+//! The persons and links store on its own (SQLite, or PostgreSQL when TEST_DATABASE_URL names
+//! one): linking, merging, refusing a second account at one node, profile changes queued for
+//! every linked node, unlinking.
+
+use idp::store::persons::{self, Link, Linked, Timing};
+use idp::store::{Database, MIGRATIONS, outbox};
+use shared::profile::{ProfileChanges, ProfileField, SharedProfile};
+
+async fn database() -> (Database, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin) => {
+            let name = format!(
+                "idp_test_links_{}",
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos()
+            );
+            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&pool)
+                .await
+                .unwrap();
+            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+            Database::connect(&format!("{base}/{name}"), &MIGRATIONS)
+                .await
+                .unwrap()
+        }
+        Err(_) => Database::open_file(dir.path(), "idp.db", &MIGRATIONS)
+            .await
+            .unwrap(),
+    };
+    (db, dir)
+}
+
+fn at(node: &str, sub: &str) -> Link {
+    Link {
+        node_id: node.into(),
+        sub: sub.into(),
+    }
+}
+
+fn anna() -> SharedProfile {
+    SharedProfile {
+        first_name: "Anna".into(),
+        last_name: "Allikas".into(),
+        personal_code: Some("48505120221".into()),
+        email: Some("anna@a.ee".into()),
+        ..SharedProfile::default()
+    }
+}
+
+const TIMING: Timing = Timing {
+    at_millis: 1_000_000,
+    deadline_millis: 2_000_000,
+};
+
+async fn pending(db: &Database, node: &str) -> i64 {
+    outbox::pending_for(db, node).await.unwrap()
+}
+
+#[tokio::test]
+async fn linking_merging_and_unlinking() {
+    let (db, _dir) = database().await;
+    let linked = persons::link(&db, &at("a", "1"), &at("b", "2"), &anna(), TIMING)
+        .await
+        .unwrap();
+    let Linked::Done { person_id, links } = linked else {
+        panic!("{linked:?}")
+    };
+    assert_eq!(links.len(), 2);
+    // Both nodes are sent the shared profile.
+    assert_eq!((pending(&db, "a").await, pending(&db, "b").await), (1, 1));
+    assert_eq!(
+        persons::link(&db, &at("b", "2"), &at("a", "1"), &anna(), TIMING)
+            .await
+            .unwrap(),
+        Linked::AlreadyLinked
+    );
+
+    // Another person at C and D; linking B to C merges them, every link kept.
+    persons::link(&db, &at("c", "3"), &at("d", "4"), &anna(), TIMING)
+        .await
+        .unwrap();
+    let merged = persons::link(&db, &at("b", "2"), &at("c", "3"), &anna(), TIMING)
+        .await
+        .unwrap();
+    let Linked::Done { links, .. } = merged else {
+        panic!("{merged:?}")
+    };
+    assert_eq!(links.len(), 4);
+    assert_eq!(persons::links(&db, &person_id).await.unwrap().len(), 4);
+    assert_eq!(
+        persons::person_of(&db, &at("d", "4")).await.unwrap(),
+        Some(person_id.clone())
+    );
+
+    // A second account at a node the person already has is refused, and nothing changes.
+    assert_eq!(
+        persons::link(&db, &at("a", "1"), &at("d", "other"), &anna(), TIMING)
+            .await
+            .unwrap(),
+        Linked::NodeTaken("d".into())
+    );
+    assert_eq!(persons::links(&db, &person_id).await.unwrap().len(), 4);
+
+    // Removing the link to D leaves the other three.
+    assert!(persons::unlink(&db, &at("a", "1"), "d").await.unwrap());
+    assert!(!persons::unlink(&db, &at("a", "1"), "d").await.unwrap());
+    assert_eq!(persons::links(&db, &person_id).await.unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn changes_reach_every_linked_node_and_versions_only_grow() {
+    let (db, _dir) = database().await;
+    let mut changes = ProfileChanges::new();
+    changes.insert(ProfileField::Phone, Some("+37251234567".into()));
+    // Not linked: nothing to do.
+    assert_eq!(
+        persons::apply_changes(&db, &at("a", "1"), &changes, TIMING)
+            .await
+            .unwrap(),
+        None
+    );
+    persons::link(&db, &at("a", "1"), &at("b", "2"), &anna(), TIMING)
+        .await
+        .unwrap();
+    let first = persons::apply_changes(&db, &at("b", "2"), &changes, TIMING)
+        .await
+        .unwrap()
+        .unwrap();
+    // The same change again is harmless: same data, a newer version.
+    let again = persons::apply_changes(&db, &at("b", "2"), &changes, TIMING)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(again > first);
+    let person = persons::person_of(&db, &at("a", "1"))
+        .await
+        .unwrap()
+        .unwrap();
+    let row = persons::get(&db, &person).await.unwrap().unwrap();
+    assert_eq!(row.phone.as_deref(), Some("+37251234567"));
+    assert_eq!(row.email.as_deref(), Some("anna@a.ee"), "untouched fields stay");
+    assert_eq!(row.version, again);
+    // Linking queued one update per node; each change queued one more for each.
+    assert_eq!((pending(&db, "a").await, pending(&db, "b").await), (3, 3));
+}

@@ -1,0 +1,272 @@
+//! ID-card and Smart-ID through an upstream provider (issue 7), end to end with the project's
+//! test broker (TARA's behaviour): sign-in by personal code, an unknown code, every refused
+//! answer creating no session, and an eID sign-in as the proof for linking.
+
+use federation::broker::Tamper;
+use federation::{Federation, broker::Broker};
+use federation_tests::{DEMO_PASSWORD, browser, hidden, start, submit_idp_login};
+use reqwest::StatusCode;
+
+const MARI: usize = 0;
+const UNKNOWN: usize = 2;
+
+fn broker(federation: &Federation) -> &Broker {
+    &federation.broker.as_ref().expect("the demo has a broker").broker
+}
+
+/// Opens the node's sign-in, presses the eID button `method` and picks test person `person`
+/// at the broker; returns the last answer.
+async fn eid_sign_in(
+    federation: &Federation,
+    client: &reqwest::Client,
+    node: &str,
+    method: &str,
+    person: usize,
+) -> reqwest::Response {
+    let url = federation.node(node).unwrap().url();
+    let page = client
+        .get(format!("{url}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    pick(federation, client, &page, method, person).await
+}
+
+/// On an IdP sign-in page, presses `method` and picks `person` at the broker.
+async fn pick(
+    federation: &Federation,
+    client: &reqwest::Client,
+    sign_in_page: &str,
+    method: &str,
+    person: usize,
+) -> reqwest::Response {
+    let idp = federation.idp.as_ref().unwrap().url();
+    assert!(
+        sign_in_page.contains(&format!("data-upstream=\"{method}\"")),
+        "{sign_in_page}"
+    );
+    let r = hidden(sign_in_page, "r");
+    let at_broker = client
+        .get(format!("{idp}/upstream/{method}/start?r={r}"))
+        .send()
+        .await
+        .unwrap();
+    let broker_url = federation.broker.as_ref().unwrap().url();
+    assert!(
+        at_broker.url().as_str().starts_with(&broker_url),
+        "{}",
+        at_broker.url()
+    );
+    let page = at_broker.text().await.unwrap();
+    assert!(page.contains(&format!("Testtuvastus: {}", if method == "smartid" { "smartid" } else { "idcard" })), "{page}");
+    client
+        .post(format!("{broker_url}/oidc/authorize"))
+        .form(&[
+            ("request", hidden(&page, "request")),
+            ("person", person.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Whether the browser is signed in at the node (its profile opens).
+async fn signed_in(federation: &Federation, client: &reqwest::Client, node: &str) -> bool {
+    let url = federation.node(node).unwrap().url();
+    let r = client.get(format!("{url}/profile")).send().await.unwrap();
+    r.url().as_str() == format!("{url}/profile")
+}
+
+#[tokio::test]
+async fn id_card_and_smart_id_sign_in_by_personal_code() {
+    let (federation, _dir) = start(true).await;
+    for method in ["idcard", "smartid"] {
+        let client = browser(&federation);
+        let home = eid_sign_in(&federation, &client, "jpk", method, MARI).await;
+        let jpk = federation.node("jpk").unwrap().url();
+        assert_eq!(home.url().as_str(), format!("{jpk}/"), "{method}");
+        let home = home.text().await.unwrap();
+        assert!(home.contains("Tere, Mari Maasikas!"), "{home}");
+        // The account at Laagri is not linked: it asks for a sign-in there.
+        assert!(signed_in(&federation, &client, "jpk").await);
+    }
+
+    // A person with no account at the school gets the ways to get one, and no session.
+    let client = browser(&federation);
+    let page = eid_sign_in(&federation, &client, "jpk", "idcard", UNKNOWN).await;
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    let page = page.text().await.unwrap();
+    let jpk = federation.node("jpk").unwrap().url();
+    assert!(page.contains("data-notice=\"unknown-personal-code\""), "{page}");
+    assert!(page.contains(&format!("{jpk}/apply")), "{page}");
+    assert!(!signed_in(&federation, &client, "jpk").await);
+}
+
+#[tokio::test]
+async fn bad_upstream_answers_are_refused_and_create_no_session() {
+    let (federation, _dir) = start(true).await;
+    let cases = [
+        (Tamper::WrongIssuer, "idcard"),
+        (Tamper::WrongAudience, "idcard"),
+        (Tamper::WrongNonce, "idcard"),
+        (Tamper::BadSignature, "idcard"),
+        (Tamper::Expired, "idcard"),
+        (Tamper::NoSub, "idcard"),
+        (Tamper::InvalidPersonalCode, "idcard"),
+        (Tamper::Amr("mID".into()), "idcard"),
+        (Tamper::Amr("idcard".into()), "smartid"),
+        (Tamper::Acr("low".into()), "idcard"),
+    ];
+    for (tamper, method) in cases {
+        broker(&federation).tamper(Some(tamper.clone()));
+        let client = browser(&federation);
+        let answer = eid_sign_in(&federation, &client, "jpk", method, MARI).await;
+        assert!(
+            answer.status().is_client_error(),
+            "{tamper:?}: {}",
+            answer.status()
+        );
+        let page = answer.text().await.unwrap();
+        assert!(
+            page.contains("ID-kaardi või Smart-IDga sisselogimine ei õnnestunud"),
+            "{tamper:?}: {page}"
+        );
+        assert!(
+            !signed_in(&federation, &client, "jpk").await,
+            "{tamper:?} made a session"
+        );
+    }
+    broker(&federation).tamper(None);
+
+    // The person cancels at the broker.
+    let client = browser(&federation);
+    let idp = federation.idp.as_ref().unwrap().url();
+    let jpk = federation.node("jpk").unwrap().url();
+    let sign_in = client
+        .get(format!("{jpk}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = hidden(&sign_in, "r");
+    let page = client
+        .get(format!("{idp}/upstream/idcard/start?r={r}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let broker_url = federation.broker.as_ref().unwrap().url();
+    let cancelled = client
+        .post(format!("{broker_url}/oidc/authorize"))
+        .form(&[("request", hidden(&page, "request")), ("cancel", "1".into())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::UNAUTHORIZED);
+    assert!(cancelled.text().await.unwrap().contains("Sisselogimine katkestati."));
+
+    // An answer with a state this IdP did not give, or gave another upstream, is refused.
+    let page = client
+        .get(format!("{idp}/upstream/idcard/start?r={r}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let running_broker = federation.broker.as_ref().unwrap();
+    let chosen = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(
+            &running_broker.host,
+            std::net::SocketAddr::from(([127, 0, 0, 1], running_broker.port)),
+        )
+        .build()
+        .unwrap()
+        .post(format!("{broker_url}/oidc/authorize"))
+        .form(&[("request", hidden(&page, "request")), ("person", "0".into())])
+        .send()
+        .await
+        .unwrap();
+    let location = reqwest::Url::parse(chosen.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let state = location
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    for (path, state) in [
+        ("idcard", "not-the-state".to_owned()),
+        ("smartid", state.clone()),
+    ] {
+        let refused = client
+            .get(format!("{idp}/upstream/{path}/callback?code={code}&state={state}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{path} {state}");
+        assert!(refused.text().await.unwrap().contains("Vastus ei kuulu selle sisselogimise juurde."));
+    }
+    assert!(!signed_in(&federation, &client, "jpk").await);
+}
+
+#[tokio::test]
+async fn an_id_card_sign_in_proves_the_account_for_linking() {
+    let (federation, _dir) = start(true).await;
+    let client = browser(&federation);
+    let idp = federation.idp.as_ref().unwrap().url();
+    let jpk = federation.node("jpk").unwrap().url();
+    let page = client
+        .get(format!("{jpk}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let home = submit_idp_login(&client, &idp, &page, "Mari Maasikas", DEMO_PASSWORD).await;
+    assert_eq!(home.url().as_str(), format!("{jpk}/"));
+    // Link jpk to Laagri, proving the account there with ID-kaart instead of its password.
+    let sign_in_there = client
+        .get(format!("{idp}/link/with?from=jpk&to=laagri"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sign_in_there.url().path(), "/login");
+    let page = sign_in_there.text().await.unwrap();
+    assert!(page.contains("Laagri Huvialakool"), "{page}");
+    let review = pick(&federation, &client, &page, "idcard", MARI).await;
+    assert_eq!(review.status(), StatusCode::OK);
+    let review = review.text().await.unwrap();
+    assert!(review.contains("name=\"review\""), "{review}");
+    let done = client
+        .post(format!("{idp}/link/confirm"))
+        .form(&[("review", hidden(&review, "review")), ("csrf", hidden(&review, "csrf"))])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(done.contains("Kontod on seotud"), "{done}");
+    // And now Laagri opens without a form.
+    let laagri = federation.node("laagri").unwrap().url();
+    let opened = client
+        .get(format!("{laagri}/sso/start?next=/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.url().as_str(), format!("{laagri}/"));
+    assert!(opened.text().await.unwrap().contains("Tere, Mari Maasikas!"));
+}
