@@ -57,6 +57,15 @@ pub async fn start_custom(
     (running, dir)
 }
 
+/// A browser for the Stack (everything on 127.0.0.1): one cookie jar, redirects followed.
+pub fn browser_for_stack() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::limited(20))
+        .build()
+        .expect("a client")
+}
+
 /// A browser: one cookie jar, redirects followed, host names resolved to loopback.
 pub fn browser(federation: &Federation) -> reqwest::Client {
     browser_with(

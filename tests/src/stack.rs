@@ -14,6 +14,7 @@ use shared::jwt::{Alg, SigningKey};
 use tokio::net::TcpListener;
 
 pub const USERNAME: &str = "Mari Maasikas";
+pub const MARI_CODE: &str = "49403136515";
 pub const PASSWORD: &str = "maasikad-2024";
 pub const SECRET: &str = "b7c1f5e0c2a84d3e9f6a1b2c3d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6";
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/cb";
@@ -113,6 +114,7 @@ impl Stack {
             first_name: "Mari".into(),
             last_name: "Maasikas".into(),
             email: "mari@example.ee".into(),
+            personal_code: MARI_CODE.into(),
             ..Default::default()
         };
         let mari = accounts::create(&node_state.db, &input, &[Role::Teacher], None)
