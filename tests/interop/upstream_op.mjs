@@ -26,7 +26,10 @@ const provider = new Provider(issuer, {
     id_token_signed_response_alg: 'RS256',
   }],
   acrValues: ['low', 'substantial', 'high'],
-  claims: { openid: ['sub'], profile: ['given_name', 'family_name'] },
+  claims: {
+    acr: null, amr: null, auth_time: null, sid: null,
+    openid: ['sub', 'acr', 'amr', 'auth_time'], profile: ['given_name', 'family_name'],
+  },
   conformIdTokenClaims: false,
   pkce: { required: () => true },
   async findAccount(ctx, id) {
@@ -38,6 +41,7 @@ const provider = new Provider(issuer, {
     };
   },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  features: { devInteractions: { enabled: false } },
 });
 
 // Every interaction is answered at once: login as the test person, then consent.
