@@ -27,8 +27,9 @@ pub struct TestPerson {
     pub date_of_birth: &'static str,
 }
 
-/// The test persons: two with accounts in the demo and one with none anywhere.
-pub const PERSONS: [TestPerson; 3] = [
+/// The test persons: three with accounts in the demo (Juku without a password) and one with
+/// none anywhere.
+pub const PERSONS: [TestPerson; 4] = [
     TestPerson {
         personal_code: "49403136515",
         given_name: "MARI",
@@ -40,6 +41,12 @@ pub const PERSONS: [TestPerson; 3] = [
         given_name: "JAAN",
         family_name: "TAMM",
         date_of_birth: "1976-05-03",
+    },
+    TestPerson {
+        personal_code: "50001010006",
+        given_name: "JUKU",
+        family_name: "TAMM",
+        date_of_birth: "2000-01-01",
     },
     TestPerson {
         personal_code: "39207070221",

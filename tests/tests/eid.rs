@@ -8,7 +8,8 @@ use federation_tests::{DEMO_PASSWORD, browser, hidden, start, submit_idp_login};
 use reqwest::StatusCode;
 
 const MARI: usize = 0;
-const UNKNOWN: usize = 2;
+const JUKU: usize = 2;
+const UNKNOWN: usize = 3;
 
 fn broker(federation: &Federation) -> &Broker {
     &federation.broker.as_ref().expect("the demo has a broker").broker
@@ -93,6 +94,42 @@ async fn id_card_and_smart_id_sign_in_by_personal_code() {
         // The account at Laagri is not linked: it asks for a sign-in there.
         assert!(signed_in(&federation, &client, "jpk").await);
     }
+
+    // Juku has no password: after signing in with ID-kaart he is asked to set one and to
+    // complete his profile, and he can.
+    let client = browser(&federation);
+    let home = eid_sign_in(&federation, &client, "jpk", "idcard", JUKU)
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("Tere, Juku Tamm!"), "{home}");
+    assert!(home.contains("data-notice=\"complete-profile\""), "{home}");
+    let jpk = federation.node("jpk").unwrap().url();
+    let profile = client
+        .get(format!("{jpk}/profile"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let saved = client
+        .post(format!("{jpk}/profile"))
+        .form(&[
+            ("csrf", hidden(&profile, "csrf").as_str()),
+            ("email", "juku@example.ee"),
+            ("phone", ""),
+            ("address", ""),
+            ("password", "juku-uus-parool"),
+            ("password_again", "juku-uus-parool"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.url().as_str(), format!("{jpk}/profile"));
+    let home = client.get(format!("{jpk}/")).send().await.unwrap().text().await.unwrap();
+    assert!(!home.contains("data-notice=\"complete-profile\""), "{home}");
 
     // A person with no account at the school gets the ways to get one, and no session.
     let client = browser(&federation);
