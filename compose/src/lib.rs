@@ -144,7 +144,12 @@ pub struct RunningNode {
 }
 
 /// Serves a node until told to stop.
-fn run_node(app: Application) -> (JoinHandle<anyhow::Result<()>>, tokio::sync::oneshot::Sender<()>) {
+fn run_node(
+    app: Application,
+) -> (
+    JoinHandle<anyhow::Result<()>>,
+    tokio::sync::oneshot::Sender<()>,
+) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(app.run_until(async move {
         let _ = stopped.await;
@@ -351,30 +356,29 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
         }
         _ => None,
     };
-    Ok(Federation {
-        idp,
-        broker,
-        nodes,
-    })
+    Ok(Federation { idp, broker, nodes })
 }
 
 /// "ID-kaart" and "Smart-ID" buttons, both through the test broker.
 fn eid_upstreams(broker: &RunningBroker) -> Vec<UpstreamConfig> {
-    [("idcard", "ID-kaart", "ID card"), ("smartid", "Smart-ID", "Smart-ID")]
-        .into_iter()
-        .map(|(method, et, en)| UpstreamConfig {
-            id: method.to_owned(),
-            label_et: et.to_owned(),
-            label_en: en.to_owned(),
-            issuer: broker.url(),
-            client_id: "idp".to_owned(),
-            client_secret: broker.broker.secret().to_owned(),
-            scopes: vec![method.to_owned()],
-            amr: method.to_owned(),
-            acr: "high".to_owned(),
-            claims: ClaimProfile::Tara,
-        })
-        .collect()
+    [
+        ("idcard", "ID-kaart", "ID card"),
+        ("smartid", "Smart-ID", "Smart-ID"),
+    ]
+    .into_iter()
+    .map(|(method, et, en)| UpstreamConfig {
+        id: method.to_owned(),
+        label_et: et.to_owned(),
+        label_en: en.to_owned(),
+        issuer: broker.url(),
+        client_id: "idp".to_owned(),
+        client_secret: broker.broker.secret().to_owned(),
+        scopes: vec![method.to_owned()],
+        amr: method.to_owned(),
+        acr: "high".to_owned(),
+        claims: ClaimProfile::Tara,
+    })
+    .collect()
 }
 
 async fn seed(

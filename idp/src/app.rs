@@ -10,12 +10,12 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::service::clients::Registry;
-use crate::service::keys::KeyRing;
 use crate::service::delivery::Deliveries;
+use crate::service::keys::KeyRing;
 use crate::service::links::Links;
-use crate::service::upstream::Upstreams;
 use crate::service::sessions::Sessions;
 use crate::service::tokens::{Lifetimes, Tokens};
+use crate::service::upstream::Upstreams;
 use crate::state::AppState;
 use crate::store::{self, Database};
 
@@ -180,7 +180,9 @@ fn spawn_reload(state: AppState) -> tokio::task::JoinHandle<()> {
 /// Ends expired IdP sessions and tells their clients, as a sign-out does (DESIGN §3.4).
 fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let every = Duration::from_secs(u64::try_from(state.config.session_sweep_seconds.max(1)).unwrap_or(30));
+        let every = Duration::from_secs(
+            u64::try_from(state.config.session_sweep_seconds.max(1)).unwrap_or(30),
+        );
         loop {
             tokio::time::sleep(every).await;
             match state.sessions.sweep(shared::jwt::now()).await {

@@ -142,7 +142,9 @@ impl Config {
         let mut upstream_ids = std::collections::HashSet::new();
         for u in &self.upstreams {
             let id_ok = !u.id.is_empty()
-                && u.id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                && u.id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !id_ok || !upstream_ids.insert(u.id.clone()) {
                 problems.push(format!("upstream id {:?} must be a-z0-9- and unique", u.id));
             }
@@ -150,7 +152,10 @@ impl Config {
                 problems.push(format!("upstream {} needs issuer, client_id and amr", u.id));
             }
             if !u.acr.is_empty() && !matches!(u.acr.as_str(), "low" | "substantial" | "high") {
-                problems.push(format!("upstream {}: acr must be low, substantial or high", u.id));
+                problems.push(format!(
+                    "upstream {}: acr must be low, substantial or high",
+                    u.id
+                ));
             }
         }
         let mut ids = std::collections::HashSet::new();
@@ -186,7 +191,11 @@ impl Config {
                 1..=24 * 60,
             ),
             ("session_max_hours", self.session_max_hours, 1..=24 * 30),
-            ("session_sweep_seconds", self.session_sweep_seconds, 1..=3600),
+            (
+                "session_sweep_seconds",
+                self.session_sweep_seconds,
+                1..=3600,
+            ),
             ("code_seconds", self.code_seconds, 1..=600),
             (
                 "access_token_seconds",

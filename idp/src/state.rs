@@ -6,9 +6,9 @@ use shared::ephemeral::Ephemeral;
 
 use crate::config::Config;
 use crate::service::clients::Registry;
+use crate::service::delivery::Deliveries;
 use crate::service::keys::KeyRing;
 use crate::service::links::Links;
-use crate::service::delivery::Deliveries;
 use crate::service::sessions::Sessions;
 use crate::service::tokens::Tokens;
 use crate::store::Database;

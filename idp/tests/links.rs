@@ -142,7 +142,11 @@ async fn changes_reach_every_linked_node_and_versions_only_grow() {
         .unwrap();
     let row = persons::get(&db, &person).await.unwrap().unwrap();
     assert_eq!(row.phone.as_deref(), Some("+37251234567"));
-    assert_eq!(row.email.as_deref(), Some("anna@a.ee"), "untouched fields stay");
+    assert_eq!(
+        row.email.as_deref(),
+        Some("anna@a.ee"),
+        "untouched fields stay"
+    );
     assert_eq!(row.version, again);
     // Linking queued one update per node; each change queued one more for each.
     assert_eq!((pending(&db, "a").await, pending(&db, "b").await), (3, 3));

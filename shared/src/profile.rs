@@ -206,9 +206,6 @@ mod tests {
             phone: Some("+372 5123 4567".into()),
             ..mari()
         };
-        assert_eq!(
-            a.for_matching().phone.as_deref(),
-            Some("+37251234567")
-        );
+        assert_eq!(a.for_matching().phone.as_deref(), Some("+37251234567"));
     }
 }

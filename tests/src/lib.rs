@@ -35,7 +35,8 @@ pub async fn start_custom(
     let dir = tempfile::tempdir().expect("a temporary folder");
     let demo = Demo::parse(demo_text).expect("the demo parses");
     let mut database_urls = std::collections::HashMap::new();
-    let services = std::iter::once("idp".to_owned()).chain(demo.institution.iter().map(|i| i.id.clone()));
+    let services =
+        std::iter::once("idp".to_owned()).chain(demo.institution.iter().map(|i| i.id.clone()));
     for service in services {
         if let Some(url) = stack::fresh_database(&format!("fed_test_{service}")).await {
             database_urls.insert(service, url);
@@ -89,7 +90,10 @@ pub fn browser_with(
         builder = builder.resolve(&idp.host, SocketAddr::from(([127, 0, 0, 1], idp.port)));
     }
     if let Some(broker) = &federation.broker {
-        builder = builder.resolve(&broker.host, SocketAddr::from(([127, 0, 0, 1], broker.port)));
+        builder = builder.resolve(
+            &broker.host,
+            SocketAddr::from(([127, 0, 0, 1], broker.port)),
+        );
     }
     builder.build().expect("a client")
 }
@@ -133,7 +137,10 @@ pub async fn submit_idp_login(
 /// Replaces the part of a report between `<!-- begin NAME -->` and `<!-- end NAME -->` (added at
 /// the end when missing), so each benchmark harness rewrites only its own figures.
 pub fn write_section(path: &str, name: &str, content: &str) -> std::io::Result<()> {
-    let (begin, end) = (format!("<!-- begin {name} -->"), format!("<!-- end {name} -->"));
+    let (begin, end) = (
+        format!("<!-- begin {name} -->"),
+        format!("<!-- end {name} -->"),
+    );
     let old = std::fs::read_to_string(path).unwrap_or_else(|_| "# Performance\n".to_owned());
     let block = format!("{begin}\n{}\n{end}", content.trim_end());
     let new = match (old.find(&begin), old.find(&end)) {

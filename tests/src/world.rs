@@ -173,7 +173,9 @@ impl World {
             .await
             .unwrap();
         assert!(
-            page.url().as_str().starts_with(&format!("{}/login?r=", self.idp)),
+            page.url()
+                .as_str()
+                .starts_with(&format!("{}/login?r=", self.idp)),
             "{}",
             page.url()
         );
@@ -229,12 +231,21 @@ impl World {
         next
     }
 
-    pub async fn confirm(&self, client: &reqwest::Client, review: &str, choices: &[(&str, &str)]) -> String {
+    pub async fn confirm(
+        &self,
+        client: &reqwest::Client,
+        review: &str,
+        choices: &[(&str, &str)],
+    ) -> String {
         let mut form = vec![
             ("review".to_owned(), hidden(review, "review")),
             ("csrf".to_owned(), hidden(review, "csrf")),
         ];
-        form.extend(choices.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        form.extend(
+            choices
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         let done = client
             .post(format!("{}/link/confirm", self.idp))
             .form(&form)
@@ -246,7 +257,13 @@ impl World {
     }
 
     /// Links `from` to `to` for a person whose data match, confirming the proposal.
-    pub async fn link_matching(&self, client: &reqwest::Client, from: &str, to: &str, username: &str) {
+    pub async fn link_matching(
+        &self,
+        client: &reqwest::Client,
+        from: &str,
+        to: &str,
+        username: &str,
+    ) {
         let review = self.link(client, from, to, username).await;
         assert_eq!(review.status(), StatusCode::OK);
         let review = review.text().await.unwrap();
@@ -256,7 +273,13 @@ impl World {
     }
 
     /// Waits until `check` holds for the account with personal code `code` at `node`.
-    pub async fn eventually(&self, node: &str, code: &str, what: &str, check: impl Fn(&Account) -> bool) -> Account {
+    pub async fn eventually(
+        &self,
+        node: &str,
+        code: &str,
+        what: &str,
+        check: impl Fn(&Account) -> bool,
+    ) -> Account {
         for _ in 0..200 {
             let account = self.account(node, code).await;
             if check(&account) {
@@ -268,7 +291,14 @@ impl World {
     }
 
     /// Saves the person's own profile form at `node` with the given e-mail, phone and address.
-    pub async fn edit_profile(&self, client: &reqwest::Client, node: &str, email: &str, phone: &str, address: &str) {
+    pub async fn edit_profile(
+        &self,
+        client: &reqwest::Client,
+        node: &str,
+        email: &str,
+        phone: &str,
+        address: &str,
+    ) {
         let page = client
             .get(format!("{}/profile", self.url(node)))
             .send()
@@ -295,4 +325,3 @@ impl World {
         assert!(saved.url().path() == "/profile");
     }
 }
-

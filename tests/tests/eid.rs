@@ -12,7 +12,11 @@ const JUKU: usize = 2;
 const UNKNOWN: usize = 3;
 
 fn broker(federation: &Federation) -> &Broker {
-    &federation.broker.as_ref().expect("the demo has a broker").broker
+    &federation
+        .broker
+        .as_ref()
+        .expect("the demo has a broker")
+        .broker
 }
 
 /// Opens the node's sign-in, presses the eID button `method` and picks test person `person`
@@ -62,7 +66,17 @@ async fn pick(
         at_broker.url()
     );
     let page = at_broker.text().await.unwrap();
-    assert!(page.contains(&format!("Testtuvastus: {}", if method == "smartid" { "smartid" } else { "idcard" })), "{page}");
+    assert!(
+        page.contains(&format!(
+            "Testtuvastus: {}",
+            if method == "smartid" {
+                "smartid"
+            } else {
+                "idcard"
+            }
+        )),
+        "{page}"
+    );
     client
         .post(format!("{broker_url}/oidc/authorize"))
         .form(&[
@@ -128,7 +142,14 @@ async fn id_card_and_smart_id_sign_in_by_personal_code() {
         .await
         .unwrap();
     assert_eq!(saved.url().as_str(), format!("{jpk}/profile"));
-    let home = client.get(format!("{jpk}/")).send().await.unwrap().text().await.unwrap();
+    let home = client
+        .get(format!("{jpk}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!home.contains("data-notice=\"complete-profile\""), "{home}");
 
     // A person with no account at the school gets the ways to get one, and no session.
@@ -137,7 +158,10 @@ async fn id_card_and_smart_id_sign_in_by_personal_code() {
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
     let page = page.text().await.unwrap();
     let jpk = federation.node("jpk").unwrap().url();
-    assert!(page.contains("data-notice=\"unknown-personal-code\""), "{page}");
+    assert!(
+        page.contains("data-notice=\"unknown-personal-code\""),
+        "{page}"
+    );
     assert!(page.contains(&format!("{jpk}/apply")), "{page}");
     assert!(!signed_in(&federation, &client, "jpk").await);
 }
@@ -202,12 +226,21 @@ async fn bad_upstream_answers_are_refused_and_create_no_session() {
     let broker_url = federation.broker.as_ref().unwrap().url();
     let cancelled = client
         .post(format!("{broker_url}/oidc/authorize"))
-        .form(&[("request", hidden(&page, "request")), ("cancel", "1".into())])
+        .form(&[
+            ("request", hidden(&page, "request")),
+            ("cancel", "1".into()),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(cancelled.status(), StatusCode::UNAUTHORIZED);
-    assert!(cancelled.text().await.unwrap().contains("Sisselogimine katkestati."));
+    assert!(
+        cancelled
+            .text()
+            .await
+            .unwrap()
+            .contains("Sisselogimine katkestati.")
+    );
 
     // An answer with a state this IdP did not give, or gave another upstream, is refused.
     let page = client
@@ -228,7 +261,10 @@ async fn bad_upstream_answers_are_refused_and_create_no_session() {
         .build()
         .unwrap()
         .post(format!("{broker_url}/oidc/authorize"))
-        .form(&[("request", hidden(&page, "request")), ("person", "0".into())])
+        .form(&[
+            ("request", hidden(&page, "request")),
+            ("person", "0".into()),
+        ])
         .send()
         .await
         .unwrap();
@@ -248,12 +284,20 @@ async fn bad_upstream_answers_are_refused_and_create_no_session() {
         ("smartid", state.clone()),
     ] {
         let refused = client
-            .get(format!("{idp}/upstream/{path}/callback?code={code}&state={state}"))
+            .get(format!(
+                "{idp}/upstream/{path}/callback?code={code}&state={state}"
+            ))
             .send()
             .await
             .unwrap();
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{path} {state}");
-        assert!(refused.text().await.unwrap().contains("Vastus ei kuulu selle sisselogimise juurde."));
+        assert!(
+            refused
+                .text()
+                .await
+                .unwrap()
+                .contains("Vastus ei kuulu selle sisselogimise juurde.")
+        );
     }
     assert!(!signed_in(&federation, &client, "jpk").await);
 }
@@ -289,7 +333,10 @@ async fn an_id_card_sign_in_proves_the_account_for_linking() {
     assert!(review.contains("name=\"review\""), "{review}");
     let done = client
         .post(format!("{idp}/link/confirm"))
-        .form(&[("review", hidden(&review, "review")), ("csrf", hidden(&review, "csrf"))])
+        .form(&[
+            ("review", hidden(&review, "review")),
+            ("csrf", hidden(&review, "csrf")),
+        ])
         .send()
         .await
         .unwrap()
@@ -305,5 +352,11 @@ async fn an_id_card_sign_in_proves_the_account_for_linking() {
         .await
         .unwrap();
     assert_eq!(opened.url().as_str(), format!("{laagri}/"));
-    assert!(opened.text().await.unwrap().contains("Tere, Mari Maasikas!"));
+    assert!(
+        opened
+            .text()
+            .await
+            .unwrap()
+            .contains("Tere, Mari Maasikas!")
+    );
 }

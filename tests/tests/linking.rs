@@ -28,13 +28,17 @@ async fn linked_accounts_open_without_a_form_and_share_their_profile() {
     assert!(done.contains("Kontod on seotud"), "{done}");
     // Linking made their personal data one: A has B's e-mail now.
     world
-        .eventually("a", ANNA, "the chosen e-mail", |a| a.email.as_deref() == Some("anna@b.ee"))
+        .eventually("a", ANNA, "the chosen e-mail", |a| {
+            a.email.as_deref() == Some("anna@b.ee")
+        })
         .await;
 
     // B–C, started at B.
     world.link_matching(&client, "b", "c", "Anna Allikas").await;
     world
-        .eventually("c", ANNA, "the shared e-mail", |a| a.email.as_deref() == Some("anna@b.ee"))
+        .eventually("c", ANNA, "the shared e-mail", |a| {
+            a.email.as_deref() == Some("anna@b.ee")
+        })
         .await;
 
     // A new browser signs in at A only, and then opens B and C with no form.
@@ -54,18 +58,40 @@ async fn linked_accounts_open_without_a_form_and_share_their_profile() {
 
     // A change at C reaches A and B.
     world
-        .edit_profile(&fresh, "c", "anna@c.ee", "+372 5123 0000", "Tartu mnt 1, Tallinn")
+        .edit_profile(
+            &fresh,
+            "c",
+            "anna@c.ee",
+            "+372 5123 0000",
+            "Tartu mnt 1, Tallinn",
+        )
         .await;
     for node in ["a", "b"] {
         let account = world
-            .eventually(node, ANNA, "C's change", |a| a.email.as_deref() == Some("anna@c.ee"))
+            .eventually(node, ANNA, "C's change", |a| {
+                a.email.as_deref() == Some("anna@c.ee")
+            })
             .await;
         assert_eq!(account.phone.as_deref(), Some("+37251230000"));
         assert_eq!(account.address.as_deref(), Some("Tartu mnt 1, Tallinn"));
     }
     // Roles are not synced.
-    assert!(world.account("a", ANNA).await.roles.iter().any(|r| r.as_str() == "teacher"));
-    assert!(!world.account("b", ANNA).await.roles.iter().any(|r| r.as_str() == "teacher"));
+    assert!(
+        world
+            .account("a", ANNA)
+            .await
+            .roles
+            .iter()
+            .any(|r| r.as_str() == "teacher")
+    );
+    assert!(
+        !world
+            .account("b", ANNA)
+            .await
+            .roles
+            .iter()
+            .any(|r| r.as_str() == "teacher")
+    );
 
     // Removing the link to C stops single sign-on there: a new sign-in at A no longer opens C.
     let profile = fresh
@@ -78,7 +104,10 @@ async fn linked_accounts_open_without_a_form_and_share_their_profile() {
         .unwrap();
     let removed = fresh
         .post(format!("{}/links/remove", world.url("a")))
-        .form(&[("csrf", hidden(&profile, "csrf")), ("client_id", "c".into())])
+        .form(&[
+            ("csrf", hidden(&profile, "csrf")),
+            ("client_id", "c".into()),
+        ])
         .send()
         .await
         .unwrap()
@@ -90,14 +119,21 @@ async fn linked_accounts_open_without_a_form_and_share_their_profile() {
     let third = browser(&world.federation);
     world.sign_in(&third, "a", "Anna Allikas").await;
     let (url, page) = world.open(&third, "b").await;
-    assert_eq!(url, format!("{}/", world.url("b")), "B is still linked: {page}");
+    assert_eq!(
+        url,
+        format!("{}/", world.url("b")),
+        "B is still linked: {page}"
+    );
     let (url, page) = world.open(&third, "c").await;
     assert!(
         url.starts_with(&format!("{}/login?r=", world.idp)),
         "C asks for a sign-in: {url}"
     );
     assert!(page.contains("data-notice=\"not-linked\""), "{page}");
-    assert!(page.contains(&format!("{}/apply", world.url("c"))), "{page}");
+    assert!(
+        page.contains(&format!("{}/apply", world.url("c"))),
+        "{page}"
+    );
 }
 
 #[tokio::test]
@@ -115,11 +151,19 @@ async fn a_node_that_was_down_catches_up_and_concurrent_edits_converge() {
         .edit_profile(&client, "c", "anna@a.ee", "+372 5000 0001", "")
         .await;
     world
-        .eventually("a", ANNA, "C's change", |a| a.phone.as_deref() == Some("+37250000001"))
+        .eventually("a", ANNA, "C's change", |a| {
+            a.phone.as_deref() == Some("+37250000001")
+        })
         .await;
     let idp_db = &world.federation.idp.as_ref().unwrap().state.db;
     assert!(idp::store::outbox::pending_for(idp_db, "b").await.unwrap() > 0);
-    world.federation.node_mut("b").unwrap().restart().await.unwrap();
+    world
+        .federation
+        .node_mut("b")
+        .unwrap()
+        .restart()
+        .await
+        .unwrap();
     world
         .eventually("b", ANNA, "the change made while B was down", |a| {
             a.phone.as_deref() == Some("+37250000001")
@@ -132,7 +176,13 @@ async fn a_node_that_was_down_catches_up_and_concurrent_edits_converge() {
     world.sign_in(&other, "b", "Anna Allikas").await;
     tokio::join!(
         world.edit_profile(&client, "a", "first@a.ee", "+372 5000 0002", ""),
-        world.edit_profile(&other, "b", "second@b.ee", "+372 5000 0001", "Riia 2, Tartu"),
+        world.edit_profile(
+            &other,
+            "b",
+            "second@b.ee",
+            "+372 5000 0001",
+            "Riia 2, Tartu"
+        ),
     );
     let settled = |a: &Account| {
         a.phone.as_deref() == Some("+37250000002") && a.address.as_deref() == Some("Riia 2, Tartu")
@@ -166,7 +216,11 @@ async fn accounts_whose_data_differ_are_not_linked_and_the_field_is_named() {
     for (name, field, label) in cases {
         let client = browser(&world.federation);
         world.sign_in(&client, "a", name).await;
-        let username = if name == "Kati Kask" { "Kati Kuusk" } else { name };
+        let username = if name == "Kati Kask" {
+            "Kati Kuusk"
+        } else {
+            name
+        };
         let answer = world.link(&client, "a", "b", username).await;
         assert_eq!(answer.status(), StatusCode::CONFLICT, "{name}");
         let page = answer.text().await.unwrap();
@@ -208,7 +262,10 @@ async fn linking_two_linked_accounts_merges_the_persons_and_keeps_every_link() {
     let fresh = browser(&world.federation);
     let home = world.sign_in(&fresh, "a", "Mari Mets").await;
     for node in ["b", "c", "d"] {
-        assert!(home.contains(&format!("data-institution=\"{node}\"")), "{home}");
+        assert!(
+            home.contains(&format!("data-institution=\"{node}\"")),
+            "{home}"
+        );
         let (url, page) = world.open(&fresh, node).await;
         assert_eq!(url, format!("{}/", world.url(node)), "{page}");
         assert!(page.contains("Tere, Mari Mets!"), "{page}");

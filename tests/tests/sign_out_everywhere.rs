@@ -49,7 +49,11 @@ async fn admin_presses(world: &World, admin: &reqwest::Client, action: &str) {
         "{page}"
     );
     let done = admin
-        .post(format!("{}/admin/accounts/{}/{action}", world.url("a"), anna.id))
+        .post(format!(
+            "{}/admin/accounts/{}/{action}",
+            world.url("a"),
+            anna.id
+        ))
         .form(&[("csrf", hidden(&page, "csrf"))])
         .send()
         .await

@@ -72,7 +72,12 @@ async fn sign_in_through(amr_given: &str) -> (reqwest::Response, Stack, tokio::p
         }];
     })
     .await;
-    let op = start_op(port, &format!("{}/upstream/op/callback", stack.idp_url), amr_given).await;
+    let op = start_op(
+        port,
+        &format!("{}/upstream/op/callback", stack.idp_url),
+        amr_given,
+    )
+    .await;
     let client = browser_for_stack();
     let page = client
         .get(format!("{}/login", stack.node_url))
@@ -109,7 +114,14 @@ async fn oidc_provider_as_the_upstream_signs_mari_in_by_her_personal_code() {
 async fn an_upstream_answer_with_another_method_is_refused() {
     let (page, stack, _op) = sign_in_through("mID").await;
     assert_eq!(page.status(), reqwest::StatusCode::UNAUTHORIZED);
-    assert!(page.url().as_str().starts_with(&stack.idp_url), "{}", page.url());
+    assert!(
+        page.url().as_str().starts_with(&stack.idp_url),
+        "{}",
+        page.url()
+    );
     let body = page.text().await.unwrap();
-    assert!(body.contains("ID-kaardi või Smart-IDga sisselogimine ei õnnestunud"), "{body}");
+    assert!(
+        body.contains("ID-kaardi või Smart-IDga sisselogimine ei õnnestunud"),
+        "{body}"
+    );
 }

@@ -70,7 +70,9 @@ pub async fn profile_changes(
         sub: change.sub,
     };
     match state.links.apply_changes(&from, &change.changes).await {
-        Ok(version) => Json(json!({ "linked": version.is_some(), "version": version })).into_response(),
+        Ok(version) => {
+            Json(json!({ "linked": version.is_some(), "version": version })).into_response()
+        }
         Err(e) => internal(e),
     }
 }
@@ -88,7 +90,11 @@ pub async fn unlink(State(state): State<AppState>, headers: HeaderMap, body: Byt
         Err(r) => return r,
     };
     let Ok(request) = serde_json::from_slice::<Unlink>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "not an unlink request");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "not an unlink request",
+        );
     };
     let from = Link {
         node_id: node.node_id.clone(),
@@ -113,13 +119,21 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: B
         Err(r) => return r,
     };
     let Ok(request) = serde_json::from_slice::<SignOut>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "not a sign-out request");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "not a sign-out request",
+        );
     };
     let from = Link {
         node_id: node.node_id.clone(),
         sub: request.sub,
     };
-    match state.links.sign_out_everywhere(&from, &state.sessions).await {
+    match state
+        .links
+        .sign_out_everywhere(&from, &state.sessions)
+        .await
+    {
         Ok(n) => Json(json!({ "sessions": n })).into_response(),
         Err(e) => internal(e),
     }

@@ -12,11 +12,11 @@ use shared::jwt::Alg;
 use tokio::sync::Notify;
 
 use super::clients::{Client, Registry};
+use super::federation;
 use super::keys::KeyRing;
 use super::sessions::{IdpSession, random_token};
-use super::federation;
-use crate::store::outbox::{self, NewDelivery};
 use crate::store::Database;
+use crate::store::outbox::{self, NewDelivery};
 
 #[derive(Clone)]
 pub struct Deliveries {
@@ -60,8 +60,7 @@ impl Deliveries {
                     sub: &account.sub,
                     payload: None,
                 };
-                outbox::enqueue(&self.db, &delivery, at, at + self.logout_deadline_millis)
-                    .await?;
+                outbox::enqueue(&self.db, &delivery, at, at + self.logout_deadline_millis).await?;
             }
             told.push(client.name.clone());
         }
@@ -122,9 +121,7 @@ impl Deliveries {
 
     async fn attempt(&self, d: outbox::Delivery) -> anyhow::Result<bool> {
         let Some(client) = self.clients.get(&d.client_id) else {
-            return self
-                .give_up(&d, "the client is no longer registered")
-                .await;
+            return self.give_up(&d, "the client is no longer registered").await;
         };
         let outcome = match d.kind.as_str() {
             outbox::LOGOUT => self.send_logout(&client, &d).await,

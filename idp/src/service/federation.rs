@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use shared::profile::SharedProfile;
 use serde_json::{Value, json};
 use shared::jwt::{Alg, Claims, Expect, check_claims};
+use shared::profile::SharedProfile;
 
 use shared::ephemeral::Ephemeral;
 
@@ -222,7 +222,10 @@ pub async fn lookup_account(
         sub: required(&claims, "sub")?,
         claims: token_claims(&claims),
         profile,
-        updated_at: claims.get("updated_at").and_then(Value::as_i64).unwrap_or(0),
+        updated_at: claims
+            .get("updated_at")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
     }))
 }
 

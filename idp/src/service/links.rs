@@ -18,8 +18,8 @@ use crate::store::persons::{self, Link, Linked, Timing};
 pub enum Review {
     /// One person: the link may be made, keeping `proposed` unless the person chooses otherwise.
     Match {
-        a: NodeAccount,
-        b: NodeAccount,
+        a: Box<NodeAccount>,
+        b: Box<NodeAccount>,
         proposed: SharedProfile,
         /// Fields where the accounts differ and the person chooses.
         choices: Vec<ProfileField>,
@@ -75,7 +75,11 @@ impl Links {
     }
 
     /// The account at `node_id` linked to any account proven in the session.
-    pub async fn linked_at(&self, session: &IdpSession, node_id: &str) -> anyhow::Result<Option<(String, String)>> {
+    pub async fn linked_at(
+        &self,
+        session: &IdpSession,
+        node_id: &str,
+    ) -> anyhow::Result<Option<(String, String)>> {
         for (from_node, account) in &session.accounts {
             if account.via_link.is_some() {
                 continue;
@@ -93,7 +97,13 @@ impl Links {
     }
 
     /// Whether the account `sub` at `node_id` is still linked to the one at `from_node`.
-    pub async fn still_linked(&self, session: &IdpSession, node_id: &str, sub: &str, from_node: &str) -> anyhow::Result<bool> {
+    pub async fn still_linked(
+        &self,
+        session: &IdpSession,
+        node_id: &str,
+        sub: &str,
+        from_node: &str,
+    ) -> anyhow::Result<bool> {
         let Some(from) = session.accounts.get(from_node) else {
             return Ok(false);
         };
@@ -163,8 +173,8 @@ impl Links {
                     })
                     .collect();
                 Review::Match {
-                    a: account_a,
-                    b: account_b,
+                    a: Box::new(account_a),
+                    b: Box::new(account_b),
                     proposed,
                     choices,
                 }
@@ -173,7 +183,12 @@ impl Links {
     }
 
     /// Links the accounts with the profile the person confirmed.
-    pub async fn confirm(&self, a: &Link, b: &Link, profile: &SharedProfile) -> anyhow::Result<Linked> {
+    pub async fn confirm(
+        &self,
+        a: &Link,
+        b: &Link,
+        profile: &SharedProfile,
+    ) -> anyhow::Result<Linked> {
         let at = now_millis();
         let timing = Timing {
             at_millis: at,
@@ -185,7 +200,11 @@ impl Links {
     }
 
     /// A change made at a node; None when the account is linked to nothing.
-    pub async fn apply_changes(&self, from: &Link, changes: &ProfileChanges) -> anyhow::Result<Option<i64>> {
+    pub async fn apply_changes(
+        &self,
+        from: &Link,
+        changes: &ProfileChanges,
+    ) -> anyhow::Result<Option<i64>> {
         if changes.is_empty() {
             return Ok(None);
         }
@@ -201,14 +220,21 @@ impl Links {
 
     /// Ends every IdP session in which this account or one linked to it is signed in, and
     /// announces each end to its clients; returns how many sessions ended.
-    pub async fn sign_out_everywhere(&self, from: &Link, sessions: &Sessions) -> anyhow::Result<usize> {
+    pub async fn sign_out_everywhere(
+        &self,
+        from: &Link,
+        sessions: &Sessions,
+    ) -> anyhow::Result<usize> {
         let mut accounts = persons::linked_accounts(&self.db, from).await?;
         if accounts.is_empty() {
             accounts.push(from.clone());
         }
         let mut ended = 0;
         for account in accounts {
-            for session in sessions.end_sessions_of(&account.node_id, &account.sub).await? {
+            for session in sessions
+                .end_sessions_of(&account.node_id, &account.sub)
+                .await?
+            {
                 self.deliveries.announce_logout(&session).await?;
                 ended += 1;
             }

@@ -193,7 +193,11 @@ impl Sessions {
     }
 
     /// Ends every session in which the account at `node_id` was signed in; returns them.
-    pub async fn end_sessions_of(&self, node_id: &str, sub: &str) -> anyhow::Result<Vec<IdpSession>> {
+    pub async fn end_sessions_of(
+        &self,
+        node_id: &str,
+        sub: &str,
+    ) -> anyhow::Result<Vec<IdpSession>> {
         let mut ended = Vec::new();
         for cookie in self.store.take_set(&account_key(node_id, sub)).await? {
             if let Some(session) = self.load_raw(&cookie).await?

@@ -182,9 +182,8 @@ impl Upstream {
             request = request.add_scope(Scope::new(scope.clone()));
         }
         if !self.config.acr.is_empty() {
-            request = request.add_auth_context_value(AuthenticationContextClass::new(
-                self.config.acr.clone(),
-            ));
+            request = request
+                .add_auth_context_value(AuthenticationContextClass::new(self.config.acr.clone()));
         }
         let (url, state, nonce) = request.url();
         let pending = PendingUpstream {
@@ -197,7 +196,11 @@ impl Upstream {
     }
 
     /// Exchanges the code and checks everything about the answer.
-    pub async fn finish(&self, code: &str, pending: &PendingUpstream) -> Result<EidPerson, Refusal> {
+    pub async fn finish(
+        &self,
+        code: &str,
+        pending: &PendingUpstream,
+    ) -> Result<EidPerson, Refusal> {
         let unavailable = |e: &dyn std::fmt::Display| Refusal::Unavailable(e.to_string());
         let meta = self.metadata(false).await.map_err(|e| unavailable(&e))?;
         let client = self.client(meta).map_err(|e| unavailable(&e))?;
@@ -212,8 +215,7 @@ impl Upstream {
             .id_token()
             .ok_or_else(|| Refusal::InvalidToken("no ID token".into()))?;
         let nonce = Nonce::new(pending.nonce.clone());
-        let claims: CoreIdTokenClaims = match id_token.claims(&client.id_token_verifier(), &nonce)
-        {
+        let claims: CoreIdTokenClaims = match id_token.claims(&client.id_token_verifier(), &nonce) {
             Ok(c) => c.clone(),
             Err(first) => {
                 // The upstream may have rotated its keys since discovery: look again once.
@@ -250,10 +252,21 @@ impl Upstream {
         // The token's signature is checked: its other claims can be read as they are.
         let payload = payload_of(&id_token.to_string())
             .ok_or_else(|| Refusal::InvalidToken("unreadable payload".into()))?;
-        self.person(claims.subject().as_str(), &payload, self.config.amr.clone(), acr)
+        self.person(
+            claims.subject().as_str(),
+            &payload,
+            self.config.amr.clone(),
+            acr,
+        )
     }
 
-    fn person(&self, sub: &str, payload: &Value, amr: String, acr: String) -> Result<EidPerson, Refusal> {
+    fn person(
+        &self,
+        sub: &str,
+        payload: &Value,
+        amr: String,
+        acr: String,
+    ) -> Result<EidPerson, Refusal> {
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
         let (code, given, family) = match self.config.claims {
             ClaimProfile::Tara => {
@@ -272,8 +285,8 @@ impl Upstream {
             ),
         };
         let code = code.ok_or_else(|| Refusal::NoPersonalCode(format!("sub {sub:?}")))?;
-        let personal_code = PersonalCode::parse(&code)
-            .map_err(|e| Refusal::NoPersonalCode(format!("{e}")))?;
+        let personal_code =
+            PersonalCode::parse(&code).map_err(|e| Refusal::NoPersonalCode(format!("{e}")))?;
         Ok(EidPerson {
             personal_code,
             given_name: given,

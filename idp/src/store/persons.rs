@@ -54,7 +54,10 @@ pub struct Timing {
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Linked {
-    Done { person_id: String, links: Vec<Link> },
+    Done {
+        person_id: String,
+        links: Vec<Link>,
+    },
     /// The two accounts already belong to one person.
     AlreadyLinked,
     /// The person would have two accounts at this node.

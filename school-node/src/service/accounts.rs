@@ -279,8 +279,16 @@ pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -
     };
     let keep = |typed: &str, shown: &Option<String>| shown.as_deref() == Some(typed);
     let data = PersonalData {
-        email: if keep(&input.email, &input.shown_email) { account.email.clone() } else { email },
-        phone: if keep(&input.phone, &input.shown_phone) { account.phone.clone() } else { phone },
+        email: if keep(&input.email, &input.shown_email) {
+            account.email.clone()
+        } else {
+            email
+        },
+        phone: if keep(&input.phone, &input.shown_phone) {
+            account.phone.clone()
+        } else {
+            phone
+        },
         address: if keep(&input.address, &input.shown_address) {
             account.address.clone()
         } else {

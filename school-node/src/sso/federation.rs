@@ -15,8 +15,8 @@ use shared::PersonalCode;
 
 use crate::service::accounts::{self, Account};
 use crate::service::passwords::Secret;
-use crate::store::Database;
 use crate::service::signin::{Outcome, SignIn};
+use crate::store::Database;
 
 #[derive(Deserialize)]
 pub struct PasswordCheck {

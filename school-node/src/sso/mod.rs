@@ -4,8 +4,8 @@
 
 pub mod client;
 pub mod federation;
-pub mod logout;
 pub mod idp_api;
+pub mod logout;
 
 use std::sync::Arc;
 

@@ -119,7 +119,11 @@ async fn measure(n: usize, rounds: usize) -> anyhow::Result<Vec<f64>> {
             .header("cookie", format!("idp_session={cookie}"))
             .send()
             .await?;
-        anyhow::ensure!(answer.status().is_success(), "sign-out answered {}", answer.status());
+        anyhow::ensure!(
+            answer.status().is_success(),
+            "sign-out answered {}",
+            answer.status()
+        );
         let mut told = BTreeSet::new();
         while told.len() < n {
             match tokio::time::timeout(Duration::from_secs(10), rx.recv()).await {

@@ -97,11 +97,16 @@ pub async fn callback(
         return pages::error(StatusCode::NOT_FOUND, t, t.not_found);
     };
     // The state is single use and must be one this IdP gave this very upstream.
-    let remembered = match q.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 128) {
+    let remembered = match q
+        .state
+        .as_deref()
+        .filter(|s| !s.is_empty() && s.len() <= 128)
+    {
         Some(s) => state.ephemeral.take(&state_key(s)).await.ok().flatten(),
         None => None,
     };
-    let Some(remembered) = remembered.and_then(|b| serde_json::from_slice::<PendingUpstream>(&b).ok())
+    let Some(remembered) =
+        remembered.and_then(|b| serde_json::from_slice::<PendingUpstream>(&b).ok())
     else {
         return failed(t, StatusCode::BAD_REQUEST, t.eid_state);
     };
@@ -122,7 +127,10 @@ pub async fn callback(
         return failed(t, StatusCode::UNAUTHORIZED, message);
     }
     // RFC 9207: an answer naming another issuer is a mix-up.
-    if q.iss.as_deref().is_some_and(|iss| iss != upstream.config.issuer) {
+    if q.iss
+        .as_deref()
+        .is_some_and(|iss| iss != upstream.config.issuer)
+    {
         return failed(t, StatusCode::BAD_REQUEST, t.eid_invalid);
     }
     let Some(code) = q.code.filter(|c| !c.is_empty()) else {
@@ -174,7 +182,12 @@ pub async fn callback(
             };
             proven(&state, jar, &remembered.login, &p, &node.client_id, account).await
         }
-        Ok(None) => unknown(t, &node.name, node.federation_url.as_deref(), &remembered.login),
+        Ok(None) => unknown(
+            t,
+            &node.name,
+            node.federation_url.as_deref(),
+            &remembered.login,
+        ),
         Err(e) => {
             tracing::warn!(node = %node.client_id, error = %format!("{e:#}"), "account look-up failed");
             failed(t, StatusCode::BAD_GATEWAY, t.node_unavailable)
@@ -192,7 +205,12 @@ struct UnknownPage<'a> {
 }
 
 /// No account with this personal code here: the ways to get one.
-fn unknown(t: &'static Texts, institution: &str, node_url: Option<&str>, request_id: &str) -> Response {
+fn unknown(
+    t: &'static Texts,
+    institution: &str,
+    node_url: Option<&str>,
+    request_id: &str,
+) -> Response {
     let page = UnknownPage {
         t,
         institution,

@@ -247,13 +247,31 @@ pub async fn review(
     let t = i18n::texts(&headers, None);
     let back = back_url(&state, &q.from);
     let Some((_, session)) = session(&state, &jar).await else {
-        return outcome(StatusCode::FORBIDDEN, t, t.link_title, t.link_sign_in_first, back);
+        return outcome(
+            StatusCode::FORBIDDEN,
+            t,
+            t.link_title,
+            t.link_sign_in_first,
+            back,
+        );
     };
     // The account to link must have been proven here, not merely opened through a link.
-    let proven_b = session.accounts.get(&q.to).is_some_and(|a| a.via_link.is_none());
-    let (Some(a), Some(b), true) = (link_in(&session, &q.from), link_in(&session, &q.to), proven_b)
-    else {
-        return outcome(StatusCode::FORBIDDEN, t, t.link_title, t.link_sign_in_first, back);
+    let proven_b = session
+        .accounts
+        .get(&q.to)
+        .is_some_and(|a| a.via_link.is_none());
+    let (Some(a), Some(b), true) = (
+        link_in(&session, &q.from),
+        link_in(&session, &q.to),
+        proven_b,
+    ) else {
+        return outcome(
+            StatusCode::FORBIDDEN,
+            t,
+            t.link_title,
+            t.link_sign_in_first,
+            back,
+        );
     };
     let review = match state.links.review(&a, &b).await {
         Ok(r) => r,
@@ -315,7 +333,13 @@ pub async fn review(
             if let Err(e) = stored {
                 return internal(t, e);
             }
-            let name = |id: &str| state.clients.get(id).map(|c| c.name.clone()).unwrap_or_default();
+            let name = |id: &str| {
+                state
+                    .clients
+                    .get(id)
+                    .map(|c| c.name.clone())
+                    .unwrap_or_default()
+            };
             let (name_a, name_b) = (name(&a.node_id), name(&b.node_id));
             let rows = SharedProfile::FIELDS
                 .into_iter()
@@ -377,7 +401,8 @@ pub async fn confirm(
     if form.review.len() != 64 {
         return pages::error(StatusCode::BAD_REQUEST, t, t.request_expired);
     }
-    let pending: Option<PendingReview> = match state.ephemeral.get(&review_key(&form.review)).await {
+    let pending: Option<PendingReview> = match state.ephemeral.get(&review_key(&form.review)).await
+    {
         Ok(bytes) => bytes.and_then(|b| serde_json::from_slice(&b).ok()),
         Err(e) => return internal(t, e),
     };
@@ -395,7 +420,13 @@ pub async fn confirm(
             && link_in(s, &pending.b.node_id).is_some_and(|l| l.sub == pending.b.sub)
     });
     if !still {
-        return outcome(StatusCode::FORBIDDEN, t, t.link_title, t.link_sign_in_first, back);
+        return outcome(
+            StatusCode::FORBIDDEN,
+            t,
+            t.link_title,
+            t.link_sign_in_first,
+            back,
+        );
     }
     let _ = state.ephemeral.delete(&review_key(&form.review)).await;
     let mut profile = pending.proposed.clone();
@@ -415,9 +446,7 @@ pub async fn confirm(
         profile.set(field, from.get(field).map(str::to_owned));
     }
     match state.links.confirm(&pending.a, &pending.b, &profile).await {
-        Ok(Linked::Done { .. }) => {
-            outcome(StatusCode::OK, t, t.link_done_title, t.link_done, back)
-        }
+        Ok(Linked::Done { .. }) => outcome(StatusCode::OK, t, t.link_done_title, t.link_done, back),
         Ok(Linked::AlreadyLinked) => outcome(StatusCode::OK, t, t.link_title, t.link_already, back),
         Ok(Linked::NodeTaken(_)) => outcome(
             StatusCode::CONFLICT,

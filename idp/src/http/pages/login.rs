@@ -226,7 +226,9 @@ pub async fn proven(
     }
     let cookie = random_token();
     match &p.purpose {
-        Purpose::Authorize(request) => finish(state, jar, &cookie, session, request, &account).await,
+        Purpose::Authorize(request) => {
+            finish(state, jar, &cookie, session, request, &account).await
+        }
         Purpose::Link { from, to, .. } => {
             if let Err(e) = state.sessions.save(&cookie, &session).await {
                 return internal(t, e);

@@ -78,7 +78,8 @@ pub const PENDING_MINUTES: u64 = 15;
 
 /// The `error_description` of `login_required` when the person is signed in at the IdP but has
 /// no account here linked to theirs. Nodes tell this apart to offer linking.
-pub const NO_LINKED_ACCOUNT: &str = "no account at this institution is linked to the signed-in person";
+pub const NO_LINKED_ACCOUNT: &str =
+    "no account at this institution is linked to the signed-in person";
 
 /// The session's account at `node_id`: proven in the session, or opened through a link from
 /// one that was (single sign-on between institutions, DESIGN §4.6). An account opened through
@@ -269,7 +270,11 @@ pub async fn finish(
         .insert(client.node_id.clone(), session_account);
     // The nav bar's list is read now, so a link made a moment ago shows at the next sign-in.
     let mut account = account.clone();
-    match state.links.institutions(&client.node_id, &account.sub).await {
+    match state
+        .links
+        .institutions(&client.node_id, &account.sub)
+        .await
+    {
         Ok(list) => {
             account
                 .claims
