@@ -32,6 +32,10 @@ pub async fn start_custom(
     demo_text: &str,
     adjust: impl FnOnce(&mut Options),
 ) -> (Federation, tempfile::TempDir) {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_test_writer()
+        .try_init();
     let dir = tempfile::tempdir().expect("a temporary folder");
     let demo = Demo::parse(demo_text).expect("the demo parses");
     let mut database_urls = std::collections::HashMap::new();

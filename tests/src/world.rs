@@ -291,13 +291,15 @@ impl World {
     }
 
     /// Saves the person's own profile form at `node` with the given e-mail, phone and address.
+    /// Saves the profile form at `node` as a person does: a field given `None` is left as the
+    /// form shows it.
     pub async fn edit_profile(
         &self,
         client: &reqwest::Client,
         node: &str,
-        email: &str,
-        phone: &str,
-        address: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+        address: Option<&str>,
     ) {
         let page = client
             .get(format!("{}/profile", self.url(node)))
@@ -307,16 +309,19 @@ impl World {
             .text()
             .await
             .unwrap();
+        let shown = |field: &str| hidden(&page, &format!("shown_{field}"));
+        let typed =
+            |value: Option<&str>, field: &str| value.map_or_else(|| shown(field), str::to_owned);
         let saved = client
             .post(format!("{}/profile", self.url(node)))
             .form(&[
-                ("csrf", hidden(&page, "csrf").as_str()),
-                ("shown_email", hidden(&page, "shown_email").as_str()),
-                ("shown_phone", hidden(&page, "shown_phone").as_str()),
-                ("shown_address", hidden(&page, "shown_address").as_str()),
-                ("email", email),
-                ("phone", phone),
-                ("address", address),
+                ("csrf", hidden(&page, "csrf")),
+                ("shown_email", shown("email")),
+                ("shown_phone", shown("phone")),
+                ("shown_address", shown("address")),
+                ("email", typed(email, "email")),
+                ("phone", typed(phone, "phone")),
+                ("address", typed(address, "address")),
             ])
             .send()
             .await

@@ -61,9 +61,9 @@ async fn linked_accounts_open_without_a_form_and_share_their_profile() {
         .edit_profile(
             &fresh,
             "c",
-            "anna@c.ee",
-            "+372 5123 0000",
-            "Tartu mnt 1, Tallinn",
+            Some("anna@c.ee"),
+            Some("+372 5123 0000"),
+            Some("Tartu mnt 1, Tallinn"),
         )
         .await;
     for node in ["a", "b"] {
@@ -148,7 +148,7 @@ async fn a_node_that_was_down_catches_up_and_concurrent_edits_converge() {
     world.federation.node_mut("b").unwrap().stop().await;
     world.open(&client, "c").await;
     world
-        .edit_profile(&client, "c", "anna@a.ee", "+372 5000 0001", "")
+        .edit_profile(&client, "c", None, Some("+372 5000 0001"), None)
         .await;
     world
         .eventually("a", ANNA, "C's change", |a| {
@@ -175,13 +175,19 @@ async fn a_node_that_was_down_catches_up_and_concurrent_edits_converge() {
     let other = browser(&world.federation);
     world.sign_in(&other, "b", "Anna Allikas").await;
     tokio::join!(
-        world.edit_profile(&client, "a", "first@a.ee", "+372 5000 0002", ""),
+        world.edit_profile(
+            &client,
+            "a",
+            Some("first@a.ee"),
+            Some("+372 5000 0002"),
+            None
+        ),
         world.edit_profile(
             &other,
             "b",
-            "second@b.ee",
-            "+372 5000 0001",
-            "Riia 2, Tartu"
+            Some("second@b.ee"),
+            None,
+            Some("Riia 2, Tartu")
         ),
     );
     let settled = |a: &Account| {

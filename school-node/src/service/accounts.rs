@@ -3,6 +3,7 @@
 
 use serde::Deserialize;
 use shared::names::tidy;
+use shared::profile::{ProfileChanges, ProfileField};
 use shared::{Email, PersonalCode, Phone};
 
 use super::passwords::{self, PasswordProblem, Secret};
@@ -267,7 +268,7 @@ pub async fn admin_update(
 
 /// Saves a person's own profile; nothing is stored unless every field is good.
 pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -> Result<()> {
-    let account = get(db, id).await?;
+    get(db, id).await?;
     let mut errors = FieldErrors::default();
     let (email, phone, address) =
         check_contact(&mut errors, &input.email, &input.phone, &input.address);
@@ -277,28 +278,28 @@ pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -
         Some(pw) => Some(passwords::hash(pw).await?),
         None => None,
     };
-    let keep = |typed: &str, shown: &Option<String>| shown.as_deref() == Some(typed);
-    let data = PersonalData {
-        email: if keep(&input.email, &input.shown_email) {
-            account.email.clone()
-        } else {
-            email
-        },
-        phone: if keep(&input.phone, &input.shown_phone) {
-            account.phone.clone()
-        } else {
-            phone
-        },
-        address: if keep(&input.address, &input.shown_address) {
-            account.address.clone()
-        } else {
-            address
-        },
-        ..account.data()
-    };
-    store::update_personal_data(db, id, &data)
+    // Only what the person changed in the form is written, onto the data as stored then.
+    let mut patch = ProfileChanges::new();
+    for (field, typed, shown, value) in [
+        (ProfileField::Email, &input.email, &input.shown_email, email),
+        (ProfileField::Phone, &input.phone, &input.shown_phone, phone),
+        (
+            ProfileField::Address,
+            &input.address,
+            &input.shown_address,
+            address,
+        ),
+    ] {
+        if shown.as_deref() != Some(typed.as_str()) {
+            patch.insert(field, value);
+        }
+    }
+    if !store::patch_personal_data(db, id, &patch)
         .await
-        .map_err(taken)?;
+        .map_err(taken)?
+    {
+        return Err(ServiceError::NotFound);
+    }
     if let Some(hash) = hash {
         store::set_password(db, id, &hash, false).await?;
     }
@@ -395,11 +396,8 @@ pub async fn update_child(
         Some(pw) => Some(passwords::hash(pw).await?),
         None => None,
     };
-    let data = PersonalData {
-        email,
-        ..child.data()
-    };
-    store::update_personal_data(db, child_id, &data)
+    let patch = ProfileChanges::from([(ProfileField::Email, email)]);
+    store::patch_personal_data(db, &child.id, &patch)
         .await
         .map_err(taken)?;
     if let Some(hash) = hash {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use shared::db::{Bind, Statement};
+use shared::profile::ProfileChanges;
 
 use super::{Database, Result, now, with_db};
 
@@ -178,22 +179,48 @@ const UPDATE_PERSONAL_DATA: &str = "UPDATE accounts SET first_name = $2, last_na
 /// Saves personal data changed here and, in the same transaction, queues the changed fields for
 /// the IdP, which passes them on to the person's linked accounts. False when there is no account.
 pub async fn update_personal_data(db: &Database, id: &str, data: &PersonalData) -> Result<bool> {
-    let key = shared::names::name_key(&data.first_name, &data.last_name);
+    save_personal_data(db, id, |_| data.clone()).await
+}
+
+/// Changes only the given fields, on the data as stored at that moment: a field the person left
+/// alone keeps what a linked institution may have changed meanwhile.
+pub async fn patch_personal_data(db: &Database, id: &str, patch: &ProfileChanges) -> Result<bool> {
+    save_personal_data(db, id, |old| {
+        let mut data = old.clone();
+        data.apply(patch);
+        data
+    })
+    .await
+}
+
+async fn save_personal_data(
+    db: &Database,
+    id: &str,
+    new_data: impl Fn(&PersonalData) -> PersonalData,
+) -> Result<bool> {
     let at = now();
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
-        let old: Option<AccountRow> = sqlx::query_as(select("WHERE id = $1"))
+        // Take the row's write lock before reading it, so a concurrent update from the IdP
+        // cannot fall between the read and the write.
+        let locked = sqlx::query("UPDATE accounts SET updated_at = updated_at WHERE id = $1")
             .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(old) = old else {
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if locked == 0 {
             return Ok(false);
-        };
+        }
+        let old: AccountRow = sqlx::query_as(select("WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let data = new_data(&old.data());
         sqlx::query(UPDATE_PERSONAL_DATA)
             .bind(id)
             .bind(&data.first_name)
             .bind(&data.last_name)
-            .bind(&key)
+            .bind(shared::names::name_key(&data.first_name, &data.last_name))
             .bind(&data.personal_code)
             .bind(&data.email)
             .bind(&data.phone)
