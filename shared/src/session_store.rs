@@ -33,8 +33,18 @@ fn backend(e: anyhow::Error) -> Error {
     Error::Backend(format!("{e:#}"))
 }
 
+fn ended_key(id: &str) -> String {
+    format!("session-ended:{id}")
+}
+
+/// How long an ended session's id is remembered, so that no request still under way for it
+/// writes it back; longer than any request takes.
+const ENDED_MEMORY: Duration = Duration::from_secs(3600);
+
 /// Ends a session by its id, wherever it is served from (the store is shared by every instance).
+/// A request that loaded the session before it ended cannot save it back afterwards.
 pub async fn end_session(store: &Ephemeral, id: &str) -> anyhow::Result<()> {
+    store.set(&ended_key(id), b"1", ENDED_MEMORY).await?;
     store.delete(&format!("session:{id}")).await
 }
 
@@ -61,6 +71,16 @@ impl SessionStore for EphemeralSessionStore {
         let Some(ttl) = ttl_until(record.expiry_date) else {
             return self.delete(&record.id).await;
         };
+        // Ended by a logout while this request was under way: it stays ended.
+        if self
+            .store
+            .get(&ended_key(&record.id.to_string()))
+            .await
+            .map_err(backend)?
+            .is_some()
+        {
+            return Ok(());
+        }
         let bytes = serde_json::to_vec(record).map_err(|e| Error::Encode(e.to_string()))?;
         self.store
             .set(&Self::key(&record.id), &bytes, ttl)
@@ -79,5 +99,29 @@ impl SessionStore for EphemeralSessionStore {
 
     async fn delete(&self, id: &Id) -> Result<()> {
         self.store.delete(&Self::key(id)).await.map_err(backend)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_session_ended_during_a_request_is_not_written_back() {
+        let store = EphemeralSessionStore::new(Ephemeral::memory());
+        let mut record = Record {
+            id: Id::default(),
+            data: Default::default(),
+            expiry_date: OffsetDateTime::now_utc() + time::Duration::hours(1),
+        };
+        store.create(&mut record).await.unwrap();
+        let loaded = store.load(&record.id).await.unwrap().expect("stored");
+        // A logout ends it while a request that loaded it is still running...
+        end_session(&store.store, &record.id.to_string())
+            .await
+            .unwrap();
+        // ...and that request's save at its end does not bring it back.
+        store.save(&loaded).await.unwrap();
+        assert!(store.load(&record.id).await.unwrap().is_none());
     }
 }
