@@ -96,6 +96,7 @@ impl Application {
         };
         let links = Links {
             db: db.clone(),
+            store: ephemeral.clone(),
             http: http.clone(),
             keys: keys.clone(),
             clients: clients.clone(),

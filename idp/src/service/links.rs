@@ -9,7 +9,7 @@ use super::clients::{Client, Registry};
 use super::delivery::{Deliveries, now_millis};
 use super::federation::{self, AccountQuery, NodeAccount};
 use super::keys::KeyRing;
-use super::sessions::{IdpSession, Sessions};
+use super::sessions::{IdpSession, NavCache, Sessions};
 use crate::store::Database;
 use crate::store::persons::{self, Link, Linked, Timing};
 
@@ -36,12 +36,17 @@ pub enum Review {
 #[derive(Clone)]
 pub struct Links {
     pub db: Database,
+    /// Holds the links generation, which every change of a link moves on.
+    pub store: shared::ephemeral::Ephemeral,
     pub http: reqwest::Client,
     pub keys: KeyRing,
     pub clients: Registry,
     pub issuer: String,
     pub deliveries: Deliveries,
 }
+
+/// The ephemeral key of the links generation.
+const GENERATION: &str = "links-generation";
 
 /// The fields a person may choose between when two linked accounts differ in them.
 const CHOOSABLE: [ProfileField; 3] = [
@@ -72,6 +77,39 @@ impl Links {
                 })
             })
             .collect())
+    }
+
+    /// The institutions for the nav bar, from the session while no link has changed since.
+    pub async fn institutions_for(
+        &self,
+        session: &mut IdpSession,
+        node_id: &str,
+        sub: &str,
+    ) -> anyhow::Result<Vec<Institution>> {
+        let generation = self.store.count(GENERATION).await?;
+        if let Some(cached) = session.nav.get(node_id)
+            && cached.generation == generation
+            && cached.sub == sub
+        {
+            return Ok(cached.institutions.clone());
+        }
+        let list = self.institutions(node_id, sub).await?;
+        session.nav.insert(
+            node_id.to_owned(),
+            NavCache {
+                generation,
+                sub: sub.to_owned(),
+                institutions: list.clone(),
+            },
+        );
+        Ok(list)
+    }
+
+    async fn links_changed(&self) -> anyhow::Result<()> {
+        self.store
+            .incr(GENERATION, std::time::Duration::from_secs(365 * 86_400))
+            .await?;
+        Ok(())
     }
 
     /// The account at `node_id` linked to any account proven in the session.
@@ -195,6 +233,7 @@ impl Links {
             deadline_millis: self.deliveries.profile_deadline(at),
         };
         let linked = persons::link(&self.db, a, b, profile, timing).await?;
+        self.links_changed().await?;
         self.deliveries.wake();
         Ok(linked)
     }
@@ -243,7 +282,9 @@ impl Links {
     }
 
     pub async fn unlink(&self, from: &Link, node_id: &str) -> anyhow::Result<bool> {
-        Ok(persons::unlink(&self.db, from, node_id).await?)
+        let removed = persons::unlink(&self.db, from, node_id).await?;
+        self.links_changed().await?;
+        Ok(removed)
     }
 }
 

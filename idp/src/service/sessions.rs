@@ -37,6 +37,29 @@ pub struct IdpSession {
     pub accounts: BTreeMap<String, SignedInAccount>,
     /// Clients that received tokens in this session (the logout fan-out's list).
     pub participants: BTreeSet<String>,
+    /// Where the session is already filed, so that a save files it only when that changes.
+    #[serde(default)]
+    pub filed: Filed,
+    /// The nav bar's institutions by node, as read at a links generation.
+    #[serde(default)]
+    pub nav: BTreeMap<String, NavCache>,
+}
+
+/// Linked institutions read for one account, valid while no link anywhere has changed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct NavCache {
+    pub generation: u64,
+    pub sub: String,
+    pub institutions: Vec<shared::profile::Institution>,
+}
+
+/// The expiry bucket and the account indexes a session is filed under, for one cookie.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Filed {
+    /// A prefix of the cookie it was filed for (a sign-in moves a session to a new cookie).
+    cookie: String,
+    bucket: i64,
+    accounts: BTreeSet<String>,
 }
 
 pub fn random_token() -> String {
@@ -52,6 +75,8 @@ impl IdpSession {
             last_seen: now,
             accounts: BTreeMap::new(),
             participants: BTreeSet::new(),
+            filed: Filed::default(),
+            nav: BTreeMap::new(),
         }
     }
 }
@@ -128,30 +153,38 @@ impl Sessions {
         let mut session = session.clone();
         session.last_seen = now;
         let ends = self.ends_at(&session);
-        self.store
-            .set(
-                &key(cookie),
-                &serde_json::to_vec(&session)?,
-                ttl(ends - now + GRACE_SECONDS),
-            )
-            .await?;
-        self.store
-            .add_to_set(
-                &bucket_key(ends / self.bucket_seconds),
-                cookie,
-                ttl(ends - now + GRACE_SECONDS),
-            )
-            .await?;
-        for (node_id, account) in &session.accounts {
-            self.store
-                .add_to_set(
-                    &account_key(node_id, &account.sub),
-                    cookie,
-                    ttl(session.created_at + self.max_seconds - now + GRACE_SECONDS),
-                )
-                .await?;
+        let keep = ttl(ends - now + GRACE_SECONDS);
+        let tag = &cookie[..cookie.len().min(16)];
+        if session.filed.cookie != tag {
+            session.filed = Filed {
+                cookie: tag.to_owned(),
+                bucket: i64::MIN,
+                accounts: BTreeSet::new(),
+            };
         }
-        Ok(())
+        let bucket = ends / self.bucket_seconds;
+        if session.filed.bucket != bucket {
+            self.store
+                .add_to_set(&bucket_key(bucket), cookie, keep)
+                .await?;
+            session.filed.bucket = bucket;
+        }
+        for (node_id, account) in &session.accounts {
+            let index = account_key(node_id, &account.sub);
+            if !session.filed.accounts.contains(&index) {
+                self.store
+                    .add_to_set(
+                        &index,
+                        cookie,
+                        ttl(session.created_at + self.max_seconds - now + GRACE_SECONDS),
+                    )
+                    .await?;
+                session.filed.accounts.insert(index);
+            }
+        }
+        self.store
+            .set(&key(cookie), &serde_json::to_vec(&session)?, keep)
+            .await
     }
 
     pub async fn delete(&self, cookie: &str) -> anyhow::Result<()> {

@@ -268,11 +268,11 @@ pub async fn finish(
     session
         .accounts
         .insert(client.node_id.clone(), session_account);
-    // The nav bar's list is read now, so a link made a moment ago shows at the next sign-in.
+    // The nav bar's list is current: a link made a moment ago shows at the next sign-in.
     let mut account = account.clone();
     match state
         .links
-        .institutions(&client.node_id, &account.sub)
+        .institutions_for(&mut session, &client.node_id, &account.sub)
         .await
     {
         Ok(list) => {
