@@ -287,10 +287,49 @@ impl World {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("{what} at {node}: {:?}", self.account(node, code).await);
+        panic!(
+            "{what} at {node}: {:?}\n{}",
+            self.account(node, code).await,
+            self.sync_state().await
+        );
     }
 
     /// Saves the person's own profile form at `node` with the given e-mail, phone and address.
+    /// What the outboxes hold, for a failure message.
+    pub async fn sync_state(&self) -> String {
+        let idp = &self.federation.idp.as_ref().unwrap().state.db;
+        let rows: Vec<(
+            String,
+            String,
+            i64,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+        )> = shared::with_db!(idp, pool => sqlx::query_as(
+                "SELECT kind, client_id, CAST(attempts AS BIGINT), delivered_at, last_error, payload FROM outbox ORDER BY created_at",
+            )
+            .fetch_all(pool)
+            .await
+            .unwrap_or_default());
+        let mut out = String::from("IdP outbox:\n");
+        for row in rows {
+            out.push_str(&format!("  {row:?}\n"));
+        }
+        for node in &self.federation.nodes {
+            let rows: Vec<(i64, String, i64, Option<i64>, Option<String>)> = shared::with_db!(&node.state.db, pool => sqlx::query_as(
+                    "SELECT CAST(seq AS BIGINT), changes, CAST(attempts AS BIGINT), delivered_at, last_error FROM profile_changes ORDER BY seq",
+                )
+                .fetch_all(pool)
+                .await
+                .unwrap_or_default());
+            out.push_str(&format!("{} outbox:\n", node.id));
+            for row in rows {
+                out.push_str(&format!("  {row:?}\n"));
+            }
+        }
+        out
+    }
+
     /// Saves the profile form at `node` as a person does: a field given `None` is left as the
     /// form shows it.
     pub async fn edit_profile(
@@ -316,6 +355,7 @@ impl World {
             .post(format!("{}/profile", self.url(node)))
             .form(&[
                 ("csrf", hidden(&page, "csrf")),
+                ("shown", hidden(&page, "shown")),
                 ("shown_email", shown("email")),
                 ("shown_phone", shown("phone")),
                 ("shown_address", shown("address")),

@@ -278,3 +278,47 @@ async fn linking_two_linked_accounts_merges_the_persons_and_keeps_every_link() {
     }
     let _ = MARI;
 }
+
+#[tokio::test]
+async fn a_stale_profile_form_does_not_undo_a_synced_change() {
+    let world = World::start().await;
+    let client = browser(&world.federation);
+    world.sign_in(&client, "a", "Anna Allikas").await;
+    let a = world.url("a");
+    let page = client
+        .get(format!("{a}/profile"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // While the form is open, the address arrives from a linked institution.
+    let anna = world.account("a", ANNA).await;
+    let mut synced = anna.data();
+    synced.address = Some("Riia 2, Tartu".into());
+    let db = &world.federation.node("a").unwrap().state.db;
+    school_node::store::accounts::apply_synced(db, &anna.id, &synced, i64::MAX / 2)
+        .await
+        .unwrap();
+    // She changes only her phone; the address field is submitted empty, as it was shown.
+    let saved = client
+        .post(format!("{a}/profile"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf")),
+            ("shown", hidden(&page, "shown")),
+            ("shown_email", hidden(&page, "shown_email")),
+            ("shown_phone", hidden(&page, "shown_phone")),
+            ("shown_address", hidden(&page, "shown_address")),
+            ("email", hidden(&page, "shown_email")),
+            ("phone", "+372 5555 5555".into()),
+            ("address", String::new()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.url().path(), "/profile");
+    let after = world.account("a", ANNA).await;
+    assert_eq!(after.phone.as_deref(), Some("+37255555555"));
+    assert_eq!(after.address.as_deref(), Some("Riia 2, Tartu"));
+}

@@ -90,11 +90,13 @@ pub struct ProfileInput {
     pub address: String,
     pub password: String,
     pub password_again: String,
-    /// The values the form showed. A field left as shown keeps what is stored now, which may
-    /// have changed meanwhile at a linked institution: a stale form never undoes that change.
-    pub shown_email: Option<String>,
-    pub shown_phone: Option<String>,
-    pub shown_address: Option<String>,
+    /// The values the form showed (when `shown` is set; an empty field is an empty value). A
+    /// field left as shown keeps what is stored now, which may have changed meanwhile at a
+    /// linked institution: a stale form never undoes that change.
+    pub shown: bool,
+    pub shown_email: String,
+    pub shown_phone: String,
+    pub shown_address: String,
 }
 
 /// Checks an optional new password typed twice; `None` when both fields are empty.
@@ -290,7 +292,7 @@ pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -
             address,
         ),
     ] {
-        if shown.as_deref() != Some(typed.as_str()) {
+        if !input.shown || shown != typed {
             patch.insert(field, value);
         }
     }
