@@ -132,6 +132,18 @@ port = 8084
 pub const ANNA: &str = "48505120221";
 pub const MARI: &str = "49202020226";
 
+/// kind, client, attempts, delivered at, last error, payload
+type IdpOutboxRow = (
+    String,
+    String,
+    i64,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+);
+/// seq, changes, attempts, delivered at, last error
+type NodeOutboxRow = (i64, String, i64, Option<i64>, Option<String>);
+
 pub struct World {
     pub federation: Federation,
     pub idp: String,
@@ -294,18 +306,10 @@ impl World {
         );
     }
 
-    /// Saves the person's own profile form at `node` with the given e-mail, phone and address.
     /// What the outboxes hold, for a failure message.
     pub async fn sync_state(&self) -> String {
         let idp = &self.federation.idp.as_ref().unwrap().state.db;
-        let rows: Vec<(
-            String,
-            String,
-            i64,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-        )> = shared::with_db!(idp, pool => sqlx::query_as(
+        let rows: Vec<IdpOutboxRow> = shared::with_db!(idp, pool => sqlx::query_as(
                 "SELECT kind, client_id, CAST(attempts AS BIGINT), delivered_at, last_error, payload FROM outbox ORDER BY created_at",
             )
             .fetch_all(pool)
@@ -316,7 +320,7 @@ impl World {
             out.push_str(&format!("  {row:?}\n"));
         }
         for node in &self.federation.nodes {
-            let rows: Vec<(i64, String, i64, Option<i64>, Option<String>)> = shared::with_db!(&node.state.db, pool => sqlx::query_as(
+            let rows: Vec<NodeOutboxRow> = shared::with_db!(&node.state.db, pool => sqlx::query_as(
                     "SELECT CAST(seq AS BIGINT), changes, CAST(attempts AS BIGINT), delivered_at, last_error FROM profile_changes ORDER BY seq",
                 )
                 .fetch_all(pool)
