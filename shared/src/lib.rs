@@ -10,6 +10,7 @@ pub mod matching;
 pub mod names;
 pub mod personal_code;
 pub mod profile;
+pub mod retry;
 pub mod session_store;
 
 pub use contact::{Email, Phone};

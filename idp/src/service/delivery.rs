@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use shared::jwt::Alg;
+use shared::retry::{Backoff, spawn_rounds};
 use tokio::sync::Notify;
 
 use super::clients::{Client, Registry};
@@ -36,9 +37,7 @@ pub struct Deliveries {
 /// How long a delivery is held by one worker before another may try it.
 const CLAIM_MILLIS: i64 = 30_000;
 
-pub fn now_millis() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub use shared::retry::now_millis;
 
 impl Deliveries {
     /// Queues a logout for every participant of an ending session; returns the institutions told.
@@ -69,27 +68,19 @@ impl Deliveries {
     }
 
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let poll = Duration::from_millis(self.poll_millis.max(10));
-            loop {
-                if let Err(e) = self.deliver_due().await {
-                    tracing::warn!(error = %format!("{e:#}"), "delivery round failed");
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = self.wake.notified() => {}
-                }
-            }
+        let (poll, wake) = (self.poll_millis, self.wake.clone());
+        spawn_rounds("delivery", poll, wake, move || {
+            let this = self.clone();
+            async move { this.deliver_due().await }
         })
     }
 
     fn backoff(&self, attempts: i32) -> i64 {
-        let exponent = u32::try_from(attempts.clamp(0, 30)).unwrap_or(30);
-        let wait = self
-            .retry_base_millis
-            .saturating_mul(1u64 << exponent)
-            .min(self.retry_max_millis);
-        i64::try_from(wait).unwrap_or(i64::MAX)
+        Backoff {
+            base_millis: self.retry_base_millis,
+            max_millis: self.retry_max_millis,
+        }
+        .after(attempts)
     }
 
     /// Delivers every due logout at once; returns how many were delivered.
@@ -211,8 +202,7 @@ impl Deliveries {
             .await)
     }
 
-    /// Queues a profile delivery for the given clients (stored by the caller's transaction
-    /// otherwise); the worker wakes at once.
+    /// When a profile update queued at `at` is given up.
     pub fn profile_deadline(&self, at: i64) -> i64 {
         at + self.profile_deadline_millis
     }

@@ -160,9 +160,7 @@ pub struct Outbox {
     wake: Arc<Notify>,
 }
 
-pub fn now_millis() -> i64 {
-    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
-}
+pub use shared::retry::now_millis;
 
 impl Outbox {
     pub fn new(db: Database) -> Self {

@@ -2,8 +2,8 @@
 //! exponential backoff, so an SMTP server that is down gets every message when it is back.
 
 use std::sync::Arc;
-use std::time::Duration;
 
+use shared::retry::{Backoff, spawn_rounds};
 use tokio::task::JoinHandle;
 
 use super::{MailConfig, Mailer, Outbox, now_millis};
@@ -20,28 +20,19 @@ pub fn spawn(
     outbox: &Outbox,
     config: MailConfig,
 ) -> JoinHandle<()> {
-    let wake = outbox.notified();
-    tokio::spawn(async move {
-        let poll = Duration::from_millis(config.poll_millis.max(10));
-        loop {
-            if let Err(e) = deliver_due(&db, &mailer, &config).await {
-                tracing::warn!(error = %format!("{e:#}"), "mail delivery round failed");
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(poll) => {}
-                _ = wake.notified() => {}
-            }
-        }
+    let (poll, wake) = (config.poll_millis, outbox.notified());
+    spawn_rounds("mail delivery", poll, wake, move || {
+        let (db, mailer, config) = (db.clone(), mailer.clone(), config.clone());
+        async move { deliver_due(&db, &mailer, &config).await }
     })
 }
 
 fn backoff(config: &MailConfig, attempts: i32) -> i64 {
-    let exponent = u32::try_from(attempts.clamp(0, 30)).unwrap_or(30);
-    let wait = config
-        .retry_base_millis
-        .saturating_mul(1u64 << exponent)
-        .min(config.retry_max_millis);
-    i64::try_from(wait).unwrap_or(i64::MAX)
+    Backoff {
+        base_millis: config.retry_base_millis,
+        max_millis: config.retry_max_millis,
+    }
+    .after(attempts)
 }
 
 /// Sends every due message once; returns how many went out.
@@ -71,21 +62,4 @@ pub async fn deliver_due(
         }
     }
     Ok(sent)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_the_cap() {
-        let config = MailConfig {
-            retry_base_millis: 100,
-            retry_max_millis: 1_000,
-            ..MailConfig::default()
-        };
-        let waits: Vec<i64> = (0..6).map(|a| backoff(&config, a)).collect();
-        assert_eq!(waits, [100, 200, 400, 800, 1_000, 1_000]);
-        assert_eq!(backoff(&config, 10_000), 1_000);
-    }
 }

@@ -13,9 +13,9 @@ use shared::jwt::SigningKey;
 use shared::profile::{ProfileChange, ProfileChanges, ProfileUpdate};
 use tokio::sync::Notify;
 
-use crate::mail::now_millis;
 use crate::store::accounts::{self as store, Synced};
 use crate::store::{Database, StoreError, profile_changes};
+use shared::retry::{Backoff, now_millis, spawn_rounds};
 
 #[derive(Clone)]
 pub struct IdpApi {
@@ -62,27 +62,19 @@ impl IdpApi {
     }
 
     pub fn spawn(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let poll = Duration::from_millis(self.poll_millis.max(10));
-            loop {
-                if let Err(e) = self.deliver_due().await {
-                    tracing::warn!(error = %format!("{e:#}"), "profile sync round failed");
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(poll) => {}
-                    _ = self.wake.notified() => {}
-                }
-            }
+        let (poll, wake) = (self.poll_millis, self.wake.clone());
+        spawn_rounds("profile sync", poll, wake, move || {
+            let this = self.clone();
+            async move { this.deliver_due().await }
         })
     }
 
     fn backoff(&self, attempts: i32) -> i64 {
-        let exponent = u32::try_from(attempts.clamp(0, 30)).unwrap_or(30);
-        let wait = self
-            .retry_base_millis
-            .saturating_mul(1u64 << exponent)
-            .min(self.retry_max_millis);
-        i64::try_from(wait).unwrap_or(i64::MAX)
+        Backoff {
+            base_millis: self.retry_base_millis,
+            max_millis: self.retry_max_millis,
+        }
+        .after(attempts)
     }
 
     /// Sends the waiting changes in order and stops at the first that fails, so none overtakes
