@@ -19,35 +19,27 @@ fn broker(federation: &Federation) -> &Broker {
         .broker
 }
 
-/// Opens the node's sign-in, presses the eID button `method` and picks test person `person`
-/// at the broker; returns the last answer.
-async fn eid_sign_in(
-    federation: &Federation,
-    client: &reqwest::Client,
-    node: &str,
-    method: &str,
-    person: usize,
-) -> reqwest::Response {
-    let url = federation.node(node).unwrap().url();
-    let page = client
-        .get(format!("{url}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    pick(federation, client, &page, method, person).await
+/// A page's text.
+async fn text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
 }
 
-/// On an IdP sign-in page, presses `method` and picks `person` at the broker.
-async fn pick(
+/// The IdP's sign-in page that the node's "Logi sisse" leads to.
+async fn sign_in_page(federation: &Federation, client: &reqwest::Client, node: &str) -> String {
+    text(
+        client,
+        &format!("{}/login", federation.node(node).unwrap().url()),
+    )
+    .await
+}
+
+/// On an IdP sign-in page, presses `method`; returns the broker's page.
+async fn broker_page(
     federation: &Federation,
     client: &reqwest::Client,
     sign_in_page: &str,
     method: &str,
-    person: usize,
-) -> reqwest::Response {
+) -> String {
     let idp = federation.idp.as_ref().unwrap().url();
     assert!(
         sign_in_page.contains(&format!("data-upstream=\"{method}\"")),
@@ -65,7 +57,39 @@ async fn pick(
         "{}",
         at_broker.url()
     );
-    let page = at_broker.text().await.unwrap();
+    at_broker.text().await.unwrap()
+}
+
+/// The value of `name` in a URL's query.
+fn query_value(url: &reqwest::Url, name: &str) -> String {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no {name} in {url}"))
+}
+
+/// Opens the node's sign-in, presses the eID button `method` and picks test person `person`
+/// at the broker; returns the last answer.
+async fn eid_sign_in(
+    federation: &Federation,
+    client: &reqwest::Client,
+    node: &str,
+    method: &str,
+    person: usize,
+) -> reqwest::Response {
+    let page = sign_in_page(federation, client, node).await;
+    pick(federation, client, &page, method, person).await
+}
+
+/// On an IdP sign-in page, presses `method` and picks `person` at the broker.
+async fn pick(
+    federation: &Federation,
+    client: &reqwest::Client,
+    sign_in_page: &str,
+    method: &str,
+    person: usize,
+) -> reqwest::Response {
+    let page = broker_page(federation, client, sign_in_page, method).await;
     assert!(
         page.contains(&format!(
             "Testtuvastus: {}",
@@ -77,6 +101,7 @@ async fn pick(
         )),
         "{page}"
     );
+    let broker_url = federation.broker.as_ref().unwrap().url();
     client
         .post(format!("{broker_url}/oidc/authorize"))
         .form(&[
@@ -120,14 +145,7 @@ async fn id_card_and_smart_id_sign_in_by_personal_code() {
     assert!(home.contains("Tere, Juku Tamm!"), "{home}");
     assert!(home.contains("data-notice=\"complete-profile\""), "{home}");
     let jpk = federation.node("jpk").unwrap().url();
-    let profile = client
-        .get(format!("{jpk}/profile"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let profile = text(&client, &format!("{jpk}/profile")).await;
     let saved = client
         .post(format!("{jpk}/profile"))
         .form(&[
@@ -205,24 +223,8 @@ async fn bad_upstream_answers_are_refused_and_create_no_session() {
     // The person cancels at the broker.
     let client = browser(&federation);
     let idp = federation.idp.as_ref().unwrap().url();
-    let jpk = federation.node("jpk").unwrap().url();
-    let sign_in = client
-        .get(format!("{jpk}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = hidden(&sign_in, "r");
-    let page = client
-        .get(format!("{idp}/upstream/idcard/start?r={r}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let sign_in = sign_in_page(&federation, &client, "jpk").await;
+    let page = broker_page(&federation, &client, &sign_in, "idcard").await;
     let broker_url = federation.broker.as_ref().unwrap().url();
     let cancelled = client
         .post(format!("{broker_url}/oidc/authorize"))
@@ -243,14 +245,7 @@ async fn bad_upstream_answers_are_refused_and_create_no_session() {
     );
 
     // An answer with a state this IdP did not give, or gave another upstream, is refused.
-    let page = client
-        .get(format!("{idp}/upstream/idcard/start?r={r}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = broker_page(&federation, &client, &sign_in, "idcard").await;
     let running_broker = federation.broker.as_ref().unwrap();
     let chosen = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -269,16 +264,10 @@ async fn bad_upstream_answers_are_refused_and_create_no_session() {
         .await
         .unwrap();
     let location = reqwest::Url::parse(chosen.headers()["location"].to_str().unwrap()).unwrap();
-    let code = location
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
-    let state = location
-        .query_pairs()
-        .find(|(k, _)| k == "state")
-        .map(|(_, v)| v.into_owned())
-        .unwrap();
+    let (code, state) = (
+        query_value(&location, "code"),
+        query_value(&location, "state"),
+    );
     for (path, state) in [
         ("idcard", "not-the-state".to_owned()),
         ("smartid", state.clone()),
@@ -308,14 +297,7 @@ async fn an_id_card_sign_in_proves_the_account_for_linking() {
     let client = browser(&federation);
     let idp = federation.idp.as_ref().unwrap().url();
     let jpk = federation.node("jpk").unwrap().url();
-    let page = client
-        .get(format!("{jpk}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = sign_in_page(&federation, &client, "jpk").await;
     let home = submit_idp_login(&client, &idp, &page, "Mari Maasikas", DEMO_PASSWORD).await;
     assert_eq!(home.url().as_str(), format!("{jpk}/"));
     // Link jpk to Laagri, proving the account there with ID-kaart instead of its password.
