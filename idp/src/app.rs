@@ -9,11 +9,19 @@ use shared::ephemeral::Ephemeral;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::service::clients::Registry;
+use crate::service::authorize::Authorizer;
+use crate::service::clients::{ClientAuth, Registry};
 use crate::service::delivery::Deliveries;
+use crate::service::eid::Eid;
+use crate::service::federation::NodeApi;
+use crate::service::health::Health;
 use crate::service::keys::KeyRing;
+use crate::service::linking::Linking;
 use crate::service::links::Links;
+use crate::service::logout::Logout;
+use crate::service::node_requests::NodeRequests;
 use crate::service::sessions::Sessions;
+use crate::service::signin::{PendingLogins, SignIn};
 use crate::service::tokens::{Lifetimes, Tokens};
 use crate::service::upstream::Upstreams;
 use crate::state::AppState;
@@ -22,6 +30,20 @@ use crate::store::{self, Database};
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    workers: Option<Workers>,
+}
+
+impl Application {
+    /// The outbox worker, for tests that drive deliveries themselves.
+    pub fn deliveries(&self) -> Option<&Deliveries> {
+        self.workers.as_ref().map(|w| &w.deliveries)
+    }
+}
+
+/// What the background tasks need beside the services.
+struct Workers {
+    deliveries: Deliveries,
+    db: Database,
 }
 
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
@@ -35,6 +57,148 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(shared::http::client_builder().build()?)
 }
 
+/// Opens the stores and wires every service to what it needs.
+async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
+    let clock = config.clock.clone();
+    let db = open_database(&config).await?;
+    let ephemeral = match &config.redis_url {
+        Some(url) => Ephemeral::redis(url, config.redis_prefix.as_deref().unwrap_or("idp:")).await?,
+        None => Ephemeral::memory(),
+    };
+    for client in &config.clients {
+        store::clients::upsert(&db, client, clock.now()).await?;
+    }
+    let keys = KeyRing::load(&db, clock.clone()).await?;
+    let http = http_client()?;
+    let clients = Registry::new(http.clone());
+    clients.reload(&db).await?;
+    let issuer = config.issuer.clone();
+    let sessions = Sessions::new(
+        ephemeral.clone(),
+        clock.clone(),
+        config
+            .session_idle_seconds
+            .unwrap_or(config.session_idle_minutes * 60),
+        config.session_max_hours * 3600,
+        config.session_sweep_seconds,
+    );
+    let tokens = Tokens {
+        db: db.clone(),
+        store: ephemeral.clone(),
+        keys: keys.clone(),
+        issuer: issuer.clone(),
+        lifetimes: Lifetimes {
+            code: config.code_seconds,
+            access_token: config.access_token_seconds,
+            id_token: config.id_token_seconds,
+            refresh_token: config.refresh_token_days * 86_400,
+        },
+        clock: clock.clone(),
+    };
+    let nodes = NodeApi {
+        http,
+        keys: keys.clone(),
+        issuer: issuer.clone(),
+        clock: clock.clone(),
+    };
+    let deliveries = Deliveries {
+        db: db.clone(),
+        clients: clients.clone(),
+        nodes: nodes.clone(),
+        clock: clock.clone(),
+        retry_base_millis: config.delivery_retry_base_millis,
+        retry_max_millis: config.delivery_retry_max_millis,
+        logout_deadline_millis: config.logout_deadline_minutes * 60_000,
+        profile_deadline_millis: config.profile_deadline_hours * 3_600_000,
+        poll_millis: config.delivery_poll_millis,
+        wake: Arc::default(),
+    };
+    let links = Links {
+        db: db.clone(),
+        store: ephemeral.clone(),
+        nodes: nodes.clone(),
+        clients: clients.clone(),
+        deliveries: deliveries.clone(),
+        clock: clock.clone(),
+    };
+    let pending = PendingLogins::new(ephemeral.clone());
+    let authorizer = Authorizer {
+        sessions: sessions.clone(),
+        links: links.clone(),
+        clients: clients.clone(),
+        tokens: tokens.clone(),
+        pending: pending.clone(),
+        issuer: issuer.clone(),
+        clock: clock.clone(),
+    };
+    let signin = SignIn {
+        pending: pending.clone(),
+        sessions: sessions.clone(),
+        clients: clients.clone(),
+        nodes: nodes.clone(),
+        authorizer: authorizer.clone(),
+        clock: clock.clone(),
+    };
+    let upstreams = Upstreams::new(&config.upstreams, &issuer)?;
+    let eid = Eid {
+        upstreams: upstreams.clone(),
+        pending: pending.clone(),
+        signin: signin.clone(),
+        clients: clients.clone(),
+        nodes,
+        store: ephemeral.clone(),
+    };
+    let linking = Linking {
+        sessions: sessions.clone(),
+        links: links.clone(),
+        clients: clients.clone(),
+        pending,
+        store: ephemeral.clone(),
+    };
+    let logout = Logout {
+        sessions,
+        deliveries: deliveries.clone(),
+        clients: clients.clone(),
+        links: links.clone(),
+        keys: keys.clone(),
+        issuer: issuer.clone(),
+    };
+    let node_requests = NodeRequests {
+        clients: clients.clone(),
+        issuer: issuer.clone(),
+        replay: ephemeral.clone(),
+        links,
+        logout: logout.clone(),
+        clock: clock.clone(),
+    };
+    let client_auth = ClientAuth {
+        registry: clients.clone(),
+        replay: ephemeral.clone(),
+        issuer,
+        clock,
+    };
+    let health = Health {
+        db: db.clone(),
+        ephemeral,
+    };
+    let state = AppState {
+        config: Arc::new(config),
+        keys,
+        clients,
+        client_auth,
+        authorizer,
+        signin,
+        eid,
+        upstreams,
+        linking,
+        logout,
+        tokens,
+        node_requests,
+        health,
+    };
+    Ok((state, Workers { deliveries, db }))
+}
+
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen)
@@ -46,78 +210,12 @@ impl Application {
     /// Builds on a listener bound beforehand (the launcher and tests know every port first).
     pub async fn build_on(config: Config, listener: TcpListener) -> anyhow::Result<Self> {
         config.validate()?;
-        let db = open_database(&config).await?;
-        let ephemeral = match &config.redis_url {
-            Some(url) => {
-                Ephemeral::redis(url, config.redis_prefix.as_deref().unwrap_or("idp:")).await?
-            }
-            None => Ephemeral::memory(),
-        };
-        let now = shared::jwt::now();
-        for client in &config.clients {
-            store::clients::upsert(&db, client, now).await?;
-        }
-        let keys = KeyRing::load(&db).await?;
-        let http = http_client()?;
-        let clients = Registry::new(http.clone());
-        clients.reload(&db).await?;
-        let sessions = Sessions::new(
-            ephemeral.clone(),
-            config
-                .session_idle_seconds
-                .unwrap_or(config.session_idle_minutes * 60),
-            config.session_max_hours * 3600,
-            config.session_sweep_seconds,
-        );
-        let tokens = Tokens {
-            db: db.clone(),
-            store: ephemeral.clone(),
-            keys: keys.clone(),
-            issuer: config.issuer.clone(),
-            lifetimes: Lifetimes {
-                code: config.code_seconds,
-                access_token: config.access_token_seconds,
-                id_token: config.id_token_seconds,
-                refresh_token: config.refresh_token_days * 86_400,
-            },
-        };
-        let deliveries = Deliveries {
-            db: db.clone(),
-            keys: keys.clone(),
-            clients: clients.clone(),
-            http: http.clone(),
-            issuer: config.issuer.clone(),
-            retry_base_millis: config.delivery_retry_base_millis,
-            retry_max_millis: config.delivery_retry_max_millis,
-            logout_deadline_millis: config.logout_deadline_minutes * 60_000,
-            profile_deadline_millis: config.profile_deadline_hours * 3_600_000,
-            poll_millis: config.delivery_poll_millis,
-            wake: Arc::default(),
-        };
-        let links = Links {
-            db: db.clone(),
-            store: ephemeral.clone(),
-            http: http.clone(),
-            keys: keys.clone(),
-            clients: clients.clone(),
-            issuer: config.issuer.clone(),
-            deliveries: deliveries.clone(),
-        };
-        let upstreams = Upstreams::new(&config.upstreams, &config.issuer)?;
-        let state = AppState {
-            config: Arc::new(config),
-            db,
-            ephemeral,
-            keys,
-            clients,
-            sessions,
-            tokens,
-            deliveries,
-            links,
-            upstreams,
-            http,
-        };
-        Ok(Self { listener, state })
+        let (state, workers) = services(config).await?;
+        Ok(Self {
+            listener,
+            state,
+            workers: Some(workers),
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -142,9 +240,12 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(issuer = %self.state.config.issuer, address = %self.local_addr(), database = self.state.db.kind(), ephemeral = self.state.ephemeral.kind(), "IdP listening");
-        let reload = spawn_reload(self.state.clone());
-        let delivery = self.state.deliveries.clone().spawn();
+        let workers = self
+            .workers
+            .ok_or_else(|| anyhow::anyhow!("the application was already run"))?;
+        tracing::info!(issuer = %self.state.config.issuer, address = %self.listener.local_addr()?, database = workers.db.kind(), "IdP listening");
+        let reload = spawn_reload(self.state.clone(), workers.db.clone());
+        let delivery = workers.deliveries.spawn();
         let sweeper = spawn_sweeper(self.state.clone());
         let app = crate::http::router(self.state);
         let served = axum::serve(
@@ -163,15 +264,15 @@ impl Application {
 
 /// Rereads keys and clients now and then, so a rotation or registration by another instance or
 /// by the CLI takes effect without a restart.
-fn spawn_reload(state: AppState) -> tokio::task::JoinHandle<()> {
+fn spawn_reload(state: AppState, db: Database) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let every = Duration::from_secs(state.config.reload_seconds.max(1));
         loop {
             tokio::time::sleep(every).await;
-            if let Err(e) = state.keys.reload(&state.db).await {
+            if let Err(e) = state.keys.reload(&db).await {
                 tracing::warn!(error = %format!("{e:#}"), "reloading keys failed");
             }
-            if let Err(e) = state.clients.reload(&state.db).await {
+            if let Err(e) = state.clients.reload(&db).await {
                 tracing::warn!(error = %format!("{e:#}"), "reloading clients failed");
             }
         }
@@ -186,15 +287,8 @@ fn spawn_sweeper(state: AppState) -> tokio::task::JoinHandle<()> {
         );
         loop {
             tokio::time::sleep(every).await;
-            match state.sessions.sweep(shared::jwt::now()).await {
-                Ok(ended) => {
-                    for session in ended {
-                        if let Err(e) = state.deliveries.announce_logout(&session).await {
-                            tracing::warn!(error = %format!("{e:#}"), "announcing an expired session failed");
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %format!("{e:#}"), "sweeping sessions failed"),
+            if let Err(e) = state.logout.sweep_expired().await {
+                tracing::warn!(error = %format!("{e:#}"), "sweeping sessions failed");
             }
         }
     })

@@ -2,6 +2,7 @@
 
 use axum::http::HeaderMap;
 
+#[derive(Debug)]
 pub struct Texts {
     pub lang: &'static str,
     pub federation: &'static str,
@@ -65,6 +66,12 @@ pub struct Texts {
     pub field_phone: &'static str,
     pub field_address: &'static str,
     pub field_birth_date: &'static str,
+    pub not_found_title: &'static str,
+    pub internal_title: &'static str,
+    pub request_id: &'static str,
+    pub try_again: &'static str,
+    pub logout_failed_title: &'static str,
+    pub logout_failed: &'static str,
 }
 
 pub static ET: Texts = Texts {
@@ -130,6 +137,12 @@ pub static ET: Texts = Texts {
     field_phone: "telefon",
     field_address: "aadress",
     field_birth_date: "sünniaeg",
+    not_found_title: "Lehte ei leitud",
+    internal_title: "Serveri viga",
+    request_id: "Päringu tunnus",
+    try_again: "Proovi uuesti",
+    logout_failed_title: "Väljalogimine ei õnnestunud",
+    logout_failed: "Väljalogimist ei õnnestunud salvestada, seega oled endiselt sisse logitud. Proovi uuesti.",
 };
 
 pub static EN: Texts = Texts {
@@ -195,6 +208,12 @@ pub static EN: Texts = Texts {
     field_phone: "phone",
     field_address: "address",
     field_birth_date: "birth date",
+    not_found_title: "Page not found",
+    internal_title: "Server error",
+    request_id: "Request id",
+    try_again: "Try again",
+    logout_failed_title: "Signing out did not work",
+    logout_failed: "Your sign-out could not be recorded, so you are still signed in. Please try again.",
 };
 
 /// `ui_locales` of the request first, then `Accept-Language`, then Estonian.

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod config;
+pub mod error;
 pub mod http;
 pub mod i18n;
 pub mod oidc;

@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::NewSecret => {
-            let secret = idp::service::sessions::random_token();
+            let secret = idp::service::random_token();
             println!(
                 "client secret: {secret}\nsecret_hash = \"{}\"",
                 idp::config::hash_secret(&secret)
@@ -65,7 +65,7 @@ async fn main() -> anyhow::Result<()> {
                     let alg = Alg::parse(&alg)
                         .ok_or_else(|| anyhow::anyhow!("--alg must be ES256, EdDSA or RS256"))?;
                     let db = idp::app::open_database(&config).await?;
-                    let kid = idp::service::keys::rotate(&db, alg, keep_minutes * 60).await?;
+                    let kid = idp::service::keys::rotate(&db, alg, keep_minutes * 60, shared::Clock::system().now()).await?;
                     println!(
                         "new {} key {kid}; running instances pick it up within reload_seconds",
                         alg.name()

@@ -1,30 +1,34 @@
-//! What every handler can reach.
+//! What every handler can reach: the configuration and the services. No store is handed out;
+//! a handler that needs data asks a service.
 
 use std::sync::Arc;
 
-use shared::ephemeral::Ephemeral;
-
 use crate::config::Config;
-use crate::service::clients::Registry;
-use crate::service::delivery::Deliveries;
+use crate::service::authorize::Authorizer;
+use crate::service::clients::{ClientAuth, Registry};
+use crate::service::eid::Eid;
+use crate::service::health::Health;
 use crate::service::keys::KeyRing;
-use crate::service::links::Links;
-use crate::service::sessions::Sessions;
+use crate::service::linking::Linking;
+use crate::service::logout::Logout;
+use crate::service::node_requests::NodeRequests;
+use crate::service::signin::SignIn;
 use crate::service::tokens::Tokens;
-use crate::store::Database;
+use crate::service::upstream::Upstreams;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub db: Database,
-    pub ephemeral: Ephemeral,
     pub keys: KeyRing,
     pub clients: Registry,
-    pub sessions: Sessions,
+    pub client_auth: ClientAuth,
+    pub authorizer: Authorizer,
+    pub signin: SignIn,
+    pub eid: Eid,
+    pub upstreams: Upstreams,
+    pub linking: Linking,
+    pub logout: Logout,
     pub tokens: Tokens,
-    pub deliveries: Deliveries,
-    pub links: Links,
-    pub upstreams: crate::service::upstream::Upstreams,
-    /// For server-to-server calls: no redirects followed (SSRF), short timeouts.
-    pub http: reqwest::Client,
+    pub node_requests: NodeRequests,
+    pub health: Health,
 }

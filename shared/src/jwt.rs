@@ -16,6 +16,14 @@ use tokio::sync::RwLock;
 
 pub type Claims = Map<String, Value>;
 
+/// A typed set of claims as the map a token is signed from.
+pub fn to_claims(value: &impl Serialize) -> anyhow::Result<Claims> {
+    match serde_json::to_value(value)? {
+        Value::Object(map) => Ok(map),
+        other => bail!("claims must be an object, not {other}"),
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Alg {
     ES256,

@@ -1,17 +1,24 @@
 //! Types and rules that the IdP and the school nodes share.
 
+pub mod clock;
 pub mod config;
 pub mod contact;
 pub mod db;
 pub mod ephemeral;
+pub mod federation;
 pub mod http;
+pub mod ids;
 pub mod jwt;
 pub mod matching;
 pub mod names;
 pub mod personal_code;
 pub mod profile;
 pub mod retry;
+pub mod secret;
 pub mod session_store;
 
 pub use contact::{Email, Phone};
 pub use personal_code::{PersonalCode, PersonalCodeError};
+pub use clock::Clock;
+pub use ids::{AccountId, ClientId, Sid};
+pub use secret::Secret;

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::PersonalCode;
+use crate::ids::AccountId;
 use crate::matching;
+use crate::{Email, PersonalCode, Phone};
 
 /// One synced field. The order is the order pages show them in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -20,16 +21,22 @@ pub enum ProfileField {
     Address,
 }
 
-/// Personal data as stored at a node and at the IdP, already validated by whoever stored it.
+/// Personal data as stored at a node and at the IdP. The typed fields hold only valid values,
+/// so a profile that arrives in a message was checked as it was read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SharedProfile {
     pub first_name: String,
     pub last_name: String,
-    pub personal_code: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    pub personal_code: Option<PersonalCode>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
     pub address: Option<String>,
 }
+
+/// A value that does not fit its field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not a valid {0:?}")]
+pub struct InvalidField(pub ProfileField);
 
 /// New values of the fields that changed; `None` clears an optional field.
 pub type ProfileChanges = BTreeMap<ProfileField, Option<String>>;
@@ -39,31 +46,46 @@ impl SharedProfile {
         match field {
             ProfileField::FirstName => Some(&self.first_name),
             ProfileField::LastName => Some(&self.last_name),
-            ProfileField::PersonalCode => self.personal_code.as_deref(),
-            ProfileField::Email => self.email.as_deref(),
-            ProfileField::Phone => self.phone.as_deref(),
+            ProfileField::PersonalCode => self.personal_code.as_ref().map(PersonalCode::as_str),
+            ProfileField::Email => self.email.as_ref().map(Email::as_str),
+            ProfileField::Phone => self.phone.as_ref().map(Phone::as_str),
             ProfileField::Address => self.address.as_deref(),
         }
     }
 
-    /// Sets one field; a name cannot be cleared, so `None` leaves it as it is.
-    pub fn set(&mut self, field: ProfileField, value: Option<String>) {
+    /// Sets one field from its text; a name cannot be cleared, so `None` leaves it as it is.
+    /// A value that does not fit the field changes nothing.
+    pub fn set(&mut self, field: ProfileField, value: Option<&str>) -> Result<(), InvalidField> {
+        let invalid = InvalidField(field);
         match field {
-            ProfileField::FirstName => {
-                if let Some(v) = value {
-                    self.first_name = v;
+            ProfileField::FirstName | ProfileField::LastName => {
+                let Some(v) = value else { return Ok(()) };
+                if v.trim().is_empty() || v.chars().any(char::is_control) {
+                    return Err(InvalidField(field));
+                }
+                if field == ProfileField::FirstName {
+                    self.first_name = v.to_owned();
+                } else {
+                    self.last_name = v.to_owned();
                 }
             }
-            ProfileField::LastName => {
-                if let Some(v) = value {
-                    self.last_name = v;
-                }
+            ProfileField::PersonalCode => {
+                self.personal_code = value.map(PersonalCode::parse).transpose().map_err(|_| invalid)?
             }
-            ProfileField::PersonalCode => self.personal_code = value,
-            ProfileField::Email => self.email = value,
-            ProfileField::Phone => self.phone = value,
-            ProfileField::Address => self.address = value,
+            ProfileField::Email => {
+                self.email = value.map(Email::parse).transpose().map_err(|_| invalid)?
+            }
+            ProfileField::Phone => {
+                self.phone = value.map(Phone::parse).transpose().map_err(|_| invalid)?
+            }
+            ProfileField::Address => {
+                if value.is_some_and(|v| v.chars().any(|c| c.is_control() && c != '\n')) {
+                    return Err(InvalidField(field));
+                }
+                self.address = value.map(str::to_owned)
+            }
         }
+        Ok(())
     }
 
     pub const FIELDS: [ProfileField; 6] = [
@@ -84,10 +106,14 @@ impl SharedProfile {
             .collect()
     }
 
-    pub fn apply(&mut self, changes: &ProfileChanges) {
+    /// Applies every change, or none when one does not fit its field.
+    pub fn apply(&mut self, changes: &ProfileChanges) -> Result<(), InvalidField> {
+        let mut next = self.clone();
         for (field, value) in changes {
-            self.set(*field, value.clone());
+            next.set(*field, value.as_deref())?;
         }
+        *self = next;
+        Ok(())
     }
 
     /// The profile as the linking rule compares it.
@@ -95,12 +121,9 @@ impl SharedProfile {
         matching::Profile {
             first_name: self.first_name.clone(),
             last_name: self.last_name.clone(),
-            personal_code: self
-                .personal_code
-                .as_deref()
-                .and_then(|c| PersonalCode::parse(c).ok()),
-            email: self.email.as_deref().map(str::to_lowercase),
-            phone: self.phone.as_deref().map(normal_phone),
+            personal_code: self.personal_code.clone(),
+            email: self.email.as_ref().map(|e| e.as_str().to_lowercase()),
+            phone: self.phone.as_ref().map(|p| normal_phone(p.as_str())),
             birth_date: None,
         }
     }
@@ -131,7 +154,7 @@ pub struct Institution {
 /// newer than the one it last applied, so repeats and late arrivals are harmless.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileUpdate {
-    pub sub: String,
+    pub sub: AccountId,
     pub version: i64,
     pub profile: SharedProfile,
 }
@@ -139,7 +162,7 @@ pub struct ProfileUpdate {
 /// Node → IdP: fields of an account that changed at the node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileChange {
-    pub sub: String,
+    pub sub: AccountId,
     pub changes: ProfileChanges,
 }
 
@@ -157,8 +180,8 @@ mod tests {
         SharedProfile {
             first_name: "Mari".into(),
             last_name: "Maasikas".into(),
-            personal_code: Some("49403136515".into()),
-            email: Some("mari@example.ee".into()),
+            personal_code: Some(PersonalCode::parse("49403136515").unwrap()),
+            email: Some(Email::parse("mari@example.ee").unwrap()),
             phone: None,
             address: None,
         }
@@ -169,7 +192,7 @@ mod tests {
         let old = mari();
         let new = SharedProfile {
             email: None,
-            phone: Some("+372 5123 4567".into()),
+            phone: Some(Phone::parse("+372 5123 4567").unwrap()),
             ..mari()
         };
         let changes = new.changes_since(&old);
@@ -178,8 +201,13 @@ mod tests {
             vec![ProfileField::Email, ProfileField::Phone]
         );
         let mut copy = old.clone();
-        copy.apply(&changes);
+        copy.apply(&changes).unwrap();
         assert_eq!(copy, new);
+        let mut bad = ProfileChanges::new();
+        bad.insert(ProfileField::Phone, Some("+372 5000".into()));
+        bad.insert(ProfileField::Email, Some(".malle@".into()));
+        assert_eq!(copy.apply(&bad), Err(InvalidField(ProfileField::Email)));
+        assert_eq!(copy, new, "nothing of a refused change is applied");
         assert!(new.changes_since(&new).is_empty());
     }
 
@@ -203,7 +231,7 @@ mod tests {
     #[test]
     fn phones_compare_by_digits() {
         let a = SharedProfile {
-            phone: Some("+372 5123 4567".into()),
+            phone: Some(Phone::parse("+372 5123 4567").unwrap()),
             ..mari()
         };
         assert_eq!(a.for_matching().phone.as_deref(), Some("+37251234567"));

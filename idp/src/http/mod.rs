@@ -1,15 +1,26 @@
-//! The IdP's HTTP layer: protocol endpoints (JSON and redirects) apart from the pages people see.
+//! The IdP's HTTP layer: protocol endpoints (JSON and redirects) apart from the pages people
+//! see, the node-facing federation API, and the middleware every request passes: a request id,
+//! the browser's binding cookie, and error pages.
 
+pub mod extract;
 pub mod federation;
 pub mod pages;
 pub mod protocol;
 
+use askama::Template;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use tower_http::trace::TraceLayer;
+use axum_extra::extract::CookieJar;
+use tracing::Instrument;
 
+use crate::error::{AppError, ErrorMark, PageResult};
+use crate::i18n::{self, Texts};
 use crate::state::AppState;
+use extract::{Browser, RequestId};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -40,14 +51,130 @@ pub fn router(state: AppState) -> Router {
             get(protocol::end_session::by_get).post(protocol::end_session::by_post),
         )
         .route(
-            "/federation/v1/profile-changes",
+            shared::federation::path::PROFILE_CHANGES,
             post(federation::profile_changes),
         )
-        .route("/federation/v1/unlink", post(federation::unlink))
-        .route("/federation/v1/sign-out", post(federation::sign_out))
+        .route(shared::federation::path::UNLINK, post(federation::unlink))
+        .route(shared::federation::path::SIGN_OUT, post(federation::sign_out))
         .route("/health", get(protocol::discovery::health))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            browser_cookie,
+        ))
+        .layer(middleware::from_fn(error_pages))
         .with_state(state)
+}
+
+/// Renders a page with a status.
+pub fn render(status: StatusCode, page: &impl Template) -> PageResult {
+    Ok((status, Html(page.render()?)).into_response())
+}
+
+/// A redirect that no cache keeps (it may carry a code or a state).
+pub fn redirect_no_store(location: &str) -> Response {
+    let mut response = Redirect::to(location).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn secure(state: &AppState) -> bool {
+    state.config.issuer.starts_with("https://")
+}
+
+/// Gives the request the browser's binding value, and sets the cookie when a new browser's
+/// page used it.
+async fn browser_cookie(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let jar = CookieJar::from_headers(request.headers());
+    let browser = Browser::from_cookie(&jar, secure(&state));
+    request.extensions_mut().insert(browser.clone());
+    let response = next.run(request).await;
+    match browser.cookie_to_set(secure(&state)) {
+        Some(cookie) => (CookieJar::new().add(cookie), response).into_response(),
+        None => response,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage<'a> {
+    pub t: &'static Texts,
+    pub title: &'a str,
+    pub message: &'a str,
+    pub detail: Option<&'a str>,
+    pub is_error: bool,
+    pub request_id: Option<&'a str>,
+    pub retry: Option<&'a str>,
+}
+
+/// Gives every request an id (in its log span and its error page) and turns every error
+/// answer — ours or axum's rejections — into a page in the person's language, logging its
+/// cause once. JSON answers of the protocol endpoints pass untouched.
+async fn error_pages(mut request: Request, next: Next) -> Response {
+    let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
+    let headers = request.headers().clone();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let span = tracing::info_span!("request", %request_id, %method, %path);
+    let mut response = next.run(request).instrument(span).await;
+    let status = response.status();
+    let mark = response.extensions_mut().remove::<ErrorMark>();
+    let has_body = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
+    let error = match mark {
+        Some(ErrorMark(error)) => error,
+        None if (status.is_client_error() || status.is_server_error()) && !has_body => {
+            match status {
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => AppError::not_found(),
+                s if s.is_server_error() => AppError::internal("an unmarked server error"),
+                s => AppError::new(s, |t| t.bad_request),
+            }
+        }
+        None => {
+            response
+                .headers_mut()
+                .insert("x-request-id", header_value(&request_id));
+            return response;
+        }
+    };
+    if status.is_server_error() {
+        tracing::error!(%request_id, %method, %path, cause = error.cause.as_deref().unwrap_or(""), "request failed");
+    } else {
+        tracing::info!(%request_id, %method, %path, %status, cause = error.cause.as_deref().unwrap_or(""), "error page");
+    }
+    let t = error.lang.unwrap_or_else(|| i18n::texts(&headers, None));
+    let page = MessagePage {
+        t,
+        title: (error.title)(t),
+        message: (error.message)(t),
+        detail: None,
+        is_error: true,
+        request_id: Some(&request_id),
+        retry: error.retry.as_deref(),
+    };
+    let body = page
+        .render()
+        .unwrap_or_else(|_| (error.message)(t).to_owned());
+    let mut page = (status, Html(body)).into_response();
+    page.headers_mut()
+        .insert("x-request-id", header_value(&request_id));
+    for name in [header::ALLOW, header::SET_COOKIE] {
+        for value in response.headers().get_all(&name) {
+            page.headers_mut().append(&name, value.clone());
+        }
+    }
+    page
+}
+
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("-"))
 }

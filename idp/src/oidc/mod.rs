@@ -1,5 +1,8 @@
-//! Protocol rules that need no I/O: errors with the RFC codes, PKCE, authorization requests.
+//! Protocol rules that need no I/O: errors with the RFC codes, PKCE, authorization requests,
+//! the claims the IdP signs, and levels of assurance.
 
+pub mod acr;
+pub mod claims;
 pub mod error;
 pub mod pkce;
 pub mod request;

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use shared::ClientId;
+
 use super::pkce;
 
 /// The request as sent, by GET query or POST form.
@@ -36,7 +38,7 @@ pub enum Prompt {
 /// A request whose every part was checked.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AuthorizeRequest {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: String,
     pub scope: String,
     pub state: Option<String>,
@@ -142,7 +144,7 @@ pub fn check(raw: &RawAuthorize) -> Result<AuthorizeRequest, RedirectError> {
         }
     }
     Ok(AuthorizeRequest {
-        client_id: raw.client_id.clone(),
+        client_id: raw.client_id.as_str().into(),
         redirect_uri: raw.redirect_uri.clone(),
         scope: kept.join(" "),
         state: raw.state.clone(),

@@ -10,12 +10,14 @@ use shared::ephemeral::Ephemeral;
 use shared::jwt::{Alg, Expect, JwksCache, check_claims};
 use subtle::ConstantTimeEq;
 
+use shared::ClientId;
+
 use crate::config::hash_secret;
 use crate::oidc::error::OAuthError;
 use crate::store::{Database, clients};
 
 pub struct Client {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub name: String,
     pub logo_url: Option<String>,
     pub secret_hash: Option<String>,
@@ -26,7 +28,7 @@ pub struct Client {
     pub frontchannel_logout_uri: Option<String>,
     pub federation_url: Option<String>,
     /// The node whose accounts sign in here: this client itself for a school's own site.
-    pub node_id: String,
+    pub node_id: ClientId,
     pub id_token_alg: Alg,
 }
 
@@ -41,7 +43,7 @@ impl Client {
     }
 }
 
-type ClientMap = Arc<HashMap<String, Arc<Client>>>;
+type ClientMap = Arc<HashMap<ClientId, Arc<Client>>>;
 
 #[derive(Clone)]
 pub struct Registry {
@@ -63,7 +65,7 @@ impl Registry {
         for row in clients::all(db).await? {
             // Keep a client's JWKS cache across reloads, so its keys are not fetched again.
             let jwks = row.jwks_uri.as_ref().map(|uri| {
-                match previous.get(&row.client_id).and_then(|c| c.jwks.clone()) {
+                match previous.get(row.client_id.as_str()).and_then(|c| c.jwks.clone()) {
                     Some(cache) if cache.url() == uri => cache,
                     _ => Arc::new(JwksCache::new(uri.clone(), self.http.clone())),
                 }
@@ -73,11 +75,12 @@ impl Registry {
                 post_logout_redirect_uris: serde_json::from_str(&row.post_logout_redirect_uris)
                     .unwrap_or_default(),
                 id_token_alg: Alg::parse(&row.id_token_alg).unwrap_or(Alg::ES256),
-                node_id: row
-                    .federation_node
-                    .clone()
-                    .unwrap_or_else(|| row.client_id.clone()),
-                client_id: row.client_id,
+                node_id: ClientId::new(
+                    row.federation_node
+                        .clone()
+                        .unwrap_or_else(|| row.client_id.clone()),
+                ),
+                client_id: ClientId::new(row.client_id),
                 name: row.name,
                 logo_url: row.logo_url,
                 secret_hash: row.secret_hash,
@@ -99,8 +102,8 @@ impl Registry {
             .clone()
     }
 
-    pub fn get(&self, client_id: &str) -> Option<Arc<Client>> {
-        self.snapshot().get(client_id).cloned()
+    pub fn get<Id: AsRef<str> + ?Sized>(&self, client_id: &Id) -> Option<Arc<Client>> {
+        self.snapshot().get(client_id.as_ref()).cloned()
     }
 
     pub fn all(&self) -> Vec<Arc<Client>> {
@@ -182,13 +185,44 @@ fn secret_matches(stored: Option<&str>, presented: &str) -> bool {
     bool::from(stored.as_bytes().ct_eq(hash_secret(presented).as_bytes()))
 }
 
+/// Client authentication at the token and revocation endpoints.
+#[derive(Clone)]
+pub struct ClientAuth {
+    pub registry: Registry,
+    /// Remembers assertions' `jti`s against replay.
+    pub replay: Ephemeral,
+    pub issuer: String,
+    pub clock: shared::Clock,
+}
+
+impl ClientAuth {
+    /// The client, authenticated by whichever one method it used at `endpoint` (a path).
+    pub async fn authenticate(
+        &self,
+        endpoint: &str,
+        creds: &Credentials,
+    ) -> Result<Arc<Client>, OAuthError> {
+        let endpoint = format!("{}{endpoint}", self.issuer);
+        authenticate(
+            &self.registry,
+            &self.replay,
+            &self.issuer,
+            &endpoint,
+            creds,
+            self.clock.now(),
+        )
+        .await
+    }
+}
+
 /// Authenticates the client by whichever one method it used.
-pub async fn authenticate(
+async fn authenticate(
     registry: &Registry,
     replay: &Ephemeral,
     issuer: &str,
     endpoint: &str,
     creds: &Credentials,
+    now: i64,
 ) -> Result<Arc<Client>, OAuthError> {
     let methods = usize::from(creds.basic.is_some())
         + usize::from(creds.client_secret.is_some())
@@ -240,6 +274,7 @@ pub async fn authenticate(
             endpoint,
             creds.client_id.as_deref(),
             assertion,
+            now,
         )
         .await;
     }
@@ -255,6 +290,7 @@ async fn private_key_jwt(
     endpoint: &str,
     client_id: Option<&str>,
     assertion: &str,
+    now: i64,
 ) -> Result<Arc<Client>, OAuthError> {
     let unverified_iss = unverified_claim(assertion, "iss")
         .ok_or_else(|| OAuthError::invalid_client("malformed client_assertion"))?;
@@ -279,12 +315,11 @@ async fn private_key_jwt(
             "client_assertion sub must be the client_id",
         ));
     }
-    let now = shared::jwt::now();
     let audience_ok = [issuer, endpoint].iter().any(|aud| {
         check_claims(
             &claims,
             &Expect {
-                issuer: &client.client_id,
+                issuer: client.client_id.as_str(),
                 audience: aud,
                 now,
                 leeway: 30,

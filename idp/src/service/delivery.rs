@@ -7,25 +7,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-use shared::jwt::Alg;
+use shared::Clock;
+use shared::federation::{LOGOUT_JWT, LogoutTokenClaims, path};
+use shared::jwt::{Alg, to_claims};
 use shared::retry::{Backoff, spawn_rounds};
 use tokio::sync::Notify;
 
 use super::clients::{Client, Registry};
-use super::federation;
-use super::keys::KeyRing;
-use super::sessions::{IdpSession, random_token};
+use super::federation::NodeApi;
+use super::random_token;
+use super::sessions::IdpSession;
 use crate::store::Database;
-use crate::store::outbox::{self, NewDelivery};
+use crate::store::outbox::{self, NewDelivery, OutboxKind};
 
 #[derive(Clone)]
 pub struct Deliveries {
     pub db: Database,
-    pub keys: KeyRing,
     pub clients: Registry,
-    pub http: reqwest::Client,
-    pub issuer: String,
+    /// Signs the tokens and carries the calls.
+    pub nodes: NodeApi,
+    pub clock: Clock,
     pub retry_base_millis: u64,
     pub retry_max_millis: u64,
     pub logout_deadline_millis: i64,
@@ -37,12 +38,10 @@ pub struct Deliveries {
 /// How long a delivery is held by one worker before another may try it.
 const CLAIM_MILLIS: i64 = 30_000;
 
-pub use shared::retry::now_millis;
-
 impl Deliveries {
     /// Queues a logout for every participant of an ending session; returns the institutions told.
     pub async fn announce_logout(&self, session: &IdpSession) -> anyhow::Result<Vec<String>> {
-        let at = now_millis();
+        let at = self.clock.now_millis();
         let mut told = Vec::new();
         for client_id in &session.participants {
             let Some(client) = self.clients.get(client_id) else {
@@ -53,10 +52,10 @@ impl Deliveries {
             };
             if client.backchannel_logout_uri.is_some() {
                 let delivery = NewDelivery {
-                    kind: outbox::LOGOUT,
-                    client_id,
-                    sid: &session.sid,
-                    sub: &account.sub,
+                    kind: OutboxKind::Logout,
+                    client_id: client_id.as_str(),
+                    sid: session.sid.as_str(),
+                    sub: account.sub.as_str(),
                     payload: None,
                 };
                 outbox::enqueue(&self.db, &delivery, at, at + self.logout_deadline_millis).await?;
@@ -85,7 +84,7 @@ impl Deliveries {
 
     /// Delivers every due logout at once; returns how many were delivered.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
-        let at = now_millis();
+        let at = self.clock.now_millis();
         let mut claimed = Vec::new();
         for delivery in outbox::due(&self.db, at, 500).await? {
             if outbox::claim(&self.db, &delivery.id, at, at + CLAIM_MILLIS).await? {
@@ -114,16 +113,16 @@ impl Deliveries {
         let Some(client) = self.clients.get(&d.client_id) else {
             return self.give_up(&d, "the client is no longer registered").await;
         };
-        let outcome = match d.kind.as_str() {
-            outbox::LOGOUT => self.send_logout(&client, &d).await,
-            outbox::PROFILE => self.send_profile(&client, &d).await,
-            other => return self.give_up(&d, &format!("unknown kind {other}")).await,
+        let outcome = match d.kind() {
+            Some(OutboxKind::Logout) => self.send_logout(&client, &d).await,
+            Some(OutboxKind::Profile) => self.send_profile(&client, &d).await,
+            None => return self.give_up(&d, &format!("unknown kind {}", d.kind)).await,
         };
         let outcome = match outcome {
             Ok(o) => o,
             Err(Refused(why)) => return self.give_up(&d, &why).await,
         };
-        let at = now_millis();
+        let at = self.clock.now_millis();
         let error = match outcome {
             Ok(r) if r.status().is_success() => {
                 outbox::delivered(&self.db, &d.id, at).await?;
@@ -146,7 +145,7 @@ impl Deliveries {
     }
 
     async fn give_up(&self, d: &outbox::Delivery, why: &str) -> anyhow::Result<bool> {
-        outbox::failed(&self.db, &d.id, now_millis(), None, why).await?;
+        outbox::failed(&self.db, &d.id, self.clock.now_millis(), None, why).await?;
         Ok(false)
     }
 
@@ -154,26 +153,19 @@ impl Deliveries {
         let Some(uri) = client.backchannel_logout_uri.clone() else {
             return Err(Refused("the client has no back-channel URI".into()));
         };
-        let now = shared::jwt::now();
-        let claims = json!({
-            "iss": self.issuer,
-            "aud": client.client_id,
-            "iat": now,
-            "exp": now + 120,
-            "jti": random_token(),
-            "sid": d.sid,
-            "sub": d.sub,
-            "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
-        });
-        let token = self
-            .keys
-            .sign(
-                Alg::ES256,
-                "logout+jwt",
-                claims.as_object().expect("an object"),
-            )
+        let claims = LogoutTokenClaims::new(
+            &self.nodes.issuer,
+            client.client_id.as_str(),
+            self.clock.now(),
+            random_token(),
+            d.sid.as_str().into(),
+            d.sub.as_str().into(),
+        );
+        let token = to_claims(&claims)
+            .and_then(|claims| self.nodes.keys.sign(Alg::ES256, LOGOUT_JWT, &claims))
             .map_err(|e| Refused(format!("cannot sign: {e:#}")))?;
         Ok(self
+            .nodes
             .http
             .post(&uri)
             .form(&[("logout_token", token)])
@@ -187,11 +179,13 @@ impl Deliveries {
             .payload
             .clone()
             .ok_or_else(|| Refused("no payload".into()))?;
-        let url = federation::node_url(client, federation::PROFILE_PATH)
-            .map_err(|e| Refused(format!("{e:#}")))?;
-        let (_, bearer) = federation::bearer(&self.keys, &self.issuer, client)
+        let url = NodeApi::node_url(client, path::PROFILE).map_err(|e| Refused(format!("{e:#}")))?;
+        let (_, bearer) = self
+            .nodes
+            .bearer(client)
             .map_err(|e| Refused(format!("cannot sign: {e:#}")))?;
         Ok(self
+            .nodes
             .http
             .post(url)
             .bearer_auth(bearer)

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use serde_json::{Value, json};
+use shared::Clock;
 use shared::jwt::{Alg, Claims, SigningKey, Verifiers};
 
 use crate::store::{Database, keys};
@@ -20,19 +21,17 @@ struct Ring {
 #[derive(Clone)]
 pub struct KeyRing {
     ring: Arc<RwLock<Arc<Ring>>>,
+    clock: Clock,
 }
 
 /// Algorithms the IdP always has a key for.
 const ALWAYS: [Alg; 2] = [Alg::ES256, Alg::RS256];
 
-fn now() -> i64 {
-    shared::jwt::now()
-}
-
 impl KeyRing {
     /// Loads the keys, making the first ones on a new database.
-    pub async fn load(db: &Database) -> anyhow::Result<KeyRing> {
+    pub async fn load(db: &Database, clock: Clock) -> anyhow::Result<KeyRing> {
         let ring = KeyRing {
+            clock,
             ring: Arc::new(RwLock::new(Arc::new(Ring {
                 current: HashMap::new(),
                 all: HashMap::new(),
@@ -49,7 +48,7 @@ impl KeyRing {
             for alg in missing {
                 let (key, pem) =
                     tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
-                keys::insert(db, &key.kid, alg.name(), &pem, now()).await?;
+                keys::insert(db, &key.kid, alg.name(), &pem, ring.clock.now()).await?;
             }
             ring.reload(db).await?;
         }
@@ -57,7 +56,7 @@ impl KeyRing {
     }
 
     pub async fn reload(&self, db: &Database) -> anyhow::Result<()> {
-        let rows = keys::published(db, now()).await?;
+        let rows = keys::published(db, self.clock.now()).await?;
         let known = self.snapshot().all.clone();
         let mut all = HashMap::new();
         let mut current: HashMap<Alg, Arc<SigningKey>> = HashMap::new();
@@ -120,9 +119,13 @@ impl KeyRing {
 }
 
 /// Makes a new key for `alg` and retires the old ones; they stay published for `keep_seconds`.
-pub async fn rotate(db: &Database, alg: Alg, keep_seconds: i64) -> anyhow::Result<String> {
+pub async fn rotate(
+    db: &Database,
+    alg: Alg,
+    keep_seconds: i64,
+    at: i64,
+) -> anyhow::Result<String> {
     let (key, pem) = tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
-    let at = now();
     keys::insert(db, &key.kid, alg.name(), &pem, at).await?;
     keys::retire_others(db, alg.name(), &key.kid, at, at + keep_seconds).await?;
     Ok(key.kid.clone())

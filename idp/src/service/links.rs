@@ -5,11 +5,13 @@ use shared::matching::{Verdict, compare_profiles};
 use shared::names::better_spelling;
 use shared::profile::{Institution, ProfileChanges, ProfileField, SharedProfile};
 
+use shared::federation::AccountQuery;
+use shared::{AccountId, ClientId, Clock};
+
 use super::clients::{Client, Registry};
-use super::delivery::{Deliveries, now_millis};
-use super::federation::{self, AccountQuery, NodeAccount};
-use super::keys::KeyRing;
-use super::sessions::{IdpSession, NavCache, Sessions};
+use super::delivery::Deliveries;
+use super::federation::{NodeAccount, NodeApi};
+use super::sessions::{IdpSession, NavCache};
 use crate::store::Database;
 use crate::store::persons::{self, Link, Linked, Timing};
 
@@ -38,11 +40,10 @@ pub struct Links {
     pub db: Database,
     /// Holds the links generation, which every change of a link moves on.
     pub store: shared::ephemeral::Ephemeral,
-    pub http: reqwest::Client,
-    pub keys: KeyRing,
+    pub nodes: NodeApi,
     pub clients: Registry,
-    pub issuer: String,
     pub deliveries: Deliveries,
+    pub clock: Clock,
 }
 
 /// The ephemeral key of the links generation.
@@ -57,20 +58,24 @@ const CHOOSABLE: [ProfileField; 3] = [
 
 impl Links {
     /// The institutions linked to this account, itself left out, for the nav bar.
-    pub async fn institutions(&self, node_id: &str, sub: &str) -> anyhow::Result<Vec<Institution>> {
+    pub async fn institutions(
+        &self,
+        node_id: &ClientId,
+        sub: &AccountId,
+    ) -> anyhow::Result<Vec<Institution>> {
         let me = Link {
-            node_id: node_id.to_owned(),
-            sub: sub.to_owned(),
+            node_id: node_id.clone(),
+            sub: sub.clone(),
         };
         let linked = persons::linked_accounts(&self.db, &me).await?;
         Ok(linked
             .iter()
-            .filter(|l| l.node_id != node_id)
+            .filter(|l| &l.node_id != node_id)
             .filter_map(|l| self.clients.get(&l.node_id))
             .filter_map(|c| {
                 let base = c.federation_url.as_deref()?.trim_end_matches('/');
                 Some(Institution {
-                    client_id: c.client_id.clone(),
+                    client_id: c.client_id.to_string(),
                     name: c.name.clone(),
                     logo_uri: c.logo_url.clone(),
                     url: format!("{base}/sso/start"),
@@ -83,22 +88,22 @@ impl Links {
     pub async fn institutions_for(
         &self,
         session: &mut IdpSession,
-        node_id: &str,
-        sub: &str,
+        node_id: &ClientId,
+        sub: &AccountId,
     ) -> anyhow::Result<Vec<Institution>> {
         let generation = self.store.count(GENERATION).await?;
         if let Some(cached) = session.nav.get(node_id)
             && cached.generation == generation
-            && cached.sub == sub
+            && &cached.sub == sub
         {
             return Ok(cached.institutions.clone());
         }
         let list = self.institutions(node_id, sub).await?;
         session.nav.insert(
-            node_id.to_owned(),
+            node_id.clone(),
             NavCache {
                 generation,
-                sub: sub.to_owned(),
+                sub: sub.clone(),
                 institutions: list.clone(),
             },
         );
@@ -116,8 +121,8 @@ impl Links {
     pub async fn linked_at(
         &self,
         session: &IdpSession,
-        node_id: &str,
-    ) -> anyhow::Result<Option<(String, String)>> {
+        node_id: &ClientId,
+    ) -> anyhow::Result<Option<(ClientId, AccountId)>> {
         for (from_node, account) in &session.accounts {
             if account.via_link.is_some() {
                 continue;
@@ -127,7 +132,7 @@ impl Links {
                 sub: account.sub.clone(),
             };
             let linked = persons::linked_accounts(&self.db, &me).await?;
-            if let Some(there) = linked.into_iter().find(|l| l.node_id == node_id) {
+            if let Some(there) = linked.into_iter().find(|l| &l.node_id == node_id) {
                 return Ok(Some((from_node.clone(), there.sub)));
             }
         }
@@ -138,32 +143,41 @@ impl Links {
     pub async fn still_linked(
         &self,
         session: &IdpSession,
-        node_id: &str,
-        sub: &str,
-        from_node: &str,
+        node_id: &ClientId,
+        sub: &AccountId,
+        from_node: &ClientId,
     ) -> anyhow::Result<bool> {
         let Some(from) = session.accounts.get(from_node) else {
             return Ok(false);
         };
         let me = Link {
-            node_id: from_node.to_owned(),
+            node_id: from_node.clone(),
             sub: from.sub.clone(),
         };
         let linked = persons::linked_accounts(&self.db, &me).await?;
-        Ok(linked.iter().any(|l| l.node_id == node_id && l.sub == sub))
+        Ok(linked.iter().any(|l| &l.node_id == node_id && &l.sub == sub))
     }
 
     /// The node's active account `sub`, as it is now; None when it is gone or disabled.
-    pub async fn lookup(&self, node_id: &str, sub: &str) -> anyhow::Result<Option<NodeAccount>> {
+    pub async fn lookup(
+        &self,
+        node_id: &ClientId,
+        sub: &AccountId,
+    ) -> anyhow::Result<Option<NodeAccount>> {
         let client = self.node(node_id)?;
         let query = AccountQuery {
-            sub: Some(sub.to_owned()),
+            sub: Some(sub.clone()),
             personal_code: None,
         };
-        federation::lookup_account(&self.http, &self.keys, &self.issuer, &client, &query).await
+        self.nodes.lookup_account(&client, &query).await
     }
 
-    fn node(&self, node_id: &str) -> anyhow::Result<std::sync::Arc<Client>> {
+    /// Every account linked with this one, itself included; empty when it is linked to none.
+    pub async fn linked_accounts(&self, account: &Link) -> anyhow::Result<Vec<Link>> {
+        Ok(persons::linked_accounts(&self.db, account).await?)
+    }
+
+    fn node(&self, node_id: &ClientId) -> anyhow::Result<std::sync::Arc<Client>> {
         self.clients
             .get(node_id)
             .ok_or_else(|| anyhow::anyhow!("{node_id} is not a registered node"))
@@ -227,7 +241,7 @@ impl Links {
         b: &Link,
         profile: &SharedProfile,
     ) -> anyhow::Result<Linked> {
-        let at = now_millis();
+        let at = self.clock.now_millis();
         let timing = Timing {
             at_millis: at,
             deadline_millis: self.deliveries.profile_deadline(at),
@@ -247,7 +261,7 @@ impl Links {
         if changes.is_empty() {
             return Ok(None);
         }
-        let at = now_millis();
+        let at = self.clock.now_millis();
         let timing = Timing {
             at_millis: at,
             deadline_millis: self.deliveries.profile_deadline(at),
@@ -257,31 +271,7 @@ impl Links {
         Ok(version)
     }
 
-    /// Ends every IdP session in which this account or one linked to it is signed in, and
-    /// announces each end to its clients; returns how many sessions ended.
-    pub async fn sign_out_everywhere(
-        &self,
-        from: &Link,
-        sessions: &Sessions,
-    ) -> anyhow::Result<usize> {
-        let mut accounts = persons::linked_accounts(&self.db, from).await?;
-        if accounts.is_empty() {
-            accounts.push(from.clone());
-        }
-        let mut ended = 0;
-        for account in accounts {
-            for session in sessions
-                .end_sessions_of(&account.node_id, &account.sub)
-                .await?
-            {
-                self.deliveries.announce_logout(&session).await?;
-                ended += 1;
-            }
-        }
-        Ok(ended)
-    }
-
-    pub async fn unlink(&self, from: &Link, node_id: &str) -> anyhow::Result<bool> {
+    pub async fn unlink(&self, from: &Link, node_id: &ClientId) -> anyhow::Result<bool> {
         let removed = persons::unlink(&self.db, from, node_id).await?;
         self.links_changed().await?;
         Ok(removed)
@@ -296,8 +286,41 @@ fn merged(newer: &SharedProfile, older: &SharedProfile) -> SharedProfile {
     out.last_name = better_spelling(&newer.last_name, &older.last_name).to_owned();
     for field in SharedProfile::FIELDS {
         if out.get(field).is_none() {
-            out.set(field, older.get(field).map(str::to_owned));
+            // The value was valid in the older profile, so it fits.
+            let _ = out.set(field, older.get(field));
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::{Email, PersonalCode, Phone};
+
+    #[test]
+    fn a_merge_keeps_the_newer_values_the_better_spelling_and_fills_gaps() {
+        let newer = SharedProfile {
+            first_name: "mari".into(),
+            last_name: "MAASIKAS".into(),
+            personal_code: None,
+            email: Some(Email::parse("mari@new.ee").unwrap()),
+            phone: None,
+            address: None,
+        };
+        let older = SharedProfile {
+            first_name: "Mari".into(),
+            last_name: "Maasikas".into(),
+            personal_code: Some(PersonalCode::parse("49403136515").unwrap()),
+            email: Some(Email::parse("mari@old.ee").unwrap()),
+            phone: Some(Phone::parse("+3725123456").unwrap()),
+            address: Some("Tartu".into()),
+        };
+        let m = merged(&newer, &older);
+        assert_eq!((m.first_name.as_str(), m.last_name.as_str()), ("Mari", "Maasikas"));
+        assert_eq!(m.email, newer.email, "the newer value stays");
+        assert_eq!(m.personal_code, older.personal_code, "a gap is filled");
+        assert_eq!(m.phone, older.phone);
+        assert_eq!(m.address.as_deref(), Some("Tartu"));
+    }
 }

@@ -1,10 +1,31 @@
-//! The IdP's domain services. No HTTP types except the protocol errors they answer with.
+//! The IdP's domain services: every flow a person or a node sets off, with its rules. No HTTP
+//! types here; handlers parse, call one function and render what it returns.
 
+pub mod authorize;
 pub mod clients;
 pub mod delivery;
+pub mod eid;
 pub mod federation;
+pub mod health;
 pub mod keys;
+pub mod linking;
 pub mod links;
+pub mod logout;
+pub mod node_requests;
 pub mod sessions;
+pub mod signin;
 pub mod tokens;
 pub mod upstream;
+
+use rand::RngExt;
+
+/// 256 random bits as 64 hex digits: cookies, codes, tokens, waiting-step ids.
+pub fn random_token() -> String {
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `s` could be a value `random_token` made (and so is worth a store look-up).
+pub fn is_token(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}

@@ -5,51 +5,54 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use rand::RngExt;
 use serde::{Deserialize, Serialize};
 use shared::ephemeral::Ephemeral;
 use shared::jwt::Claims;
+use shared::{AccountId, ClientId, Clock, Sid};
+
+use super::random_token;
+use crate::oidc::acr::Acr;
 
 pub const COOKIE: &str = "idp_session";
 
 /// An account at one node that the person proved in this session.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SignedInAccount {
-    pub sub: String,
+    pub sub: AccountId,
     pub claims: Claims,
     pub auth_time: i64,
     pub amr: Vec<String>,
-    pub acr: String,
+    pub acr: Acr,
     /// Set when the account was opened through a link from the account at this node, rather
     /// than proven itself; such an account goes when the link does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub via_link: Option<String>,
+    pub via_link: Option<ClientId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdpSession {
-    pub sid: String,
+    pub sid: Sid,
     pub created_at: i64,
     /// The last time the session was used; idle expiry counts from here.
     #[serde(default)]
     pub last_seen: i64,
-    /// By client id.
-    pub accounts: BTreeMap<String, SignedInAccount>,
+    /// By the node's client id.
+    pub accounts: BTreeMap<ClientId, SignedInAccount>,
     /// Clients that received tokens in this session (the logout fan-out's list).
-    pub participants: BTreeSet<String>,
+    pub participants: BTreeSet<ClientId>,
     /// Where the session is already filed, so that a save files it only when that changes.
     #[serde(default)]
     pub filed: Filed,
     /// The nav bar's institutions by node, as read at a links generation.
     #[serde(default)]
-    pub nav: BTreeMap<String, NavCache>,
+    pub nav: BTreeMap<ClientId, NavCache>,
 }
 
 /// Linked institutions read for one account, valid while no link anywhere has changed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct NavCache {
     pub generation: u64,
-    pub sub: String,
+    pub sub: AccountId,
     pub institutions: Vec<shared::profile::Institution>,
 }
 
@@ -62,15 +65,10 @@ pub struct Filed {
     accounts: BTreeSet<String>,
 }
 
-pub fn random_token() -> String {
-    let bytes: [u8; 32] = rand::rng().random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 impl IdpSession {
     pub fn new(now: i64) -> Self {
         Self {
-            sid: random_token()[..32].to_owned(),
+            sid: Sid::new(&random_token()[..32]),
             created_at: now,
             last_seen: now,
             accounts: BTreeMap::new(),
@@ -84,6 +82,7 @@ impl IdpSession {
 #[derive(Clone)]
 pub struct Sessions {
     store: Ephemeral,
+    clock: Clock,
     idle_seconds: i64,
     max_seconds: i64,
     /// Expiry is tracked in buckets this many seconds wide; the sweeper visits each once.
@@ -99,7 +98,7 @@ fn bucket_key(bucket: i64) -> String {
 }
 
 /// Sessions by account, so a sign-out everywhere finds them.
-fn account_key(node_id: &str, sub: &str) -> String {
+fn account_key(node_id: &ClientId, sub: &AccountId) -> String {
     format!("account-sessions:{node_id}:{sub}")
 }
 
@@ -113,9 +112,16 @@ fn ttl(seconds: i64) -> Duration {
 }
 
 impl Sessions {
-    pub fn new(store: Ephemeral, idle_seconds: i64, max_seconds: i64, bucket_seconds: i64) -> Self {
+    pub fn new(
+        store: Ephemeral,
+        clock: Clock,
+        idle_seconds: i64,
+        max_seconds: i64,
+        bucket_seconds: i64,
+    ) -> Self {
         Self {
             store,
+            clock,
             idle_seconds: idle_seconds.max(1),
             max_seconds: max_seconds.max(1),
             bucket_seconds: bucket_seconds.max(1),
@@ -128,6 +134,11 @@ impl Sessions {
             .min(session.created_at + self.max_seconds)
     }
 
+    /// A new, empty session starting now.
+    pub fn start(&self) -> IdpSession {
+        IdpSession::new(self.clock.now())
+    }
+
     async fn load_raw(&self, cookie: &str) -> anyhow::Result<Option<IdpSession>> {
         let Some(bytes) = self.store.get(&key(cookie)).await? else {
             return Ok(None);
@@ -137,7 +148,8 @@ impl Sessions {
 
     /// The live session behind a cookie value. An expired one is not offered; it stays
     /// stored for the sweeper, which tells its clients (back-channel logout) and removes it.
-    pub async fn load(&self, cookie: &str, now: i64) -> anyhow::Result<Option<IdpSession>> {
+    pub async fn load(&self, cookie: &str) -> anyhow::Result<Option<IdpSession>> {
+        let now = self.clock.now();
         if cookie.len() != 64 || !cookie.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Ok(None);
         }
@@ -149,7 +161,7 @@ impl Sessions {
 
     /// Saves the session, restarts its idle timer, and files it under its expiry and accounts.
     pub async fn save(&self, cookie: &str, session: &IdpSession) -> anyhow::Result<()> {
-        let now = shared::jwt::now();
+        let now = self.clock.now();
         let mut session = session.clone();
         session.last_seen = now;
         let ends = self.ends_at(&session);
@@ -193,7 +205,8 @@ impl Sessions {
 
     /// Takes the sessions that have expired since the last sweep (by any IdP instance) and
     /// removes them; the caller announces their end.
-    pub async fn sweep(&self, now: i64) -> anyhow::Result<Vec<IdpSession>> {
+    pub async fn sweep(&self) -> anyhow::Result<Vec<IdpSession>> {
+        let now = self.clock.now();
         let current = now / self.bucket_seconds;
         let last = match self.store.get(LAST_SWEPT).await? {
             Some(v) => std::str::from_utf8(&v)
@@ -228,18 +241,103 @@ impl Sessions {
     /// Ends every session in which the account at `node_id` was signed in; returns them.
     pub async fn end_sessions_of(
         &self,
-        node_id: &str,
-        sub: &str,
+        node_id: &ClientId,
+        sub: &AccountId,
     ) -> anyhow::Result<Vec<IdpSession>> {
         let mut ended = Vec::new();
         for cookie in self.store.take_set(&account_key(node_id, sub)).await? {
             if let Some(session) = self.load_raw(&cookie).await?
-                && session.accounts.get(node_id).is_some_and(|a| a.sub == sub)
+                && session.accounts.get(node_id).is_some_and(|a| &a.sub == sub)
             {
                 self.delete(&cookie).await?;
                 ended.push(session);
             }
         }
         Ok(ended)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions(clock: &Clock) -> Sessions {
+        Sessions::new(Ephemeral::memory(), clock.clone(), 60, 3600, 10)
+    }
+
+    fn signed_in(session: &mut IdpSession, node: &str, sub: &str) {
+        session.accounts.insert(
+            ClientId::from(node),
+            SignedInAccount {
+                sub: AccountId::from(sub),
+                claims: Claims::new(),
+                auth_time: 0,
+                amr: vec!["pwd".into()],
+                acr: Acr::Low,
+                via_link: None,
+            },
+        );
+    }
+
+    #[tokio::test]
+    async fn the_sweep_ends_idle_sessions_once_and_spares_those_in_use() {
+        let clock = Clock::manual();
+        let sessions = sessions(&clock);
+        let (idle, used) = (random_token(), random_token());
+        let mut a = sessions.start();
+        signed_in(&mut a, "jpk", "1");
+        sessions.save(&idle, &a).await.unwrap();
+        let b = sessions.start();
+        sessions.save(&used, &b).await.unwrap();
+        assert!(sessions.sweep().await.unwrap().is_empty());
+
+        clock.advance(Duration::from_secs(50));
+        let b = sessions.load(&used).await.unwrap().expect("in use");
+        sessions.save(&used, &b).await.unwrap();
+        clock.advance(Duration::from_secs(25));
+        assert!(sessions.load(&idle).await.unwrap().is_none(), "idle past 60 s");
+        let ended = sessions.sweep().await.unwrap();
+        assert_eq!(ended.iter().map(|s| &s.sid).collect::<Vec<_>>(), [&a.sid]);
+        assert!(sessions.sweep().await.unwrap().is_empty(), "announced once");
+        assert!(sessions.load(&used).await.unwrap().is_some());
+
+        clock.advance(Duration::from_secs(60));
+        let ended = sessions.sweep().await.unwrap();
+        assert_eq!(ended.iter().map(|s| &s.sid).collect::<Vec<_>>(), [&b.sid]);
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_at_its_absolute_limit_however_busy() {
+        let clock = Clock::manual();
+        let sessions = Sessions::new(Ephemeral::memory(), clock.clone(), 60, 100, 10);
+        let cookie = random_token();
+        sessions.save(&cookie, &sessions.start()).await.unwrap();
+        for _ in 0..3 {
+            clock.advance(Duration::from_secs(30));
+            let s = sessions.load(&cookie).await.unwrap().expect("alive");
+            sessions.save(&cookie, &s).await.unwrap();
+        }
+        clock.advance(Duration::from_secs(15));
+        assert!(sessions.load(&cookie).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn ending_an_accounts_sessions_finds_only_that_account() {
+        let clock = Clock::manual();
+        let sessions = sessions(&clock);
+        let (c1, c2) = (random_token(), random_token());
+        let mut s1 = sessions.start();
+        signed_in(&mut s1, "jpk", "mari");
+        sessions.save(&c1, &s1).await.unwrap();
+        let mut s2 = sessions.start();
+        signed_in(&mut s2, "jpk", "jaan");
+        sessions.save(&c2, &s2).await.unwrap();
+        let ended = sessions
+            .end_sessions_of(&"jpk".into(), &"mari".into())
+            .await
+            .unwrap();
+        assert_eq!(ended.len(), 1);
+        assert!(sessions.load(&c1).await.unwrap().is_none());
+        assert!(sessions.load(&c2).await.unwrap().is_some());
     }
 }

@@ -4,14 +4,18 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use shared::ephemeral::Ephemeral;
-use shared::jwt::{Alg, Claims};
+use shared::jwt::{Alg, Claims, to_claims};
+use shared::{ClientId, Clock, Sid};
 
 use super::clients::Client;
 use super::keys::KeyRing;
-use super::sessions::{SignedInAccount, random_token};
+use super::random_token;
+use super::sessions::SignedInAccount;
+use crate::oidc::acr::Acr;
+use crate::oidc::claims::{AccessTokenClaims, IdTokenClaims, scoped_claims};
 use crate::oidc::error::OAuthError;
 use crate::oidc::pkce;
 use crate::oidc::request::AuthorizeRequest;
@@ -21,13 +25,16 @@ use crate::store::grants::{self, GrantRow, NewGrant, Redeemed};
 /// What a code stands for until it is exchanged.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CodeGrant {
-    pub client_id: String,
+    pub client_id: ClientId,
     pub redirect_uri: String,
     pub code_challenge: String,
     pub nonce: Option<String>,
     pub scope: String,
-    pub sid: String,
+    pub sid: Sid,
     pub account: SignedInAccount,
+    /// When the code stops being good (seconds); the store's TTL is only a backstop.
+    #[serde(default = "i64::max_value")]
+    pub expires_at: i64,
 }
 
 #[derive(Clone)]
@@ -45,6 +52,7 @@ pub struct Tokens {
     pub keys: KeyRing,
     pub issuer: String,
     pub lifetimes: Lifetimes,
+    pub clock: Clock,
 }
 
 fn sha256_hex(s: &str) -> String {
@@ -70,24 +78,6 @@ fn revoked_key(grant_id: &str) -> String {
     format!("grant-revoked:{grant_id}")
 }
 
-/// Claims of the granted scopes, as userinfo and the ID token give them.
-fn scoped_claims(scope: &str, claims: &Claims) -> Claims {
-    let scopes: Vec<&str> = scope.split_whitespace().collect();
-    let mut out = Map::new();
-    for (name, value) in claims {
-        let wanted = match name.as_str() {
-            "given_name" | "family_name" | "name" | "institutions" => scopes.contains(&"profile"),
-            "email" => scopes.contains(&"email"),
-            "phone_number" => scopes.contains(&"phone"),
-            _ => false,
-        };
-        if wanted {
-            out.insert(name.clone(), value.clone());
-        }
-    }
-    out
-}
-
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
     pub access_token: String,
@@ -103,7 +93,7 @@ impl Tokens {
     pub async fn issue_code(
         &self,
         request: &AuthorizeRequest,
-        sid: &str,
+        sid: &Sid,
         account: &SignedInAccount,
     ) -> anyhow::Result<String> {
         let code = random_token();
@@ -113,8 +103,9 @@ impl Tokens {
             code_challenge: request.code_challenge.clone(),
             nonce: request.nonce.clone(),
             scope: request.scope.clone(),
-            sid: sid.to_owned(),
+            sid: sid.clone(),
             account: account.clone(),
+            expires_at: self.clock.now() + self.lifetimes.code,
         };
         let ttl = Duration::from_secs(u64::try_from(self.lifetimes.code).unwrap_or(60));
         self.store
@@ -148,6 +139,12 @@ impl Tokens {
                 "the code was issued to another client",
             ));
         }
+        let now = self.clock.now();
+        if now >= grant.expires_at {
+            return Err(OAuthError::invalid_grant(
+                "the code is invalid, expired or already used",
+            ));
+        }
         if redirect_uri != Some(grant.redirect_uri.as_str()) {
             return Err(OAuthError::invalid_grant(
                 "redirect_uri does not match the authorization request",
@@ -160,7 +157,6 @@ impl Tokens {
                 "code_verifier does not match the code_challenge",
             ));
         }
-        let now = shared::jwt::now();
         let grant_id = uuid::Uuid::new_v4().to_string();
         let claims = serde_json::to_string(&grant.account.claims)
             .map_err(|e| OAuthError::server(e.to_string()))?;
@@ -174,9 +170,9 @@ impl Tokens {
         let refresh = offline.then(random_token);
         let row = GrantRow {
             id: grant_id.clone(),
-            client_id: client.client_id.clone(),
-            sub: grant.account.sub.clone(),
-            sid: grant.sid.clone(),
+            client_id: client.client_id.to_string(),
+            sub: grant.account.sub.to_string(),
+            sid: grant.sid.to_string(),
             scope: grant.scope.clone(),
             claims,
             auth_time: grant.account.auth_time,
@@ -232,13 +228,14 @@ impl Tokens {
             &grant.scope,
             now,
         )?;
+        let scope = grant.scope;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
             expires_in: self.lifetimes.access_token,
             id_token: Some(id_token),
             refresh_token: refresh,
-            scope: grant.scope,
+            scope,
         })
     }
 
@@ -253,7 +250,7 @@ impl Tokens {
         token: &str,
         scope: Option<&str>,
     ) -> Result<TokenResponse, OAuthError> {
-        let now = shared::jwt::now();
+        let now = self.clock.now();
         let next = random_token();
         let grant = match grants::rotate(&self.db, &sha256_hex(token), &sha256_hex(&next), now)
             .await?
@@ -268,7 +265,7 @@ impl Tokens {
             }
             Redeemed::Unknown => return Err(OAuthError::invalid_grant("unknown refresh token")),
         };
-        if grant.client_id != client.client_id {
+        if client.client_id != grant.client_id.as_str() {
             return Err(OAuthError::invalid_grant(
                 "the refresh token was issued to another client",
             ));
@@ -294,16 +291,17 @@ impl Tokens {
             None => grant.scope.clone(),
         };
         let account = SignedInAccount {
-            sub: grant.sub.clone(),
+            sub: grant.sub.as_str().into(),
             claims: serde_json::from_str(&grant.claims).unwrap_or_default(),
             auth_time: grant.auth_time,
             amr: vec!["pwd".into()],
-            acr: "low".into(),
+            acr: Acr::Low,
             via_link: None,
         };
-        let id_token = self.id_token(client, &account, &grant.sid, None, &scope, now)?;
+        let sid = Sid::from(grant.sid.as_str());
+        let id_token = self.id_token(client, &account, &sid, None, &scope, now)?;
         let access_token =
-            self.access_token(client, &grant.sub, &grant.sid, &grant.id, &scope, now)?;
+            self.access_token(client, &account.sub, &sid, &grant.id, &scope, now)?;
         Ok(TokenResponse {
             access_token,
             token_type: "Bearer",
@@ -315,7 +313,7 @@ impl Tokens {
     }
 
     pub async fn revoke_grant(&self, grant_id: &str) -> anyhow::Result<()> {
-        grants::revoke(&self.db, grant_id, shared::jwt::now()).await?;
+        grants::revoke(&self.db, grant_id, self.clock.now()).await?;
         let ttl =
             Duration::from_secs(u64::try_from(self.lifetimes.access_token).unwrap_or(300) + 60);
         self.store.set(&revoked_key(grant_id), b"1", ttl).await
@@ -325,58 +323,50 @@ impl Tokens {
         &self,
         client: &Client,
         account: &SignedInAccount,
-        sid: &str,
+        sid: &Sid,
         nonce: Option<&str>,
         scope: &str,
         now: i64,
     ) -> anyhow::Result<String> {
-        let mut claims = scoped_claims(scope, &account.claims);
-        claims.extend(
-            json!({
-                "iss": self.issuer,
-                "sub": account.sub,
-                "aud": client.client_id,
-                "azp": client.client_id,
-                "iat": now,
-                "exp": now + self.lifetimes.id_token,
-                "auth_time": account.auth_time,
-                "sid": sid,
-                "amr": account.amr,
-                "acr": account.acr,
-            })
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-        );
-        if let Some(nonce) = nonce {
-            claims.insert("nonce".into(), Value::from(nonce));
-        }
-        self.keys.sign(client.id_token_alg, "JWT", &claims)
+        let claims = IdTokenClaims {
+            iss: self.issuer.clone(),
+            sub: account.sub.clone(),
+            aud: client.client_id.clone(),
+            azp: client.client_id.clone(),
+            iat: now,
+            exp: now + self.lifetimes.id_token,
+            auth_time: account.auth_time,
+            sid: sid.clone(),
+            amr: account.amr.clone(),
+            acr: account.acr,
+            nonce: nonce.map(str::to_owned),
+            scoped: scoped_claims(scope, &account.claims),
+        };
+        self.keys.sign(client.id_token_alg, "JWT", &to_claims(&claims)?)
     }
 
     fn access_token(
         &self,
         client: &Client,
-        sub: &str,
-        sid: &str,
+        sub: &shared::AccountId,
+        sid: &Sid,
         grant_id: &str,
         scope: &str,
         now: i64,
     ) -> anyhow::Result<String> {
-        let claims = json!({
-            "iss": self.issuer,
-            "sub": sub,
-            "aud": self.issuer,
-            "client_id": client.client_id,
-            "scope": scope,
-            "sid": sid,
-            "gid": grant_id,
-            "iat": now,
-            "exp": now + self.lifetimes.access_token,
-            "jti": random_token()[..32],
-        });
-        self.keys
-            .sign(Alg::ES256, "at+jwt", claims.as_object().expect("an object"))
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: sub.clone(),
+            aud: self.issuer.clone(),
+            client_id: client.client_id.clone(),
+            scope: scope.to_owned(),
+            sid: sid.clone(),
+            gid: grant_id.to_owned(),
+            iat: now,
+            exp: now + self.lifetimes.access_token,
+            jti: random_token()[..32].to_owned(),
+        };
+        self.keys.sign(Alg::ES256, "at+jwt", &to_claims(&claims)?)
     }
 
     /// The access token's grant, if the token is good and the grant stands.
@@ -394,7 +384,7 @@ impl Tokens {
         let expect = shared::jwt::Expect {
             issuer: &self.issuer,
             audience: &self.issuer,
-            now: shared::jwt::now(),
+            now: self.clock.now(),
             leeway: 5,
             allow_expired: false,
         };
@@ -443,7 +433,7 @@ impl Tokens {
         } else {
             match grants::grant_of_refresh(&self.db, &sha256_hex(token)).await? {
                 Some(id) => match grants::by_id(&self.db, &id).await? {
-                    Some(g) if g.client_id == client.client_id => Some(id),
+                    Some(g) if client.client_id == g.client_id.as_str() => Some(id),
                     _ => None,
                 },
                 None => None,

@@ -19,8 +19,10 @@ use openidconnect::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use shared::PersonalCode;
+use shared::{PersonalCode, Secret};
 use tokio::sync::RwLock;
+
+use crate::oidc::acr::Acr;
 
 const METADATA_TTL: Duration = Duration::from_secs(300);
 
@@ -46,13 +48,13 @@ pub struct UpstreamConfig {
     pub issuer: String,
     pub client_id: String,
     #[serde(skip_serializing)]
-    pub client_secret: String,
+    pub client_secret: Secret,
     /// Scopes besides `openid`; TARA picks the method by scope (`idcard`, `smartid`, `mid`).
     pub scopes: Vec<String>,
     /// The `amr` value the answer must carry.
     pub amr: String,
     /// The least `acr` (low, substantial, high) asked for and required.
-    pub acr: String,
+    pub acr: Option<Acr>,
     pub claims: ClaimProfile,
 }
 
@@ -73,7 +75,7 @@ pub struct EidPerson {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub amr: String,
-    pub acr: String,
+    pub acr: Acr,
 }
 
 /// Why an upstream answer was refused. The messages are for logs; people see a page.
@@ -91,15 +93,6 @@ pub enum Refusal {
     NoPersonalCode(String),
     #[error("the upstream cannot be reached: {0}")]
     Unavailable(String),
-}
-
-fn acr_rank(acr: &str) -> Option<u8> {
-    match acr {
-        "low" => Some(1),
-        "substantial" => Some(2),
-        "high" => Some(3),
-        _ => None,
-    }
 }
 
 pub struct Upstream {
@@ -162,7 +155,9 @@ impl Upstream {
         Ok(CoreClient::from_provider_metadata(
             meta,
             ClientId::new(self.config.client_id.clone()),
-            Some(ClientSecret::new(self.config.client_secret.clone())),
+            Some(ClientSecret::new(
+                self.config.client_secret.expose().to_owned(),
+            )),
         )
         .set_redirect_uri(RedirectUrl::new(self.redirect_uri.clone())?))
     }
@@ -181,9 +176,9 @@ impl Upstream {
         for scope in &self.config.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }
-        if !self.config.acr.is_empty() {
+        if let Some(acr) = self.config.acr {
             request = request
-                .add_auth_context_value(AuthenticationContextClass::new(self.config.acr.clone()));
+                .add_auth_context_value(AuthenticationContextClass::new(acr.as_str().to_owned()));
         }
         let (url, state, nonce) = request.url();
         let pending = PendingUpstream {
@@ -237,18 +232,8 @@ impl Upstream {
                 self.config.amr
             )));
         }
-        let acr = claims
-            .auth_context_ref()
-            .map(|a| a.as_str().to_owned())
-            .unwrap_or_default();
-        if !self.config.acr.is_empty()
-            && acr_rank(&acr).is_none_or(|got| Some(got) < acr_rank(&self.config.acr))
-        {
-            return Err(Refusal::WrongMethod(format!(
-                "acr {acr:?}, asked {}",
-                self.config.acr
-            )));
-        }
+        let got = claims.auth_context_ref().map(|a| a.as_str().to_owned());
+        let acr = check_acr(self.config.acr, got.as_deref())?;
         // The token's signature is checked: its other claims can be read as they are.
         let payload = payload_of(&id_token.to_string())
             .ok_or_else(|| Refusal::InvalidToken("unreadable payload".into()))?;
@@ -265,10 +250,34 @@ impl Upstream {
         sub: &str,
         payload: &Value,
         amr: String,
-        acr: String,
+        acr: Acr,
     ) -> Result<EidPerson, Refusal> {
+        person_of(self.config.claims, sub, payload, amr, acr)
+    }
+}
+
+/// The level of an answer, which must be at least the one asked for; an upstream that was
+/// asked for none is taken at its word, and at `low` when it names none or an unknown one.
+fn check_acr(asked: Option<Acr>, got: Option<&str>) -> Result<Acr, Refusal> {
+    let level = got.and_then(Acr::parse);
+    match asked {
+        Some(asked) if !asked.satisfied_by(level) => Err(Refusal::WrongMethod(format!(
+            "acr {got:?}, asked {asked}"
+        ))),
+        _ => Ok(level.unwrap_or(Acr::Low)),
+    }
+}
+
+/// The person an upstream's ID token names, by its claim profile.
+fn person_of(
+    profile: ClaimProfile,
+    sub: &str,
+    payload: &Value,
+    amr: String,
+    acr: Acr,
+) -> Result<EidPerson, Refusal> {
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-        let (code, given, family) = match self.config.claims {
+        let (code, given, family) = match profile {
             ClaimProfile::Tara => {
                 let attributes = payload.get("profile_attributes");
                 (
@@ -294,7 +303,6 @@ impl Upstream {
             amr,
             acr,
         })
-    }
 }
 
 fn payload_of(compact: &str) -> Option<Value> {
@@ -330,5 +338,49 @@ impl Upstreams {
 
     pub fn all(&self) -> &[Arc<Upstream>] {
         &self.ordered
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tara_carries_the_code_in_sub_and_names_under_profile_attributes() {
+        let payload = json!({"profile_attributes": {"given_name": "MARI", "family_name": "MAASIKAS"}});
+        let p = person_of(ClaimProfile::Tara, "EE49403136515", &payload, "idcard".into(), Acr::High)
+            .unwrap();
+        assert_eq!(p.personal_code.as_str(), "49403136515");
+        assert_eq!(p.given_name.as_deref(), Some("MARI"));
+        assert!(matches!(
+            person_of(ClaimProfile::Tara, "49403136515", &payload, "idcard".into(), Acr::High),
+            Err(Refusal::NoPersonalCode(_))
+        ), "TARA's sub must start with the country");
+        assert!(matches!(
+            person_of(ClaimProfile::Tara, "EE49403136516", &payload, "idcard".into(), Acr::High),
+            Err(Refusal::NoPersonalCode(_))
+        ), "a wrong check digit is no code");
+    }
+
+    #[test]
+    fn the_flat_profile_takes_personal_code_first_then_sub() {
+        let payload = json!({"personal_code": "37605030299", "given_name": "Jaan"});
+        let p = person_of(ClaimProfile::Flat, "anything", &payload, "smartid".into(), Acr::Low).unwrap();
+        assert_eq!(p.personal_code.as_str(), "37605030299");
+        let p = person_of(ClaimProfile::Flat, "37605030299", &json!({}), "smartid".into(), Acr::Low).unwrap();
+        assert_eq!(p.personal_code.as_str(), "37605030299");
+        assert!(person_of(ClaimProfile::Flat, "EE37605030299", &json!({}), "x".into(), Acr::Low).is_ok());
+    }
+
+    #[test]
+    fn a_lower_or_unknown_level_than_asked_is_refused() {
+        assert_eq!(check_acr(Some(Acr::Substantial), Some("high")).unwrap(), Acr::High);
+        assert_eq!(check_acr(Some(Acr::Substantial), Some("substantial")).unwrap(), Acr::Substantial);
+        assert!(matches!(check_acr(Some(Acr::Substantial), Some("low")), Err(Refusal::WrongMethod(_))));
+        assert!(matches!(check_acr(Some(Acr::Low), None), Err(Refusal::WrongMethod(_))));
+        assert!(matches!(check_acr(Some(Acr::Low), Some("medium")), Err(Refusal::WrongMethod(_))));
+        assert_eq!(check_acr(None, None).unwrap(), Acr::Low);
+        assert_eq!(check_acr(None, Some("high")).unwrap(), Acr::High);
     }
 }

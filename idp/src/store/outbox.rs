@@ -17,12 +17,41 @@ pub struct Delivery {
     pub payload: Option<String>,
 }
 
-pub const LOGOUT: &str = "logout";
-pub const PROFILE: &str = "profile";
+/// What a delivery carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxKind {
+    /// A back-channel logout token, minted afresh for each attempt.
+    Logout,
+    /// A linked person's profile (`ProfileUpdate`), stored as the payload.
+    Profile,
+}
+
+impl OutboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboxKind::Logout => "logout",
+            OutboxKind::Profile => "profile",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OutboxKind> {
+        match s {
+            "logout" => Some(OutboxKind::Logout),
+            "profile" => Some(OutboxKind::Profile),
+            _ => None,
+        }
+    }
+}
+
+impl Delivery {
+    pub fn kind(&self) -> Option<OutboxKind> {
+        OutboxKind::parse(&self.kind)
+    }
+}
 
 /// One message for one client. `sid` is empty for profile updates.
 pub struct NewDelivery<'a> {
-    pub kind: &'static str,
+    pub kind: OutboxKind,
     pub client_id: &'a str,
     pub sid: &'a str,
     pub sub: &'a str,
@@ -45,7 +74,7 @@ where
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
     )
     .bind(uuid::Uuid::new_v4().to_string())
-    .bind(new.kind.to_owned())
+    .bind(new.kind.as_str().to_owned())
     .bind(new.client_id.to_owned())
     .bind(new.sid.to_owned())
     .bind(new.sub.to_owned())

@@ -4,15 +4,16 @@
 
 use shared::db::{Bind, Statement};
 use shared::profile::{ProfileChanges, ProfileUpdate, SharedProfile, next_version};
+use shared::{AccountId, ClientId, Email, PersonalCode, Phone};
 
-use super::outbox::{self, NewDelivery};
+use super::outbox::{self, NewDelivery, OutboxKind};
 use super::{Database, Result, with_db};
 
 /// An account at a node: the node's client id and the account's id there (`sub`).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct Link {
-    pub node_id: String,
-    pub sub: String,
+    pub node_id: ClientId,
+    pub sub: AccountId,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -20,9 +21,9 @@ pub struct PersonRow {
     pub id: String,
     pub first_name: String,
     pub last_name: String,
-    pub personal_code: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    pub personal_code: Option<PersonalCode>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
     pub address: Option<String>,
     pub version: i64,
 }
@@ -112,9 +113,9 @@ where
     .bind(id.to_owned())
     .bind(profile.first_name.clone())
     .bind(profile.last_name.clone())
-    .bind(profile.personal_code.clone())
-    .bind(profile.email.clone())
-    .bind(profile.phone.clone())
+    .bind(profile.personal_code.as_ref().map(|v| v.as_str().to_owned()))
+    .bind(profile.email.as_ref().map(|v| v.as_str().to_owned()))
+    .bind(profile.phone.as_ref().map(|v| v.as_str().to_owned()))
     .bind(profile.address.clone())
     .bind(version)
     .bind(at)
@@ -142,10 +143,10 @@ where
             };
             outbox::enqueue_statement(
                 &NewDelivery {
-                    kind: outbox::PROFILE,
-                    client_id: &link.node_id,
+                    kind: OutboxKind::Profile,
+                    client_id: link.node_id.as_str(),
                     sid: "",
-                    sub: &link.sub,
+                    sub: link.sub.as_str(),
                     payload: serde_json::to_string(&update).ok(),
                 },
                 timing.at_millis,
@@ -241,7 +242,7 @@ pub async fn apply_changes(
                 return Ok(None);
             };
             let mut profile = person.profile();
-            profile.apply(changes);
+            profile.apply(changes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
             let version = next_version(person.version, timing.at_millis);
             let updated = sqlx::query(
                 "UPDATE persons SET first_name = $3, last_name = $4, personal_code = $5, email = $6, \
@@ -272,7 +273,7 @@ pub async fn apply_changes(
 
 /// Removes the link of `from`'s person to its account at `node_id`. A person left with one
 /// account is no person any more and goes too. False when there was no such link.
-pub async fn unlink(db: &Database, from: &Link, node_id: &str) -> Result<bool> {
+pub async fn unlink(db: &Database, from: &Link, node_id: &ClientId) -> Result<bool> {
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
         let person_id: Option<String> = sqlx::query_scalar(PERSON_OF)

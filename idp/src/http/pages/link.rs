@@ -1,25 +1,22 @@
-//! Linking an account to one at another institution (DESIGN §4.4): choose the institution,
-//! sign in there, see how the personal data compare, confirm. Both accounts must be proven in
-//! this IdP session; the pages only ever link what the session proved.
-
-use std::time::Duration;
+//! Linking pages (`service::linking`): choose an institution, sign in there, see how the
+//! personal data compare, confirm.
 
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum_extra::extract::CookieJar;
-use serde::{Deserialize, Serialize};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use shared::ClientId;
 use shared::profile::{ProfileField, SharedProfile};
-use subtle::ConstantTimeEq;
 
-use crate::http::pages;
-use crate::http::protocol::authorize::{PendingLogin, Purpose, internal};
+use crate::error::{AppError, PageResult};
+use crate::http::extract::{Browser, SessionCookie, VerifiedForm};
+use crate::http::render;
 use crate::i18n::{self, Texts};
+use crate::service::linking::{Keep, Reviewed, Stop};
 use crate::service::links::Review;
-use crate::service::sessions::{COOKIE, IdpSession, random_token};
 use crate::state::AppState;
-use crate::store::persons::{Link, Linked};
+use crate::store::persons::Linked;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -71,38 +68,13 @@ struct OutcomePage<'a> {
     back_url: Option<String>,
 }
 
-/// A comparison the person is looking at, until they confirm it.
-#[derive(Serialize, Deserialize)]
-struct PendingReview {
-    a: Link,
-    b: Link,
-    proposed: SharedProfile,
-    profile_a: SharedProfile,
-    profile_b: SharedProfile,
-    choices: Vec<ProfileField>,
-    csrf: String,
-}
-
-const REVIEW_MINUTES: u64 = 15;
-
-fn review_key(id: &str) -> String {
-    format!("link-review:{id}")
-}
-
-fn render(status: StatusCode, t: &'static Texts, page: impl Template) -> Response {
-    match page.render() {
-        Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => internal(t, e.into()),
-    }
-}
-
 fn outcome(
     status: StatusCode,
     t: &'static Texts,
     title: &str,
     message: &str,
     back_url: Option<String>,
-) -> Response {
+) -> PageResult {
     let page = OutcomePage {
         t,
         title,
@@ -112,184 +84,86 @@ fn outcome(
         is_error: status != StatusCode::OK,
         back_url,
     };
-    render(status, t, page)
+    render(status, &page)
 }
 
-/// Where the person goes back to at a node: its site, signed in afresh so the nav bar is new.
-fn back_url(state: &AppState, client_id: &str) -> Option<String> {
-    let client = state.clients.get(client_id)?;
-    let base = client.federation_url.as_deref()?.trim_end_matches('/');
-    Some(format!("{base}/sso/start?next=/profile"))
-}
-
-async fn session(state: &AppState, jar: &CookieJar) -> Option<(String, IdpSession)> {
-    let cookie = jar.get(COOKIE)?.value().to_owned();
-    let session = state
-        .sessions
-        .load(&cookie, shared::jwt::now())
-        .await
-        .ok()??;
-    Some((cookie, session))
-}
-
-/// Whether `client_id` is a school node (a client for its own accounts with a federation API).
-fn is_node(state: &AppState, client_id: &str) -> bool {
-    state
-        .clients
-        .get(client_id)
-        .is_some_and(|c| c.node_id == c.client_id && c.federation_url.is_some())
+/// A step that cannot go on: a page with the way back to the institution.
+fn stopped(state: &AppState, t: &'static Texts, stop: Stop, back_to: &str) -> PageResult {
+    match stop {
+        Stop::SignInFirst => outcome(
+            StatusCode::FORBIDDEN,
+            t,
+            t.link_title,
+            t.link_sign_in_first,
+            state.linking.back_url(back_to),
+        ),
+        Stop::NotAnInstitution => Err(AppError::unknown_client().in_lang(t)),
+        Stop::Expired => Err(AppError::request_expired().in_lang(t)),
+        Stop::Internal(e) => Err(AppError::internal(e).in_lang(t)),
+    }
 }
 
 pub async fn choose(
     State(state): State<AppState>,
     headers: HeaderMap,
-    jar: CookieJar,
+    cookie: SessionCookie,
     Query(q): Query<LinkQuery>,
-) -> Response {
+) -> PageResult {
     let t = i18n::texts(&headers, None);
-    let session = session(&state, &jar).await;
-    let Some(account) = session.as_ref().and_then(|(_, s)| s.accounts.get(&q.from)) else {
-        return outcome(
-            StatusCode::FORBIDDEN,
-            t,
-            t.link_title,
-            t.link_sign_in_first,
-            back_url(&state, &q.from),
-        );
+    let from = ClientId::new(q.from);
+    let choices = match state.linking.choices(cookie.as_deref(), &from).await {
+        Ok(c) => c,
+        Err(stop) => return stopped(&state, t, stop, from.as_str()),
     };
-    let linked = match state.links.institutions(&q.from, &account.sub).await {
-        Ok(l) => l,
-        Err(e) => return internal(t, e),
-    };
-    let choices = state
-        .clients
-        .all()
-        .into_iter()
-        .filter(|c| is_node(&state, &c.client_id) && c.client_id != q.from)
-        .filter(|c| !linked.iter().any(|l| l.client_id == c.client_id))
-        .map(|c| (c.client_id.clone(), c.name.clone()))
-        .collect();
     let page = ChoosePage {
         t,
-        from: &q.from,
-        linked: linked.into_iter().map(|l| l.name).collect(),
-        choices,
-        back_url: back_url(&state, &q.from),
+        from: from.as_str(),
+        linked: choices.linked.into_iter().map(|l| l.name).collect(),
+        choices: choices
+            .choices
+            .iter()
+            .map(|c| (c.client_id.to_string(), c.name.clone()))
+            .collect(),
+        back_url: state.linking.back_url(from.as_str()),
     };
-    render(StatusCode::OK, t, page)
+    render(StatusCode::OK, &page)
 }
 
 /// The institution is chosen: sign in there unless the session already proved an account.
 pub async fn with(
     State(state): State<AppState>,
     headers: HeaderMap,
-    jar: CookieJar,
+    cookie: SessionCookie,
     Query(q): Query<LinkQuery>,
-) -> Response {
+) -> PageResult<Response> {
     let t = i18n::texts(&headers, None);
-    if !is_node(&state, &q.to) || q.from == q.to {
-        return pages::error(StatusCode::BAD_REQUEST, t, t.unknown_client);
+    let (from, to) = (ClientId::new(q.from), ClientId::new(q.to));
+    match state.linking.start(cookie.as_deref(), &from, &to, t.lang).await {
+        Ok(location) => Ok(Redirect::to(&location).into_response()),
+        Err(stop) => stopped(&state, t, stop, from.as_str()),
     }
-    let session = session(&state, &jar).await;
-    let proven = |node: &str| {
-        session
-            .as_ref()
-            .and_then(|(_, s)| s.accounts.get(node))
-            .is_some_and(|a| a.via_link.is_none())
-    };
-    if !session
-        .as_ref()
-        .is_some_and(|(_, s)| s.accounts.contains_key(&q.from))
-    {
-        return outcome(
-            StatusCode::FORBIDDEN,
-            t,
-            t.link_title,
-            t.link_sign_in_first,
-            back_url(&state, &q.from),
-        );
-    }
-    if proven(&q.to) {
-        return Redirect::to(&review_path(&q.from, &q.to)).into_response();
-    }
-    let pending = PendingLogin {
-        purpose: Purpose::Link {
-            from: q.from.clone(),
-            to: q.to.clone(),
-            ui_locales: Some(t.lang.to_owned()),
-        },
-        csrf: random_token(),
-    };
-    match pending.store(&state).await {
-        Ok(url) => Redirect::to(&url).into_response(),
-        Err(e) => internal(t, e),
-    }
-}
-
-pub fn review_path(from: &str, to: &str) -> String {
-    let enc = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-    format!("/link/review?from={}&to={}", enc(from), enc(to))
-}
-
-fn link_in(session: &IdpSession, node_id: &str) -> Option<Link> {
-    session.accounts.get(node_id).map(|a| Link {
-        node_id: node_id.to_owned(),
-        sub: a.sub.clone(),
-    })
 }
 
 pub async fn review(
     State(state): State<AppState>,
     headers: HeaderMap,
-    jar: CookieJar,
+    browser: Browser,
+    cookie: SessionCookie,
     Query(q): Query<LinkQuery>,
-) -> Response {
+) -> PageResult {
     let t = i18n::texts(&headers, None);
-    let back = back_url(&state, &q.from);
-    let Some((_, session)) = session(&state, &jar).await else {
-        return outcome(
-            StatusCode::FORBIDDEN,
-            t,
-            t.link_title,
-            t.link_sign_in_first,
-            back,
-        );
-    };
-    // The account to link must have been proven here, not merely opened through a link.
-    let proven_b = session
-        .accounts
-        .get(&q.to)
-        .is_some_and(|a| a.via_link.is_none());
-    let (Some(a), Some(b), true) = (
-        link_in(&session, &q.from),
-        link_in(&session, &q.to),
-        proven_b,
-    ) else {
-        return outcome(
-            StatusCode::FORBIDDEN,
-            t,
-            t.link_title,
-            t.link_sign_in_first,
-            back,
-        );
-    };
-    let review = match state.links.review(&a, &b).await {
+    let (from, to) = (ClientId::new(q.from), ClientId::new(q.to));
+    let back = state.linking.back_url(from.as_str());
+    let reviewed = match state.linking.review(cookie.as_deref(), &from, &to).await {
         Ok(r) => r,
-        Err(e) => return internal(t, e),
+        Err(stop) => return stopped(&state, t, stop, from.as_str()),
     };
-    match review {
-        Review::AlreadyLinked => outcome(StatusCode::OK, t, t.link_title, t.link_already, back),
-        Review::Unavailable => outcome(
-            StatusCode::BAD_GATEWAY,
-            t,
-            t.link_title,
-            t.link_unavailable,
-            back,
-        ),
-        Review::Mismatch {
+    let shown = match reviewed {
+        Reviewed::Match(shown) => shown,
+        Reviewed::Other(Review::Mismatch {
             differing,
             uncorroborated,
-        } => {
+        }) => {
             let page = OutcomePage {
                 t,
                 title: t.link_mismatch_title,
@@ -299,74 +173,51 @@ pub async fn review(
                 is_error: true,
                 back_url: back,
             };
-            render(StatusCode::CONFLICT, t, page)
+            return render(StatusCode::CONFLICT, &page);
         }
-        Review::Match {
-            a: account_a,
-            b: account_b,
-            proposed,
-            choices,
-        } => {
-            let pending = PendingReview {
-                a: a.clone(),
-                b: b.clone(),
-                proposed: proposed.clone(),
-                profile_a: account_a.profile.clone(),
-                profile_b: account_b.profile.clone(),
-                choices: choices.clone(),
-                csrf: random_token(),
-            };
-            let id = random_token();
-            let stored = match serde_json::to_vec(&pending) {
-                Ok(bytes) => {
-                    state
-                        .ephemeral
-                        .set(
-                            &review_key(&id),
-                            &bytes,
-                            Duration::from_secs(REVIEW_MINUTES * 60),
-                        )
-                        .await
-                }
-                Err(e) => Err(e.into()),
-            };
-            if let Err(e) = stored {
-                return internal(t, e);
-            }
-            let name = |id: &str| {
-                state
-                    .clients
-                    .get(id)
-                    .map(|c| c.name.clone())
-                    .unwrap_or_default()
-            };
-            let (name_a, name_b) = (name(&a.node_id), name(&b.node_id));
-            let rows = SharedProfile::FIELDS
-                .into_iter()
-                .map(|f| {
-                    let value = |p: &SharedProfile| p.get(f).unwrap_or("—").to_owned();
-                    Row {
-                        key: field_key(f),
-                        label: t.field(f),
-                        a: value(&account_a.profile),
-                        b: value(&account_b.profile),
-                        kept: value(&proposed),
-                        choosable: choices.contains(&f),
-                        kept_a: proposed.get(f) == account_a.profile.get(f),
-                    }
-                })
-                .collect();
-            let page = ReviewPage {
+        Reviewed::Other(Review::AlreadyLinked) => {
+            return outcome(StatusCode::OK, t, t.link_title, t.link_already, back);
+        }
+        Reviewed::Other(Review::Unavailable | Review::Match { .. }) => {
+            return outcome(
+                StatusCode::BAD_GATEWAY,
                 t,
-                review_id: &id,
-                csrf: &pending.csrf,
-                name_a: &name_a,
-                name_b: &name_b,
-                rows,
-            };
-            render(StatusCode::OK, t, page)
+                t.link_title,
+                t.link_unavailable,
+                back,
+            );
         }
-    }
+    };
+    let review = &shown.review;
+    let rows = SharedProfile::FIELDS
+        .into_iter()
+        .map(|f| {
+            let value = |p: &SharedProfile| p.get(f).unwrap_or("—").to_owned();
+            Row {
+                key: field_key(f),
+                label: t.field(f),
+                a: value(&review.profile_a),
+                b: value(&review.profile_b),
+                kept: value(&review.proposed),
+                choosable: review.choices.contains(&f),
+                kept_a: review.proposed.get(f) == review.profile_a.get(f),
+            }
+        })
+        .collect();
+    let csrf = browser.csrf_token();
+    let (name_a, name_b) = (
+        state.linking.name_of(&review.a.node_id),
+        state.linking.name_of(&review.b.node_id),
+    );
+    let page = ReviewPage {
+        t,
+        review_id: &shown.id,
+        csrf: &csrf,
+        name_a: &name_a,
+        name_b: &name_b,
+        rows,
+    };
+    render(StatusCode::OK, &page)
 }
 
 fn field_key(field: ProfileField) -> &'static str {
@@ -384,7 +235,6 @@ fn field_key(field: ProfileField) -> &'static str {
 #[serde(default)]
 pub struct ConfirmForm {
     review: String,
-    csrf: String,
     email: String,
     phone: String,
     address: String,
@@ -393,68 +243,40 @@ pub struct ConfirmForm {
 pub async fn confirm(
     State(state): State<AppState>,
     headers: HeaderMap,
-    jar: CookieJar,
-    body: axum::body::Bytes,
-) -> Response {
+    cookie: SessionCookie,
+    VerifiedForm(form): VerifiedForm<ConfirmForm>,
+) -> PageResult {
     let t = i18n::texts(&headers, None);
-    let form: ConfirmForm = serde_html_form::from_bytes(&body).unwrap_or_default();
-    if form.review.len() != 64 {
-        return pages::error(StatusCode::BAD_REQUEST, t, t.request_expired);
-    }
-    let pending: Option<PendingReview> = match state.ephemeral.get(&review_key(&form.review)).await
-    {
-        Ok(bytes) => bytes.and_then(|b| serde_json::from_slice(&b).ok()),
-        Err(e) => return internal(t, e),
-    };
-    let Some(pending) = pending else {
-        return pages::error(StatusCode::BAD_REQUEST, t, t.request_expired);
-    };
-    if !bool::from(pending.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
-        return pages::error(StatusCode::FORBIDDEN, t, t.csrf_failed);
-    }
-    let back = back_url(&state, &pending.a.node_id);
-    // The accounts must still be the ones this session proved.
-    let session = session(&state, &jar).await.map(|(_, s)| s);
-    let still = session.as_ref().is_some_and(|s| {
-        link_in(s, &pending.a.node_id).is_some_and(|l| l.sub == pending.a.sub)
-            && link_in(s, &pending.b.node_id).is_some_and(|l| l.sub == pending.b.sub)
-    });
-    if !still {
-        return outcome(
-            StatusCode::FORBIDDEN,
-            t,
-            t.link_title,
-            t.link_sign_in_first,
-            back,
-        );
-    }
-    let _ = state.ephemeral.delete(&review_key(&form.review)).await;
-    let mut profile = pending.proposed.clone();
-    for (field, choice) in [
+    let keep: Vec<(ProfileField, Keep)> = [
         (ProfileField::Email, &form.email),
         (ProfileField::Phone, &form.phone),
         (ProfileField::Address, &form.address),
-    ] {
-        if !pending.choices.contains(&field) {
-            continue;
-        }
-        let from = match choice.as_str() {
-            "a" => &pending.profile_a,
-            "b" => &pending.profile_b,
-            _ => continue,
-        };
-        profile.set(field, from.get(field).map(str::to_owned));
-    }
-    match state.links.confirm(&pending.a, &pending.b, &profile).await {
-        Ok(Linked::Done { .. }) => outcome(StatusCode::OK, t, t.link_done_title, t.link_done, back),
-        Ok(Linked::AlreadyLinked) => outcome(StatusCode::OK, t, t.link_title, t.link_already, back),
-        Ok(Linked::NodeTaken(_)) => outcome(
+    ]
+    .into_iter()
+    .filter_map(|(field, choice)| match choice.as_str() {
+        "a" => Some((field, Keep::A)),
+        "b" => Some((field, Keep::B)),
+        _ => None,
+    })
+    .collect();
+    let (linked, from) = match state
+        .linking
+        .confirm(cookie.as_deref(), &form.review, &keep)
+        .await
+    {
+        Ok(done) => done,
+        Err(stop) => return stopped(&state, t, stop, ""),
+    };
+    let back = state.linking.back_url(from.as_str());
+    match linked {
+        Linked::Done { .. } => outcome(StatusCode::OK, t, t.link_done_title, t.link_done, back),
+        Linked::AlreadyLinked => outcome(StatusCode::OK, t, t.link_title, t.link_already, back),
+        Linked::NodeTaken(_) => outcome(
             StatusCode::CONFLICT,
             t,
             t.link_mismatch_title,
             t.link_node_taken,
             back,
         ),
-        Err(e) => internal(t, e),
     }
 }

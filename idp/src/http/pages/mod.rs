@@ -1,54 +1,40 @@
-//! Pages people see: the branded sign-in page and messages.
+//! Pages people see: the branded sign-in page, eID, linking, and messages.
 
 pub mod eid;
 pub mod link;
 pub mod login;
 
-use askama::Template;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
 
-use crate::i18n::{self, Texts};
+use crate::error::AppError;
+use crate::service::sessions::COOKIE;
+use crate::service::signin::Continue;
+use crate::state::AppState;
 
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessagePage<'a> {
-    t: &'static Texts,
-    title: &'a str,
-    message: &'a str,
-    detail: Option<&'a str>,
-    is_error: bool,
+pub async fn not_found() -> AppError {
+    AppError::not_found()
 }
 
-/// A page with one message; errors are shown here when they cannot go back to a client.
-pub fn message(
-    status: StatusCode,
-    t: &'static Texts,
-    title: &str,
-    text: &str,
-    detail: Option<&str>,
-) -> Response {
-    let page = MessagePage {
-        t,
-        title,
-        message: text,
-        detail,
-        is_error: status.is_client_error() || status.is_server_error(),
-    };
-    match page.render() {
-        Ok(body) => (status, Html(body)).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "rendering failed");
-            (StatusCode::INTERNAL_SERVER_ERROR, t.internal).into_response()
-        }
-    }
+/// The session cookie: HttpOnly, SameSite=Lax (it must come along on top-level redirects from
+/// the schools), Secure when the issuer is https.
+pub fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    Cookie::build((COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.issuer.starts_with("https://"))
+        .build()
 }
 
-pub fn error(status: StatusCode, t: &'static Texts, text: &str) -> Response {
-    message(status, t, t.error_title, text, None)
-}
-
-pub async fn not_found(headers: HeaderMap) -> Response {
-    let t = i18n::texts(&headers, None);
-    error(StatusCode::NOT_FOUND, t, t.not_found)
+/// An account was proven: the browser carries the new session cookie to where it goes next.
+pub fn continue_to(state: &AppState, next: Continue) -> Response {
+    let jar = CookieJar::new().add(session_cookie(state, next.cookie));
+    let mut response = (jar, Redirect::to(&next.location)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    response
 }

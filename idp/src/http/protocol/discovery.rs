@@ -55,17 +55,11 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 }
 
 pub async fn health(State(state): State<AppState>) -> Response {
-    let db =
-        shared::with_db!(&state.db, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok());
-    let ephemeral = state.ephemeral.get("health").await.is_ok();
-    let status = if db && ephemeral {
+    let report = state.health.check().await;
+    let status = if report.ok() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        Json(json!({ "database": db, "ephemeral": ephemeral })),
-    )
-        .into_response()
+    (status, Json(report)).into_response()
 }

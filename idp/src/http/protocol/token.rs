@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::oidc::error::OAuthError;
 use crate::service::clients::{self, Client, Credentials};
+use crate::service::tokens::TokenResponse;
 use crate::state::AppState;
 
 #[derive(Deserialize, Default)]
@@ -58,15 +59,7 @@ async fn client(
         assertion_type: form.client_assertion_type.clone(),
         assertion: form.client_assertion.clone(),
     };
-    let endpoint = format!("{}{endpoint}", state.config.issuer);
-    clients::authenticate(
-        &state.clients,
-        &state.ephemeral,
-        &state.config.issuer,
-        &endpoint,
-        &creds,
-    )
-    .await
+    state.client_auth.authenticate(endpoint, &creds).await
 }
 
 fn no_store(mut response: Response) -> Response {
@@ -94,7 +87,7 @@ async fn issue(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<crate::service::tokens::TokenResponse, OAuthError> {
+) -> Result<TokenResponse, OAuthError> {
     let form = parse(headers, body)?;
     let client = client(state, headers, &form, "/token").await?;
     match form.grant_type.as_str() {

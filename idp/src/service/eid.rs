@@ -1,0 +1,198 @@
+//! Signing in with ID-card or Smart-ID through an upstream provider (DESIGN §4.8): the button
+//! sends the person upstream with a single-use `state`; the answer is checked completely
+//! (`upstream`), the personal code it proves is looked up at the node the person is signing
+//! in to, and only then does the waiting sign-in go on. Nothing is stored and no session
+//! begins unless every check passes.
+
+use std::time::Duration;
+
+use shared::ClientId;
+use shared::ephemeral::Ephemeral;
+use shared::federation::AccountQuery;
+
+use super::clients::Registry;
+use super::federation::NodeApi;
+use super::sessions::SignedInAccount;
+use super::signin::{Continue, PendingLogins, SignIn, SignInError};
+use super::upstream::{PendingUpstream, Refusal, Upstreams};
+
+const PENDING_MINUTES: u64 = 10;
+
+fn state_key(state: &str) -> String {
+    format!("upstream-state:{state}")
+}
+
+/// The upstream's answer at the callback, as sent.
+#[derive(Debug, Default)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub iss: Option<String>,
+}
+
+/// Why an eID sign-in did not go on; each is a page.
+#[derive(Debug)]
+pub enum EidStop {
+    UnknownUpstream,
+    /// The waiting sign-in expired or was finished.
+    Expired,
+    /// The answer does not belong to a sign-in this IdP began with this upstream.
+    WrongState,
+    /// The answer lacks a code or names another issuer (RFC 9207 mix-up).
+    Malformed,
+    Refused(Refusal),
+    /// The person is proven, but the institution has no account with their personal code.
+    NoAccount {
+        institution: String,
+        node_url: Option<String>,
+        login: String,
+    },
+    NodeUnavailable,
+    UnknownClient,
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for EidStop {
+    fn from(e: anyhow::Error) -> Self {
+        EidStop::Internal(e)
+    }
+}
+
+impl From<SignInError> for EidStop {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::Expired => EidStop::Expired,
+            SignInError::UnknownClient => EidStop::UnknownClient,
+            SignInError::Internal(e) => EidStop::Internal(e),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Eid {
+    pub upstreams: Upstreams,
+    pub pending: PendingLogins,
+    pub signin: SignIn,
+    pub clients: Registry,
+    pub nodes: NodeApi,
+    pub store: Ephemeral,
+}
+
+impl Eid {
+    /// The upstream's authorization URL for waiting sign-in `login`.
+    pub async fn start(&self, upstream_id: &str, login: &str) -> Result<String, EidStop> {
+        let upstream = self
+            .upstreams
+            .get(upstream_id)
+            .ok_or(EidStop::UnknownUpstream)?;
+        self.pending.get(login).await?.ok_or(EidStop::Expired)?;
+        let (url, state, remembered) = upstream.start(login).await.map_err(|e| {
+            EidStop::Refused(Refusal::Unavailable(format!("{e:#}")))
+        })?;
+        self.store
+            .set(
+                &state_key(&state),
+                &serde_json::to_vec(&remembered).map_err(anyhow::Error::from)?,
+                Duration::from_secs(PENDING_MINUTES * 60),
+            )
+            .await?;
+        Ok(url)
+    }
+
+    /// The upstream's answer: checked, the person looked up, and the waiting sign-in finished.
+    pub async fn callback(
+        &self,
+        upstream_id: &str,
+        answer: Callback,
+        cookie: Option<&str>,
+    ) -> Result<Continue, EidStop> {
+        let upstream = self
+            .upstreams
+            .get(upstream_id)
+            .ok_or(EidStop::UnknownUpstream)?;
+        // The state is single use and must be one this IdP gave this very upstream.
+        let remembered = match answer
+            .state
+            .as_deref()
+            .filter(|s| !s.is_empty() && s.len() <= 128)
+        {
+            Some(s) => self.store.take(&state_key(s)).await?,
+            None => None,
+        };
+        let remembered: PendingUpstream = remembered
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .filter(|r: &PendingUpstream| r.upstream == upstream_id)
+            .ok_or(EidStop::WrongState)?;
+        let pending = self
+            .pending
+            .get(&remembered.login)
+            .await?
+            .ok_or(EidStop::Expired)?;
+        if let Some(error) = answer.error {
+            tracing::info!(upstream = %upstream_id, %error, "the upstream did not identify the person");
+            return Err(EidStop::Refused(
+                if error == "user_cancel" || error == "access_denied" {
+                    Refusal::Cancelled
+                } else {
+                    Refusal::UpstreamError(error)
+                },
+            ));
+        }
+        // RFC 9207: an answer naming another issuer is a mix-up.
+        if answer
+            .iss
+            .as_deref()
+            .is_some_and(|iss| iss != upstream.config.issuer)
+        {
+            return Err(EidStop::Malformed);
+        }
+        let code = answer
+            .code
+            .filter(|c| !c.is_empty())
+            .ok_or(EidStop::Malformed)?;
+        let person = upstream.finish(&code, &remembered).await.map_err(|refusal| {
+            tracing::warn!(upstream = %upstream_id, %refusal, "upstream answer refused");
+            EidStop::Refused(refusal)
+        })?;
+        let client = self
+            .clients
+            .get(pending.client_id())
+            .ok_or(EidStop::UnknownClient)?;
+        let node = self
+            .clients
+            .get(&client.node_id)
+            .ok_or(EidStop::UnknownClient)?;
+        let query = AccountQuery {
+            sub: None,
+            personal_code: Some(person.personal_code.clone()),
+        };
+        let account = match self.nodes.lookup_account(&node, &query).await {
+            Ok(Some(account)) => account,
+            Ok(None) => {
+                return Err(EidStop::NoAccount {
+                    institution: node.name.clone(),
+                    node_url: node.federation_url.clone(),
+                    login: remembered.login,
+                });
+            }
+            Err(e) => {
+                tracing::warn!(node = %node.client_id, error = %format!("{e:#}"), "account look-up failed");
+                return Err(EidStop::NodeUnavailable);
+            }
+        };
+        let account = SignedInAccount {
+            sub: account.sub,
+            claims: account.claims,
+            auth_time: self.signin.clock.now(),
+            amr: vec![person.amr],
+            acr: person.acr,
+            via_link: None,
+        };
+        let node_id: ClientId = node.client_id.clone();
+        Ok(self
+            .signin
+            .proven(&remembered.login, &node_id, account, cookie)
+            .await?)
+    }
+}

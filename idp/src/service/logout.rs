@@ -1,0 +1,194 @@
+//! Ending IdP sessions and telling every institution in them (DESIGN §4.7): RP-initiated
+//! logout, expiry found by the sweeper, and a school admin's "sign out everywhere". Each ended
+//! session's participants get a back-channel logout from the durable outbox; the logout page
+//! loads their front-channel frames. A failure to record the end is an error, never a silent
+//! success: the session is removed only after its fan-out is queued.
+
+use serde_json::Value;
+use shared::{AccountId, ClientId, Sid};
+
+use super::clients::Registry;
+use super::delivery::Deliveries;
+use super::keys::KeyRing;
+use super::links::Links;
+use super::sessions::{IdpSession, Sessions};
+use crate::store::persons::Link;
+
+/// An RP-initiated logout request (RP-Initiated Logout 1.0 §2).
+#[derive(Debug, Default)]
+pub struct LogoutRequest {
+    pub id_token_hint: Option<String>,
+    pub post_logout_redirect_uri: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// What a logout ended, for the page.
+#[derive(Debug, Default)]
+pub struct LoggedOut {
+    /// The institutions told.
+    pub institutions: Vec<String>,
+    /// Front-Channel Logout 1.0 frames: each participant's URI with `iss` and `sid`.
+    pub frames: Vec<String>,
+    /// The client's registered post-logout URI, when one was asked for.
+    pub next: Option<String>,
+    /// Whether the browser's session cookie is to be removed.
+    pub ended: bool,
+}
+
+#[derive(Debug)]
+pub enum LogoutError {
+    /// Bad hint, unknown client or unregistered redirect URI.
+    Invalid,
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for LogoutError {
+    fn from(e: anyhow::Error) -> Self {
+        LogoutError::Internal(e)
+    }
+}
+
+#[derive(Clone)]
+pub struct Logout {
+    pub sessions: Sessions,
+    pub deliveries: Deliveries,
+    pub clients: Registry,
+    pub links: Links,
+    pub keys: KeyRing,
+    pub issuer: String,
+}
+
+impl Logout {
+    /// Checks the request and ends the session behind `cookie`, unless a hint names another.
+    pub async fn end_session(
+        &self,
+        request: &LogoutRequest,
+        cookie: Option<&str>,
+    ) -> Result<LoggedOut, LogoutError> {
+        // The hint may have expired; its signature and issuer must still be ours.
+        let hint = match request.id_token_hint.as_deref() {
+            Some(token) => match self.keys.verify(token) {
+                Ok((_, claims))
+                    if claims.get("iss").and_then(Value::as_str) == Some(self.issuer.as_str()) =>
+                {
+                    Some(claims)
+                }
+                _ => return Err(LogoutError::Invalid),
+            },
+            None => None,
+        };
+        let hinted_client = hint.as_ref().and_then(|c| c.get("aud")).and_then(|a| match a {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(v) => v.first().and_then(Value::as_str).map(str::to_owned),
+            _ => None,
+        });
+        if let (Some(a), Some(b)) = (&hinted_client, &request.client_id)
+            && a != b
+        {
+            return Err(LogoutError::Invalid);
+        }
+        let client = hinted_client
+            .or(request.client_id.clone())
+            .and_then(|id| self.clients.get(&id));
+        let next = match (&request.post_logout_redirect_uri, &client) {
+            (Some(uri), Some(client)) if client.allows_post_logout(uri) => Some(uri.clone()),
+            (Some(_), _) => return Err(LogoutError::Invalid),
+            (None, _) => None,
+        };
+        let mut out = LoggedOut {
+            next,
+            ..LoggedOut::default()
+        };
+        let Some(cookie) = cookie else {
+            return Ok(out);
+        };
+        let session = self.sessions.load(cookie).await?;
+        let hinted_sid = hint.as_ref().and_then(|c| c.get("sid")).and_then(Value::as_str);
+        // A hint for another session must not end this one.
+        if let (Some(s), Some(sid)) = (&session, hinted_sid)
+            && s.sid != sid
+        {
+            return Ok(out);
+        }
+        if let Some(session) = &session {
+            out.institutions = self.deliveries.announce_logout(session).await?;
+            out.frames = self.front_channel_frames(session);
+        }
+        self.sessions.delete(cookie).await?;
+        out.ended = true;
+        Ok(out)
+    }
+
+    fn front_channel_frames(&self, session: &IdpSession) -> Vec<String> {
+        session
+            .participants
+            .iter()
+            .filter_map(|id| self.clients.get(id)?.frontchannel_logout_uri.clone())
+            .filter_map(|uri| frame_url(&uri, &self.issuer, &session.sid))
+            .collect()
+    }
+
+    /// Ends the sessions that expired since the last sweep and announces each; returns how
+    /// many ended. A session whose end cannot be queued is an error for the next round.
+    pub async fn sweep_expired(&self) -> anyhow::Result<usize> {
+        let ended = self.sessions.sweep().await?;
+        let mut failed = 0;
+        for session in &ended {
+            if let Err(e) = self.deliveries.announce_logout(session).await {
+                tracing::error!(sid = %session.sid, error = %format!("{e:#}"), "the end of an expired session could not be queued");
+                failed += 1;
+            }
+        }
+        anyhow::ensure!(failed == 0, "{failed} of {} expired sessions could not be announced", ended.len());
+        Ok(ended.len())
+    }
+
+    /// Ends every IdP session in which this account or one linked to it is signed in, and
+    /// announces each end to its clients; returns how many sessions ended.
+    pub async fn sign_out_everywhere(
+        &self,
+        node_id: &ClientId,
+        sub: &AccountId,
+    ) -> anyhow::Result<usize> {
+        let from = Link {
+            node_id: node_id.clone(),
+            sub: sub.clone(),
+        };
+        let mut accounts = self.links.linked_accounts(&from).await?;
+        if accounts.is_empty() {
+            accounts.push(from);
+        }
+        let mut ended = 0;
+        for account in accounts {
+            for session in self
+                .sessions
+                .end_sessions_of(&account.node_id, &account.sub)
+                .await?
+            {
+                self.deliveries.announce_logout(&session).await?;
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+}
+
+fn frame_url(uri: &str, issuer: &str, sid: &Sid) -> Option<String> {
+    let mut url = url::Url::parse(uri).ok()?;
+    url.query_pairs_mut()
+        .append_pair("iss", issuer)
+        .append_pair("sid", sid.as_str());
+    Some(url.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_carries_iss_and_sid_after_the_clients_own_query() {
+        let url = frame_url("https://jpk.example.ee/fc?x=1", "https://idp", &Sid::from("s 1")).unwrap();
+        assert_eq!(url, "https://jpk.example.ee/fc?x=1&iss=https%3A%2F%2Fidp&sid=s+1");
+        assert!(frame_url("not a url", "https://idp", &Sid::from("s")).is_none());
+    }
+}
