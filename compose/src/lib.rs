@@ -124,6 +124,8 @@ pub struct RunningIdp {
     pub port: u16,
     pub task: JoinHandle<anyhow::Result<()>>,
     pub state: idp::state::AppState,
+    /// The IdP's database, for looking at what it stored.
+    pub db: idp::store::Database,
 }
 
 impl RunningIdp {
@@ -291,7 +293,7 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 client_id: institution.id.clone(),
                 name: institution.name.clone(),
                 secret_hash: Some(idp::config::hash_secret(&secret)),
-                jwks_uri: Some(format!("{site}/federation/jwks.json")),
+                jwks_uri: Some(format!("{site}{}", shared::federation::path::JWKS)),
                 redirect_uris: vec![format!("{site}/sso/callback")],
                 post_logout_redirect_uris: vec![format!("{site}/logged-out")],
                 backchannel_logout_uri: (options.logout_channels != LogoutChannels::FrontOnly)
@@ -351,6 +353,7 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 host: place.host.clone(),
                 port,
                 state: app.state().clone(),
+                db: app.database().context("a built IdP has its database")?,
                 task: tokio::spawn(app.run()),
             })
         }
@@ -372,10 +375,10 @@ fn eid_upstreams(broker: &RunningBroker) -> Vec<UpstreamConfig> {
         label_en: en.to_owned(),
         issuer: broker.url(),
         client_id: "idp".to_owned(),
-        client_secret: broker.broker.secret().to_owned(),
+        client_secret: broker.broker.secret().into(),
         scopes: vec![method.to_owned()],
         amr: method.to_owned(),
-        acr: "high".to_owned(),
+        acr: Some(idp::oidc::acr::Acr::High),
         claims: ClaimProfile::Tara,
     })
     .collect()

@@ -38,6 +38,11 @@ impl Application {
     pub fn deliveries(&self) -> Option<&Deliveries> {
         self.workers.as_ref().map(|w| &w.deliveries)
     }
+
+    /// The IdP's database, for the launcher's and the tests' own look-ups.
+    pub fn database(&self) -> Option<Database> {
+        self.workers.as_ref().map(|w| w.db.clone())
+    }
 }
 
 /// What the background tasks need beside the services.
@@ -156,7 +161,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         store: ephemeral.clone(),
     };
     let logout = Logout {
-        sessions,
+        sessions: sessions.clone(),
         deliveries: deliveries.clone(),
         clients: clients.clone(),
         links: links.clone(),
@@ -185,6 +190,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         config: Arc::new(config),
         keys,
         clients,
+        sessions,
         client_auth,
         authorizer,
         signin,

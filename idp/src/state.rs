@@ -12,6 +12,7 @@ use crate::service::keys::KeyRing;
 use crate::service::linking::Linking;
 use crate::service::logout::Logout;
 use crate::service::node_requests::NodeRequests;
+use crate::service::sessions::Sessions;
 use crate::service::signin::SignIn;
 use crate::service::tokens::Tokens;
 use crate::service::upstream::Upstreams;
@@ -21,6 +22,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub keys: KeyRing,
     pub clients: Registry,
+    pub sessions: Sessions,
     pub client_auth: ClientAuth,
     pub authorizer: Authorizer,
     pub signin: SignIn,

@@ -45,8 +45,8 @@ fn anna() -> SharedProfile {
     SharedProfile {
         first_name: "Anna".into(),
         last_name: "Allikas".into(),
-        personal_code: Some("48505120221".into()),
-        email: Some("anna@a.ee".into()),
+        personal_code: Some(shared::PersonalCode::parse("48505120221").unwrap()),
+        email: Some(shared::Email::parse("anna@a.ee").unwrap()),
         ..SharedProfile::default()
     }
 }
@@ -106,8 +106,8 @@ async fn linking_merging_and_unlinking() {
     assert_eq!(persons::links(&db, &person_id).await.unwrap().len(), 4);
 
     // Removing the link to D leaves the other three.
-    assert!(persons::unlink(&db, &at("a", "1"), "d").await.unwrap());
-    assert!(!persons::unlink(&db, &at("a", "1"), "d").await.unwrap());
+    assert!(persons::unlink(&db, &at("a", "1"), &"d".into()).await.unwrap());
+    assert!(!persons::unlink(&db, &at("a", "1"), &"d".into()).await.unwrap());
     assert_eq!(persons::links(&db, &person_id).await.unwrap().len(), 3);
 }
 

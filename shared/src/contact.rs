@@ -186,3 +186,58 @@ macro_rules! text_column {
 text_column!(Email);
 text_column!(Phone);
 text_column!(crate::PersonalCode);
+
+impl AsRef<str> for Email {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Phone {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for crate::PersonalCode {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+/// An optional checked value as text, for pages and comparisons.
+pub trait OptionalText {
+    fn text(&self) -> Option<&str>;
+    /// The text, or empty when there is none (a form field).
+    fn text_or_empty(&self) -> String {
+        self.text().unwrap_or_default().to_owned()
+    }
+}
+
+impl<T: AsRef<str>> OptionalText for Option<T> {
+    fn text(&self) -> Option<&str> {
+        self.as_ref().map(AsRef::as_ref)
+    }
+}
+
+/// Read-only access to the checked text, so a value goes wherever a `&str` does.
+macro_rules! text_deref {
+    ($name:ty) => {
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                self.as_ref()
+            }
+        }
+    };
+}
+
+text_deref!(Email);
+text_deref!(Phone);
+text_deref!(crate::PersonalCode);
+
+impl fmt::Display for Phone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

@@ -17,7 +17,7 @@ pub mod retry;
 pub mod secret;
 pub mod session_store;
 
-pub use contact::{Email, Phone};
+pub use contact::{Email, OptionalText, Phone};
 pub use personal_code::{PersonalCode, PersonalCodeError};
 pub use clock::Clock;
 pub use ids::{AccountId, ClientId, Sid};

@@ -24,6 +24,8 @@ pub struct Stack {
     pub idp_url: String,
     pub node_url: String,
     pub idp: idp::state::AppState,
+    /// The IdP's database, for looking at what it stored.
+    pub idp_db: idp::store::Database,
     pub node: school_node::state::AppState,
     pub rp_key: SigningKey,
     pub rp_key_pem: String,
@@ -150,7 +152,7 @@ impl Stack {
         jpk.backchannel_logout_uri = Some(format!("{node_url}/sso/backchannel-logout"));
         let mut rp_jwt = rp("rp-jwt", &node_url, &jwks_url);
         rp_jwt.secret_hash = None;
-        rp_jwt.id_token_alg = Some("RS256".into());
+        rp_jwt.id_token_alg = Some(shared::jwt::Alg::RS256);
         let mut config = idp::Config {
             issuer: idp_url.clone(),
             data_dir: dir.path().join("idp"),
@@ -170,11 +172,13 @@ impl Stack {
             .await
             .unwrap();
         let idp_state = idp_app.state().clone();
+        let idp_db = idp_app.database().expect("a built IdP has its database");
         let (idp_task, idp_stop) = run_idp(idp_app);
         Stack {
             idp_url,
             node_url,
             idp: idp_state,
+            idp_db,
             node: node_state,
             rp_key,
             rp_key_pem,
@@ -206,6 +210,7 @@ impl Stack {
             .await
             .unwrap();
         self.idp = app.state().clone();
+        self.idp_db = app.database().expect("a built IdP has its database");
         let (task, stop) = run_idp(app);
         self.idp_task = task;
         self.idp_stop = Some(stop);

@@ -308,7 +308,7 @@ impl World {
 
     /// What the outboxes hold, for a failure message.
     pub async fn sync_state(&self) -> String {
-        let idp = &self.federation.idp.as_ref().unwrap().state.db;
+        let idp = &self.federation.idp.as_ref().unwrap().db;
         let rows: Vec<IdpOutboxRow> = shared::with_db!(idp, pool => sqlx::query_as(
                 "SELECT kind, client_id, CAST(attempts AS BIGINT), delivered_at, last_error, payload FROM outbox ORDER BY created_at",
             )

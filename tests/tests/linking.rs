@@ -155,7 +155,7 @@ async fn a_node_that_was_down_catches_up_and_concurrent_edits_converge() {
             a.phone.as_deref() == Some("+37250000001")
         })
         .await;
-    let idp_db = &world.federation.idp.as_ref().unwrap().state.db;
+    let idp_db = &world.federation.idp.as_ref().unwrap().db;
     assert!(idp::store::outbox::pending_for(idp_db, "b").await.unwrap() > 0);
     world
         .federation
@@ -237,7 +237,7 @@ async fn accounts_whose_data_differ_are_not_linked_and_the_field_is_named() {
         );
         assert!(!page.contains("name=\"review\""), "{page}");
     }
-    let idp_db = &world.federation.idp.as_ref().unwrap().state.db;
+    let idp_db = &world.federation.idp.as_ref().unwrap().db;
     let links: i64 = shared::with_db!(idp_db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM links")
         .fetch_one(pool)
         .await
@@ -257,7 +257,7 @@ async fn linking_two_linked_accounts_merges_the_persons_and_keeps_every_link() {
     world.open(&client, "b").await;
     world.link_matching(&client, "b", "c", "Mari Mets").await;
 
-    let idp_db = &world.federation.idp.as_ref().unwrap().state.db;
+    let idp_db = &world.federation.idp.as_ref().unwrap().db;
     let (persons, links): (i64, i64) = shared::with_db!(idp_db, pool => (
         sqlx::query_scalar("SELECT COUNT(*) FROM persons").fetch_one(pool).await.unwrap(),
         sqlx::query_scalar("SELECT COUNT(*) FROM links").fetch_one(pool).await.unwrap(),

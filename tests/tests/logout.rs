@@ -43,11 +43,11 @@ async fn signed_in(stack: &Stack) -> (Arc<Jar>, String) {
     let session = stack
         .idp
         .sessions
-        .load(&value, shared::jwt::now())
+        .load(&value)
         .await
         .unwrap()
         .unwrap();
-    (jar, session.sid)
+    (jar, session.sid.to_string())
 }
 
 /// Whether the node still has the person's session (looked at without following redirects).
@@ -324,7 +324,7 @@ async fn node_down_then_back(restart_idp: bool) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let attempts = || async {
-        let n: i64 = shared::with_db!(&stack.idp.db, pool => sqlx::query_scalar("SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM outbox WHERE delivered_at IS NULL").fetch_one(pool).await.unwrap());
+        let n: i64 = shared::with_db!(&stack.idp_db, pool => sqlx::query_scalar("SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM outbox WHERE delivered_at IS NULL").fetch_one(pool).await.unwrap());
         n
     };
     for _ in 0..100 {
@@ -356,7 +356,7 @@ async fn node_down_then_back(restart_idp: bool) {
         !still_signed_in(&stack, &jar).await,
         "the logout token arrived once the node was back"
     );
-    let pending = idp::store::outbox::pending_for(&stack.idp.db, "jpk")
+    let pending = idp::store::outbox::pending_for(&stack.idp_db, "jpk")
         .await
         .unwrap();
     assert_eq!(pending, 0);
@@ -395,7 +395,7 @@ async fn signing_out_at_the_node_ends_the_idp_session_and_tells_the_node_by_back
     // The IdP's fan-out reached the node: one delivery, for the one session that ended.
     let mut delivered = 0i64;
     for _ in 0..100 {
-        delivered = shared::with_db!(&stack.idp.db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL").fetch_one(pool).await.unwrap());
+        delivered = shared::with_db!(&stack.idp_db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL").fetch_one(pool).await.unwrap());
         if delivered > 0 {
             break;
         }

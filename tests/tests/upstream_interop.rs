@@ -67,7 +67,7 @@ async fn sign_in_through(amr_given: &str) -> (reqwest::Response, Stack, tokio::p
             client_secret: SECRET.into(),
             scopes: vec!["profile".into()],
             amr: "idcard".into(),
-            acr: "high".into(),
+            acr: Some(idp::oidc::acr::Acr::High),
             claims: ClaimProfile::Flat,
         }];
     })

@@ -9,11 +9,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use shared::jwt::Claims;
+use shared::federation::{AccountQuery, CallClaims, PasswordCheck, ProfileUpdateAnswer};
 use shared::profile::ProfileUpdate;
 
 use super::sso::json_error;
-use crate::sso::federation::{AccountQuery, FederationApi, FederationError, PasswordCheck};
+use crate::sso::federation::{FederationApi, FederationError};
 use crate::sso::idp_api::{UpdateError, apply_update};
 use crate::state::AppState;
 use crate::store::accounts::Synced;
@@ -33,7 +33,7 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 async fn from_idp(
     state: &AppState,
     headers: &HeaderMap,
-) -> Result<(Arc<FederationApi>, Claims), Response> {
+) -> Result<(Arc<FederationApi>, CallClaims), Response> {
     let Some(api) = state.federation.clone() else {
         return Err(json_error(
             StatusCode::NOT_FOUND,
@@ -117,7 +117,10 @@ pub async fn profile(State(state): State<AppState>, headers: HeaderMap, body: By
         return json_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
     match apply_update(&state.db, &update).await {
-        Ok(outcome) => Json(json!({ "applied": outcome == Synced::Applied })).into_response(),
+        Ok(outcome) => Json(ProfileUpdateAnswer {
+            applied: outcome == Synced::Applied,
+        })
+        .into_response(),
         Err(UpdateError::Invalid(why)) => {
             tracing::warn!(%why, "profile update refused");
             json_error(StatusCode::BAD_REQUEST, "invalid_request")

@@ -23,6 +23,7 @@ use crate::error::{ErrorKind, ErrorMark};
 use crate::i18n::Locale;
 use crate::state::AppState;
 use render::Base;
+use shared::federation::path;
 use shared::session_store::EphemeralSessionStore;
 
 pub fn router(state: AppState) -> Router {
@@ -78,13 +79,10 @@ pub fn router(state: AppState) -> Router {
         .route("/logged-out", get(sso::logged_out))
         .route("/sso/backchannel-logout", post(sso::backchannel_logout))
         .route("/sso/frontchannel-logout", get(sso::frontchannel_logout))
-        .route("/federation/jwks.json", get(federation::jwks))
-        .route(
-            "/federation/v1/password-check",
-            post(federation::password_check),
-        )
-        .route("/federation/v1/account", post(federation::account))
-        .route("/federation/v1/profile", post(federation::profile))
+        .route(path::JWKS, get(federation::jwks))
+        .route(path::PASSWORD_CHECK, post(federation::password_check))
+        .route(path::ACCOUNT, post(federation::account))
+        .route(path::PROFILE, post(federation::profile))
         .route("/lang/{code}", get(pages::lang::switch))
         .route("/health", get(health))
         .nest("/admin", pages::admin::router(config.max_upload_bytes))

@@ -19,9 +19,9 @@ pub struct Account {
     pub id: String,
     pub first_name: String,
     pub last_name: String,
-    pub personal_code: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    pub personal_code: Option<PersonalCode>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
     pub address: Option<String>,
     pub roles: Vec<Role>,
     pub must_change_password: bool,
@@ -145,16 +145,12 @@ fn check_contact(
     email: &str,
     phone: &str,
     address: &str,
-) -> (Option<String>, Option<String>, Option<String>) {
+) -> (Option<Email>, Option<Phone>, Option<String>) {
     let email = optional(errors, "email", email, |v| {
-        Email::parse(v)
-            .map(|e| e.as_str().to_owned())
-            .map_err(|_| Problem::Email)
+        Email::parse(v).map_err(|_| Problem::Email)
     });
     let phone = optional(errors, "phone", phone, |v| {
-        Phone::parse(v)
-            .map(|p| p.as_str().to_owned())
-            .map_err(|_| Problem::Phone)
+        Phone::parse(v).map_err(|_| Problem::Phone)
     });
     let address = optional(errors, "address", address, |v| {
         let v = tidy(v);
@@ -173,9 +169,7 @@ impl PersonalDataInput {
         let first_name = required_name(&mut errors, "first_name", &self.first_name);
         let last_name = required_name(&mut errors, "last_name", &self.last_name);
         let personal_code = optional(&mut errors, "personal_code", &self.personal_code, |v| {
-            PersonalCode::parse(v)
-                .map(|c| c.as_str().to_owned())
-                .map_err(Problem::PersonalCode)
+            PersonalCode::parse(v).map_err(Problem::PersonalCode)
         });
         let (email, phone, address) =
             check_contact(&mut errors, &self.email, &self.phone, &self.address);
@@ -283,8 +277,18 @@ pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -
     // Only what the person changed in the form is written, onto the data as stored then.
     let mut patch = ProfileChanges::new();
     for (field, typed, shown, value) in [
-        (ProfileField::Email, &input.email, &input.shown_email, email),
-        (ProfileField::Phone, &input.phone, &input.shown_phone, phone),
+        (
+            ProfileField::Email,
+            &input.email,
+            &input.shown_email,
+            email.map(String::from),
+        ),
+        (
+            ProfileField::Phone,
+            &input.phone,
+            &input.shown_phone,
+            phone.map(String::from),
+        ),
         (
             ProfileField::Address,
             &input.address,

@@ -9,23 +9,7 @@ use rand::RngExt;
 pub const MIN_LENGTH: usize = 8;
 
 /// A password in memory; `Debug` never shows it.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
+pub use shared::Secret;
 
 pub async fn hash(password: &Secret) -> anyhow::Result<String> {
     let password = password.clone();
@@ -58,10 +42,10 @@ pub async fn verify(password: &Secret, stored: &str) -> anyhow::Result<bool> {
 pub fn temporary() -> Secret {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     let mut rng = rand::rng();
-    Secret(
+    Secret::new(
         (0..10)
             .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
-            .collect(),
+            .collect::<String>(),
     )
 }
 

@@ -1,6 +1,7 @@
 //! "Forgot password" / "send me my access details" (DESIGN §4.2): a single-use sign-in link that
 //! expires, sent to the account's e-mail. The answer never says whether an account exists.
 
+use shared::OptionalText;
 use std::net::IpAddr;
 
 use rand::RngExt;
@@ -61,7 +62,7 @@ impl Recovery {
         let rows = store::accounts::by_login(&self.db, &typed.to_lowercase(), &key).await?;
         let at = store::now();
         for row in rows.into_iter().filter(|r| !r.disabled) {
-            let Some(email) = row.email.as_deref() else {
+            let Some(email) = row.email.text() else {
                 continue;
             };
             if self

@@ -4,6 +4,7 @@
 //! by several accounts asks for the e-mail instead. Unknown users cost one hash too, so timing does
 //! not tell who has an account.
 
+use shared::OptionalText;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -69,7 +70,7 @@ impl SignIn {
         };
         let (by_email, by_name): (Vec<_>, Vec<_>) = rows
             .into_iter()
-            .partition(|r| r.email.as_deref() == Some(email.as_str()));
+            .partition(|r| r.email.text() == Some(email.as_str()));
         let candidates = if !by_email.is_empty() {
             by_email
         } else if by_name.len() > 1 {

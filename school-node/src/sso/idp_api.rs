@@ -7,9 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::json;
-use shared::PersonalCode;
-use shared::jwt::SigningKey;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use shared::federation::{
+    CallClaims, FED_JWT, SignOutAnswer, SignOutRequest, UnlinkAnswer, UnlinkRequest, path,
+};
+use shared::jwt::{SigningKey, to_claims};
 use shared::profile::{ProfileChange, ProfileChanges, ProfileUpdate};
 use tokio::sync::Notify;
 
@@ -45,16 +48,32 @@ pub enum UpdateError {
 
 impl IdpApi {
     fn bearer(&self) -> anyhow::Result<String> {
-        let now = shared::jwt::now();
-        let claims = json!({
-            "iss": self.client_id,
-            "aud": self.issuer,
-            "iat": now,
-            "exp": now + 60,
-            "jti": uuid::Uuid::new_v4().to_string(),
-        });
-        self.key
-            .sign("fed+jwt", claims.as_object().expect("an object"))
+        let call = CallClaims::new(
+            &self.client_id,
+            &self.issuer,
+            shared::jwt::now(),
+            uuid::Uuid::new_v4().to_string(),
+        );
+        self.key.sign(FED_JWT, &to_claims(&call)?)
+    }
+
+    /// One call to the IdP, and its answer.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
+        Ok(self
+            .http
+            .post(self.url(path))
+            .bearer_auth(self.bearer()?)
+            .json(body)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
     }
 
     fn url(&self, path: &str) -> String {
@@ -84,12 +103,12 @@ impl IdpApi {
         for change in profile_changes::due(&self.db, now_millis(), 100).await? {
             let changes: ProfileChanges = serde_json::from_str(&change.changes).unwrap_or_default();
             let message = ProfileChange {
-                sub: change.account_id.clone(),
+                sub: change.account_id.as_str().into(),
                 changes,
             };
             let outcome = self
                 .http
-                .post(self.url("/federation/v1/profile-changes"))
+                .post(self.url(path::PROFILE_CHANGES))
                 .bearer_auth(self.bearer()?)
                 .json(&message)
                 .timeout(Duration::from_secs(5))
@@ -115,57 +134,30 @@ impl IdpApi {
     /// Asks the IdP to end every session of the person with this account, here and at every
     /// linked institution (back-channel logout to each); returns how many ended.
     pub async fn sign_out_everywhere(&self, sub: &str) -> anyhow::Result<u64> {
-        let answer: serde_json::Value = self
-            .http
-            .post(self.url("/federation/v1/sign-out"))
-            .bearer_auth(self.bearer()?)
-            .json(&json!({ "sub": sub }))
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        Ok(answer
-            .get("sessions")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0))
+        let request = SignOutRequest { sub: sub.into() };
+        let answer: SignOutAnswer = self.call(path::SIGN_OUT, &request).await?;
+        Ok(answer.sessions)
     }
 
     /// Asks the IdP to remove the link from account `sub` to its account at `client_id`.
     pub async fn unlink(&self, sub: &str, client_id: &str) -> anyhow::Result<bool> {
-        let answer: serde_json::Value = self
-            .http
-            .post(self.url("/federation/v1/unlink"))
-            .bearer_auth(self.bearer()?)
-            .json(&json!({ "sub": sub, "client_id": client_id }))
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
-        Ok(answer.get("removed").and_then(serde_json::Value::as_bool) == Some(true))
+        let request = UnlinkRequest {
+            sub: sub.into(),
+            client_id: client_id.into(),
+        };
+        let answer: UnlinkAnswer = self.call(path::UNLINK, &request).await?;
+        Ok(answer.removed)
     }
 }
 
 /// Applies the IdP's version of a linked account's personal data.
 pub async fn apply_update(db: &Database, update: &ProfileUpdate) -> Result<Synced, UpdateError> {
+    // The typed fields were checked as the message was read; the names are checked here.
     let p = &update.profile;
     if p.first_name.trim().is_empty() || p.last_name.trim().is_empty() {
         return Err(UpdateError::Invalid("a name is empty"));
     }
-    if let Some(code) = &p.personal_code
-        && PersonalCode::parse(code).is_err()
-    {
-        return Err(UpdateError::Invalid("not a valid personal code"));
-    }
-    if let Some(email) = &p.email
-        && shared::Email::parse(email).is_err()
-    {
-        return Err(UpdateError::Invalid("not a valid e-mail address"));
-    }
-    match store::apply_synced(db, &update.sub, p, update.version).await {
+    match store::apply_synced(db, update.sub.as_str(), p, update.version).await {
         Ok(Synced::NotFound) => Err(UpdateError::NotFound),
         Ok(outcome) => Ok(outcome),
         Err(StoreError::Conflict) => Err(UpdateError::Conflict),

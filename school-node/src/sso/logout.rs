@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 use shared::ephemeral::Ephemeral;
+use shared::federation::{BACKCHANNEL_LOGOUT_EVENT as EVENT, LOGOUT_JWT};
 use shared::jwt::{Expect, check_claims};
 
 use super::federation::FederationApi;
 
-const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 /// How old a logout token may be (its `iat`).
 const MAX_AGE_SECONDS: i64 = 120;
 /// Index entries outlive any session they point to.
@@ -75,7 +75,7 @@ pub async fn validate(
         .verify(token)
         .await
         .map_err(|e| e.to_string())?;
-    if header.token_type() != Some("logout+jwt") {
+    if header.token_type() != Some(LOGOUT_JWT) {
         return Err("typ is not logout+jwt".into());
     }
     let now = shared::jwt::now();

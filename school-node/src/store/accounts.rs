@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use shared::db::{Bind, Statement};
 use shared::profile::ProfileChanges;
+use shared::{Email, OptionalText, PersonalCode, Phone};
 
 use super::{Database, Result, now, with_db};
 
@@ -38,9 +39,9 @@ pub struct AccountRow {
     pub id: String,
     pub first_name: String,
     pub last_name: String,
-    pub personal_code: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    pub personal_code: Option<PersonalCode>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
     pub address: Option<String>,
     pub password_hash: Option<String>,
     pub must_change_password: bool,
@@ -102,9 +103,9 @@ where
     .bind(new.data.first_name.clone())
     .bind(new.data.last_name.clone())
     .bind(key)
-    .bind(new.data.personal_code.clone())
-    .bind(new.data.email.clone())
-    .bind(new.data.phone.clone())
+    .bind(new.data.personal_code.text().map(str::to_owned))
+    .bind(new.data.email.text().map(str::to_owned))
+    .bind(new.data.phone.text().map(str::to_owned))
     .bind(new.data.address.clone())
     .bind(new.password_hash.clone())
     .bind(new.must_change_password)
@@ -187,7 +188,10 @@ pub async fn update_personal_data(db: &Database, id: &str, data: &PersonalData) 
 pub async fn patch_personal_data(db: &Database, id: &str, patch: &ProfileChanges) -> Result<bool> {
     save_personal_data(db, id, |old| {
         let mut data = old.clone();
-        data.apply(patch);
+        // The patch holds values the form checked; one that did not fit would change nothing.
+        if data.apply(patch).is_err() {
+            return old.clone();
+        }
         data
     })
     .await

@@ -7,11 +7,11 @@ use super::{Database, Result, StoreError, with_db};
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ApplicationRow {
     pub id: String,
-    pub parent_code: String,
+    pub parent_code: shared::PersonalCode,
     pub first_name: String,
     pub last_name: String,
-    pub email: String,
-    pub phone: String,
+    pub email: shared::Email,
+    pub phone: shared::Phone,
     pub children_codes: String,
     pub locale: String,
     pub status: String,

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use clap::Parser;
-use idp::service::sessions::{IdpSession, SignedInAccount, random_token};
+use idp::oidc::acr::Acr;
+use idp::service::random_token;
+use idp::service::sessions::SignedInAccount;
 use tokio::sync::mpsc;
 
 #[derive(Parser)]
@@ -93,21 +95,21 @@ async fn measure(n: usize, rounds: usize) -> anyhow::Result<Vec<f64>> {
     let mut samples = Vec::with_capacity(rounds);
     for round in 0..rounds + 3 {
         let now = shared::jwt::now();
-        let mut session = IdpSession::new(now);
+        let mut session = state.sessions.start();
         for i in 0..n {
             let id = format!("node{i}");
             session.accounts.insert(
-                id.clone(),
+                id.as_str().into(),
                 SignedInAccount {
-                    sub: format!("account-{i}"),
+                    sub: format!("account-{i}").into(),
                     claims: Default::default(),
                     auth_time: now,
                     amr: vec!["pwd".into()],
-                    acr: "low".into(),
+                    acr: Acr::Low,
                     via_link: None,
                 },
             );
-            session.participants.insert(id);
+            session.participants.insert(id.into());
         }
         let cookie = random_token();
         state.sessions.save(&cookie, &session).await?;

@@ -1,5 +1,6 @@
 //! A parent's view of a child's profile: the child's e-mail and password.
 
+use shared::OptionalText;
 use askama::Template;
 use axum::extract::Path;
 use axum::http::StatusCode;
@@ -22,7 +23,7 @@ struct ChildPage {
 
 pub async fn show(SignedIn { ctx, account }: SignedIn, Path(child_id): Path<String>) -> PageResult {
     let child = accounts::child_of(&ctx.state.db, &account.id, &child_id).await?;
-    let email = child.email.clone().unwrap_or_default();
+    let email = child.email.text_or_empty();
     page(ChildPage {
         base: ctx.base().await?,
         child,

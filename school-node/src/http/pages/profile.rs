@@ -1,5 +1,6 @@
 //! A person's own profile: e-mail, phone, address and a new password ("Salvesta").
 
+use shared::OptionalText;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
@@ -21,8 +22,8 @@ struct ProfilePage {
 
 pub async fn show(SignedIn { ctx, account }: SignedIn) -> PageResult {
     let form = ProfileInput {
-        email: account.email.clone().unwrap_or_default(),
-        phone: account.phone.clone().unwrap_or_default(),
+        email: account.email.text_or_empty(),
+        phone: account.phone.text_or_empty(),
         address: account.address.clone().unwrap_or_default(),
         ..ProfileInput::default()
     };

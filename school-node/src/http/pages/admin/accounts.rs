@@ -1,5 +1,6 @@
 //! Creating, finding and editing accounts; relating parents and children; closing accounts.
 
+use shared::OptionalText;
 use askama::Template;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
@@ -101,9 +102,9 @@ fn data_of(a: &Account) -> PersonalDataInput {
     PersonalDataInput {
         first_name: a.first_name.clone(),
         last_name: a.last_name.clone(),
-        personal_code: a.personal_code.clone().unwrap_or_default(),
-        email: a.email.clone().unwrap_or_default(),
-        phone: a.phone.clone().unwrap_or_default(),
+        personal_code: a.personal_code.text_or_empty(),
+        email: a.email.text_or_empty(),
+        phone: a.phone.text_or_empty(),
         address: a.address.clone().unwrap_or_default(),
     }
 }
