@@ -96,7 +96,9 @@ async fn the_idp_session_signs_in_again_without_a_form() {
     let idp_url: reqwest::Url = idp.parse().unwrap();
     let idp_cookie = jar.cookies(&idp_url).expect("an IdP session cookie");
     let only_idp = std::sync::Arc::new(reqwest::cookie::Jar::default());
-    only_idp.add_cookie_str(idp_cookie.to_str().unwrap(), &idp_url);
+    for cookie in idp_cookie.to_str().unwrap().split("; ") {
+        only_idp.add_cookie_str(cookie, &idp_url);
+    }
     let again = browser_with(&federation, only_idp);
     let page = again
         .get(format!("{jpk}/login?next=/profile"))
