@@ -67,7 +67,9 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
     let clock = config.clock.clone();
     let db = open_database(&config).await?;
     let ephemeral = match &config.redis_url {
-        Some(url) => Ephemeral::redis(url, config.redis_prefix.as_deref().unwrap_or("idp:")).await?,
+        Some(url) => {
+            Ephemeral::redis(url, config.redis_prefix.as_deref().unwrap_or("idp:")).await?
+        }
         None => Ephemeral::memory(),
     };
     for client in &config.clients {

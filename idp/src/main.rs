@@ -65,7 +65,13 @@ async fn main() -> anyhow::Result<()> {
                     let alg = Alg::parse(&alg)
                         .ok_or_else(|| anyhow::anyhow!("--alg must be ES256, EdDSA or RS256"))?;
                     let db = idp::app::open_database(&config).await?;
-                    let kid = idp::service::keys::rotate(&db, alg, keep_minutes * 60, shared::Clock::system().now()).await?;
+                    let kid = idp::service::keys::rotate(
+                        &db,
+                        alg,
+                        keep_minutes * 60,
+                        shared::Clock::system().now(),
+                    )
+                    .await?;
                     println!(
                         "new {} key {kid}; running instances pick it up within reload_seconds",
                         alg.name()

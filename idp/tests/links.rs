@@ -106,8 +106,16 @@ async fn linking_merging_and_unlinking() {
     assert_eq!(persons::links(&db, &person_id).await.unwrap().len(), 4);
 
     // Removing the link to D leaves the other three.
-    assert!(persons::unlink(&db, &at("a", "1"), &"d".into()).await.unwrap());
-    assert!(!persons::unlink(&db, &at("a", "1"), &"d".into()).await.unwrap());
+    assert!(
+        persons::unlink(&db, &at("a", "1"), &"d".into())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !persons::unlink(&db, &at("a", "1"), &"d".into())
+            .await
+            .unwrap()
+    );
     assert_eq!(persons::links(&db, &person_id).await.unwrap().len(), 3);
 }
 

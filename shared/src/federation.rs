@@ -274,9 +274,19 @@ pub struct LogoutTokenClaims {
 }
 
 impl LogoutTokenClaims {
-    pub fn new(issuer: &str, audience: &str, now: i64, jti: String, sid: Sid, sub: AccountId) -> Self {
+    pub fn new(
+        issuer: &str,
+        audience: &str,
+        now: i64,
+        jti: String,
+        sid: Sid,
+        sub: AccountId,
+    ) -> Self {
         let mut events = serde_json::Map::new();
-        events.insert(BACKCHANNEL_LOGOUT_EVENT.into(), Value::Object(Default::default()));
+        events.insert(
+            BACKCHANNEL_LOGOUT_EVENT.into(),
+            Value::Object(Default::default()),
+        );
         Self {
             iss: issuer.to_owned(),
             aud: audience.to_owned(),
@@ -353,7 +363,10 @@ mod tests {
         assert!(!claims.contains_key("personal_code"));
         assert!(!claims.contains_key("address"));
         assert_eq!(claims["email"], "mari@example.ee");
-        assert_eq!(mari().profile().personal_code.unwrap().as_str(), "49403136515");
+        assert_eq!(
+            mari().profile().personal_code.unwrap().as_str(),
+            "49403136515"
+        );
     }
 
     #[test]

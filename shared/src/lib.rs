@@ -17,8 +17,8 @@ pub mod retry;
 pub mod secret;
 pub mod session_store;
 
-pub use contact::{Email, OptionalText, Phone};
-pub use personal_code::{PersonalCode, PersonalCodeError};
 pub use clock::Clock;
+pub use contact::{Email, OptionalText, Phone};
 pub use ids::{AccountId, ClientId, Sid};
+pub use personal_code::{PersonalCode, PersonalCodeError};
 pub use secret::Secret;

@@ -70,7 +70,10 @@ impl SharedProfile {
                 }
             }
             ProfileField::PersonalCode => {
-                self.personal_code = value.map(PersonalCode::parse).transpose().map_err(|_| invalid)?
+                self.personal_code = value
+                    .map(PersonalCode::parse)
+                    .transpose()
+                    .map_err(|_| invalid)?
             }
             ProfileField::Email => {
                 self.email = value.map(Email::parse).transpose().map_err(|_| invalid)?

@@ -225,9 +225,14 @@ async fn revocation_ends_the_grant_and_key_rotation_keeps_old_tokens_verifiable(
 
     // Rotation: a new kid signs, the old one stays in the JWKS.
     let old_kid = shared::jwt::kid_of(old_id_token).unwrap();
-    idp::service::keys::rotate(&stack.idp_db, shared::jwt::Alg::ES256, 3600, shared::jwt::now())
-        .await
-        .unwrap();
+    idp::service::keys::rotate(
+        &stack.idp_db,
+        shared::jwt::Alg::ES256,
+        3600,
+        shared::jwt::now(),
+    )
+    .await
+    .unwrap();
     stack.idp.keys.reload(&stack.idp_db).await.unwrap();
     let jwks: Value = reqwest::get(format!("{}/jwks.json", stack.idp_url))
         .await

@@ -40,13 +40,7 @@ async fn signed_in(stack: &Stack) -> (Arc<Jar>, String) {
         .find_map(|c| c.strip_prefix("idp_session="))
         .unwrap()
         .to_owned();
-    let session = stack
-        .idp
-        .sessions
-        .load(&value)
-        .await
-        .unwrap()
-        .unwrap();
+    let session = stack.idp.sessions.load(&value).await.unwrap().unwrap();
     (jar, session.sid.to_string())
 }
 

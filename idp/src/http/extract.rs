@@ -22,7 +22,11 @@ use crate::state::AppState;
 /// The name of the browser's binding cookie; `__Host-` under https, so no other host of the
 /// domain can plant one.
 pub fn browser_cookie_name(secure: bool) -> &'static str {
-    if secure { "__Host-idp_browser" } else { "idp_browser" }
+    if secure {
+        "__Host-idp_browser"
+    } else {
+        "idp_browser"
+    }
 }
 
 /// A random value this browser keeps in an HttpOnly cookie. Forms carry a token derived from
@@ -116,15 +120,16 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for VerifiedForm<T> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
             .map_err(|rejection| {
-                AppError::new(rejection.status(), |t| t.bad_request).caused_by(rejection.body_text())
+                AppError::new(rejection.status(), |t| t.bad_request)
+                    .caused_by(rejection.body_text())
             })?;
-        let CsrfField { csrf } =
-            serde_html_form::from_bytes(&bytes).map_err(|e| AppError::bad_request().caused_by(e))?;
+        let CsrfField { csrf } = serde_html_form::from_bytes(&bytes)
+            .map_err(|e| AppError::bad_request().caused_by(e))?;
         if !browser.is_some_and(|b| b.matches(&csrf)) {
             return Err(AppError::csrf());
         }
-        let form =
-            serde_html_form::from_bytes(&bytes).map_err(|e| AppError::bad_request().caused_by(e))?;
+        let form = serde_html_form::from_bytes(&bytes)
+            .map_err(|e| AppError::bad_request().caused_by(e))?;
         Ok(VerifiedForm(form))
     }
 }
@@ -191,11 +196,17 @@ mod tests {
         let browser = Browser::from_cookie(&jar, false);
         let token = browser.csrf_token();
         assert!(browser.matches(&token));
-        let other = Browser::from_cookie(&CookieJar::new().add(Cookie::new("idp_browser", random_token())), false);
+        let other = Browser::from_cookie(
+            &CookieJar::new().add(Cookie::new("idp_browser", random_token())),
+            false,
+        );
         assert!(!other.matches(&token));
         let cookieless = Browser::from_cookie(&CookieJar::new(), false);
         let own = cookieless.csrf_token();
-        assert!(!cookieless.matches(&own), "a browser without the cookie matches nothing");
+        assert!(
+            !cookieless.matches(&own),
+            "a browser without the cookie matches nothing"
+        );
         assert!(cookieless.cookie_to_set(false).is_some());
         assert!(browser.cookie_to_set(false).is_none());
         assert_eq!(

@@ -37,7 +37,11 @@ fn refused(e: NodeRequestError) -> Response {
         }
         NodeRequestError::Invalid(why) => {
             tracing::warn!(%why, "federation call not valid");
-            error(StatusCode::BAD_REQUEST, "invalid_request", "the request is not valid")
+            error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request is not valid",
+            )
         }
         NodeRequestError::Internal(e) => {
             tracing::error!(error = %format!("{e:#}"), "federation call failed");

@@ -55,7 +55,10 @@ pub fn router(state: AppState) -> Router {
             post(federation::profile_changes),
         )
         .route(shared::federation::path::UNLINK, post(federation::unlink))
-        .route(shared::federation::path::SIGN_OUT, post(federation::sign_out))
+        .route(
+            shared::federation::path::SIGN_OUT,
+            post(federation::sign_out),
+        )
         .route("/health", get(protocol::discovery::health))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
@@ -87,7 +90,11 @@ fn secure(state: &AppState) -> bool {
 
 /// Gives the request the browser's binding value, and sets the cookie when a new browser's
 /// page used it.
-async fn browser_cookie(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+async fn browser_cookie(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let jar = CookieJar::from_headers(request.headers());
     let browser = Browser::from_cookie(&jar, secure(&state));
     request.extensions_mut().insert(browser.clone());
@@ -132,13 +139,12 @@ async fn error_pages(mut request: Request, next: Next) -> Response {
         .is_some_and(|v| v.starts_with("text/html") || v.starts_with("application/json"));
     let error = match mark {
         Some(ErrorMark(error)) => error,
-        None if (status.is_client_error() || status.is_server_error()) && !has_body => {
-            match status {
-                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => AppError::not_found(),
-                s if s.is_server_error() => AppError::internal("an unmarked server error"),
-                s => AppError::new(s, |t| t.bad_request),
-            }
-        }
+        None if (status.is_client_error() || status.is_server_error()) && !has_body => match status
+        {
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => AppError::not_found(),
+            s if s.is_server_error() => AppError::internal("an unmarked server error"),
+            s => AppError::new(s, |t| t.bad_request),
+        },
         None => {
             response
                 .headers_mut()

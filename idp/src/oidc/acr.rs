@@ -53,7 +53,10 @@ mod tests {
         assert!(!Acr::Low.satisfied_by(None));
         assert_eq!(Acr::parse("high"), Some(Acr::High));
         assert_eq!(Acr::parse("HIGH"), None);
-        assert_eq!(serde_json::to_string(&Acr::Substantial).unwrap(), r#""substantial""#);
+        assert_eq!(
+            serde_json::to_string(&Acr::Substantial).unwrap(),
+            r#""substantial""#
+        );
         assert!(serde_json::from_str::<Acr>(r#""medium""#).is_err());
     }
 }

@@ -222,7 +222,10 @@ impl Authorizer {
             .claims
             .insert("institutions".into(), serde_json::to_value(list)?);
         self.sessions.save(cookie, &session).await?;
-        let code = self.tokens.issue_code(request, &session.sid, &account).await?;
+        let code = self
+            .tokens
+            .issue_code(request, &session.sid, &account)
+            .await?;
         let mut params = vec![("code", code.as_str()), ("iss", self.issuer.as_str())];
         if let Some(s) = request.state.as_deref() {
             params.push(("state", s));

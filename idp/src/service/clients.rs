@@ -65,7 +65,10 @@ impl Registry {
         for row in clients::all(db).await? {
             // Keep a client's JWKS cache across reloads, so its keys are not fetched again.
             let jwks = row.jwks_uri.as_ref().map(|uri| {
-                match previous.get(row.client_id.as_str()).and_then(|c| c.jwks.clone()) {
+                match previous
+                    .get(row.client_id.as_str())
+                    .and_then(|c| c.jwks.clone())
+                {
                     Some(cache) if cache.url() == uri => cache,
                     _ => Arc::new(JwksCache::new(uri.clone(), self.http.clone())),
                 }

@@ -179,7 +179,8 @@ impl Deliveries {
             .payload
             .clone()
             .ok_or_else(|| Refused("no payload".into()))?;
-        let url = NodeApi::node_url(client, path::PROFILE).map_err(|e| Refused(format!("{e:#}")))?;
+        let url =
+            NodeApi::node_url(client, path::PROFILE).map_err(|e| Refused(format!("{e:#}")))?;
         let (_, bearer) = self
             .nodes
             .bearer(client)

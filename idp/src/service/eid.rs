@@ -87,9 +87,10 @@ impl Eid {
             .get(upstream_id)
             .ok_or(EidStop::UnknownUpstream)?;
         self.pending.get(login).await?.ok_or(EidStop::Expired)?;
-        let (url, state, remembered) = upstream.start(login).await.map_err(|e| {
-            EidStop::Refused(Refusal::Unavailable(format!("{e:#}")))
-        })?;
+        let (url, state, remembered) = upstream
+            .start(login)
+            .await
+            .map_err(|e| EidStop::Refused(Refusal::Unavailable(format!("{e:#}"))))?;
         self.store
             .set(
                 &state_key(&state),
@@ -151,10 +152,13 @@ impl Eid {
             .code
             .filter(|c| !c.is_empty())
             .ok_or(EidStop::Malformed)?;
-        let person = upstream.finish(&code, &remembered).await.map_err(|refusal| {
-            tracing::warn!(upstream = %upstream_id, %refusal, "upstream answer refused");
-            EidStop::Refused(refusal)
-        })?;
+        let person = upstream
+            .finish(&code, &remembered)
+            .await
+            .map_err(|refusal| {
+                tracing::warn!(upstream = %upstream_id, %refusal, "upstream answer refused");
+                EidStop::Refused(refusal)
+            })?;
         let client = self
             .clients
             .get(pending.client_id())

@@ -21,10 +21,15 @@ use super::random_token;
 /// What a node answered about a username and password.
 #[derive(Debug)]
 pub enum CheckOutcome {
-    SignedIn { sub: AccountId, claims: Claims },
+    SignedIn {
+        sub: AccountId,
+        claims: Claims,
+    },
     Invalid,
     Ambiguous,
-    Throttled { minutes: u64 },
+    Throttled {
+        minutes: u64,
+    },
     /// The node could not be asked or gave no valid answer.
     Unavailable,
 }
@@ -134,7 +139,10 @@ impl NodeApi {
         query: &AccountQuery,
     ) -> anyhow::Result<Option<NodeAccount>> {
         Ok(
-            match self.ask::<AccountOutcome>(node, path::ACCOUNT, query).await? {
+            match self
+                .ask::<AccountOutcome>(node, path::ACCOUNT, query)
+                .await?
+            {
                 AccountOutcome::Ok(account) => Some(NodeAccount {
                     claims: account.token_claims(),
                     profile: account.profile(),

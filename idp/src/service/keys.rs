@@ -119,12 +119,7 @@ impl KeyRing {
 }
 
 /// Makes a new key for `alg` and retires the old ones; they stay published for `keep_seconds`.
-pub async fn rotate(
-    db: &Database,
-    alg: Alg,
-    keep_seconds: i64,
-    at: i64,
-) -> anyhow::Result<String> {
+pub async fn rotate(db: &Database, alg: Alg, keep_seconds: i64, at: i64) -> anyhow::Result<String> {
     let (key, pem) = tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
     keys::insert(db, &key.kid, alg.name(), &pem, at).await?;
     keys::retire_others(db, alg.name(), &key.kid, at, at + keep_seconds).await?;

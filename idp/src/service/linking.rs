@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use shared::ClientId;
 use shared::ephemeral::Ephemeral;
 use shared::profile::{Institution, ProfileField, SharedProfile};
-use shared::ClientId;
 
 use super::clients::{Client, Registry};
 use super::links::{Links, Review};
@@ -156,7 +156,11 @@ impl Linking {
         if !session.accounts.contains_key(from) {
             return Err(Stop::SignInFirst);
         }
-        if session.accounts.get(to).is_some_and(|a| a.via_link.is_none()) {
+        if session
+            .accounts
+            .get(to)
+            .is_some_and(|a| a.via_link.is_none())
+        {
             return Ok(review_path(from, to));
         }
         let purpose = Purpose::Link {
@@ -176,7 +180,10 @@ impl Linking {
     ) -> Result<Reviewed, Stop> {
         let session = self.session(cookie).await?.ok_or(Stop::SignInFirst)?;
         // The account to link must have been proven here, not merely opened through a link.
-        let proven_b = session.accounts.get(to).is_some_and(|a| a.via_link.is_none());
+        let proven_b = session
+            .accounts
+            .get(to)
+            .is_some_and(|a| a.via_link.is_none());
         let (Some(a), Some(b), true) = (link_in(&session, from), link_in(&session, to), proven_b)
         else {
             return Err(Stop::SignInFirst);
@@ -285,8 +292,14 @@ mod tests {
             ..base
         };
         PendingReview {
-            a: Link { node_id: "a".into(), sub: "1".into() },
-            b: Link { node_id: "b".into(), sub: "2".into() },
+            a: Link {
+                node_id: "a".into(),
+                sub: "1".into(),
+            },
+            b: Link {
+                node_id: "b".into(),
+                sub: "2".into(),
+            },
             proposed: b.clone(),
             profile_a: a,
             profile_b: b,
@@ -297,9 +310,18 @@ mod tests {
     #[test]
     fn only_offered_choices_change_the_proposal() {
         let r = review();
-        let kept = chosen_profile(&r, &[(ProfileField::Email, Keep::A), (ProfileField::Phone, Keep::A)]);
+        let kept = chosen_profile(
+            &r,
+            &[
+                (ProfileField::Email, Keep::A),
+                (ProfileField::Phone, Keep::A),
+            ],
+        );
         assert_eq!(kept.email, r.profile_a.email, "the offered choice is taken");
-        assert_eq!(kept.phone, r.proposed.phone, "a choice not offered is ignored");
+        assert_eq!(
+            kept.phone, r.proposed.phone,
+            "a choice not offered is ignored"
+        );
         assert_eq!(chosen_profile(&r, &[]), r.proposed);
     }
 }

@@ -155,7 +155,9 @@ impl Links {
             sub: from.sub.clone(),
         };
         let linked = persons::linked_accounts(&self.db, &me).await?;
-        Ok(linked.iter().any(|l| &l.node_id == node_id && &l.sub == sub))
+        Ok(linked
+            .iter()
+            .any(|l| &l.node_id == node_id && &l.sub == sub))
     }
 
     /// The node's active account `sub`, as it is now; None when it is gone or disabled.
@@ -317,7 +319,10 @@ mod tests {
             address: Some("Tartu".into()),
         };
         let m = merged(&newer, &older);
-        assert_eq!((m.first_name.as_str(), m.last_name.as_str()), ("Mari", "Maasikas"));
+        assert_eq!(
+            (m.first_name.as_str(), m.last_name.as_str()),
+            ("Mari", "Maasikas")
+        );
         assert_eq!(m.email, newer.email, "the newer value stays");
         assert_eq!(m.personal_code, older.personal_code, "a gap is filled");
         assert_eq!(m.phone, older.phone);

@@ -77,11 +77,14 @@ impl Logout {
             },
             None => None,
         };
-        let hinted_client = hint.as_ref().and_then(|c| c.get("aud")).and_then(|a| match a {
-            Value::String(s) => Some(s.clone()),
-            Value::Array(v) => v.first().and_then(Value::as_str).map(str::to_owned),
-            _ => None,
-        });
+        let hinted_client = hint
+            .as_ref()
+            .and_then(|c| c.get("aud"))
+            .and_then(|a| match a {
+                Value::String(s) => Some(s.clone()),
+                Value::Array(v) => v.first().and_then(Value::as_str).map(str::to_owned),
+                _ => None,
+            });
         if let (Some(a), Some(b)) = (&hinted_client, &request.client_id)
             && a != b
         {
@@ -103,7 +106,10 @@ impl Logout {
             return Ok(out);
         };
         let session = self.sessions.load(cookie).await?;
-        let hinted_sid = hint.as_ref().and_then(|c| c.get("sid")).and_then(Value::as_str);
+        let hinted_sid = hint
+            .as_ref()
+            .and_then(|c| c.get("sid"))
+            .and_then(Value::as_str);
         // A hint for another session must not end this one.
         if let (Some(s), Some(sid)) = (&session, hinted_sid)
             && s.sid != sid
@@ -139,7 +145,11 @@ impl Logout {
                 failed += 1;
             }
         }
-        anyhow::ensure!(failed == 0, "{failed} of {} expired sessions could not be announced", ended.len());
+        anyhow::ensure!(
+            failed == 0,
+            "{failed} of {} expired sessions could not be announced",
+            ended.len()
+        );
         Ok(ended.len())
     }
 
@@ -187,8 +197,16 @@ mod tests {
 
     #[test]
     fn a_frame_carries_iss_and_sid_after_the_clients_own_query() {
-        let url = frame_url("https://jpk.example.ee/fc?x=1", "https://idp", &Sid::from("s 1")).unwrap();
-        assert_eq!(url, "https://jpk.example.ee/fc?x=1&iss=https%3A%2F%2Fidp&sid=s+1");
+        let url = frame_url(
+            "https://jpk.example.ee/fc?x=1",
+            "https://idp",
+            &Sid::from("s 1"),
+        )
+        .unwrap();
+        assert_eq!(
+            url,
+            "https://jpk.example.ee/fc?x=1&iss=https%3A%2F%2Fidp&sid=s+1"
+        );
         assert!(frame_url("not a url", "https://idp", &Sid::from("s")).is_none());
     }
 }

@@ -295,7 +295,10 @@ mod tests {
         let b = sessions.load(&used).await.unwrap().expect("in use");
         sessions.save(&used, &b).await.unwrap();
         clock.advance(Duration::from_secs(25));
-        assert!(sessions.load(&idle).await.unwrap().is_none(), "idle past 60 s");
+        assert!(
+            sessions.load(&idle).await.unwrap().is_none(),
+            "idle past 60 s"
+        );
         let ended = sessions.sweep().await.unwrap();
         assert_eq!(ended.iter().map(|s| &s.sid).collect::<Vec<_>>(), [&a.sid]);
         assert!(sessions.sweep().await.unwrap().is_empty(), "announced once");

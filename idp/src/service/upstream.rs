@@ -261,9 +261,9 @@ impl Upstream {
 fn check_acr(asked: Option<Acr>, got: Option<&str>) -> Result<Acr, Refusal> {
     let level = got.and_then(Acr::parse);
     match asked {
-        Some(asked) if !asked.satisfied_by(level) => Err(Refusal::WrongMethod(format!(
-            "acr {got:?}, asked {asked}"
-        ))),
+        Some(asked) if !asked.satisfied_by(level) => {
+            Err(Refusal::WrongMethod(format!("acr {got:?}, asked {asked}")))
+        }
         _ => Ok(level.unwrap_or(Acr::Low)),
     }
 }
@@ -276,33 +276,33 @@ fn person_of(
     amr: String,
     acr: Acr,
 ) -> Result<EidPerson, Refusal> {
-        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
-        let (code, given, family) = match profile {
-            ClaimProfile::Tara => {
-                let attributes = payload.get("profile_attributes");
-                (
-                    sub.strip_prefix("EE").map(str::to_owned),
-                    text(attributes.and_then(|a| a.get("given_name"))),
-                    text(attributes.and_then(|a| a.get("family_name"))),
-                )
-            }
-            ClaimProfile::Flat => (
-                text(payload.get("personal_code"))
-                    .or_else(|| Some(sub.strip_prefix("EE").unwrap_or(sub).to_owned())),
-                text(payload.get("given_name")),
-                text(payload.get("family_name")),
-            ),
-        };
-        let code = code.ok_or_else(|| Refusal::NoPersonalCode(format!("sub {sub:?}")))?;
-        let personal_code =
-            PersonalCode::parse(&code).map_err(|e| Refusal::NoPersonalCode(format!("{e}")))?;
-        Ok(EidPerson {
-            personal_code,
-            given_name: given,
-            family_name: family,
-            amr,
-            acr,
-        })
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_owned);
+    let (code, given, family) = match profile {
+        ClaimProfile::Tara => {
+            let attributes = payload.get("profile_attributes");
+            (
+                sub.strip_prefix("EE").map(str::to_owned),
+                text(attributes.and_then(|a| a.get("given_name"))),
+                text(attributes.and_then(|a| a.get("family_name"))),
+            )
+        }
+        ClaimProfile::Flat => (
+            text(payload.get("personal_code"))
+                .or_else(|| Some(sub.strip_prefix("EE").unwrap_or(sub).to_owned())),
+            text(payload.get("given_name")),
+            text(payload.get("family_name")),
+        ),
+    };
+    let code = code.ok_or_else(|| Refusal::NoPersonalCode(format!("sub {sub:?}")))?;
+    let personal_code =
+        PersonalCode::parse(&code).map_err(|e| Refusal::NoPersonalCode(format!("{e}")))?;
+    Ok(EidPerson {
+        personal_code,
+        given_name: given,
+        family_name: family,
+        amr,
+        acr,
+    })
 }
 
 fn payload_of(compact: &str) -> Option<Value> {
@@ -348,38 +348,101 @@ mod tests {
 
     #[test]
     fn tara_carries_the_code_in_sub_and_names_under_profile_attributes() {
-        let payload = json!({"profile_attributes": {"given_name": "MARI", "family_name": "MAASIKAS"}});
-        let p = person_of(ClaimProfile::Tara, "EE49403136515", &payload, "idcard".into(), Acr::High)
-            .unwrap();
+        let payload =
+            json!({"profile_attributes": {"given_name": "MARI", "family_name": "MAASIKAS"}});
+        let p = person_of(
+            ClaimProfile::Tara,
+            "EE49403136515",
+            &payload,
+            "idcard".into(),
+            Acr::High,
+        )
+        .unwrap();
         assert_eq!(p.personal_code.as_str(), "49403136515");
         assert_eq!(p.given_name.as_deref(), Some("MARI"));
-        assert!(matches!(
-            person_of(ClaimProfile::Tara, "49403136515", &payload, "idcard".into(), Acr::High),
-            Err(Refusal::NoPersonalCode(_))
-        ), "TARA's sub must start with the country");
-        assert!(matches!(
-            person_of(ClaimProfile::Tara, "EE49403136516", &payload, "idcard".into(), Acr::High),
-            Err(Refusal::NoPersonalCode(_))
-        ), "a wrong check digit is no code");
+        assert!(
+            matches!(
+                person_of(
+                    ClaimProfile::Tara,
+                    "49403136515",
+                    &payload,
+                    "idcard".into(),
+                    Acr::High
+                ),
+                Err(Refusal::NoPersonalCode(_))
+            ),
+            "TARA's sub must start with the country"
+        );
+        assert!(
+            matches!(
+                person_of(
+                    ClaimProfile::Tara,
+                    "EE49403136516",
+                    &payload,
+                    "idcard".into(),
+                    Acr::High
+                ),
+                Err(Refusal::NoPersonalCode(_))
+            ),
+            "a wrong check digit is no code"
+        );
     }
 
     #[test]
     fn the_flat_profile_takes_personal_code_first_then_sub() {
         let payload = json!({"personal_code": "37605030299", "given_name": "Jaan"});
-        let p = person_of(ClaimProfile::Flat, "anything", &payload, "smartid".into(), Acr::Low).unwrap();
+        let p = person_of(
+            ClaimProfile::Flat,
+            "anything",
+            &payload,
+            "smartid".into(),
+            Acr::Low,
+        )
+        .unwrap();
         assert_eq!(p.personal_code.as_str(), "37605030299");
-        let p = person_of(ClaimProfile::Flat, "37605030299", &json!({}), "smartid".into(), Acr::Low).unwrap();
+        let p = person_of(
+            ClaimProfile::Flat,
+            "37605030299",
+            &json!({}),
+            "smartid".into(),
+            Acr::Low,
+        )
+        .unwrap();
         assert_eq!(p.personal_code.as_str(), "37605030299");
-        assert!(person_of(ClaimProfile::Flat, "EE37605030299", &json!({}), "x".into(), Acr::Low).is_ok());
+        assert!(
+            person_of(
+                ClaimProfile::Flat,
+                "EE37605030299",
+                &json!({}),
+                "x".into(),
+                Acr::Low
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn a_lower_or_unknown_level_than_asked_is_refused() {
-        assert_eq!(check_acr(Some(Acr::Substantial), Some("high")).unwrap(), Acr::High);
-        assert_eq!(check_acr(Some(Acr::Substantial), Some("substantial")).unwrap(), Acr::Substantial);
-        assert!(matches!(check_acr(Some(Acr::Substantial), Some("low")), Err(Refusal::WrongMethod(_))));
-        assert!(matches!(check_acr(Some(Acr::Low), None), Err(Refusal::WrongMethod(_))));
-        assert!(matches!(check_acr(Some(Acr::Low), Some("medium")), Err(Refusal::WrongMethod(_))));
+        assert_eq!(
+            check_acr(Some(Acr::Substantial), Some("high")).unwrap(),
+            Acr::High
+        );
+        assert_eq!(
+            check_acr(Some(Acr::Substantial), Some("substantial")).unwrap(),
+            Acr::Substantial
+        );
+        assert!(matches!(
+            check_acr(Some(Acr::Substantial), Some("low")),
+            Err(Refusal::WrongMethod(_))
+        ));
+        assert!(matches!(
+            check_acr(Some(Acr::Low), None),
+            Err(Refusal::WrongMethod(_))
+        ));
+        assert!(matches!(
+            check_acr(Some(Acr::Low), Some("medium")),
+            Err(Refusal::WrongMethod(_))
+        ));
         assert_eq!(check_acr(None, None).unwrap(), Acr::Low);
         assert_eq!(check_acr(None, Some("high")).unwrap(), Acr::High);
     }

@@ -24,7 +24,11 @@ pub async fn upsert(db: &Database, c: &ClientConfig, at: i64) -> Result<()> {
     let redirect_uris = serde_json::to_string(&c.redirect_uris).unwrap_or_else(|_| "[]".into());
     let post_logout =
         serde_json::to_string(&c.post_logout_redirect_uris).unwrap_or_else(|_| "[]".into());
-    let alg = c.id_token_alg.unwrap_or(shared::jwt::Alg::ES256).name().to_owned();
+    let alg = c
+        .id_token_alg
+        .unwrap_or(shared::jwt::Alg::ES256)
+        .name()
+        .to_owned();
     with_db!(db, pool => sqlx::query(
         "INSERT INTO clients (client_id, name, logo_url, secret_hash, jwks_uri, redirect_uris, post_logout_redirect_uris, \
          backchannel_logout_uri, frontchannel_logout_uri, federation_url, id_token_alg, updated_at, federation_node) \

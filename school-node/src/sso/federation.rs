@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use shared::ephemeral::Ephemeral;
 use shared::federation::{
-    AccountClaims, AccountOutcome, AccountQuery, AnswerClaims, CallClaims, FED_JWT,
-    PasswordCheck, PasswordOutcome, REPLAY_SECONDS, check_token,
+    AccountClaims, AccountOutcome, AccountQuery, AnswerClaims, CallClaims, FED_JWT, PasswordCheck,
+    PasswordOutcome, REPLAY_SECONDS, check_token,
 };
 use shared::jwt::{JwksCache, SigningKey, to_claims};
 
@@ -86,7 +86,10 @@ impl FederationApi {
             .client_ip
             .parse()
             .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-        let outcome = match signin.sign_in(&check.username, &check.password, from).await? {
+        let outcome = match signin
+            .sign_in(&check.username, &check.password, from)
+            .await?
+        {
             Outcome::SignedIn(account) => PasswordOutcome::Ok(describe(&account)),
             Outcome::Invalid => PasswordOutcome::Invalid,
             Outcome::AmbiguousName => PasswordOutcome::Ambiguous,

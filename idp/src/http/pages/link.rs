@@ -138,7 +138,11 @@ pub async fn with(
 ) -> PageResult<Response> {
     let t = i18n::texts(&headers, None);
     let (from, to) = (ClientId::new(q.from), ClientId::new(q.to));
-    match state.linking.start(cookie.as_deref(), &from, &to, t.lang).await {
+    match state
+        .linking
+        .start(cookie.as_deref(), &from, &to, t.lang)
+        .await
+    {
         Ok(location) => Ok(Redirect::to(&location).into_response()),
         Err(stop) => stopped(&state, t, stop, from.as_str()),
     }

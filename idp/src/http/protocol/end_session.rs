@@ -44,7 +44,14 @@ pub async fn by_get(
     RawQuery(q): RawQuery,
 ) -> PageResult<Response> {
     let retry = uri.0.to_string();
-    end_session(state, headers, cookie, q.unwrap_or_default().as_bytes(), retry).await
+    end_session(
+        state,
+        headers,
+        cookie,
+        q.unwrap_or_default().as_bytes(),
+        retry,
+    )
+    .await
 }
 
 pub async fn by_post(
@@ -82,8 +89,8 @@ async fn end_session(
                 ..AppError::internal(e)
             }
             .titled(|t| t.logout_failed_title)
-                .retry_at(retry)
-                .in_lang(t));
+            .retry_at(retry)
+            .in_lang(t));
         }
     };
     let jar = if out.ended {

@@ -1,10 +1,10 @@
 //! A parent's view of a child's profile: the child's e-mail and password.
 
-use shared::OptionalText;
 use askama::Template;
 use axum::extract::Path;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
+use shared::OptionalText;
 
 use crate::error::PageResult;
 use crate::http::extract::{SignedIn, VerifiedForm};

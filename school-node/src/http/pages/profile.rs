@@ -1,9 +1,9 @@
 //! A person's own profile: e-mail, phone, address and a new password ("Salvesta").
 
-use shared::OptionalText;
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
+use shared::OptionalText;
 
 use crate::error::PageResult;
 use crate::http::extract::{SignedIn, VerifiedForm};

@@ -1,11 +1,11 @@
 //! Creating, finding and editing accounts; relating parents and children; closing accounts.
 
-use shared::OptionalText;
 use askama::Template;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
+use shared::OptionalText;
 
 use crate::error::PageResult;
 use crate::http::extract::{Admin, Ctx, SignedIn, VerifiedForm};
