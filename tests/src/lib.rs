@@ -102,41 +102,7 @@ pub fn browser_with(
     builder.build().expect("a client")
 }
 
-/// The value of the first hidden field `name` in a page.
-pub fn hidden(body: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = body
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no field {name} in:\n{body}"))
-        + marker.len();
-    body[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
-/// Fills in the IdP's sign-in page (`page` is its HTML) and submits it.
-pub async fn submit_idp_login(
-    client: &reqwest::Client,
-    idp: &str,
-    page: &str,
-    username: &str,
-    password: &str,
-) -> reqwest::Response {
-    let form = [
-        ("r", hidden(page, "r")),
-        ("csrf", hidden(page, "csrf")),
-        ("username", username.to_owned()),
-        ("password", password.to_owned()),
-    ];
-    client
-        .post(format!("{idp}/login"))
-        .form(&form)
-        .send()
-        .await
-        .expect("the IdP answers")
-}
+pub use testkit::{hidden, submit_idp_login};
 
 /// Replaces the part of a report between `<!-- begin NAME -->` and `<!-- end NAME -->` (added at
 /// the end when missing), so each benchmark harness rewrites only its own figures.

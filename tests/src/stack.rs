@@ -262,50 +262,7 @@ impl Stack {
     }
 }
 
-fn unique() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!(
-        "{}{nanos}{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// A new PostgreSQL database when TEST_DATABASE_URL names a server (failing if it is not
-/// reachable), or None for SQLite.
-pub async fn fresh_database(prefix: &str) -> Option<String> {
-    let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
-    let name = format!("{prefix}_{}", unique());
-    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
-        panic!("TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}")
-    });
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("create a test database");
-    admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
-}
-
-pub fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
+pub use testkit::{fresh_database, unique, urlencode};
 
 /// The PKCE pair of RFC 7636 appendix B.
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";

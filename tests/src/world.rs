@@ -292,18 +292,19 @@ impl World {
         what: &str,
         check: impl Fn(&Account) -> bool,
     ) -> Account {
-        for _ in 0..200 {
+        let found = testkit::try_eventually(Duration::from_secs(10), || async {
             let account = self.account(node, code).await;
             if check(&account) {
-                return account;
+                Ok(account)
+            } else {
+                Err(format!("{account:?}"))
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        })
+        .await;
+        match found {
+            Ok(account) => account,
+            Err(last) => panic!("{what} at {node}: {last}\n{}", self.sync_state().await),
         }
-        panic!(
-            "{what} at {node}: {:?}\n{}",
-            self.account(node, code).await,
-            self.sync_state().await
-        );
     }
 
     /// What the outboxes hold, for a failure message.

@@ -20,17 +20,21 @@ async fn signed_in(world: &World, client: &reqwest::Client, node: &str) -> bool 
 
 /// Waits until the browser is signed out at every one of `nodes`.
 async fn signed_out_everywhere(world: &World, client: &reqwest::Client, nodes: &[&str], why: &str) {
-    for _ in 0..200 {
-        let mut any = false;
+    let what = format!("signed out everywhere after {why}");
+    testkit::eventually(&what, Duration::from_secs(20), || async {
+        let mut still = Vec::new();
         for node in nodes {
-            any |= signed_in(world, client, node).await;
+            if signed_in(world, client, node).await {
+                still.push(*node);
+            }
         }
-        if !any {
-            return;
+        if still.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("still signed in at {still:?}"))
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("still signed in somewhere after {why}");
+    })
+    .await;
 }
 
 /// The admin of A presses a button on Anna's account page.

@@ -2,9 +2,7 @@
 //! Runs on SQLite + memory by default, on PostgreSQL + Redis when TEST_DATABASE_URL and
 //! TEST_REDIS_URL are set (see common/mod.rs).
 
-mod common;
-
-use common::{Browser, TestNode};
+use crate::common::{Browser, TestNode};
 use reqwest::StatusCode;
 use school_node::store::accounts::Role;
 

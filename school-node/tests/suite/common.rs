@@ -5,8 +5,6 @@
 
 #![allow(dead_code)]
 
-pub mod smtp;
-
 use std::time::Duration;
 
 use reqwest::StatusCode;
@@ -26,20 +24,7 @@ pub struct TestNode {
 
 /// A fresh PostgreSQL database on the server of `TEST_DATABASE_URL`, or None for SQLite.
 pub async fn fresh_database() -> Option<String> {
-    let admin_url = std::env::var("TEST_DATABASE_URL").ok()?;
-    let name = format!("sn_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
-        panic!("TEST_DATABASE_URL is set but PostgreSQL is not reachable: {e}")
-    });
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("create test database");
-    admin.close().await;
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(admin_url.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
+    testkit::fresh_database("sn_test").await
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
@@ -69,7 +54,7 @@ impl TestNode {
     }
 
     /// A node that sends its mail to `smtp`, retrying quickly.
-    pub async fn spawn_with_smtp(smtp: &smtp::SmtpServer) -> TestNode {
+    pub async fn spawn_with_smtp(smtp: &testkit::smtp::SmtpServer) -> TestNode {
         let port = smtp.port;
         Self::spawn_with(|c| {
             c.mail.transport = school_node::mail::TransportKind::Smtp;

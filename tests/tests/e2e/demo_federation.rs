@@ -193,22 +193,22 @@ async fn restarting_keeps_data_and_does_not_seed_twice() {
 
 /// Waits for a letter to `to` in an institution's mail folder and returns its text.
 async fn letter_in_folder(folder: &std::path::Path, to: &str, containing: &str) -> String {
-    for _ in 0..100 {
-        if let Ok(entries) = std::fs::read_dir(folder) {
-            for entry in entries.flatten() {
-                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-                let unfolded = text.replace("=\r\n", "").replace("=\n", "");
-                if unfolded.contains(to) && unfolded.contains(containing) {
-                    return unfolded;
-                }
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    panic!(
-        "no letter to {to} with {containing:?} in {}",
+    let what = format!(
+        "a letter to {to} with {containing:?} in {}",
         folder.display()
     );
+    testkit::eventually(&what, std::time::Duration::from_secs(10), || async {
+        let entries = std::fs::read_dir(folder).map_err(|e| e.to_string())?;
+        for entry in entries.flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let unfolded = text.replace("=\r\n", "").replace("=\n", "");
+            if unfolded.contains(to) && unfolded.contains(containing) {
+                return Ok(unfolded);
+            }
+        }
+        Err("not there yet".to_owned())
+    })
+    .await
 }
 
 #[tokio::test]

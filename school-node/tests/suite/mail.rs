@@ -1,14 +1,12 @@
 //! E-mail through a real SMTP server: password recovery links, account applications and the
 //! admin's decisions, and the outbox that loses nothing while the server is down.
 
-mod common;
-
 use std::time::Duration;
 
-use common::smtp::{SmtpServer, link_in, temporary_password_in};
-use common::{Browser, TestNode};
+use crate::common::{Browser, TestNode};
 use reqwest::StatusCode;
 use school_node::store::accounts::Role;
+use testkit::smtp::{SmtpServer, link_in, temporary_password_in};
 
 const JUKU_CODE: &str = "50001010006";
 const PARENT_CODE: &str = "38501010220";
@@ -179,7 +177,7 @@ async fn apply(
     code: &str,
     email: &str,
     again: &str,
-) -> common::Page {
+) -> crate::common::Page {
     let step_one = [
         ("children_codes", children),
         ("personal_code", code),

@@ -8,26 +8,9 @@ use shared::profile::{ProfileChanges, ProfileField, SharedProfile};
 
 async fn database() -> (Database, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let db = match std::env::var("TEST_DATABASE_URL") {
-        Ok(admin) => {
-            let name = format!(
-                "idp_test_links_{}",
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_nanos()
-            );
-            let pool = sqlx::PgPool::connect(&admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&pool)
-                .await
-                .unwrap();
-            let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-            Database::connect(&format!("{base}/{name}"), &MIGRATIONS)
-                .await
-                .unwrap()
-        }
-        Err(_) => Database::open_file(dir.path(), "idp.db", &MIGRATIONS)
+    let db = match testkit::fresh_database("idp_test_links").await {
+        Some(url) => Database::connect(&url, &MIGRATIONS).await.unwrap(),
+        None => Database::open_file(dir.path(), "idp.db", &MIGRATIONS)
             .await
             .unwrap(),
     };

@@ -1,10 +1,8 @@
 //! The `school-node` command: create an admin and import students, then use them over HTTP.
 
-mod common;
-
 use std::process::Command;
 
-use common::TestNode;
+use crate::common::TestNode;
 
 fn school_node(config: &school_node::Config, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_school-node"));

@@ -321,13 +321,17 @@ async fn node_down_then_back(restart_idp: bool) {
         let n: i64 = shared::with_db!(&stack.idp_db, pool => sqlx::query_scalar("SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM outbox WHERE delivered_at IS NULL").fetch_one(pool).await.unwrap());
         n
     };
-    for _ in 0..100 {
-        if attempts().await >= 3 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(attempts().await >= 3, "retried while the node was down");
+    testkit::eventually(
+        "retried while the node was down",
+        std::time::Duration::from_secs(5),
+        || async {
+            match attempts().await {
+                n if n >= 3 => Ok(()),
+                n => Err(format!("{n} attempts")),
+            }
+        },
+    )
+    .await;
     assert!(still_signed_in(&stack, &jar).await);
     if restart_idp {
         // The IdP goes down and comes back: the delivery is in its database, not its memory.
@@ -340,16 +344,18 @@ async fn node_down_then_back(restart_idp: bool) {
         .unwrap();
     let node = stack.node_url.trim_start_matches("http://").to_owned();
     tokio::spawn(forward(listener, node));
-    for _ in 0..200 {
-        if !still_signed_in(&stack, &jar).await {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(
-        !still_signed_in(&stack, &jar).await,
-        "the logout token arrived once the node was back"
-    );
+    testkit::eventually(
+        "the logout token arrived once the node was back",
+        std::time::Duration::from_secs(10),
+        || async {
+            if still_signed_in(&stack, &jar).await {
+                Err("still signed in".to_owned())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
     let pending = idp::store::outbox::pending_for(&stack.idp_db, "jpk")
         .await
         .unwrap();
@@ -387,13 +393,14 @@ async fn signing_out_at_the_node_ends_the_idp_session_and_tells_the_node_by_back
         "another person's session stays"
     );
     // The IdP's fan-out reached the node: one delivery, for the one session that ended.
-    let mut delivered = 0i64;
-    for _ in 0..100 {
-        delivered = shared::with_db!(&stack.idp_db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL").fetch_one(pool).await.unwrap());
-        if delivered > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let delivered: i64 = testkit::eventually(
+        "the fan-out reached the node",
+        std::time::Duration::from_secs(5),
+        || async {
+            let n: i64 = shared::with_db!(&stack.idp_db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL").fetch_one(pool).await.unwrap());
+            if n > 0 { Ok(n) } else { Err("nothing delivered".to_owned()) }
+        },
+    )
+    .await;
     assert_eq!(delivered, 1);
 }

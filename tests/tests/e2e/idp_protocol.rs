@@ -197,9 +197,14 @@ async fn the_token_endpoint_refuses_what_it_must() {
 
 #[tokio::test]
 async fn an_expired_code_is_refused() {
-    let stack = Stack::start(|c| c.code_seconds = 1).await;
+    let clock = shared::Clock::manual();
+    let stack = Stack::start(|c| {
+        c.code_seconds = 1;
+        c.clock = clock.clone();
+    })
+    .await;
     let code = stack.code(&stack.browser(), "rp-basic", CHALLENGE).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    clock.advance(Duration::from_secs(2));
     let (_, body) = token(
         &stack,
         &code_form(&code, VERIFIER),
@@ -389,7 +394,8 @@ async fn logout_accepts_only_registered_post_logout_uris() {
 
 #[tokio::test]
 async fn prompt_login_and_max_age_ask_for_the_password_again() {
-    let stack = Stack::start(|_| {}).await;
+    let clock = shared::Clock::manual();
+    let stack = Stack::start(|c| c.clock = clock.clone()).await;
     let browser = stack.browser();
     stack.code(&browser, "rp-basic", CHALLENGE).await;
     let base = format!("&code_challenge={CHALLENGE}&code_challenge_method=S256");
@@ -402,7 +408,7 @@ async fn prompt_login_and_max_age_ask_for_the_password_again() {
     assert!(r.headers()["location"].to_str().unwrap().contains("code="));
     // …but not when the client asks for a fresh sign-in.
     for extra in ["&prompt=login", "&max_age=0"] {
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        clock.advance(Duration::from_secs(2));
         let r = browser
             .get(authorize_url(
                 &stack,

@@ -24,19 +24,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn fresh_database(admin_url: &str) -> String {
-    let name = format!("idp_test_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(admin_url)
-        .await
-        .expect("TEST_DATABASE_URL is set but PostgreSQL is not reachable");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-    format!("{base}/{name}")
-}
-
 fn spawn_idp(
     port: u16,
     issuer: &str,
@@ -78,8 +65,7 @@ async fn wait_until_up(port: u16) {
 #[tokio::test]
 #[ignore = "needs PostgreSQL and Redis: TEST_DATABASE_URL and TEST_REDIS_URL (run by .ci/run)"]
 async fn two_processes_share_codes_and_sessions() {
-    let pg =
-        std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL names a PostgreSQL server");
+    std::env::var("TEST_DATABASE_URL").expect("TEST_DATABASE_URL names a PostgreSQL server");
     let redis = std::env::var("TEST_REDIS_URL").expect("TEST_REDIS_URL names a Redis server");
     let dir = tempfile::tempdir().unwrap();
     let (port_a, port_b) = (free_port(), free_port());
@@ -133,7 +119,9 @@ async fn two_processes_share_codes_and_sessions() {
         ),
     )
     .unwrap();
-    let db = fresh_database(&pg).await;
+    let db = testkit::fresh_database("idp_test")
+        .await
+        .expect("TEST_DATABASE_URL names a PostgreSQL server");
     let prefix = format!("idp-test-{}:", uuid::Uuid::new_v4().simple());
     let _a = spawn_idp(
         port_a,

@@ -1,0 +1,5 @@
+//! The IdP's integration suite, one binary: the persons and links store on both back ends
+//! (`links`), and two IdP processes acting as one on PostgreSQL and Redis (`cluster`).
+
+mod cluster;
+mod links;

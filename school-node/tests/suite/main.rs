@@ -1,0 +1,8 @@
+//! The school node's integration suite, one binary: a real node on a free port per test, over
+//! HTTP as a browser sees it (`http`), its command line (`cli`), and its mail through a real
+//! SMTP server (`mail`).
+
+mod cli;
+mod common;
+mod http;
+mod mail;
