@@ -6,6 +6,7 @@
 mod browser;
 mod demo_federation;
 mod eid;
+mod idp_pages;
 mod idp_protocol;
 mod interop;
 mod linking;

@@ -1,0 +1,139 @@
+//! The IdP's pages as people and attackers meet them: every error page names the error and
+//! carries the request id its log line has; a failure to record a sign-out is shown with a way
+//! to try again and ends nothing; a sign-in form's values replayed from another browser sign no
+//! one in.
+
+use federation_tests::stack::{CHALLENGE, PASSWORD, REDIRECT_URI, Stack, USERNAME, urlencode};
+use federation_tests::{hidden, submit_idp_login};
+use reqwest::StatusCode;
+
+fn silent(stack: &Stack, client_id: &str) -> String {
+    format!(
+        "{}/authorize?client_id={client_id}&redirect_uri={}&response_type=code&scope=openid&state=s1&prompt=none&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        stack.idp_url,
+        urlencode(REDIRECT_URI)
+    )
+}
+
+async fn location(browser: &reqwest::Client, url: &str) -> String {
+    let r = browser.get(url).send().await.unwrap();
+    r.headers()["location"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_error_page_names_the_error_and_shows_the_request_id() {
+    let stack = Stack::start(|_| {}).await;
+    let r = stack
+        .browser()
+        .get(format!("{}/no-such-page", stack.idp_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = r.text().await.unwrap();
+    assert!(body.contains("<title>Lehte ei leitud</title>"), "{body}");
+    assert!(!body.contains("Sisselogimine ei õnnestunud"), "{body}");
+    assert!(body.contains(&format!("data-request-id>{id}<")), "{body}");
+
+    let r = stack
+        .browser()
+        .get(format!("{}/login?r=nothing", stack.idp_url))
+        .header("accept-language", "en")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("The sign-in request has expired"), "{body}");
+    assert!(body.contains("Request id"), "{body}");
+}
+
+#[tokio::test]
+async fn a_sign_out_that_cannot_be_recorded_is_shown_with_a_retry_and_ends_nothing() {
+    let stack = Stack::start(|c| {
+        let node = c.clients[0].backchannel_logout_uri.clone();
+        for client in &mut c.clients {
+            client.backchannel_logout_uri = node.clone();
+        }
+    })
+    .await;
+    let browser = stack.browser();
+    stack.code(&browser, "rp-basic", CHALLENGE).await;
+    // The outbox the fan-out is queued in is gone: the sign-out cannot be recorded.
+    shared::with_db!(&stack.idp_db, pool => sqlx::query("DROP TABLE outbox").execute(pool).await.map(|_| ()).unwrap());
+
+    let logout = format!("{}/logout?client_id=rp-basic", stack.idp_url);
+    let r = browser.get(&logout).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        r.headers().get("set-cookie").is_none(),
+        "the session cookie stays"
+    );
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Väljalogimine ei õnnestunud"), "{body}");
+    assert!(body.contains("oled endiselt sisse logitud"), "{body}");
+    assert!(
+        body.contains("href=\"/logout?client_id=rp-basic\" data-retry"),
+        "{body}"
+    );
+    assert!(body.contains("data-request-id>"), "{body}");
+    // Nothing ended: the session still signs the person in without a form.
+    let again = location(&browser, &silent(&stack, "rp-basic")).await;
+    assert!(again.contains("code="), "{again}");
+}
+
+#[tokio::test]
+async fn a_sign_in_form_replayed_from_another_browser_signs_no_one_in() {
+    let stack = Stack::start(|_| {}).await;
+    let victim = stack.browser();
+    let authorize = format!(
+        "{}/authorize?client_id=rp-basic&redirect_uri={}&response_type=code&scope=openid&state=s1&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        stack.idp_url,
+        urlencode(REDIRECT_URI)
+    );
+    let to_form = location(&victim, &authorize).await;
+    let page = victim
+        .get(format!("{}{to_form}", stack.idp_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+
+    // Another browser (its own cookie jar, or none) posts the very same values.
+    let attacker = stack.browser();
+    let form = [
+        ("r", hidden(&page, "r")),
+        ("csrf", hidden(&page, "csrf")),
+        ("username", USERNAME.to_owned()),
+        ("password", PASSWORD.to_owned()),
+    ];
+    let r = attacker
+        .post(format!("{}/login", stack.idp_url))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        !r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("idp_session=")),
+        "no session for the other browser"
+    );
+    let body = r.text().await.unwrap();
+    assert!(body.contains("Vorm on aegunud"), "{body}");
+    let after = location(&attacker, &silent(&stack, "rp-basic")).await;
+    assert!(after.contains("error=login_required"), "{after}");
+
+    // The browser that began the sign-in finishes it.
+    let r = submit_idp_login(&victim, &stack.idp_url, &page, USERNAME, PASSWORD).await;
+    let done = r.headers()["location"].to_str().unwrap();
+    assert!(
+        done.starts_with(REDIRECT_URI) && done.contains("code="),
+        "{done}"
+    );
+}
