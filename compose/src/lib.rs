@@ -281,7 +281,7 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
             config.sso = SsoConfig {
                 issuer: issuer.clone(),
                 client_id: institution.id.clone(),
-                client_secret: secret.clone(),
+                client_secret: secret.as_str().into(),
                 ..SsoConfig::default()
             };
             if options.quick_retries {

@@ -2,7 +2,8 @@
 
 use super::{Database, Result, with_db};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A private key as stored; `Debug` leaves the key out.
+#[derive(Clone, sqlx::FromRow)]
 pub struct KeyRow {
     pub kid: String,
     pub alg: String,
@@ -10,6 +11,17 @@ pub struct KeyRow {
     pub created_at: i64,
     pub retired_at: Option<i64>,
     pub drop_at: Option<i64>,
+}
+
+impl std::fmt::Debug for KeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRow")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_pem", &"***")
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Keys still published: current ones and retired ones whose tokens may still be alive.

@@ -48,7 +48,7 @@ pub struct MailConfig {
     pub smtp_security: Security,
     pub smtp_username: Option<String>,
     #[serde(skip_serializing)]
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<shared::Secret>,
     /// How often the worker looks for due messages when nothing wakes it.
     pub poll_millis: u64,
     /// The first retry waits this long; each further one twice as long, up to `retry_max_millis`.
@@ -117,7 +117,10 @@ impl Mailer {
                     .timeout(Some(Duration::from_secs(15)));
                 if let (Some(user), Some(password)) = (&config.smtp_username, &config.smtp_password)
                 {
-                    builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+                    builder = builder.credentials(Credentials::new(
+                        user.clone(),
+                        password.expose().to_owned(),
+                    ));
                 }
                 Transport::Smtp(builder.build())
             }

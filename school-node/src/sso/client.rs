@@ -125,7 +125,9 @@ impl SsoClient {
         Ok(CoreClient::from_provider_metadata(
             meta,
             ClientId::new(self.config.client_id.clone()),
-            Some(ClientSecret::new(self.config.client_secret.clone())),
+            Some(ClientSecret::new(
+                self.config.client_secret.expose().to_owned(),
+            )),
         )
         .set_redirect_uri(RedirectUrl::new(self.redirect_uri.clone())?))
     }

@@ -22,7 +22,7 @@ pub struct SsoConfig {
     pub issuer: String,
     pub client_id: String,
     #[serde(skip_serializing)]
-    pub client_secret: String,
+    pub client_secret: shared::Secret,
     /// Profile changes to the IdP: first retry after this long, doubling up to the maximum.
     pub sync_retry_base_millis: u64,
     pub sync_retry_max_millis: u64,
@@ -34,7 +34,7 @@ impl Default for SsoConfig {
         Self {
             issuer: String::new(),
             client_id: String::new(),
-            client_secret: String::new(),
+            client_secret: shared::Secret::default(),
             sync_retry_base_millis: 1_000,
             sync_retry_max_millis: 60_000,
             sync_poll_millis: 1_000,

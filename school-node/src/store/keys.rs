@@ -2,11 +2,22 @@
 
 use super::{Database, Result, with_db};
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A private key as stored; `Debug` leaves the key out.
+#[derive(Clone, sqlx::FromRow)]
 pub struct KeyRow {
     pub kid: String,
     pub alg: String,
     pub private_pem: String,
+}
+
+impl std::fmt::Debug for KeyRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRow")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("private_pem", &"***")
+            .finish()
+    }
 }
 
 pub async fn newest(db: &Database) -> Result<Option<KeyRow>> {
