@@ -117,10 +117,8 @@ impl Mailer {
                     .timeout(Some(Duration::from_secs(15)));
                 if let (Some(user), Some(password)) = (&config.smtp_username, &config.smtp_password)
                 {
-                    builder = builder.credentials(Credentials::new(
-                        user.clone(),
-                        password.expose().to_owned(),
-                    ));
+                    builder = builder
+                        .credentials(Credentials::new(user.clone(), password.expose().to_owned()));
                 }
                 Transport::Smtp(builder.build())
             }
