@@ -41,20 +41,19 @@ pub async fn callback(ctx: Ctx, Query(query): Query<CallbackQuery>) -> PageResul
         .ok_or_else(|| AppError::new(ErrorKind::NotFound))?;
     let pending: Option<PendingSso> = ctx.session.remove(SESSION_PENDING).await?;
     let Some(pending) = pending else {
-        return Ok(Redirect::to("/login?local=1").into_response());
+        // No sign-in waits in this browser: it expired, or began in another browser.
+        return Ok(Redirect::to("/login?local=1&notice=expired").into_response());
     };
     // RFC 9207: the answer must come from our IdP, and for the request this session made.
     if query.state.as_deref() != Some(pending.state.as_str())
         || query.iss.as_deref().is_some_and(|i| i != sso.issuer())
     {
-        return Err(AppError {
-            kind: ErrorKind::BadRequest,
-            cause: Some("state or iss does not match".into()),
-        });
+        tracing::warn!("an SSO callback whose state or iss does not match: signed no one in");
+        return Ok(Redirect::to("/login?local=1&notice=expired").into_response());
     }
     if let Some(error) = query.error {
         tracing::info!(%error, "the IdP did not sign the person in");
-        return Ok(Redirect::to("/login?local=1").into_response());
+        return Ok(Redirect::to("/login?local=1&notice=cancelled").into_response());
     }
     let code = query
         .code

@@ -179,3 +179,73 @@ async fn a_forged_federation_request_is_refused() {
         "a key the IdP does not publish"
     );
 }
+
+/// The node's own form, as a browser ends up on it after following every redirect.
+async fn ends_on_the_nodes_own_form(client: &reqwest::Client, url: &str, notice: Option<&str>) {
+    let r = client.get(url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{url} ended on {}", r.url());
+    let final_url = r.url().clone();
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("action=\"/login\"") && body.contains("name=\"password\""),
+        "{url} → {final_url}: {body}"
+    );
+    if let Some(notice) = notice {
+        assert!(body.contains(notice), "{url}: no notice {notice:?} in {body}");
+    }
+}
+
+#[tokio::test]
+async fn every_way_to_the_nodes_own_form_ends_on_it() {
+    let (federation, _dir) = start(true).await;
+    let jpk = federation.node("jpk").unwrap().url();
+    let client = browser(&federation);
+    // As README writes it.
+    ends_on_the_nodes_own_form(&client, &format!("{jpk}/login?local=1"), None).await;
+    ends_on_the_nodes_own_form(&client, &format!("{jpk}/login?local"), None).await;
+    // A callback with no sign-in waiting in this browser (opened in another one, say).
+    ends_on_the_nodes_own_form(
+        &client,
+        &format!("{jpk}/sso/callback?code=abc&state=def"),
+        Some("alustati teises brauseris"),
+    )
+    .await;
+    // A sign-in cancelled at the IdP.
+    let no_redirects = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(
+            &federation.node("jpk").unwrap().host,
+            std::net::SocketAddr::from(([127, 0, 0, 1], federation.node("jpk").unwrap().port)),
+        )
+        .build()
+        .unwrap();
+    let to_idp = no_redirects
+        .get(format!("{jpk}/login"))
+        .send()
+        .await
+        .unwrap();
+    let location = to_idp.headers()["location"].to_str().unwrap().to_owned();
+    let state = reqwest::Url::parse(&location)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("a state");
+    let back = no_redirects
+        .get(format!(
+            "{jpk}/sso/callback?error=access_denied&state={state}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    let to = back.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(to, "/login?local=1&notice=cancelled");
+    let page = no_redirects
+        .get(format!("{jpk}{to}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("katkestati"));
+}

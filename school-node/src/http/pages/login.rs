@@ -27,8 +27,19 @@ struct LoginPage {
 #[serde(default)]
 pub struct NextQuery {
     next: String,
-    /// Use this node's own form even when single sign-on is configured.
-    local: bool,
+    /// Use this node's own form even when single sign-on is configured: `?local=1` (any value
+    /// but `0` or `false`, or none).
+    local: Option<String>,
+    /// Why single sign-on was not used: `cancelled` or `expired`.
+    notice: Option<String>,
+}
+
+impl NextQuery {
+    fn local(&self) -> bool {
+        self.local
+            .as_deref()
+            .is_some_and(|v| !matches!(v, "0" | "false" | "no" | "off"))
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -43,8 +54,12 @@ pub async fn form(ctx: Ctx, Query(query): Query<NextQuery>) -> PageResult {
     if ctx.user.is_some() {
         return Ok(Redirect::to(local_path(&query.next)).into_response());
     }
-    let mut message = None;
-    if let (Some(sso), false) = (ctx.state.sso.clone(), query.local) {
+    let mut message = match query.notice.as_deref() {
+        Some("cancelled") => Some(ctx.t().sso_cancelled.to_owned()),
+        Some("expired") => Some(ctx.t().sso_expired.to_owned()),
+        _ => None,
+    };
+    if let (Some(sso), false) = (ctx.state.sso.clone(), query.local()) {
         match sso.start(local_path(&query.next), false).await {
             Ok((url, pending)) => {
                 ctx.session.insert(SESSION_PENDING, &pending).await?;
