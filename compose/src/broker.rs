@@ -68,6 +68,8 @@ pub enum Tamper {
     InvalidPersonalCode,
     Amr(String),
     Acr(String),
+    /// The authorization response leaves out `iss`, which the metadata promises (RFC 9207).
+    NoIssInResponse,
 }
 
 #[derive(Debug, Clone)]
@@ -151,6 +153,7 @@ async fn discovery(State(b): Shared) -> Json<Value> {
         "jwks_uri": format!("{}/oidc/jwks", b.issuer),
         "scopes_supported": ["openid", "idcard", "mid", "smartid", "eidas"],
         "response_types_supported": ["code"],
+        "authorization_response_iss_parameter_supported": true,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
@@ -246,14 +249,20 @@ struct Choice {
     cancel: Option<String>,
 }
 
-fn back_to(request: &Request, params: &[(&str, &str)]) -> Response {
+/// The authorization response: the parameters, `state`, and `iss` (RFC 9207) unless tampered.
+fn back_to(b: &BrokerState, request: &Request, params: &[(&str, &str)]) -> Response {
     let mut url = match reqwest::Url::parse(&request.redirect_uri) {
         Ok(u) => u,
         Err(_) => return (StatusCode::BAD_REQUEST, "bad redirect_uri").into_response(),
     };
+    let leave_out_iss =
+        *b.tamper.lock().unwrap_or_else(|p| p.into_inner()) == Some(Tamper::NoIssInResponse);
     url.query_pairs_mut()
         .extend_pairs(params)
         .append_pair("state", &request.state);
+    if !leave_out_iss {
+        url.query_pairs_mut().append_pair("iss", &b.issuer);
+    }
     Redirect::to(url.as_str()).into_response()
 }
 
@@ -268,6 +277,7 @@ async fn choose(State(b): Shared, Form(choice): Form<Choice>) -> Response {
     };
     if choice.cancel.is_some() {
         return back_to(
+            &b,
             &request,
             &[("error", "user_cancel"), ("error_description", "cancelled")],
         );
@@ -284,7 +294,7 @@ async fn choose(State(b): Shared, Form(choice): Form<Choice>) -> Response {
             issued_at: shared::jwt::now(),
         },
     );
-    back_to(&request, &[("code", &code)])
+    back_to(&b, &request, &[("code", &code)])
 }
 
 #[derive(Deserialize, Default)]
@@ -407,7 +417,7 @@ async fn token(State(b): Shared, headers: HeaderMap, Form(form): Form<TokenForm>
         Some(Tamper::Acr(acr)) => {
             fields.insert("acr".into(), acr.clone().into());
         }
-        Some(Tamper::BadSignature) | None => {}
+        Some(Tamper::BadSignature | Tamper::NoIssInResponse) | None => {}
     }
     let key = if tamper == Some(Tamper::BadSignature) {
         &b.wrong_key

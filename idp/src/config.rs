@@ -16,8 +16,11 @@ pub struct ClientConfig {
     pub client_id: String,
     pub name: String,
     pub logo_url: Option<String>,
-    /// `sha256:<hex>` of the client secret (see `idp hash-secret`).
+    /// `sha256:<hex>` of the client secret (see `idp new-secret`); it does not expire.
     pub secret_hash: Option<String>,
+    /// Secrets with an expiry, for rotating without downtime: a client holds at most two
+    /// secrets at once (with `secret_hash`); an expired one gets `invalid_client`.
+    pub secrets: Vec<SecretConfig>,
     /// The node's JWKS: `private_key_jwt` client authentication and signed federation answers.
     pub jwks_uri: Option<String>,
     pub redirect_uris: Vec<String>,
@@ -31,6 +34,15 @@ pub struct ClientConfig {
     pub federation_node: Option<String>,
     /// The ID token algorithm this client asked for: ES256, EdDSA or RS256.
     pub id_token_alg: Option<Alg>,
+}
+
+/// One client secret by its hash, good until `expires_at` (RFC 3339) when one is given.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SecretConfig {
+    pub hash: String,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<time::OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -167,7 +179,20 @@ impl Config {
             if c.redirect_uris.is_empty() {
                 problems.push(format!("client {} has no redirect_uris", c.client_id));
             }
-            if c.secret_hash.is_none() && c.jwks_uri.is_none() {
+            let secrets = c.secrets.len() + usize::from(c.secret_hash.is_some());
+            if secrets > 2 {
+                problems.push(format!(
+                    "client {} holds {secrets} secrets; two at most",
+                    c.client_id
+                ));
+            }
+            if c.secrets.iter().any(|s| !s.hash.starts_with("sha256:")) {
+                problems.push(format!(
+                    "client {}: a secret's hash must be sha256:<hex> (idp new-secret)",
+                    c.client_id
+                ));
+            }
+            if secrets == 0 && c.jwks_uri.is_none() {
                 problems.push(format!(
                     "client {} needs secret_hash or jwks_uri to authenticate",
                     c.client_id

@@ -61,7 +61,25 @@ async function signIn(config, prompt) {
 
 try {
   const config = await client.discovery(issuer, env.CLIENT_ID, { id_token_signed_response_alg: env.ID_TOKEN_ALG }, await clientAuth(), { execute: [client.allowInsecureRequests] });
-  out.discovery = config.serverMetadata().issuer;
+  const meta = config.serverMetadata();
+  out.discovery = meta.issuer;
+  out.logout_flags = [meta.backchannel_logout_supported, meta.backchannel_logout_session_supported,
+    meta.frontchannel_logout_supported, meta.frontchannel_logout_session_supported];
+
+  if (env.ONLY_EXCHANGE) {
+    // One code exchange with this secret, and nothing more.
+    const only = await signIn(config);
+    try {
+      await client.authorizationCodeGrant(config, only.callback, { pkceCodeVerifier: only.verifier, expectedState: only.state, expectedNonce: only.nonce });
+      out.exchange = 'accepted';
+    } catch (e) {
+      // A 401 with a challenge carries the error in its JSON body.
+      const body = e.response ? await e.response.json().catch(() => ({})) : {};
+      out.exchange = body.error ?? errorOf(e);
+    }
+    console.log(JSON.stringify(out));
+    process.exit(0);
+  }
 
   const first = await signIn(config);
   const checks = { pkceCodeVerifier: first.verifier, expectedState: first.state, expectedNonce: first.nonce, idTokenExpected: true };
@@ -72,6 +90,7 @@ try {
   out.userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
   out.refreshed_sub = refreshed.claims()?.sub;
+  out.refreshed_id_token = { amr: refreshed.claims()?.amr, acr: refreshed.claims()?.acr, auth_time: refreshed.claims()?.auth_time };
   out.userinfo_after_refresh = (await client.fetchUserInfo(config, refreshed.access_token, claims.sub)).sub;
 
   // The code again: refused, and what it issued is revoked.

@@ -42,6 +42,18 @@ pub struct AccessTokenClaims {
     pub jti: String,
 }
 
+/// What a grant keeps of the sign-in: the account's claims, and how the person was
+/// authenticated, so an ID token from a refresh grant tells the same `amr` and `acr`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GrantedClaims {
+    #[serde(flatten)]
+    pub account: Claims,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<Acr>,
+}
+
 /// The claims of the granted scopes, as userinfo and the ID token give them.
 pub fn scoped_claims(scope: &str, claims: &Claims) -> Claims {
     let scopes: Vec<&str> = scope.split_whitespace().collect();
@@ -90,6 +102,27 @@ mod tests {
         assert_eq!(names(&scoped_claims("phone", &account())), ["phone_number"]);
         let all = scoped_claims("openid profile email phone offline_access", &account());
         assert!(!all.contains_key("personal_code") && !all.contains_key("must_change_password"));
+    }
+
+    #[test]
+    fn a_grant_keeps_how_the_person_signed_in_apart_from_what_scopes_release() {
+        let granted = GrantedClaims {
+            account: account(),
+            amr: Some(vec!["idcard".into()]),
+            acr: Some(Acr::High),
+        };
+        let text = serde_json::to_string(&granted).unwrap();
+        let back: GrantedClaims = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.acr, Some(Acr::High));
+        assert_eq!(back.amr.as_deref(), Some(&["idcard".to_owned()][..]));
+        assert!(!back.account.contains_key("acr") && !back.account.contains_key("amr"));
+        let all: Claims = serde_json::from_str(&text).unwrap();
+        assert!(!scoped_claims("openid profile email phone", &all).contains_key("amr"));
+        let old: GrantedClaims = serde_json::from_str(r#"{"given_name":"Mari"}"#).unwrap();
+        assert!(
+            old.amr.is_none() && old.acr.is_none(),
+            "grants stored before keep working"
+        );
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub struct Client {
     pub client_id: ClientId,
     pub name: String,
     pub logo_url: Option<String>,
-    pub secret_hash: Option<String>,
+    /// The hashes of the client's secrets, each good until its expiry (seconds) if it has one.
+    pub secrets: Vec<(String, Option<i64>)>,
     pub jwks: Option<Arc<JwksCache>>,
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
@@ -86,7 +87,17 @@ impl Registry {
                 client_id: ClientId::new(row.client_id),
                 name: row.name,
                 logo_url: row.logo_url,
-                secret_hash: row.secret_hash,
+                secrets: row
+                    .secret_hash
+                    .into_iter()
+                    .map(|h| (h, None))
+                    .chain(
+                        serde_json::from_str::<Vec<crate::config::SecretConfig>>(&row.secrets)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|s| (s.hash, s.expires_at.map(|t| t.unix_timestamp()))),
+                    )
+                    .collect(),
                 jwks,
                 backchannel_logout_uri: row.backchannel_logout_uri,
                 frontchannel_logout_uri: row.frontchannel_logout_uri,
@@ -183,9 +194,16 @@ pub fn basic_credentials(header: Option<&str>) -> Result<Option<(String, String)
     Ok(Some((percent_decode(id), percent_decode(secret))))
 }
 
-fn secret_matches(stored: Option<&str>, presented: &str) -> bool {
-    let Some(stored) = stored else { return false };
-    bool::from(stored.as_bytes().ct_eq(hash_secret(presented).as_bytes()))
+/// Whether `presented` is one of the client's secrets that has not expired at `now`.
+fn secret_matches(client: &Client, presented: &str, now: i64) -> bool {
+    let presented = hash_secret(presented);
+    client
+        .secrets
+        .iter()
+        .filter(|(_, expires)| expires.is_none_or(|at| now < at))
+        .fold(false, |found, (hash, _)| {
+            found | bool::from(hash.as_bytes().ct_eq(presented.as_bytes()))
+        })
 }
 
 /// Client authentication at the token and revocation endpoints.
@@ -244,7 +262,7 @@ async fn authenticate(
         let client = registry
             .get(id)
             .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
-        return if secret_matches(client.secret_hash.as_deref(), secret) {
+        return if secret_matches(&client, secret, now) {
             Ok(client)
         } else {
             Err(OAuthError::invalid_client("wrong client secret"))
@@ -258,7 +276,7 @@ async fn authenticate(
         let client = registry
             .get(id)
             .ok_or_else(|| OAuthError::invalid_client("unknown client"))?;
-        return if secret_matches(client.secret_hash.as_deref(), secret) {
+        return if secret_matches(&client, secret, now) {
             Ok(client)
         } else {
             Err(OAuthError::invalid_client("wrong client secret"))
@@ -368,6 +386,37 @@ pub fn unverified_claim(token: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn client_with(secrets: Vec<(String, Option<i64>)>) -> Client {
+        Client {
+            client_id: "rp".into(),
+            name: "RP".into(),
+            logo_url: None,
+            secrets,
+            jwks: None,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            frontchannel_logout_uri: None,
+            federation_url: None,
+            node_id: "rp".into(),
+            id_token_alg: Alg::ES256,
+        }
+    }
+
+    #[test]
+    fn two_secrets_are_good_until_each_expires() {
+        let client = client_with(vec![
+            (hash_secret("old"), Some(1_000)),
+            (hash_secret("new"), None),
+        ]);
+        assert!(secret_matches(&client, "old", 999));
+        assert!(secret_matches(&client, "new", 999));
+        assert!(!secret_matches(&client, "old", 1_000), "expired");
+        assert!(secret_matches(&client, "new", 5_000));
+        assert!(!secret_matches(&client, "other", 999));
+        assert!(!secret_matches(&client_with(Vec::new()), "", 0));
+    }
 
     #[test]
     fn basic_credentials_are_form_decoded() {

@@ -140,11 +140,18 @@ impl Eid {
                 },
             ));
         }
-        // RFC 9207: an answer naming another issuer is a mix-up.
-        if answer
-            .iss
-            .as_deref()
-            .is_some_and(|iss| iss != upstream.config.issuer)
+        // RFC 9207: an answer naming another issuer is a mix-up, and one without `iss` from an
+        // upstream that promises it may be one.
+        let iss_missing = answer.iss.is_none()
+            && upstream
+                .requires_iss()
+                .await
+                .map_err(|e| EidStop::Refused(Refusal::Unavailable(format!("{e:#}"))))?;
+        if iss_missing
+            || answer
+                .iss
+                .as_deref()
+                .is_some_and(|iss| iss != upstream.config.issuer)
         {
             return Err(EidStop::Malformed);
         }

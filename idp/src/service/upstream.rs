@@ -99,7 +99,15 @@ pub struct Upstream {
     pub config: UpstreamConfig,
     redirect_uri: String,
     http: reqwest::Client,
-    metadata: RwLock<Option<(Instant, CoreProviderMetadata)>>,
+    metadata: RwLock<Option<(Instant, Metadata)>>,
+}
+
+/// What discovery told of an upstream: the metadata the openidconnect crate reads, and
+/// whether its authorization responses carry `iss` (RFC 9207), which the crate does not read.
+#[derive(Clone)]
+struct Metadata {
+    provider: CoreProviderMetadata,
+    iss_in_response: bool,
 }
 
 type Client = CoreClient<
@@ -136,7 +144,7 @@ impl Upstream {
         }
     }
 
-    async fn metadata(&self, refresh: bool) -> anyhow::Result<CoreProviderMetadata> {
+    async fn discovered(&self, refresh: bool) -> anyhow::Result<Metadata> {
         if !refresh
             && let Some((at, meta)) = self.metadata.read().await.as_ref()
             && at.elapsed() < METADATA_TTL
@@ -144,11 +152,39 @@ impl Upstream {
             return Ok(meta.clone());
         }
         let issuer = IssuerUrl::new(self.config.issuer.clone()).context("not an issuer URL")?;
-        let meta = CoreProviderMetadata::discover_async(issuer, &self.http)
+        let provider = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
             .context("the upstream does not answer discovery")?;
+        let raw: Value = self
+            .http
+            .get(format!(
+                "{}/.well-known/openid-configuration",
+                self.config.issuer.trim_end_matches('/')
+            ))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let meta = Metadata {
+            provider,
+            iss_in_response: raw
+                .get("authorization_response_iss_parameter_supported")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        };
         *self.metadata.write().await = Some((Instant::now(), meta.clone()));
         Ok(meta)
+    }
+
+    async fn metadata(&self, refresh: bool) -> anyhow::Result<CoreProviderMetadata> {
+        Ok(self.discovered(refresh).await?.provider)
+    }
+
+    /// Whether this upstream promises `iss` in its authorization responses (RFC 9207), so an
+    /// answer without it is refused.
+    pub async fn requires_iss(&self) -> anyhow::Result<bool> {
+        Ok(self.discovered(false).await?.iss_in_response)
     }
 
     fn client(&self, meta: CoreProviderMetadata) -> anyhow::Result<Client> {

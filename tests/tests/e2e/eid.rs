@@ -198,6 +198,7 @@ async fn bad_upstream_answers_are_refused_and_create_no_session() {
         (Tamper::Amr("mID".into()), "idcard"),
         (Tamper::Amr("idcard".into()), "smartid"),
         (Tamper::Acr("low".into()), "idcard"),
+        (Tamper::NoIssInResponse, "idcard"),
     ];
     for (tamper, method) in cases {
         broker(&federation).tamper(Some(tamper.clone()));

@@ -339,6 +339,14 @@ async fn discovery_says_what_the_idp_does() {
         serde_json::json!(["S256"])
     );
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+    for flag in [
+        "backchannel_logout_supported",
+        "backchannel_logout_session_supported",
+        "frontchannel_logout_supported",
+        "frontchannel_logout_session_supported",
+    ] {
+        assert_eq!(d[flag], true, "{flag}");
+    }
     for method in [
         "client_secret_basic",
         "client_secret_post",

@@ -7,12 +7,24 @@ use federation_tests::stack::{PASSWORD, POST_LOGOUT_URI, REDIRECT_URI, SECRET, S
 use serde_json::Value;
 
 async fn run_client(stack: &Stack, client_id: &str, auth: &str, alg: &str) -> Value {
+    run_client_with(stack, client_id, auth, alg, SECRET, false).await
+}
+
+async fn run_client_with(
+    stack: &Stack,
+    client_id: &str,
+    auth: &str,
+    alg: &str,
+    secret: &str,
+    only_exchange: bool,
+) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/openid_client.mjs");
     let output = tokio::process::Command::new("node")
         .arg(script)
         .env("ISSUER", &stack.idp_url)
         .env("CLIENT_ID", client_id)
-        .env("CLIENT_SECRET", SECRET)
+        .env("CLIENT_SECRET", secret)
+        .env("ONLY_EXCHANGE", if only_exchange { "1" } else { "" })
         .env("AUTH", auth)
         .env("ID_TOKEN_ALG", alg)
         .env("PRIVATE_KEY_PEM", &stack.rp_key_pem)
@@ -61,6 +73,20 @@ async fn openid_client_completes_every_step_with_each_client_authentication() {
         assert_eq!(out["userinfo"]["sub"], stack.mari.as_str());
         assert_eq!(out["userinfo"]["email"], "mari@example.ee");
         assert_eq!(out["refreshed_sub"], stack.mari.as_str());
+        assert_eq!(
+            out["logout_flags"],
+            serde_json::json!([true, true, true, true]),
+            "discovery tells both logout channels with sessions"
+        );
+        assert_eq!(
+            out["refreshed_id_token"]["amr"], out["id_token"]["amr"],
+            "a refresh keeps how the person signed in: {out:#}"
+        );
+        assert_eq!(out["refreshed_id_token"]["acr"], out["id_token"]["acr"]);
+        assert_eq!(
+            out["refreshed_id_token"]["auth_time"],
+            out["id_token"]["auth_time"]
+        );
         assert_eq!(out["userinfo_after_refresh"], stack.mari.as_str());
         assert_eq!(out["code_reuse"], "invalid_grant", "{out:#}");
         assert_eq!(
@@ -84,4 +110,36 @@ async fn openid_client_completes_every_step_with_each_client_authentication() {
         );
         assert_eq!(out["after_logout"], "login_required", "the session ended");
     }
+}
+
+#[tokio::test]
+#[ignore = "needs Node.js and npm ci --prefix tests/interop (run by .ci/run)"]
+async fn a_secret_rotated_out_is_refused_and_the_new_one_works() {
+    let past = time::OffsetDateTime::from_unix_timestamp(1_600_000_000).unwrap();
+    let future = time::OffsetDateTime::from_unix_timestamp(4_100_000_000).unwrap();
+    let stack = Stack::start(|c| {
+        let rp = c
+            .clients
+            .iter_mut()
+            .find(|c| c.client_id == "rp-post")
+            .unwrap();
+        rp.secret_hash = None;
+        rp.secrets = vec![
+            idp::config::SecretConfig {
+                hash: idp::config::hash_secret("the-old-secret"),
+                expires_at: Some(past),
+            },
+            idp::config::SecretConfig {
+                hash: idp::config::hash_secret("the-new-secret"),
+                expires_at: Some(future),
+            },
+        ];
+    })
+    .await;
+    let old = run_client_with(&stack, "rp-post", "post", "ES256", "the-old-secret", true).await;
+    assert_eq!(old["exchange"], "invalid_client", "{old:#}");
+    let new = run_client_with(&stack, "rp-post", "post", "ES256", "the-new-secret", true).await;
+    assert_eq!(new["exchange"], "accepted", "{new:#}");
+    let full = run_client_with(&stack, "rp-post", "post", "ES256", "the-new-secret", false).await;
+    assert!(full.get("failure").is_none(), "{full:#}");
 }

@@ -191,7 +191,10 @@ async fn ends_on_the_nodes_own_form(client: &reqwest::Client, url: &str, notice:
         "{url} → {final_url}: {body}"
     );
     if let Some(notice) = notice {
-        assert!(body.contains(notice), "{url}: no notice {notice:?} in {body}");
+        assert!(
+            body.contains(notice),
+            "{url}: no notice {notice:?} in {body}"
+        );
     }
 }
 
@@ -241,11 +244,7 @@ async fn every_way_to_the_nodes_own_form_ends_on_it() {
         .unwrap();
     let to = back.headers()["location"].to_str().unwrap().to_owned();
     assert_eq!(to, "/login?local=1&notice=cancelled");
-    let page = no_redirects
-        .get(format!("{jpk}{to}"))
-        .send()
-        .await
-        .unwrap();
+    let page = no_redirects.get(format!("{jpk}{to}")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("katkestati"));
 }

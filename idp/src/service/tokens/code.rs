@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::oidc::claims::GrantedClaims;
 use crate::oidc::pkce;
 
 impl Tokens {
@@ -75,8 +76,13 @@ impl Tokens {
             ));
         }
         let grant_id = uuid::Uuid::new_v4().to_string();
-        let claims = serde_json::to_string(&grant.account.claims)
-            .map_err(|e| OAuthError::server(e.to_string()))?;
+        let granted = GrantedClaims {
+            account: grant.account.claims.clone(),
+            amr: Some(grant.account.amr.clone()),
+            acr: Some(grant.account.acr),
+        };
+        let claims =
+            serde_json::to_string(&granted).map_err(|e| OAuthError::server(e.to_string()))?;
         // A refresh token outlives the session, so only offline_access gets one, and only such a
         // grant needs the database; the others live as long as their access token, in the
         // ephemeral store, which keeps the silent-SSO hop free of SQL.

@@ -1,6 +1,7 @@
 //! Refresh tokens rotated on every use; a used one presented again revokes its whole grant.
 
 use super::*;
+use crate::oidc::claims::GrantedClaims;
 
 impl Tokens {
     pub async fn refresh(
@@ -49,12 +50,15 @@ impl Tokens {
             }
             None => grant.scope.clone(),
         };
+        // The sign-in the grant came from, as it was: a refresh is no new authentication.
+        let granted: GrantedClaims = serde_json::from_str(&grant.claims)
+            .map_err(|e| OAuthError::server(format!("a stored grant does not parse: {e}")))?;
         let account = SignedInAccount {
             sub: grant.sub.as_str().into(),
-            claims: serde_json::from_str(&grant.claims).unwrap_or_default(),
+            claims: granted.account,
             auth_time: grant.auth_time,
-            amr: vec!["pwd".into()],
-            acr: Acr::Low,
+            amr: granted.amr.unwrap_or_else(|| vec!["pwd".into()]),
+            acr: granted.acr.unwrap_or(Acr::Low),
             via_link: None,
         };
         let sid = Sid::from(grant.sid.as_str());
