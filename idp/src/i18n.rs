@@ -72,6 +72,9 @@ pub struct Texts {
     pub try_again: &'static str,
     pub logout_failed_title: &'static str,
     pub logout_failed: &'static str,
+    pub logout_confirm_title: &'static str,
+    pub logout_confirm: &'static str,
+    pub logout_button: &'static str,
 }
 
 pub static ET: Texts = Texts {
@@ -143,6 +146,9 @@ pub static ET: Texts = Texts {
     try_again: "Proovi uuesti",
     logout_failed_title: "Väljalogimine ei õnnestunud",
     logout_failed: "Väljalogimist ei õnnestunud salvestada, seega oled endiselt sisse logitud. Proovi uuesti.",
+    logout_confirm_title: "Väljalogimine",
+    logout_confirm: "Kas soovid ühisest sisselogimisest välja logida? Sind logitakse välja kõigist koolidest, kuhu oled selle sisselogimisega sisenenud.",
+    logout_button: "Logi välja",
 };
 
 pub static EN: Texts = Texts {
@@ -214,6 +220,9 @@ pub static EN: Texts = Texts {
     try_again: "Try again",
     logout_failed_title: "Signing out did not work",
     logout_failed: "Your sign-out could not be recorded, so you are still signed in. Please try again.",
+    logout_confirm_title: "Signing out",
+    logout_confirm: "Do you want to end your single sign-on? You will be signed out of every school you entered with it.",
+    logout_button: "Sign out",
 };
 
 /// `ui_locales` of the request first, then `Accept-Language`, then Estonian.

@@ -94,6 +94,49 @@ pub fn hidden(body: &str, name: &str) -> String {
         .to_owned()
 }
 
+/// Every hidden field of a page, in order.
+pub fn hidden_fields(body: &str) -> Vec<(String, String)> {
+    body.split("<input type=\"hidden\" name=\"")
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once('"')?;
+            let value = rest.strip_prefix(" value=\"")?.split('"').next()?;
+            Some((name.to_owned(), unescape(value)))
+        })
+        .collect()
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&#x2f;", "/")
+        .replace("&#x2F;", "/")
+        .replace("&#47;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Presses "Logi välja" on the IdP's sign-out confirmation page (`page` is its HTML, fetched
+/// by this same `client`).
+pub async fn confirm_idp_logout(
+    client: &reqwest::Client,
+    idp: &str,
+    page: &str,
+) -> reqwest::Response {
+    assert!(
+        page.contains("action=\"/logout/confirm\""),
+        "not the sign-out confirmation: {page}"
+    );
+    client
+        .post(format!("{idp}/logout/confirm"))
+        .form(&hidden_fields(page))
+        .send()
+        .await
+        .expect("the IdP answers")
+}
+
 /// Fills in the IdP's sign-in page (`page` is its HTML, fetched by this same `client`) and
 /// submits it.
 pub async fn submit_idp_login(

@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
             "/logout",
             get(protocol::end_session::by_get).post(protocol::end_session::by_post),
         )
+        .route("/logout/confirm", post(protocol::end_session::confirmed))
         .route(
             shared::federation::path::PROFILE_CHANGES,
             post(federation::profile_changes),

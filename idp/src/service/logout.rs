@@ -58,13 +58,18 @@ pub struct Logout {
     pub issuer: String,
 }
 
+/// A logout request whose every part was checked.
+#[derive(Debug)]
+pub struct Checked {
+    /// The claims of a valid `id_token_hint`: the client vouches that the person asked to go.
+    pub hint: Option<shared::jwt::Claims>,
+    /// The registered post-logout URI to return to.
+    pub next: Option<String>,
+}
+
 impl Logout {
-    /// Checks the request and ends the session behind `cookie`, unless a hint names another.
-    pub async fn end_session(
-        &self,
-        request: &LogoutRequest,
-        cookie: Option<&str>,
-    ) -> Result<LoggedOut, LogoutError> {
+    /// Checks the hint, the client and the post-logout URI, ending nothing.
+    pub fn check(&self, request: &LogoutRequest) -> Result<Checked, LogoutError> {
         // The hint may have expired; its signature and issuer must still be ours.
         let hint = match request.id_token_hint.as_deref() {
             Some(token) => match self.keys.verify(token) {
@@ -98,6 +103,16 @@ impl Logout {
             (Some(_), _) => return Err(LogoutError::Invalid),
             (None, _) => None,
         };
+        Ok(Checked { hint, next })
+    }
+
+    /// Ends the session behind `cookie`, unless the hint names another.
+    pub async fn end(
+        &self,
+        checked: Checked,
+        cookie: Option<&str>,
+    ) -> Result<LoggedOut, LogoutError> {
+        let Checked { hint, next } = checked;
         let mut out = LoggedOut {
             next,
             ..LoggedOut::default()

@@ -115,10 +115,25 @@ async fn measure(n: usize, rounds: usize) -> anyhow::Result<Vec<f64>> {
         state.sessions.save(&cookie, &session).await?;
         while rx.try_recv().is_ok() {}
 
-        let started = Instant::now();
-        let answer = http
+        // No id_token_hint: the IdP asks first; the time counts from pressing the button.
+        let question = http
             .get(format!("{issuer}/logout?client_id=node0"))
             .header("cookie", format!("idp_session={cookie}"))
+            .send()
+            .await?;
+        let browser_cookie = question
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok()?.split(';').next().map(str::to_owned))
+            .find(|c| c.starts_with("idp_browser="))
+            .ok_or_else(|| anyhow::anyhow!("no browser cookie on the confirmation page"))?;
+        let fields = testkit::hidden_fields(&question.text().await?);
+        let started = Instant::now();
+        let answer = http
+            .post(format!("{issuer}/logout/confirm"))
+            .header("cookie", format!("idp_session={cookie}; {browser_cookie}"))
+            .form(&fields)
             .send()
             .await?;
         anyhow::ensure!(

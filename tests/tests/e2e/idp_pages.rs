@@ -64,7 +64,15 @@ async fn a_sign_out_that_cannot_be_recorded_is_shown_with_a_retry_and_ends_nothi
     shared::with_db!(&stack.idp_db, pool => sqlx::query("DROP TABLE outbox").execute(pool).await.map(|_| ()).unwrap());
 
     let logout = format!("{}/logout?client_id=rp-basic", stack.idp_url);
-    let r = browser.get(&logout).send().await.unwrap();
+    let confirm = browser
+        .get(&logout)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = testkit::confirm_idp_logout(&browser, &stack.idp_url, &confirm).await;
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
         r.headers().get("set-cookie").is_none(),
@@ -136,4 +144,52 @@ async fn a_sign_in_form_replayed_from_another_browser_signs_no_one_in() {
         done.starts_with(REDIRECT_URI) && done.contains("code="),
         "{done}"
     );
+}
+
+#[tokio::test]
+async fn a_plain_sign_out_link_ends_nothing_until_the_person_presses_the_button() {
+    let stack = Stack::start(|_| {}).await;
+    let browser = stack.browser();
+    stack.code(&browser, "rp-basic", CHALLENGE).await;
+    // A link from anywhere, with no id_token_hint: only a question.
+    let link = format!("{}/logout", stack.idp_url);
+    let r = browser.get(&link).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()
+            .get("set-cookie")
+            .is_none_or(|c| !c.to_str().unwrap().starts_with("idp_session="))
+    );
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Kas soovid ühisest sisselogimisest välja logida?"),
+        "{page}"
+    );
+    assert!(
+        location(&browser, &silent(&stack, "rp-basic"))
+            .await
+            .contains("code=")
+    );
+
+    // A form posted from another site carries the session cookie at most, never the token.
+    let forged = stack
+        .browser()
+        .post(format!("{}/logout/confirm", stack.idp_url))
+        .form(&testkit::hidden_fields(&page))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    assert!(
+        location(&browser, &silent(&stack, "rp-basic"))
+            .await
+            .contains("code=")
+    );
+
+    // The person presses the button: now the session ends.
+    let r = testkit::confirm_idp_logout(&browser, &stack.idp_url, &page).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Oled välja logitud"));
+    let after = location(&browser, &silent(&stack, "rp-basic")).await;
+    assert!(after.contains("error=login_required"), "{after}");
 }

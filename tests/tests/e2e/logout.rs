@@ -311,11 +311,15 @@ async fn node_down_then_back(restart_idp: bool) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let r = browser
+    let page = browser
         .get(format!("{}/logout?client_id=jpk", stack.idp_url))
         .send()
         .await
+        .unwrap()
+        .text()
+        .await
         .unwrap();
+    let r = testkit::confirm_idp_logout(&browser, &stack.idp_url, &page).await;
     assert_eq!(r.status(), StatusCode::OK);
     let attempts = || async {
         let n: i64 = shared::with_db!(&stack.idp_db, pool => sqlx::query_scalar("SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM outbox WHERE delivered_at IS NULL").fetch_one(pool).await.unwrap());

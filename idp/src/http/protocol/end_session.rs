@@ -1,30 +1,59 @@
 //! RP-initiated logout 1.0 (`service::logout`): ends the IdP session, tells every institution
 //! in it, and returns to the client's registered post-logout URI (exact match) with its `state`.
+//! Without a valid `id_token_hint` (a plain link from anywhere) the person is asked first, and
+//! nothing ends until they press the button on the IdP's own page.
 
 use askama::Template;
-use axum::extract::{OriginalUri, RawForm, RawQuery, State};
+use axum::extract::{RawForm, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, PageResult};
-use crate::http::extract::SessionCookie;
+use crate::http::extract::{Browser, SessionCookie, VerifiedForm};
+use crate::http::render;
 use crate::i18n;
 use crate::service::authorize::with_params;
 use crate::service::logout::{LogoutError, LogoutRequest};
 use crate::service::sessions::COOKIE;
 use crate::state::AppState;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Serialize, Default)]
 #[serde(default)]
-struct LogoutParams {
+pub struct LogoutParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
     id_token_hint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     post_logout_redirect_uri: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     ui_locales: Option<String>,
+}
+
+impl LogoutParams {
+    /// The request again as an address: where trying again starts.
+    fn retry(&self) -> String {
+        let query = serde_html_form::to_string(self).unwrap_or_default();
+        format!("/logout?{query}")
+    }
+
+    /// The values the confirmation form carries on (never a hint: there is none then).
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        [
+            ("post_logout_redirect_uri", &self.post_logout_redirect_uri),
+            ("state", &self.state),
+            ("client_id", &self.client_id),
+            ("ui_locales", &self.ui_locales),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+        .collect()
+    }
 }
 
 #[derive(Template)]
@@ -36,50 +65,87 @@ struct LoggedOutPage {
     next: Option<String>,
 }
 
+#[derive(Template)]
+#[template(path = "logout_confirm.html")]
+struct ConfirmPage {
+    t: &'static i18n::Texts,
+    csrf: String,
+    fields: Vec<(&'static str, String)>,
+}
+
+fn bad() -> AppError {
+    AppError::new(StatusCode::BAD_REQUEST, |t| t.bad_logout)
+}
+
 pub async fn by_get(
     State(state): State<AppState>,
     headers: HeaderMap,
+    browser: Browser,
     cookie: SessionCookie,
-    uri: OriginalUri,
     RawQuery(q): RawQuery,
 ) -> PageResult<Response> {
-    let retry = uri.0.to_string();
-    end_session(
-        state,
-        headers,
-        cookie,
-        q.unwrap_or_default().as_bytes(),
-        retry,
-    )
-    .await
+    let p = serde_html_form::from_str(&q.unwrap_or_default()).map_err(|_| bad())?;
+    end_session(state, headers, browser, cookie, p, false).await
 }
 
 pub async fn by_post(
     State(state): State<AppState>,
     headers: HeaderMap,
+    browser: Browser,
     cookie: SessionCookie,
     RawForm(f): RawForm,
 ) -> PageResult<Response> {
-    let retry = format!("/logout?{}", String::from_utf8_lossy(&f));
-    end_session(state, headers, cookie, &f, retry).await
+    let p = serde_html_form::from_bytes(&f).map_err(|_| bad())?;
+    end_session(state, headers, browser, cookie, p, false).await
+}
+
+/// The person pressed "Logi välja" on the confirmation page.
+pub async fn confirmed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: Browser,
+    cookie: SessionCookie,
+    VerifiedForm(p): VerifiedForm<LogoutParams>,
+) -> PageResult<Response> {
+    if p.id_token_hint.is_some() {
+        return Err(bad());
+    }
+    end_session(state, headers, browser, cookie, p, true).await
 }
 
 async fn end_session(
     state: AppState,
     headers: HeaderMap,
+    browser: Browser,
     cookie: SessionCookie,
-    params: &[u8],
-    retry: String,
+    p: LogoutParams,
+    confirmed: bool,
 ) -> PageResult<Response> {
-    let bad = || AppError::new(StatusCode::BAD_REQUEST, |t| t.bad_logout);
-    let p: LogoutParams = serde_html_form::from_bytes(params).map_err(|_| bad())?;
     let t = i18n::texts(&headers, p.ui_locales.as_deref());
+    let retry = p.retry();
     let request = LogoutRequest {
-        id_token_hint: p.id_token_hint,
-        post_logout_redirect_uri: p.post_logout_redirect_uri,
-        client_id: p.client_id,
+        id_token_hint: p.id_token_hint.clone(),
+        post_logout_redirect_uri: p.post_logout_redirect_uri.clone(),
+        client_id: p.client_id.clone(),
     };
-    let out = match state.logout.end_session(&request, cookie.as_deref()).await {
+    let checked = match state.logout.check(&request) {
+        Ok(checked) => checked,
+        Err(_) => return Err(bad().in_lang(t)),
+    };
+    // A plain link from anywhere must not sign a person out of every school: ask first.
+    if checked.hint.is_none() && cookie.as_deref().is_some() && !confirmed {
+        let page = ConfirmPage {
+            t,
+            csrf: browser.csrf_token(),
+            fields: p.fields(),
+        };
+        let mut response = render(StatusCode::OK, &page)?;
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(response);
+    }
+    let out = match state.logout.end(checked, cookie.as_deref()).await {
         Ok(out) => out,
         Err(LogoutError::Invalid) => return Err(bad().in_lang(t)),
         // The session stays: the person is told and can try again.
