@@ -6,6 +6,7 @@ pub mod contact;
 pub mod db;
 pub mod ephemeral;
 pub mod federation;
+pub mod headers;
 pub mod http;
 pub mod ids;
 pub mod jwt;

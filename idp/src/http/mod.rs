@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
             post(federation::sign_out),
         )
         .route("/health", get(protocol::discovery::health))
+        .route("/static/idp.css", get(stylesheet))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(middleware::from_fn_with_state(
@@ -68,7 +69,28 @@ pub fn router(state: AppState) -> Router {
             browser_cookie,
         ))
         .layer(middleware::from_fn(error_pages))
+        .layer(middleware::from_fn_with_state(
+            std::sync::Arc::new(shared::headers::SecurityPolicy {
+                // The sign-out page loads the schools' front-channel logout frames.
+                frame_src: "http: https:".into(),
+                frameable: None,
+                https: secure(&state),
+            }),
+            shared::headers::security_headers,
+        ))
         .with_state(state)
+}
+
+/// The pages' one stylesheet (no inline styles: the Content-Security-Policy allows none).
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/idp.css"),
+    )
+        .into_response()
 }
 
 /// Renders a page with a status.

@@ -85,13 +85,45 @@ pub fn router(state: AppState) -> Router {
         .route(path::PROFILE, post(federation::profile))
         .route("/lang/{code}", get(pages::lang::switch))
         .route("/health", get(health))
+        .route("/static/site.css", get(stylesheet))
         .nest("/admin", pages::admin::router(config.max_upload_bytes))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(form_limit))
         .layer(middleware::from_fn_with_state(state.clone(), error_pages))
         .layer(sessions)
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(
+            std::sync::Arc::new(security_policy(&state)),
+            shared::headers::security_headers,
+        ))
         .with_state(state)
+}
+
+/// Nothing here may be framed but the front-channel logout endpoint, and that by the IdP only.
+fn security_policy(state: &AppState) -> shared::headers::SecurityPolicy {
+    let idp = state
+        .config
+        .sso
+        .enabled()
+        .then(|| shared::headers::origin_of(&state.config.sso.issuer))
+        .flatten();
+    shared::headers::SecurityPolicy {
+        frame_src: "'none'".into(),
+        frameable: idp.map(|origin| ("/sso/frontchannel-logout".to_owned(), origin)),
+        https: state.config.secure_cookies(),
+    }
+}
+
+/// The pages' one stylesheet (no inline styles: the Content-Security-Policy allows none).
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/site.css"),
+    )
+        .into_response()
 }
 
 async fn health(State(state): State<AppState>) -> Response {

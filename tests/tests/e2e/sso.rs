@@ -57,7 +57,9 @@ async fn a_node_signs_in_through_the_idp() {
         "{page}"
     );
     assert!(
-        page.contains(&format!("<iframe src=\"{jpk}/sso/frontchannel-logout?iss=")),
+        page.contains(&format!(
+            "<iframe class=\"frontchannel\" src=\"{jpk}/sso/frontchannel-logout?iss="
+        )),
         "{page}"
     );
     assert!(page.contains(&format!("{jpk}/logged-out")), "{page}");
@@ -247,4 +249,66 @@ async fn every_way_to_the_nodes_own_form_ends_on_it() {
     let page = no_redirects.get(format!("{jpk}{to}")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("katkestati"));
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_only_the_idp_may_frame_logout() {
+    let (federation, _dir) = start(true).await;
+    let client = browser(&federation);
+    let jpk = federation.node("jpk").unwrap().url();
+    let idp = federation.idp.as_ref().unwrap().url();
+    let urls = [
+        format!("{jpk}/login?local=1"),
+        format!("{jpk}/no-such-page"),
+        format!("{jpk}/federation/jwks.json"),
+        format!("{idp}/.well-known/openid-configuration"),
+        format!("{idp}/login?r=expired"),
+        format!("{idp}/static/idp.css"),
+    ];
+    for url in &urls {
+        let r = client.get(url).send().await.unwrap();
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{url}: {csp}");
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("style-src 'self'"),
+            "{url}: {csp}"
+        );
+        assert!(!csp.contains("unsafe-inline"), "{url}: {csp}");
+        assert_eq!(h["x-frame-options"], "DENY", "{url}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{url}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{url}");
+        assert!(
+            h.get("strict-transport-security").is_none(),
+            "{url}: plain http"
+        );
+    }
+    // No page has inline style or script for the policy to break.
+    for url in [format!("{jpk}/login?local=1"), format!("{jpk}/apply")] {
+        let page = client.get(&url).send().await.unwrap().text().await.unwrap();
+        assert!(
+            !page.contains("<style") && !page.contains("style=\"") && !page.contains("<script"),
+            "{url}"
+        );
+        assert!(page.contains("/static/site.css"), "{url}");
+    }
+    let css = client
+        .get(format!("{jpk}/static/site.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    // The front-channel logout endpoint: framed by the IdP's origin and nobody else's.
+    let r = client
+        .get(format!(
+            "{jpk}/sso/frontchannel-logout?iss={}&sid=x",
+            testkit::urlencode(&idp)
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains(&format!("frame-ancestors {idp};")), "{csp}");
+    assert!(r.headers().get("x-frame-options").is_none());
 }
