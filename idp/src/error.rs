@@ -63,6 +63,11 @@ impl AppError {
         Self::new(StatusCode::BAD_REQUEST, |t| t.unknown_client)
     }
 
+    /// A waiting step that another browser began: nothing was done here.
+    pub fn other_browser() -> Self {
+        Self::new(StatusCode::FORBIDDEN, |t| t.other_browser)
+    }
+
     pub fn csrf() -> Self {
         Self::new(StatusCode::FORBIDDEN, |t| t.csrf_failed)
     }

@@ -77,6 +77,13 @@ impl Browser {
         })
     }
 
+    /// What a waiting step stores to know this browser again: a hash of its cookie value, so
+    /// the store never holds the value itself. Using it makes a new browser keep its cookie.
+    pub fn binding(&self) -> String {
+        self.used.store(true, Ordering::Relaxed);
+        hex_sha256(&format!("step:{}", self.value))
+    }
+
     fn matches(&self, submitted: &str) -> bool {
         let expected = hex_sha256(&format!("csrf:{}", self.value));
         !self.fresh && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))

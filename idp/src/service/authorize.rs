@@ -74,6 +74,7 @@ impl Authorizer {
         &self,
         raw: &RawAuthorize,
         cookie: Option<&str>,
+        browser: &str,
     ) -> Result<Authorized, Refused> {
         // Until the client and its redirect URI are known good, nothing is redirected.
         let client = self
@@ -133,7 +134,10 @@ impl Authorizer {
                 ),
             });
         }
-        let location = self.pending.begin(Purpose::Authorize(request)).await?;
+        let location = self
+            .pending
+            .begin(Purpose::Authorize(request), browser)
+            .await?;
         Ok(Authorized::SignIn { location })
     }
 

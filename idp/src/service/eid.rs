@@ -39,6 +39,8 @@ pub enum EidStop {
     Expired,
     /// The answer does not belong to a sign-in this IdP began with this upstream.
     WrongState,
+    /// The answer came to another browser than the one sent upstream.
+    OtherBrowser,
     /// The answer lacks a code or names another issuer (RFC 9207 mix-up).
     Malformed,
     Refused(Refusal),
@@ -63,6 +65,7 @@ impl From<SignInError> for EidStop {
     fn from(e: SignInError) -> Self {
         match e {
             SignInError::Expired => EidStop::Expired,
+            SignInError::OtherBrowser => EidStop::OtherBrowser,
             SignInError::UnknownClient => EidStop::UnknownClient,
             SignInError::Internal(e) => EidStop::Internal(e),
         }
@@ -81,14 +84,19 @@ pub struct Eid {
 
 impl Eid {
     /// The upstream's authorization URL for waiting sign-in `login`.
-    pub async fn start(&self, upstream_id: &str, login: &str) -> Result<String, EidStop> {
+    pub async fn start(
+        &self,
+        upstream_id: &str,
+        login: &str,
+        browser: &str,
+    ) -> Result<String, EidStop> {
         let upstream = self
             .upstreams
             .get(upstream_id)
             .ok_or(EidStop::UnknownUpstream)?;
         self.pending.get(login).await?.ok_or(EidStop::Expired)?;
         let (url, state, remembered) = upstream
-            .start(login)
+            .start(login, browser)
             .await
             .map_err(|e| EidStop::Refused(Refusal::Unavailable(format!("{e:#}"))))?;
         self.store
@@ -107,6 +115,7 @@ impl Eid {
         upstream_id: &str,
         answer: Callback,
         cookie: Option<&str>,
+        browser: &str,
     ) -> Result<Continue, EidStop> {
         let upstream = self
             .upstreams
@@ -125,6 +134,9 @@ impl Eid {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .filter(|r: &PendingUpstream| r.upstream == upstream_id)
             .ok_or(EidStop::WrongState)?;
+        if remembered.browser.is_empty() || remembered.browser != browser {
+            return Err(EidStop::OtherBrowser);
+        }
         let pending = self
             .pending
             .get(&remembered.login)
@@ -203,7 +215,7 @@ impl Eid {
         let node_id: ClientId = node.client_id.clone();
         Ok(self
             .signin
-            .proven(&remembered.login, &node_id, account, cookie)
+            .proven(&remembered.login, &node_id, account, cookie, browser)
             .await?)
     }
 }

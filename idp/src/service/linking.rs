@@ -42,6 +42,9 @@ pub struct PendingReview {
     pub profile_a: SharedProfile,
     pub profile_b: SharedProfile,
     pub choices: Vec<ProfileField>,
+    /// The browser the comparison was shown in: only it may confirm.
+    #[serde(default)]
+    pub browser: String,
 }
 
 /// The person's choice for a field where the accounts differ.
@@ -56,6 +59,8 @@ pub enum Keep {
 pub enum Stop {
     /// The session has not proven the account(s) this step needs.
     SignInFirst,
+    /// The step was begun in another browser.
+    OtherBrowser,
     NotAnInstitution,
     Expired,
     Internal(anyhow::Error),
@@ -148,6 +153,7 @@ impl Linking {
         from: &ClientId,
         to: &ClientId,
         lang: &str,
+        browser: &str,
     ) -> Result<String, Stop> {
         if !self.is_node(to.as_str()) || from == to {
             return Err(Stop::NotAnInstitution);
@@ -168,7 +174,7 @@ impl Linking {
             to: to.clone(),
             ui_locales: Some(lang.to_owned()),
         };
-        Ok(self.pending.begin(purpose).await?)
+        Ok(self.pending.begin(purpose, browser).await?)
     }
 
     /// Compares the two accounts the session proved; a match is stored for confirming.
@@ -177,6 +183,7 @@ impl Linking {
         cookie: Option<&str>,
         from: &ClientId,
         to: &ClientId,
+        browser: &str,
     ) -> Result<Reviewed, Stop> {
         let session = self.session(cookie).await?.ok_or(Stop::SignInFirst)?;
         // The account to link must have been proven here, not merely opened through a link.
@@ -202,6 +209,7 @@ impl Linking {
                     profile_a: account_a.profile,
                     profile_b: account_b.profile,
                     choices,
+                    browser: browser.to_owned(),
                 };
                 let id = random_token();
                 self.store
@@ -224,6 +232,7 @@ impl Linking {
         cookie: Option<&str>,
         id: &str,
         keep: &[(ProfileField, Keep)],
+        browser: &str,
     ) -> Result<(Linked, ClientId), Stop> {
         if !is_token(id) {
             return Err(Stop::Expired);
@@ -232,6 +241,9 @@ impl Linking {
             Some(bytes) => serde_json::from_slice(&bytes).map_err(anyhow::Error::from)?,
             None => return Err(Stop::Expired),
         };
+        if review.browser.is_empty() || review.browser != browser {
+            return Err(Stop::OtherBrowser);
+        }
         let session = self.session(cookie).await?;
         let still = session.as_ref().is_some_and(|s| {
             link_in(s, &review.a.node_id).is_some_and(|l| l.sub == review.a.sub)
@@ -304,6 +316,7 @@ mod tests {
             profile_a: a,
             profile_b: b,
             choices: vec![ProfileField::Email],
+            browser: "b".into(),
         }
     }
 

@@ -25,6 +25,9 @@ pub const PENDING_MINUTES: u64 = 15;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub purpose: Purpose,
+    /// The browser that began it (`Browser::binding`): no other may finish it.
+    #[serde(default)]
+    pub browser: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -78,9 +81,12 @@ impl PendingLogins {
     }
 
     /// Stores a waiting sign-in and returns its page's address.
-    pub async fn begin(&self, purpose: Purpose) -> anyhow::Result<String> {
+    pub async fn begin(&self, purpose: Purpose, browser: &str) -> anyhow::Result<String> {
         let id = random_token();
-        let pending = PendingLogin { purpose };
+        let pending = PendingLogin {
+            purpose,
+            browser: browser.to_owned(),
+        };
         self.store
             .set(
                 &pending_key(&id),
@@ -138,6 +144,8 @@ pub enum PasswordRefusal {
 pub enum SignInError {
     /// The waiting sign-in has expired, was finished, or never was.
     Expired,
+    /// The waiting sign-in was begun in another browser.
+    OtherBrowser,
     UnknownClient,
     Internal(anyhow::Error),
 }
@@ -189,6 +197,7 @@ impl SignIn {
         password: Secret,
         client_ip: String,
         cookie: Option<&str>,
+        browser: &str,
     ) -> Result<Result<Continue, (LoginView, PasswordRefusal)>, SignInError> {
         let view = self.view(id, None).await?;
         let check = PasswordCheck {
@@ -211,7 +220,9 @@ impl SignIn {
                     acr: Acr::Low,
                     via_link: None,
                 };
-                return Ok(Ok(self.proven(id, &node_id, account, cookie).await?));
+                return Ok(Ok(self
+                    .proven(id, &node_id, account, cookie, browser)
+                    .await?));
             }
             CheckOutcome::Invalid => PasswordRefusal::Invalid,
             CheckOutcome::Ambiguous => PasswordRefusal::Ambiguous,
@@ -230,8 +241,12 @@ impl SignIn {
         node_id: &ClientId,
         account: SignedInAccount,
         old_cookie: Option<&str>,
+        browser: &str,
     ) -> Result<Continue, SignInError> {
         let pending = self.pending.take(id).await?.ok_or(SignInError::Expired)?;
+        if pending.browser.is_empty() || pending.browser != browser {
+            return Err(SignInError::OtherBrowser);
+        }
         let mut session = match old_cookie {
             Some(c) => self.sessions.load(c).await?,
             None => None,

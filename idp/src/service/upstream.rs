@@ -66,6 +66,9 @@ pub struct PendingUpstream {
     pub login: String,
     pub nonce: String,
     pub pkce_verifier: String,
+    /// The browser that was sent upstream (`Browser::binding`): only it may come back.
+    #[serde(default)]
+    pub browser: String,
 }
 
 /// A person proven by an eID method.
@@ -199,7 +202,11 @@ impl Upstream {
     }
 
     /// The upstream's authorization URL, its `state`, and what to keep until the callback.
-    pub async fn start(&self, login: &str) -> anyhow::Result<(String, String, PendingUpstream)> {
+    pub async fn start(
+        &self,
+        login: &str,
+        browser: &str,
+    ) -> anyhow::Result<(String, String, PendingUpstream)> {
         let client = self.client(self.metadata(false).await?)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
@@ -222,6 +229,7 @@ impl Upstream {
             login: login.to_owned(),
             nonce: nonce.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
+            browser: browser.to_owned(),
         };
         Ok((url.to_string(), state.secret().clone(), pending))
     }

@@ -86,15 +86,19 @@ fn code_of(location: &str) -> Option<String> {
 impl Op {
     /// One password sign-in through the sign-in page; returns the session cookie.
     async fn sign_in(&self) -> String {
-        let first = self
-            .http
+        // A browser of its own: the sign-in form is bound to the browser's cookie.
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let first = browser
             .get(authorize_url(&self.issuer).replace("&prompt=none", ""))
             .send()
             .await
             .unwrap();
         let login = first.headers()["location"].to_str().unwrap().to_owned();
-        let page = self
-            .http
+        let page = browser
             .get(format!("{}{login}", self.issuer))
             .send()
             .await
@@ -113,15 +117,18 @@ impl Op {
             ("username", "mari maasikas".into()),
             ("password", "maasikad-2024".into()),
         ];
-        let done = self
-            .http
+        let done = browser
             .post(format!("{}/login", self.issuer))
             .form(&form)
             .send()
             .await
             .unwrap();
-        let cookie = done.headers()["set-cookie"].to_str().unwrap();
-        cookie.split(';').next().unwrap().to_owned()
+        done.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|c| c.to_str().ok()?.split(';').next().map(str::to_owned))
+            .find(|c| c.starts_with("idp_session="))
+            .expect("a session cookie after signing in")
     }
 
     async fn exchange(&self, code: &str) -> serde_json::Value {

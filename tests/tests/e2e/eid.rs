@@ -343,3 +343,44 @@ async fn an_id_card_sign_in_proves_the_account_for_linking() {
             .contains("Tere, Mari Maasikas!")
     );
 }
+
+#[tokio::test]
+async fn an_eid_answer_opened_in_another_browser_signs_no_one_in() {
+    let (federation, _dir) = start(true).await;
+    let victim = browser(&federation);
+    let page = sign_in_page(&federation, &victim, "jpk").await;
+    let at_broker = broker_page(&federation, &victim, &page, "idcard").await;
+    // The broker's answer (its redirect back to the IdP), caught before a browser follows it.
+    let broker_url = federation.broker.as_ref().unwrap().url();
+    let catcher = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve(
+            &federation.broker.as_ref().unwrap().host,
+            std::net::SocketAddr::from(([127, 0, 0, 1], federation.broker.as_ref().unwrap().port)),
+        )
+        .build()
+        .unwrap();
+    let answer = catcher
+        .post(format!("{broker_url}/oidc/authorize"))
+        .form(&[
+            ("request", hidden(&at_broker, "request")),
+            ("person", MARI.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let callback = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        callback.contains("/upstream/idcard/callback?code="),
+        "{callback}"
+    );
+
+    // Another browser opens it: nothing happens there but a page that says so.
+    let other = browser(&federation);
+    let r = other.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("alustati teises brauseris"), "{body}");
+    assert!(!signed_in(&federation, &other, "jpk").await);
+    assert!(!signed_in(&federation, &victim, "jpk").await);
+}

@@ -137,7 +137,33 @@ async fn a_sign_in_form_replayed_from_another_browser_signs_no_one_in() {
     let after = location(&attacker, &silent(&stack, "rp-basic")).await;
     assert!(after.contains("error=login_required"), "{after}");
 
-    // The browser that began the sign-in finishes it.
+    // Even with a form token of its own (from opening the same sign-in page), the other
+    // browser cannot finish a sign-in that this one began.
+    let own_page = attacker
+        .get(format!("{}{to_form}", stack.idp_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = submit_idp_login(&attacker, &stack.idp_url, &own_page, USERNAME, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body = r.text().await.unwrap();
+    assert!(body.contains("alustati teises brauseris"), "{body}");
+    let after = location(&attacker, &silent(&stack, "rp-basic")).await;
+    assert!(after.contains("error=login_required"), "{after}");
+
+    // The browser that began the sign-in could start again; this waiting one was spent.
+    let to_form = location(&victim, &authorize).await;
+    let page = victim
+        .get(format!("{}{to_form}", stack.idp_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let r = submit_idp_login(&victim, &stack.idp_url, &page, USERNAME, PASSWORD).await;
     let done = r.headers()["location"].to_str().unwrap();
     assert!(

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::continue_to;
 use crate::error::{AppError, PageResult};
-use crate::http::extract::SessionCookie;
+use crate::http::extract::{Browser, SessionCookie};
 use crate::http::{redirect_no_store, render};
 use crate::i18n::{self, Texts};
 use crate::service::eid::{Callback, EidStop};
@@ -49,6 +49,7 @@ fn stopped(t: &'static Texts, stop: EidStop) -> PageResult {
     let error = match stop {
         EidStop::UnknownUpstream => AppError::not_found(),
         EidStop::Expired => AppError::request_expired(),
+        EidStop::OtherBrowser => AppError::other_browser(),
         EidStop::UnknownClient => AppError::unknown_client(),
         EidStop::WrongState => failed(StatusCode::BAD_REQUEST, |t| t.eid_state),
         EidStop::Malformed => failed(StatusCode::BAD_REQUEST, |t| t.eid_invalid),
@@ -84,11 +85,12 @@ fn stopped(t: &'static Texts, stop: EidStop) -> PageResult {
 pub async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
+    browser: Browser,
     Path(id): Path<String>,
     Query(q): Query<StartQuery>,
 ) -> PageResult {
     let t = i18n::texts(&headers, None);
-    match state.eid.start(&id, &q.r).await {
+    match state.eid.start(&id, &q.r, &browser.binding()).await {
         Ok(url) => Ok(redirect_no_store(&url)),
         Err(stop) => stopped(t, stop),
     }
@@ -97,6 +99,7 @@ pub async fn start(
 pub async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,
+    browser: Browser,
     cookie: SessionCookie,
     Path(id): Path<String>,
     Query(q): Query<CallbackQuery>,
@@ -108,7 +111,11 @@ pub async fn callback(
         error: q.error,
         iss: q.iss,
     };
-    match state.eid.callback(&id, answer, cookie.as_deref()).await {
+    match state
+        .eid
+        .callback(&id, answer, cookie.as_deref(), &browser.binding())
+        .await
+    {
         Ok(next) => Ok(continue_to(&state, next)),
         Err(stop) => stopped(t, stop),
     }

@@ -99,6 +99,7 @@ fn stopped(state: &AppState, t: &'static Texts, stop: Stop, back_to: &str) -> Pa
         ),
         Stop::NotAnInstitution => Err(AppError::unknown_client().in_lang(t)),
         Stop::Expired => Err(AppError::request_expired().in_lang(t)),
+        Stop::OtherBrowser => Err(AppError::other_browser().in_lang(t)),
         Stop::Internal(e) => Err(AppError::internal(e).in_lang(t)),
     }
 }
@@ -133,6 +134,7 @@ pub async fn choose(
 pub async fn with(
     State(state): State<AppState>,
     headers: HeaderMap,
+    browser: Browser,
     cookie: SessionCookie,
     Query(q): Query<LinkQuery>,
 ) -> PageResult<Response> {
@@ -140,7 +142,7 @@ pub async fn with(
     let (from, to) = (ClientId::new(q.from), ClientId::new(q.to));
     match state
         .linking
-        .start(cookie.as_deref(), &from, &to, t.lang)
+        .start(cookie.as_deref(), &from, &to, t.lang, &browser.binding())
         .await
     {
         Ok(location) => Ok(Redirect::to(&location).into_response()),
@@ -158,7 +160,11 @@ pub async fn review(
     let t = i18n::texts(&headers, None);
     let (from, to) = (ClientId::new(q.from), ClientId::new(q.to));
     let back = state.linking.back_url(from.as_str());
-    let reviewed = match state.linking.review(cookie.as_deref(), &from, &to).await {
+    let reviewed = match state
+        .linking
+        .review(cookie.as_deref(), &from, &to, &browser.binding())
+        .await
+    {
         Ok(r) => r,
         Err(stop) => return stopped(&state, t, stop, from.as_str()),
     };
@@ -247,6 +253,7 @@ pub struct ConfirmForm {
 pub async fn confirm(
     State(state): State<AppState>,
     headers: HeaderMap,
+    browser: Browser,
     cookie: SessionCookie,
     VerifiedForm(form): VerifiedForm<ConfirmForm>,
 ) -> PageResult {
@@ -265,7 +272,7 @@ pub async fn confirm(
     .collect();
     let (linked, from) = match state
         .linking
-        .confirm(cookie.as_deref(), &form.review, &keep)
+        .confirm(cookie.as_deref(), &form.review, &keep, &browser.binding())
         .await
     {
         Ok(done) => done,

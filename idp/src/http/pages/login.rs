@@ -90,6 +90,7 @@ fn page(
 pub fn refused(e: SignInError) -> AppError {
     match e {
         SignInError::Expired => AppError::request_expired(),
+        SignInError::OtherBrowser => AppError::other_browser(),
         SignInError::UnknownClient => AppError::unknown_client(),
         SignInError::Internal(e) => AppError::internal(e),
     }
@@ -133,6 +134,7 @@ pub async fn submit(
             Secret::new(form.password),
             ip.to_string(),
             cookie.as_deref(),
+            &browser.binding(),
         )
         .await
         .map_err(refused)?;

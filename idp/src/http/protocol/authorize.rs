@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
 use crate::error::{AppError, PageResult};
-use crate::http::extract::SessionCookie;
+use crate::http::extract::{Browser, SessionCookie};
 use crate::http::pages::session_cookie;
 use crate::http::redirect_no_store;
 use crate::i18n;
@@ -18,24 +18,28 @@ use crate::state::AppState;
 pub async fn by_get(
     State(state): State<AppState>,
     headers: HeaderMap,
+    browser: Browser,
     cookie: SessionCookie,
     RawQuery(query): RawQuery,
 ) -> PageResult<Response> {
-    authorize(state, headers, cookie, query.unwrap_or_default().as_bytes()).await
+    let params = query.unwrap_or_default();
+    authorize(state, headers, browser, cookie, params.as_bytes()).await
 }
 
 pub async fn by_post(
     State(state): State<AppState>,
     headers: HeaderMap,
+    browser: Browser,
     cookie: SessionCookie,
     RawForm(form): RawForm,
 ) -> PageResult<Response> {
-    authorize(state, headers, cookie, &form).await
+    authorize(state, headers, browser, cookie, &form).await
 }
 
 async fn authorize(
     state: AppState,
     headers: HeaderMap,
+    browser: Browser,
     cookie: SessionCookie,
     params: &[u8],
 ) -> PageResult<Response> {
@@ -45,7 +49,7 @@ async fn authorize(
     let t = i18n::texts(&headers, raw.ui_locales.as_deref());
     let authorized = state
         .authorizer
-        .authorize(&raw, cookie.as_deref())
+        .authorize(&raw, cookie.as_deref(), &browser.binding())
         .await
         .map_err(|refused| {
             match refused {
