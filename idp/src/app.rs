@@ -144,6 +144,11 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         clients: clients.clone(),
         nodes: nodes.clone(),
         authorizer: authorizer.clone(),
+        throttle: crate::service::throttle::AddressThrottle {
+            store: ephemeral.clone(),
+            limit: config.signin_failures_per_address.max(1),
+            window: Duration::from_secs(config.signin_window_minutes.max(1) * 60),
+        },
         clock: clock.clone(),
     };
     let upstreams = Upstreams::new(&config.upstreams, &issuer)?;

@@ -81,6 +81,10 @@ pub struct Config {
     /// How often each process rereads keys and clients, so several instances agree.
     pub reload_seconds: u64,
     pub trust_forwarded_for: bool,
+    /// Failed password sign-ins from one address on the IdP's page, in `signin_window_minutes`,
+    /// before that address is paused (each node also limits by username and address).
+    pub signin_failures_per_address: u64,
+    pub signin_window_minutes: u64,
     /// The time the services go by: never read from a file; tests set a manual clock.
     #[serde(skip)]
     pub clock: shared::Clock,
@@ -114,6 +118,8 @@ impl Default for Config {
             delivery_poll_millis: 1_000,
             profile_deadline_hours: 7 * 24,
             trust_forwarded_for: false,
+            signin_failures_per_address: 30,
+            signin_window_minutes: 15,
             clock: shared::Clock::system(),
         }
     }

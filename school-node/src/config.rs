@@ -133,7 +133,7 @@ impl Config {
         {
             problems.push("sso needs an http(s) issuer and a client_id".to_owned());
         }
-        if self.throttle.per_account == 0 || self.throttle.per_address == 0 {
+        if self.throttle.per_pair == 0 || self.throttle.per_address == 0 {
             problems.push("throttle limits must be at least 1".to_owned());
         }
         anyhow::ensure!(

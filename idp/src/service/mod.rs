@@ -14,6 +14,7 @@ pub mod logout;
 pub mod node_requests;
 pub mod sessions;
 pub mod signin;
+pub mod throttle;
 pub mod tokens;
 pub mod upstream;
 

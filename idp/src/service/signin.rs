@@ -14,6 +14,7 @@ use super::authorize::Authorizer;
 use super::clients::{Client, Registry};
 use super::federation::{CheckOutcome, NodeApi};
 use super::sessions::{Sessions, SignedInAccount};
+use super::throttle::AddressThrottle;
 use super::{is_token, random_token};
 use crate::oidc::acr::Acr;
 use crate::oidc::request::AuthorizeRequest;
@@ -163,6 +164,7 @@ pub struct SignIn {
     pub clients: Registry,
     pub nodes: NodeApi,
     pub authorizer: Authorizer,
+    pub throttle: AddressThrottle,
     pub clock: Clock,
 }
 
@@ -195,15 +197,18 @@ impl SignIn {
         id: &str,
         username: &str,
         password: Secret,
-        client_ip: String,
+        client_ip: std::net::IpAddr,
         cookie: Option<&str>,
         browser: &str,
     ) -> Result<Result<Continue, (LoginView, PasswordRefusal)>, SignInError> {
         let view = self.view(id, None).await?;
+        if self.throttle.paused(client_ip).await? {
+            return Ok(Err((view, PasswordRefusal::Throttled)));
+        }
         let check = PasswordCheck {
             username: username.to_owned(),
             password,
-            client_ip,
+            client_ip: client_ip.to_string(),
         };
         let node_id = view.institution.node_id.clone();
         let outcome = match self.clients.get(&node_id) {
@@ -224,7 +229,10 @@ impl SignIn {
                     .proven(id, &node_id, account, cookie, browser)
                     .await?));
             }
-            CheckOutcome::Invalid => PasswordRefusal::Invalid,
+            CheckOutcome::Invalid => {
+                self.throttle.failed(client_ip).await?;
+                PasswordRefusal::Invalid
+            }
             CheckOutcome::Ambiguous => PasswordRefusal::Ambiguous,
             CheckOutcome::Throttled { .. } => PasswordRefusal::Throttled,
             CheckOutcome::Unavailable => PasswordRefusal::Unavailable,

@@ -57,12 +57,18 @@ impl SignIn {
         from: IpAddr,
     ) -> Result<Outcome> {
         let minutes = self.throttle.window_minutes();
-        if self.throttle.address_blocked(from).await? {
-            return Ok(Outcome::Throttled { minutes });
-        }
         let typed = username.trim();
         let email = typed.to_lowercase();
         let key = shared::names::normalize(typed);
+        // Counted by what was typed, so an unknown name is answered exactly like a known one.
+        let login = if typed.contains('@') { &email } else { &key };
+        if self.throttle.paused(login, from).await? {
+            return Ok(Outcome::Throttled { minutes });
+        }
+        let delay = self.throttle.delay(login).await?;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let rows = if key.is_empty() {
             Vec::new()
         } else {
@@ -84,23 +90,17 @@ impl SignIn {
             .take(MAX_SHARED_EMAIL)
             .collect();
 
-        for row in &candidates {
-            if self.throttle.account_blocked(&row.id).await? {
-                return Ok(Outcome::Throttled { minutes });
-            }
-        }
         if candidates.is_empty() {
             passwords::verify(password, &self.dummy_hash).await?;
         }
         for row in &candidates {
             let stored = row.password_hash.as_deref().unwrap_or(&self.dummy_hash);
             if passwords::verify(password, stored).await? && row.password_hash.is_some() {
-                self.throttle.clear_account(&row.id).await?;
+                self.throttle.clear(login, from).await?;
                 return Ok(Outcome::SignedIn(accounts::get(&self.db, &row.id).await?));
             }
         }
-        let ids: Vec<&str> = candidates.iter().map(|r| r.id.as_str()).collect();
-        self.throttle.record_failure(from, &ids).await?;
+        self.throttle.record_failure(login, from).await?;
         Ok(Outcome::Invalid)
     }
 }

@@ -1,5 +1,13 @@
-//! Brute-force protection: failed sign-ins counted per account and per client address in a time
-//! window, in the ephemeral store so that every instance of the node sees the same counts.
+//! Brute-force protection that cannot be turned against the person it protects, counted in the
+//! ephemeral store so that every instance of the node sees the same counts:
+//!
+//! - failures from one address with one username pause that pair for the window;
+//! - failures from one address across usernames pause that address;
+//! - failures with one username from anywhere only slow its answers down (a growing delay),
+//!   so the right password from an address that has not been failing always gets in.
+//!
+//! Usernames are counted by what was typed (normalised), whether or not an account has it, so
+//! an unknown name is answered exactly like a known one.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -10,18 +18,26 @@ use shared::ephemeral::Ephemeral;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
-    /// Failed attempts on one account before it is paused for the rest of the window.
-    pub per_account: u64,
+    /// Failed attempts from one address with one username before that pair is paused.
+    pub per_pair: u64,
     /// Failed attempts from one address before it is paused for the rest of the window.
     pub per_address: u64,
+    /// Failed attempts with one username, from anywhere, before its answers slow down.
+    pub slow_after: u64,
+    /// The first delay once a username is being slowed; it doubles with each failure.
+    pub delay_base_millis: u64,
+    pub delay_max_millis: u64,
     pub window_minutes: u64,
 }
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
         Self {
-            per_account: 5,
+            per_pair: 5,
             per_address: 30,
+            slow_after: 5,
+            delay_base_millis: 250,
+            delay_max_millis: 4_000,
             window_minutes: 15,
         }
     }
@@ -33,19 +49,27 @@ pub struct Throttle {
     config: ThrottleConfig,
 }
 
-fn account_key(id: &str) -> String {
-    format!("fail:account:{id}")
+/// IPv6 clients rotate through their /64, so count the network, not the address.
+fn network(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
 }
 
 fn address_key(addr: IpAddr) -> String {
-    // IPv6 clients rotate through their /64, so count the network, not the address.
-    match addr {
-        IpAddr::V4(v4) => format!("fail:addr:{v4}"),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("fail:addr:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-    }
+    format!("fail:addr:{}", network(addr))
+}
+
+fn pair_key(login: &str, addr: IpAddr) -> String {
+    format!("fail:pair:{}:{login}", network(addr))
+}
+
+fn login_key(login: &str) -> String {
+    format!("fail:login:{login}")
 }
 
 impl Throttle {
@@ -61,20 +85,32 @@ impl Throttle {
         self.config.window_minutes.max(1)
     }
 
-    pub async fn address_blocked(&self, addr: IpAddr) -> anyhow::Result<bool> {
-        Ok(self.store.count(&address_key(addr)).await? >= self.config.per_address)
+    /// Whether this address, or this address with this username, is paused.
+    pub async fn paused(&self, login: &str, addr: IpAddr) -> anyhow::Result<bool> {
+        Ok(
+            self.store.count(&address_key(addr)).await? >= self.config.per_address
+                || self.store.count(&pair_key(login, addr)).await? >= self.config.per_pair,
+        )
     }
 
-    pub async fn account_blocked(&self, id: &str) -> anyhow::Result<bool> {
-        Ok(self.store.count(&account_key(id)).await? >= self.config.per_account)
+    /// How long an attempt with this username waits before it is answered.
+    pub async fn delay(&self, login: &str) -> anyhow::Result<Duration> {
+        let failures = self.store.count(&login_key(login)).await?;
+        Ok(Duration::from_millis(delay_after(&self.config, failures)))
     }
 
-    pub async fn record_failure(&self, addr: IpAddr, accounts: &[&str]) -> anyhow::Result<()> {
-        self.store.incr(&address_key(addr), self.window()).await?;
-        for id in accounts {
-            self.store.incr(&account_key(id), self.window()).await?;
-        }
+    pub async fn record_failure(&self, login: &str, addr: IpAddr) -> anyhow::Result<()> {
+        let window = self.window();
+        self.store.incr(&address_key(addr), window).await?;
+        self.store.incr(&pair_key(login, addr), window).await?;
+        self.store.incr(&login_key(login), window).await?;
         Ok(())
+    }
+
+    /// A successful sign-in forgets this username's failures.
+    pub async fn clear(&self, login: &str, addr: IpAddr) -> anyhow::Result<()> {
+        self.store.delete(&pair_key(login, addr)).await?;
+        self.store.delete(&login_key(login)).await
     }
 
     /// Counts one use of `what` by `key`; true when the limit for the window is passed.
@@ -88,10 +124,57 @@ impl Throttle {
 
     /// Like [`Throttle::hit`], keyed by client address.
     pub async fn hit_address(&self, what: &str, addr: IpAddr, limit: u64) -> anyhow::Result<bool> {
-        self.hit(what, &address_key(addr), limit).await
+        self.hit(what, &network(addr), limit).await
+    }
+}
+
+/// The delay after `failures` failures with one username: none up to `slow_after`, then
+/// doubling from the base up to the maximum.
+fn delay_after(config: &ThrottleConfig, failures: u64) -> u64 {
+    if failures < config.slow_after {
+        return 0;
+    }
+    let doublings = u32::try_from((failures - config.slow_after).min(20)).unwrap_or(20);
+    config
+        .delay_base_millis
+        .saturating_mul(1 << doublings)
+        .min(config.delay_max_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_username_is_slowed_more_and_more_up_to_the_cap() {
+        let config = ThrottleConfig::default();
+        let delays: Vec<u64> = (3..10).map(|n| delay_after(&config, n)).collect();
+        assert_eq!(delays, [0, 0, 250, 500, 1_000, 2_000, 4_000]);
+        assert_eq!(delay_after(&config, 1_000), 4_000);
     }
 
-    pub async fn clear_account(&self, id: &str) -> anyhow::Result<()> {
-        self.store.delete(&account_key(id)).await
+    #[tokio::test]
+    async fn a_failing_pair_is_paused_and_other_addresses_are_not() {
+        let throttle = Throttle::new(Ephemeral::memory(), ThrottleConfig::default());
+        let (attacker, owner) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        for _ in 0..5 {
+            assert!(!throttle.paused("mari", attacker).await.unwrap());
+            throttle.record_failure("mari", attacker).await.unwrap();
+        }
+        assert!(throttle.paused("mari", attacker).await.unwrap());
+        assert!(
+            !throttle.paused("mari", owner).await.unwrap(),
+            "the owner's address"
+        );
+        assert!(
+            !throttle.paused("jaan", attacker).await.unwrap(),
+            "another name"
+        );
+        assert_eq!(
+            throttle.delay("mari").await.unwrap(),
+            Duration::from_millis(250)
+        );
+        throttle.clear("mari", owner).await.unwrap();
+        assert_eq!(throttle.delay("mari").await.unwrap(), Duration::ZERO);
     }
 }

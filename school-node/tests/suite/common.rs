@@ -257,8 +257,20 @@ impl Browser {
     }
 
     pub fn with_language(base: &str, lang: &str) -> Self {
+        Self::with_headers(base, lang, None)
+    }
+
+    /// A browser at another address (the node must trust `X-Forwarded-For`).
+    pub fn from_address(base: &str, addr: &str) -> Self {
+        Self::with_headers(base, "et", Some(addr))
+    }
+
+    fn with_headers(base: &str, lang: &str, addr: Option<&str>) -> Self {
         let mut headers = HeaderMap::new();
         headers.insert(reqwest::header::ACCEPT_LANGUAGE, lang.parse().unwrap());
+        if let Some(addr) = addr {
+            headers.insert("x-forwarded-for", addr.parse().unwrap());
+        }
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())

@@ -99,28 +99,50 @@ async fn an_ambiguous_name_asks_for_the_email() {
 }
 
 #[tokio::test]
-async fn an_account_is_paused_after_repeated_failures() {
-    let node = TestNode::spawn().await;
+async fn failures_pause_the_failing_address_not_the_person() {
+    let node = TestNode::spawn_with(|c| {
+        c.trust_forwarded_for = true;
+        c.throttle.delay_base_millis = 20;
+    })
+    .await;
     node.mari().await;
-    let browser = node.browser();
+    let attacker = Browser::from_address(&node.url, "203.0.113.7");
     for _ in 0..5 {
-        browser
+        attacker
             .sign_in("Mari Maasikas", "vale-salasona")
             .await
             .assert_contains("Vale kasutajanimi");
     }
-    // The right password no longer opens the account in this window, from any address.
-    let page = node
-        .browser()
-        .sign_in("Mari Maasikas", "maasikad-2024")
-        .await;
+    // From the failing address even the right password waits out the window…
+    let page = attacker.sign_in("Mari Maasikas", "maasikad-2024").await;
     page.assert_contains(
         "Liiga palju ebaõnnestunud sisselogimiskatseid. Proovi uuesti 15 minuti pärast.",
     );
-    node.browser()
-        .get("/")
-        .await
-        .assert_redirect("/login?next=/");
+    attacker.get("/").await.assert_redirect("/login?next=/");
+    // …but Mari, at an address that has not been failing, gets in (slowed down, not refused).
+    let mari = Browser::from_address(&node.url, "198.51.100.2");
+    mari.sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
+        .await;
+}
+
+#[tokio::test]
+async fn an_unknown_name_is_counted_and_answered_like_a_known_one() {
+    let node = TestNode::spawn_with(|c| c.trust_forwarded_for = true).await;
+    node.mari().await;
+    let known = Browser::from_address(&node.url, "203.0.113.8");
+    let unknown = Browser::from_address(&node.url, "203.0.113.9");
+    for _ in 0..5 {
+        let a = known.sign_in("Mari Maasikas", "vale-salasona").await;
+        let b = unknown.sign_in("Tundmatu Inimene", "vale-salasona").await;
+        assert_eq!(a.status, b.status);
+        a.assert_contains("Vale kasutajanimi");
+        b.assert_contains("Vale kasutajanimi");
+    }
+    let a = known.sign_in("Mari Maasikas", "vale-salasona").await;
+    let b = unknown.sign_in("Tundmatu Inimene", "vale-salasona").await;
+    assert_eq!(a.status, b.status);
+    a.assert_contains("Liiga palju");
+    b.assert_contains("Liiga palju");
 }
 
 #[tokio::test]

@@ -219,3 +219,56 @@ async fn a_plain_sign_out_link_ends_nothing_until_the_person_presses_the_button(
     let after = location(&browser, &silent(&stack, "rp-basic")).await;
     assert!(after.contains("error=login_required"), "{after}");
 }
+
+/// Opens the IdP's sign-in page for rp-basic in `browser`; returns its HTML.
+async fn sign_in_page(stack: &Stack, browser: &reqwest::Client) -> String {
+    let authorize = format!(
+        "{}/authorize?client_id=rp-basic&redirect_uri={}&response_type=code&scope=openid&state=s1&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        stack.idp_url,
+        urlencode(REDIRECT_URI)
+    );
+    let to_form = location(browser, &authorize).await;
+    browser
+        .get(format!("{}{to_form}", stack.idp_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+fn browser_at(addr: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("x-forwarded-for", addr.parse().unwrap());
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_sign_in_page_pauses_a_failing_address_and_no_other() {
+    let stack = Stack::start(|c| {
+        c.signin_failures_per_address = 2;
+        c.trust_forwarded_for = true;
+    })
+    .await;
+    let failing = browser_at("203.0.113.50");
+    let page = sign_in_page(&stack, &failing).await;
+    for _ in 0..2 {
+        let r = submit_idp_login(&failing, &stack.idp_url, &page, USERNAME, "vale-salasona").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = submit_idp_login(&failing, &stack.idp_url, &page, USERNAME, PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("Liiga palju"));
+
+    let other = browser_at("198.51.100.60");
+    let page = sign_in_page(&stack, &other).await;
+    let r = submit_idp_login(&other, &stack.idp_url, &page, USERNAME, PASSWORD).await;
+    let done = r.headers()["location"].to_str().unwrap();
+    assert!(done.contains("code="), "{done}");
+}

@@ -132,7 +132,7 @@ pub async fn submit(
             &form.r,
             &form.username,
             Secret::new(form.password),
-            ip.to_string(),
+            ip,
             cookie.as_deref(),
             &browser.binding(),
         )
