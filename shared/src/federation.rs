@@ -27,6 +27,7 @@ pub mod path {
     pub const PROFILE_CHANGES: &str = "/federation/v1/profile-changes";
     pub const UNLINK: &str = "/federation/v1/unlink";
     pub const SIGN_OUT: &str = "/federation/v1/sign-out";
+    pub const PASSWORD_CHANGED: &str = "/federation/v1/password-changed";
 }
 
 /// The `typ` of a call's bearer token and of a signed answer.
@@ -245,6 +246,16 @@ pub struct SignOutRequest {
     pub sub: AccountId,
 }
 
+/// Node → IdP: the account's password was set anew; end the IdP sessions that hold it, but the
+/// one of the person who set it (`keep_sid`), and tell their other institutions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PasswordChanged {
+    pub sub: AccountId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_sid: Option<Sid>,
+}
+
+/// The answer to a sign-out or a password change: how many IdP sessions ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignOutAnswer {
     pub sessions: u64,

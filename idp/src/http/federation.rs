@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
-use shared::federation::{ErrorAnswer, SignOutRequest, UnlinkRequest};
+use shared::federation::{ErrorAnswer, PasswordChanged, SignOutRequest, UnlinkRequest};
 use shared::profile::ProfileChange;
 
 use crate::service::clients::Client;
@@ -96,6 +96,21 @@ pub async fn unlink(State(state): State<AppState>, headers: HeaderMap, body: Byt
         Err(r) => return r,
     };
     match state.node_requests.unlink(&node, &request).await {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => refused(e),
+    }
+}
+
+pub async fn password_changed(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (node, request) = match call::<PasswordChanged>(&state, &headers, &body).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    match state.node_requests.password_changed(&node, &request).await {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => refused(e),
     }

@@ -60,6 +60,10 @@ pub fn router(state: AppState) -> Router {
             shared::federation::path::SIGN_OUT,
             post(federation::sign_out),
         )
+        .route(
+            shared::federation::path::PASSWORD_CHANGED,
+            post(federation::password_changed),
+        )
         .route("/health", get(protocol::discovery::health))
         .route("/static/idp.css", get(stylesheet))
         .fallback(pages::not_found)

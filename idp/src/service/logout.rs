@@ -198,6 +198,23 @@ impl Logout {
     }
 }
 
+impl Logout {
+    /// A new password was set for an account: every IdP session holding it ends, but `keep`
+    /// (the person who set it), and each end is announced as any sign-out.
+    pub async fn password_changed(
+        &self,
+        node_id: &ClientId,
+        sub: &AccountId,
+        keep: Option<&Sid>,
+    ) -> anyhow::Result<usize> {
+        let ended = self.sessions.end_sessions_but(node_id, sub, keep).await?;
+        for session in &ended {
+            self.deliveries.announce_logout(session).await?;
+        }
+        Ok(ended.len())
+    }
+}
+
 fn frame_url(uri: &str, issuer: &str, sid: &Sid) -> Option<String> {
     let mut url = url::Url::parse(uri).ok()?;
     url.query_pairs_mut()

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use shared::ephemeral::Ephemeral;
 use shared::federation::{
-    ProfileChangeAnswer, REPLAY_SECONDS, SignOutAnswer, UnlinkAnswer, UnlinkRequest, check_token,
+    PasswordChanged, ProfileChangeAnswer, REPLAY_SECONDS, SignOutAnswer, UnlinkAnswer,
+    UnlinkRequest, check_token,
 };
 use shared::profile::ProfileChange;
 use shared::{AccountId, Clock};
@@ -115,6 +116,23 @@ impl NodeRequests {
         sub: &AccountId,
     ) -> Result<SignOutAnswer, NodeRequestError> {
         let ended = self.logout.sign_out_everywhere(&node.node_id, sub).await?;
+        Ok(SignOutAnswer {
+            sessions: u64::try_from(ended).unwrap_or(u64::MAX),
+        })
+    }
+}
+
+impl NodeRequests {
+    /// A node set a new password for one of its accounts.
+    pub async fn password_changed(
+        &self,
+        node: &Client,
+        request: &PasswordChanged,
+    ) -> Result<SignOutAnswer, NodeRequestError> {
+        let ended = self
+            .logout
+            .password_changed(&node.node_id, &request.sub, request.keep_sid.as_ref())
+            .await?;
         Ok(SignOutAnswer {
             sessions: u64::try_from(ended).unwrap_or(u64::MAX),
         })

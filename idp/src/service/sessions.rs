@@ -244,14 +244,32 @@ impl Sessions {
         node_id: &ClientId,
         sub: &AccountId,
     ) -> anyhow::Result<Vec<IdpSession>> {
+        self.end_sessions_but(node_id, sub, None).await
+    }
+
+    /// As `end_sessions_of`, sparing the session `keep` (it stays filed under the account).
+    pub async fn end_sessions_but(
+        &self,
+        node_id: &ClientId,
+        sub: &AccountId,
+        keep: Option<&Sid>,
+    ) -> anyhow::Result<Vec<IdpSession>> {
+        let index = account_key(node_id, sub);
         let mut ended = Vec::new();
-        for cookie in self.store.take_set(&account_key(node_id, sub)).await? {
-            if let Some(session) = self.load_raw(&cookie).await?
-                && session.accounts.get(node_id).is_some_and(|a| &a.sub == sub)
-            {
-                self.delete(&cookie).await?;
-                ended.push(session);
+        for cookie in self.store.take_set(&index).await? {
+            let Some(session) = self.load_raw(&cookie).await? else {
+                continue;
+            };
+            if !session.accounts.get(node_id).is_some_and(|a| &a.sub == sub) {
+                continue;
             }
+            if keep == Some(&session.sid) {
+                let left = session.created_at + self.max_seconds - self.clock.now() + GRACE_SECONDS;
+                self.store.add_to_set(&index, &cookie, ttl(left)).await?;
+                continue;
+            }
+            self.delete(&cookie).await?;
+            ended.push(session);
         }
         Ok(ended)
     }

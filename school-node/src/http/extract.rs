@@ -118,6 +118,39 @@ impl Ctx {
         self.session.cycle_id().await?;
         self.session.insert(SESSION_ACCOUNT, account_id).await?;
         self.session.remove::<String>(SESSION_CSRF).await?;
+        // Filed under the account, so a new password can end it on every instance.
+        self.session.save().await?;
+        if let Some(id) = self.session.id() {
+            crate::sso::logout::index_session(
+                &self.state.ephemeral,
+                &id.to_string(),
+                None,
+                account_id,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A new password was set for `account_id`: its other sessions end here (on every
+    /// instance) and at the IdP, which tells the other institutions. With `keep_own`, the
+    /// session of the person who set it (this one) stays.
+    pub async fn password_changed(&self, account_id: &str, keep_own: bool) -> PageResult<()> {
+        let own = self.session.id().map(|id| id.to_string());
+        let keep = own.as_deref().filter(|_| keep_own);
+        crate::sso::logout::end_sessions_of_sub_but(&self.state.ephemeral, account_id, keep)
+            .await?;
+        if let Some(api) = &self.state.idp_api {
+            let keep_sid: Option<String> = if keep_own {
+                self.session.get(crate::http::sso::SESSION_IDP_SID).await?
+            } else {
+                None
+            };
+            if let Err(e) = api.password_changed(account_id, keep_sid.as_deref()).await {
+                tracing::warn!(error = %format!("{e:#}"), "the IdP could not end the account's sessions");
+                self.flash(self.t().sso_unavailable).await?;
+            }
+        }
         Ok(())
     }
 }

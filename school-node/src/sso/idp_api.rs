@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::federation::{
-    CallClaims, FED_JWT, SignOutAnswer, SignOutRequest, UnlinkAnswer, UnlinkRequest, path,
+    CallClaims, FED_JWT, PasswordChanged, SignOutAnswer, SignOutRequest, UnlinkAnswer,
+    UnlinkRequest, path,
 };
 use shared::jwt::{SigningKey, to_claims};
 use shared::profile::{ProfileChange, ProfileChanges, ProfileUpdate};
@@ -136,6 +137,17 @@ impl IdpApi {
     pub async fn sign_out_everywhere(&self, sub: &str) -> anyhow::Result<u64> {
         let request = SignOutRequest { sub: sub.into() };
         let answer: SignOutAnswer = self.call(path::SIGN_OUT, &request).await?;
+        Ok(answer.sessions)
+    }
+
+    /// Tells the IdP that the account's password was set anew: every IdP session holding it
+    /// ends, but `keep_sid`; returns how many ended.
+    pub async fn password_changed(&self, sub: &str, keep_sid: Option<&str>) -> anyhow::Result<u64> {
+        let request = PasswordChanged {
+            sub: sub.into(),
+            keep_sid: keep_sid.map(Into::into),
+        };
+        let answer: SignOutAnswer = self.call(path::PASSWORD_CHANGED, &request).await?;
         Ok(answer.sessions)
     }
 

@@ -49,11 +49,26 @@ pub async fn end_sessions_of_sid(store: &Ephemeral, sid: &str) -> anyhow::Result
 }
 
 pub async fn end_sessions_of_sub(store: &Ephemeral, sub: &str) -> anyhow::Result<usize> {
-    let ids = store.take_set(&sub_key(sub)).await?;
-    for id in &ids {
-        shared::session_store::end_session(store, id).await?;
+    end_sessions_of_sub_but(store, sub, None).await
+}
+
+/// Ends every session of the account on every instance but `keep` (the one that set a new
+/// password, say), which stays indexed.
+pub async fn end_sessions_of_sub_but(
+    store: &Ephemeral,
+    sub: &str,
+    keep: Option<&str>,
+) -> anyhow::Result<usize> {
+    let mut ended = 0;
+    for id in store.take_set(&sub_key(sub)).await? {
+        if keep == Some(id.as_str()) {
+            store.add_to_set(&sub_key(sub), &id, INDEX_TTL).await?;
+            continue;
+        }
+        shared::session_store::end_session(store, &id).await?;
+        ended += 1;
     }
-    Ok(ids.len())
+    Ok(ended)
 }
 
 /// What a valid logout token asks to end.

@@ -312,3 +312,99 @@ async fn every_response_carries_the_security_headers_and_only_the_idp_may_frame_
     assert!(csp.contains(&format!("frame-ancestors {idp};")), "{csp}");
     assert!(r.headers().get("x-frame-options").is_none());
 }
+
+/// Signs Mari in at jpk through the IdP in this browser.
+async fn mari_through_the_idp(federation: &federation::Federation, client: &reqwest::Client) {
+    let jpk = federation.node("jpk").unwrap().url();
+    let idp = federation.idp.as_ref().unwrap().url();
+    let page = client
+        .get(format!("{jpk}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let home = submit_idp_login(client, &idp, &page, "Mari Maasikas", DEMO_PASSWORD).await;
+    assert!(home.text().await.unwrap().contains("Tere, Mari Maasikas!"));
+}
+
+/// Where the browser ends up when it opens jpk's profile page.
+async fn profile_lands_on(federation: &federation::Federation, client: &reqwest::Client) -> String {
+    let jpk = federation.node("jpk").unwrap().url();
+    let r = client.get(format!("{jpk}/profile")).send().await.unwrap();
+    r.url().to_string()
+}
+
+#[tokio::test]
+async fn a_new_password_ends_the_accounts_other_sessions_here_and_at_the_idp() {
+    let (federation, _dir) = start(true).await;
+    let jpk = federation.node("jpk").unwrap().url();
+    let idp = federation.idp.as_ref().unwrap().url();
+    let (a, b, c) = (
+        browser(&federation),
+        browser(&federation),
+        browser(&federation),
+    );
+    mari_through_the_idp(&federation, &a).await;
+    mari_through_the_idp(&federation, &b).await;
+    // C signs in with the school's own form, not through the IdP.
+    let form = c
+        .get(format!("{jpk}/login?local=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let home = c
+        .post(format!("{jpk}/login"))
+        .form(&[
+            ("csrf", hidden(&form, "csrf")),
+            ("username", "Mari Maasikas".to_owned()),
+            ("password", DEMO_PASSWORD.to_owned()),
+            ("next", "/".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(home.text().await.unwrap().contains("Tere, Mari Maasikas!"));
+    for browser in [&a, &b, &c] {
+        assert_eq!(
+            profile_lands_on(&federation, browser).await,
+            format!("{jpk}/profile")
+        );
+    }
+
+    // In A, Mari chooses a new password.
+    let page = a
+        .get(format!("{jpk}/password"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let saved = a
+        .post(format!("{jpk}/password"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf")),
+            ("password", "uus-salasona-2026".to_owned()),
+            ("password_again", "uus-salasona-2026".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK, "{}", saved.url());
+
+    // A stays; B's and C's sessions at the school are over, and B's IdP session too: opening
+    // the school asks for a password again rather than signing B in silently.
+    assert_eq!(
+        profile_lands_on(&federation, &a).await,
+        format!("{jpk}/profile")
+    );
+    for browser in [&b, &c] {
+        let landed = profile_lands_on(&federation, browser).await;
+        assert!(landed.starts_with(&format!("{idp}/login?r=")), "{landed}");
+    }
+}

@@ -40,6 +40,9 @@ pub async fn save(
     match accounts::update_child(&ctx.state.db, &account.id, &child_id, &form).await {
         Ok(()) => {
             ctx.state.profile_changed();
+            if !form.password.is_empty() {
+                ctx.password_changed(&child_id, false).await?;
+            }
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to(&format!("/children/{child_id}")).into_response())
         }

@@ -46,6 +46,7 @@ pub async fn save(ctx: Ctx, VerifiedForm(form): VerifiedForm<PasswordForm>) -> P
     let (password, again) = (Secret::new(form.password), Secret::new(form.password_again));
     match accounts::change_password(&ctx.state.db, &account.id, &password, &again).await {
         Ok(()) => {
+            ctx.password_changed(&account.id, true).await?;
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/").into_response())
         }

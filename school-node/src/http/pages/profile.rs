@@ -42,6 +42,9 @@ pub async fn save(
     match accounts::update_own_profile(&ctx.state.db, &account.id, &form).await {
         Ok(()) => {
             ctx.state.profile_changed();
+            if !form.password.is_empty() {
+                ctx.password_changed(&account.id, true).await?;
+            }
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/profile").into_response())
         }

@@ -104,6 +104,7 @@ pub async fn reset(
         .await
     {
         Ok(Some(account)) => {
+            ctx.password_changed(&account.id, false).await?;
             ctx.sign_in(&account.id).await?;
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/").into_response())
