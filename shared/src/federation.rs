@@ -23,6 +23,7 @@ pub mod path {
     pub const PASSWORD_CHECK: &str = "/federation/v1/password-check";
     pub const ACCOUNT: &str = "/federation/v1/account";
     pub const PROFILE: &str = "/federation/v1/profile";
+    pub const SET_PASSWORD: &str = "/federation/v1/set-password";
     /// Node → IdP.
     pub const PROFILE_CHANGES: &str = "/federation/v1/profile-changes";
     pub const UNLINK: &str = "/federation/v1/unlink";
@@ -213,6 +214,26 @@ impl AccountClaims {
         );
         out
     }
+}
+
+/// IdP → node: the person signed in with a temporary password and chose this one on the IdP's
+/// page. The node sets it only while the account's password is temporary.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetPassword {
+    pub sub: AccountId,
+    pub password: Secret,
+}
+
+/// The node's (signed) answer to `SetPassword`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum SetPasswordOutcome {
+    Set,
+    Refused {
+        problem: crate::secret::PasswordProblem,
+    },
+    /// The account has no temporary password (or is gone): nothing was set.
+    NotTemporary,
 }
 
 /// Node → IdP: the answer to a profile change (`ProfileChange` in `profile`).

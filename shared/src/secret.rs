@@ -39,6 +39,29 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// The shortest password a person may choose.
+pub const MIN_PASSWORD_LENGTH: usize = 8;
+
+/// Why a chosen password is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PasswordProblem {
+    TooShort,
+    Mismatch,
+}
+
+/// The rule for a chosen password, the same at every node and on the IdP's page: at least
+/// eight characters, typed the same twice.
+pub fn check_new_password(password: &str, again: &str) -> Result<(), PasswordProblem> {
+    if password.chars().count() < MIN_PASSWORD_LENGTH {
+        Err(PasswordProblem::TooShort)
+    } else if password != again {
+        Err(PasswordProblem::Mismatch)
+    } else {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,5 +74,18 @@ mod tests {
         assert_eq!(s.expose(), "hunter2-very-secret");
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(serde_json::from_str::<Secret>(&json).unwrap(), s);
+    }
+
+    #[test]
+    fn a_new_password_is_long_enough_and_typed_twice() {
+        assert_eq!(
+            check_new_password("lühike", "lühike"),
+            Err(PasswordProblem::TooShort)
+        );
+        assert_eq!(
+            check_new_password("õunapuu-1", "õunapuu-2"),
+            Err(PasswordProblem::Mismatch)
+        );
+        assert_eq!(check_new_password("õunapuud", "õunapuud"), Ok(()));
     }
 }

@@ -34,6 +34,10 @@ pub fn router(state: AppState) -> Router {
             get(protocol::authorize::by_get).post(protocol::authorize::by_post),
         )
         .route("/login", get(pages::login::form).post(pages::login::submit))
+        .route(
+            "/login/password",
+            get(pages::login::new_password_form).post(pages::login::new_password_submit),
+        )
         .route("/upstream/{id}/start", get(pages::eid::start))
         .route("/upstream/{id}/callback", get(pages::eid::callback))
         .route("/link", get(pages::link::choose))

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::federation::{
     AccountOutcome, AccountQuery, AnswerClaims, CallClaims, FED_JWT, PasswordCheck,
-    PasswordOutcome, answer_body, check_token, path,
+    PasswordOutcome, SetPassword, SetPasswordOutcome, answer_body, check_token, path,
 };
 use shared::jwt::{Alg, Claims, to_claims};
 use shared::profile::SharedProfile;
@@ -130,6 +130,15 @@ impl NodeApi {
                 CheckOutcome::Unavailable
             }
         }
+    }
+
+    /// Asks the node to set the password a person chose after a temporary one.
+    pub async fn set_password(
+        &self,
+        node: &Client,
+        request: &SetPassword,
+    ) -> anyhow::Result<SetPasswordOutcome> {
+        self.ask(node, path::SET_PASSWORD, request).await
     }
 
     /// The node's active account for `query`; None when the node has no active one.

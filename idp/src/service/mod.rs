@@ -11,6 +11,7 @@ pub mod keys;
 pub mod linking;
 pub mod links;
 pub mod logout;
+pub mod new_password;
 pub mod node_requests;
 pub mod sessions;
 pub mod signin;

@@ -98,6 +98,11 @@ impl PendingLogins {
         Ok(format!("/login?r={id}"))
     }
 
+    /// The store the waiting steps of a sign-in live in.
+    pub(super) fn store(&self) -> &Ephemeral {
+        &self.store
+    }
+
     /// The waiting sign-in behind `id`, left in place (its page may be shown again).
     pub async fn get(&self, id: &str) -> anyhow::Result<Option<PendingLogin>> {
         if !is_token(id) {
@@ -132,6 +137,16 @@ pub struct Continue {
     pub location: String,
 }
 
+/// What a password sign-in led to.
+pub enum PasswordResult {
+    /// The account is proven: on to the waiting request.
+    Continue(Continue),
+    /// The page again, with why.
+    Refused(LoginView, PasswordRefusal),
+    /// The password was temporary: a new one is chosen first, on the page at this address.
+    NewPasswordFirst(String),
+}
+
 /// Why a password sign-in did not go on; the page is shown again with the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PasswordRefusal {
@@ -155,6 +170,14 @@ impl From<anyhow::Error> for SignInError {
     fn from(e: anyhow::Error) -> Self {
         SignInError::Internal(e)
     }
+}
+
+fn must_change_password(account: &SignedInAccount) -> bool {
+    account
+        .claims
+        .get("must_change_password")
+        .and_then(serde_json::Value::as_bool)
+        == Some(true)
 }
 
 #[derive(Clone)]
@@ -200,10 +223,10 @@ impl SignIn {
         client_ip: std::net::IpAddr,
         cookie: Option<&str>,
         browser: &str,
-    ) -> Result<Result<Continue, (LoginView, PasswordRefusal)>, SignInError> {
+    ) -> Result<PasswordResult, SignInError> {
         let view = self.view(id, None).await?;
         if self.throttle.paused(client_ip).await? {
-            return Ok(Err((view, PasswordRefusal::Throttled)));
+            return Ok(PasswordResult::Refused(view, PasswordRefusal::Throttled));
         }
         let check = PasswordCheck {
             username: username.to_owned(),
@@ -225,9 +248,16 @@ impl SignIn {
                     acr: Acr::Low,
                     via_link: None,
                 };
-                return Ok(Ok(self
-                    .proven(id, &node_id, account, cookie, browser)
-                    .await?));
+                // A temporary password is never enough: a new one is chosen before any code.
+                if must_change_password(&account) {
+                    let location = self
+                        .new_password_step(id, &node_id, account, browser)
+                        .await?;
+                    return Ok(PasswordResult::NewPasswordFirst(location));
+                }
+                return Ok(PasswordResult::Continue(
+                    self.proven(id, &node_id, account, cookie, browser).await?,
+                ));
             }
             CheckOutcome::Invalid => {
                 self.throttle.failed(client_ip).await?;
@@ -237,7 +267,7 @@ impl SignIn {
             CheckOutcome::Throttled { .. } => PasswordRefusal::Throttled,
             CheckOutcome::Unavailable => PasswordRefusal::Unavailable,
         };
-        Ok(Err((view, refusal)))
+        Ok(PasswordResult::Refused(view, refusal))
     }
 
     /// An account at `node_id` is proven (by password or eID): the waiting sign-in `id` is

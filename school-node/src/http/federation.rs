@@ -9,7 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use shared::federation::{AccountQuery, CallClaims, PasswordCheck, ProfileUpdateAnswer};
+use shared::federation::{
+    AccountQuery, CallClaims, PasswordCheck, ProfileUpdateAnswer, SetPassword,
+};
 use shared::profile::ProfileUpdate;
 
 use super::sso::json_error;
@@ -106,6 +108,25 @@ pub async fn account(State(state): State<AppState>, headers: HeaderMap, body: By
         return json_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
     signed(api.account(&state.db, &request, &query).await)
+}
+
+/// A person chose a new password on the IdP's page after signing in with a temporary one.
+pub async fn set_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let (api, request) = match from_idp(&state, &headers).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
+    };
+    let Ok(set) = serde_json::from_slice::<SetPassword>(&body) else {
+        return json_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    signed(
+        api.set_password(&state.db, &state.ephemeral, &request, &set)
+            .await,
+    )
 }
 
 /// The IdP's version of a linked account's personal data.

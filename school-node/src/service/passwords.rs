@@ -6,7 +6,7 @@ use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use rand::RngExt;
 
-pub const MIN_LENGTH: usize = 8;
+pub const MIN_LENGTH: usize = shared::secret::MIN_PASSWORD_LENGTH;
 
 /// A password in memory; `Debug` never shows it.
 pub use shared::Secret;
@@ -49,23 +49,8 @@ pub fn temporary() -> Secret {
     )
 }
 
-/// Why a new password was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PasswordProblem {
-    TooShort,
-    Mismatch,
-}
-
 /// The rule for a chosen password: at least eight characters, typed the same twice.
-pub fn check_new(password: &str, again: &str) -> Result<(), PasswordProblem> {
-    if password.chars().count() < MIN_LENGTH {
-        Err(PasswordProblem::TooShort)
-    } else if password != again {
-        Err(PasswordProblem::Mismatch)
-    } else {
-        Ok(())
-    }
-}
+pub use shared::secret::{PasswordProblem, check_new_password as check_new};
 
 #[cfg(test)]
 mod tests {

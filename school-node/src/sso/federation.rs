@@ -9,7 +9,7 @@ use std::time::Duration;
 use shared::ephemeral::Ephemeral;
 use shared::federation::{
     AccountClaims, AccountOutcome, AccountQuery, AnswerClaims, CallClaims, FED_JWT, PasswordCheck,
-    PasswordOutcome, REPLAY_SECONDS, check_token,
+    PasswordOutcome, REPLAY_SECONDS, SetPassword, SetPasswordOutcome, check_token,
 };
 use shared::jwt::{JwksCache, SigningKey, to_claims};
 
@@ -131,5 +131,41 @@ fn describe(account: &Account) -> AccountClaims {
         address: account.address.clone(),
         updated_at: account.updated_at,
         must_change_password: account.must_change_password,
+    }
+}
+
+impl FederationApi {
+    /// Sets the password a person chose on the IdP's page after signing in with a temporary
+    /// one; only a temporary password can be replaced this way. The account's other sessions
+    /// end, as with any new password.
+    pub async fn set_password(
+        &self,
+        db: &Database,
+        sessions: &Ephemeral,
+        call: &CallClaims,
+        request: &SetPassword,
+    ) -> anyhow::Result<String> {
+        let account = accounts::find(db, request.sub.as_str())
+            .await?
+            .filter(|a| !a.disabled && a.must_change_password);
+        let outcome = match account {
+            None => SetPasswordOutcome::NotTemporary,
+            Some(account) => {
+                let (pw, again) = (&request.password, &request.password);
+                match accounts::change_password(db, &account.id, pw, again).await {
+                    Ok(()) => {
+                        super::logout::end_sessions_of_sub(sessions, &account.id).await?;
+                        SetPasswordOutcome::Set
+                    }
+                    Err(crate::service::ServiceError::Invalid(_)) => SetPasswordOutcome::Refused {
+                        problem: shared::secret::check_new_password(pw.expose(), again.expose())
+                            .err()
+                            .unwrap_or(shared::secret::PasswordProblem::TooShort),
+                    },
+                    Err(e) => return Err(anyhow::anyhow!("{e:?}")),
+                }
+            }
+        };
+        self.answer(call, outcome)
     }
 }

@@ -408,3 +408,94 @@ async fn a_new_password_ends_the_accounts_other_sessions_here_and_at_the_idp() {
         assert!(landed.starts_with(&format!("{idp}/login?r=")), "{landed}");
     }
 }
+
+#[tokio::test]
+async fn a_temporary_password_is_replaced_on_the_idps_page_before_any_code() {
+    let (federation, _dir) = start(true).await;
+    let jpk = federation.node("jpk").unwrap().url();
+    let idp = federation.idp.as_ref().unwrap().url();
+    let client = browser(&federation);
+    let page = client
+        .get(format!("{jpk}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = submit_idp_login(&client, &idp, &page, "peeter uus", "78ecd619").await;
+    // The browser is on the IdP's page, not back at the school with a code.
+    assert!(
+        r.url()
+            .as_str()
+            .starts_with(&format!("{idp}/login/password?c=")),
+        "{}",
+        r.url()
+    );
+    let form = r.text().await.unwrap();
+    assert!(form.contains("Vali uus salasõna"), "{form}");
+
+    // Another browser cannot use the step.
+    let other = browser(&federation);
+    let step = format!("{idp}/login/password?c={}", hidden(&form, "c"));
+    let r = other.get(&step).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // Too short, then good.
+    let submit = |password: &'static str| {
+        let client = client.clone();
+        let fields = [
+            ("c", hidden(&form, "c")),
+            ("csrf", hidden(&form, "csrf")),
+            ("password", password.to_owned()),
+            ("password_again", password.to_owned()),
+        ];
+        let idp = idp.clone();
+        async move {
+            client
+                .post(format!("{idp}/login/password"))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let short = submit("lühike").await;
+    assert_eq!(short.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.text().await.unwrap().contains("vähemalt 8 märki"));
+    let done = submit("peetri-uus-2026").await;
+    assert_eq!(done.url().as_str(), format!("{jpk}/"));
+    assert!(done.text().await.unwrap().contains("Tere, Peeter Uus!"));
+
+    // The school took the new password: the temporary one opens nothing any more.
+    let local = browser(&federation);
+    for (password, works) in [("78ecd619", false), ("peetri-uus-2026", true)] {
+        let form = local
+            .get(format!("{jpk}/login?local=1"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let home = local
+            .post(format!("{jpk}/login"))
+            .form(&[
+                ("csrf", hidden(&form, "csrf")),
+                ("username", "peeter uus".to_owned()),
+                ("password", password.to_owned()),
+                ("next", "/".to_owned()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(
+            home.contains("Tere, Peeter Uus!"),
+            works,
+            "{password}: {home}"
+        );
+    }
+}

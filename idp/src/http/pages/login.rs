@@ -11,9 +11,10 @@ use shared::Secret;
 use super::continue_to;
 use crate::error::{AppError, PageResult};
 use crate::http::extract::{Browser, ClientAddr, SessionCookie, VerifiedForm};
-use crate::http::render;
+use crate::http::{redirect_no_store, render};
 use crate::i18n::{self, Texts};
-use crate::service::signin::{LoginView, PasswordRefusal, SignInError};
+use crate::service::new_password::NewPasswordRefusal;
+use crate::service::signin::{LoginView, PasswordRefusal, PasswordResult, SignInError};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -139,8 +140,9 @@ pub async fn submit(
         .await
         .map_err(refused)?;
     let (view, refusal) = match outcome {
-        Ok(next) => return Ok(continue_to(&state, next)),
-        Err(refused) => refused,
+        PasswordResult::Continue(next) => return Ok(continue_to(&state, next)),
+        PasswordResult::NewPasswordFirst(location) => return Ok(redirect_no_store(&location)),
+        PasswordResult::Refused(view, refusal) => (view, refusal),
     };
     let t = i18n::texts(&headers, view.pending.ui_locales());
     let (message, status) = match refusal {
@@ -155,4 +157,100 @@ pub async fn submit(
         notice: None,
     };
     page(&state, t, &browser, &view, &form.r, shown, status)
+}
+
+#[derive(Template)]
+#[template(path = "login_password.html")]
+struct NewPasswordPage<'a> {
+    t: &'static Texts,
+    institution: &'a str,
+    logo_url: Option<&'a str>,
+    id: &'a str,
+    csrf: &'a str,
+    message: Option<&'a str>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NewPasswordQuery {
+    c: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct NewPasswordForm {
+    c: String,
+    password: String,
+    password_again: String,
+}
+
+fn new_password_page(
+    t: &'static Texts,
+    browser: &Browser,
+    institution: &crate::service::clients::Client,
+    id: &str,
+    message: Option<&str>,
+    status: StatusCode,
+) -> PageResult {
+    let csrf = browser.csrf_token();
+    let page = NewPasswordPage {
+        t,
+        institution: &institution.name,
+        logo_url: institution.logo_url.as_deref(),
+        id,
+        csrf: &csrf,
+        message,
+    };
+    render(status, &page)
+}
+
+/// After a temporary password: the page that asks for a new one.
+pub async fn new_password_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: Browser,
+    Query(query): Query<NewPasswordQuery>,
+) -> PageResult {
+    let t = i18n::texts(&headers, None);
+    let institution = state
+        .signin
+        .new_password_view(&query.c, &browser.binding())
+        .await
+        .map_err(refused)?;
+    new_password_page(t, &browser, &institution, &query.c, None, StatusCode::OK)
+}
+
+pub async fn new_password_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    browser: Browser,
+    cookie: SessionCookie,
+    VerifiedForm(form): VerifiedForm<NewPasswordForm>,
+) -> PageResult<Response> {
+    let t = i18n::texts(&headers, None);
+    let outcome = state
+        .signin
+        .choose_password(
+            &form.c,
+            Secret::new(form.password),
+            &Secret::new(form.password_again),
+            cookie.as_deref(),
+            &browser.binding(),
+        )
+        .await
+        .map_err(refused)?;
+    let (institution, refusal) = match outcome {
+        Ok(next) => return Ok(continue_to(&state, next)),
+        Err(refused) => refused,
+    };
+    let (message, status) = match refusal {
+        NewPasswordRefusal::Problem(shared::secret::PasswordProblem::TooShort) => {
+            (t.password_too_short, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        NewPasswordRefusal::Problem(shared::secret::PasswordProblem::Mismatch) => {
+            (t.passwords_differ, StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        NewPasswordRefusal::Unavailable => (t.node_unavailable, StatusCode::BAD_GATEWAY),
+    };
+    new_password_page(t, &browser, &institution, &form.c, Some(message), status)
 }
