@@ -85,7 +85,7 @@ pub struct ReviewShown {
 }
 
 pub enum Reviewed {
-    Match(ReviewShown),
+    Match(Box<ReviewShown>),
     Other(Review),
 }
 
@@ -219,7 +219,7 @@ impl Linking {
                         Duration::from_secs(REVIEW_MINUTES * 60),
                     )
                     .await?;
-                Ok(Reviewed::Match(ReviewShown { id, review }))
+                Ok(Reviewed::Match(Box::new(ReviewShown { id, review })))
             }
             other => Ok(Reviewed::Other(other)),
         }

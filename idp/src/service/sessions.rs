@@ -260,7 +260,7 @@ impl Sessions {
             let Some(session) = self.load_raw(&cookie).await? else {
                 continue;
             };
-            if !session.accounts.get(node_id).is_some_and(|a| &a.sub == sub) {
+            if session.accounts.get(node_id).is_none_or(|a| &a.sub != sub) {
                 continue;
             }
             if keep == Some(&session.sid) {

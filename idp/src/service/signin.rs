@@ -142,7 +142,7 @@ pub enum PasswordResult {
     /// The account is proven: on to the waiting request.
     Continue(Continue),
     /// The page again, with why.
-    Refused(LoginView, PasswordRefusal),
+    Refused(Box<LoginView>, PasswordRefusal),
     /// The password was temporary: a new one is chosen first, on the page at this address.
     NewPasswordFirst(String),
 }
@@ -226,7 +226,10 @@ impl SignIn {
     ) -> Result<PasswordResult, SignInError> {
         let view = self.view(id, None).await?;
         if self.throttle.paused(client_ip).await? {
-            return Ok(PasswordResult::Refused(view, PasswordRefusal::Throttled));
+            return Ok(PasswordResult::Refused(
+                Box::new(view),
+                PasswordRefusal::Throttled,
+            ));
         }
         let check = PasswordCheck {
             username: username.to_owned(),
@@ -267,7 +270,7 @@ impl SignIn {
             CheckOutcome::Throttled { .. } => PasswordRefusal::Throttled,
             CheckOutcome::Unavailable => PasswordRefusal::Unavailable,
         };
-        Ok(PasswordResult::Refused(view, refusal))
+        Ok(PasswordResult::Refused(Box::new(view), refusal))
     }
 
     /// An account at `node_id` is proven (by password or eID): the waiting sign-in `id` is
