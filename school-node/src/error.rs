@@ -12,6 +12,8 @@ pub enum ErrorKind {
     Forbidden,
     BadRequest,
     Csrf,
+    /// A field held a control character (NUL, say) that no field accepts.
+    ControlCharacters,
     TooLarge,
     Conflict,
     Internal,
@@ -22,7 +24,7 @@ impl ErrorKind {
         match self {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Forbidden | ErrorKind::Csrf => StatusCode::FORBIDDEN,
-            ErrorKind::BadRequest => StatusCode::BAD_REQUEST,
+            ErrorKind::BadRequest | ErrorKind::ControlCharacters => StatusCode::BAD_REQUEST,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,

@@ -6,6 +6,14 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+/// Whether typed text holds a control character (NUL among them) that no field accepts: every
+/// one but the line breaks and tabs of multi-line text. Such input is refused before it
+/// reaches the database (PostgreSQL refuses NUL in text outright).
+pub fn has_forbidden_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+}
+
 /// The lookup key of a username or a name: NFC, lower case, no white space.
 pub fn normalize(input: &str) -> String {
     input
@@ -47,6 +55,15 @@ pub fn tidy(input: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_but_line_breaks_are_forbidden() {
+        assert!(has_forbidden_control("Mari\0"));
+        assert!(has_forbidden_control("a\u{1b}[31m"));
+        assert!(has_forbidden_control("\u{85}"));
+        assert!(!has_forbidden_control("Riia 2\nTartu\t"));
+        assert!(!has_forbidden_control("Õie Ülle-Žanna 🙂"));
+    }
 
     #[test]
     fn the_better_written_spelling_wins() {

@@ -135,6 +135,15 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for VerifiedForm<T> {
         if !browser.is_some_and(|b| b.matches(&csrf)) {
             return Err(AppError::csrf());
         }
+        let fields: Vec<(String, String)> = serde_html_form::from_bytes(&bytes)
+            .map_err(|e| AppError::bad_request().caused_by(e))?;
+        if fields.iter().any(|(k, v)| {
+            shared::names::has_forbidden_control(k) || shared::names::has_forbidden_control(v)
+        }) {
+            return Err(AppError::new(axum::http::StatusCode::BAD_REQUEST, |t| {
+                t.control_characters
+            }));
+        }
         let form = serde_html_form::from_bytes(&bytes)
             .map_err(|e| AppError::bad_request().caused_by(e))?;
         Ok(VerifiedForm(form))

@@ -63,6 +63,26 @@ const fn redirect_error(error: &'static str, description: &'static str) -> Redir
 
 /// Checks everything after the client and redirect URI.
 pub fn check(raw: &RawAuthorize) -> Result<AuthorizeRequest, RedirectError> {
+    let texts = [
+        Some(&raw.scope),
+        raw.state.as_ref(),
+        raw.nonce.as_ref(),
+        Some(&raw.code_challenge),
+        raw.ui_locales.as_ref(),
+        raw.login_hint.as_ref(),
+        raw.max_age.as_ref(),
+        raw.prompt.as_ref(),
+    ];
+    if texts
+        .into_iter()
+        .flatten()
+        .any(|t| t.chars().any(char::is_control))
+    {
+        return Err(redirect_error(
+            "invalid_request",
+            "a parameter holds a control character",
+        ));
+    }
     if raw.request.is_some() {
         return Err(redirect_error(
             "request_not_supported",
@@ -178,6 +198,30 @@ mod tests {
         let r = check(&good()).unwrap();
         assert_eq!(r.scope, "openid profile");
         assert_eq!(r.prompt, Prompt::Default);
+    }
+
+    #[test]
+    fn a_control_character_in_any_parameter_is_refused() {
+        for raw in [
+            RawAuthorize {
+                state: Some("s\0".into()),
+                ..good()
+            },
+            RawAuthorize {
+                nonce: Some("\u{1}".into()),
+                ..good()
+            },
+            RawAuthorize {
+                scope: "openid\0 offline_access".into(),
+                ..good()
+            },
+            RawAuthorize {
+                login_hint: Some("mari\0".into()),
+                ..good()
+            },
+        ] {
+            assert_eq!(check(&raw).unwrap_err().error, "invalid_request");
+        }
     }
 
     #[test]

@@ -277,6 +277,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for VerifiedForm<T> {
             })?;
         let CsrfField { csrf } = serde_html_form::from_bytes(&bytes)
             .map_err(|_| AppError::new(ErrorKind::BadRequest))?;
+        refuse_control_characters(&bytes)?;
         check_csrf(&session, &csrf).await?;
         let form = serde_html_form::from_bytes(&bytes).map_err(|e| AppError {
             kind: ErrorKind::BadRequest,
@@ -284,6 +285,19 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for VerifiedForm<T> {
         })?;
         Ok(VerifiedForm(form))
     }
+}
+
+/// Refuses a form any of whose values holds a control character no field accepts, before
+/// anything of it reaches a store.
+pub fn refuse_control_characters(body: &[u8]) -> Result<(), AppError> {
+    let fields: Vec<(String, String)> =
+        serde_html_form::from_bytes(body).map_err(|_| AppError::new(ErrorKind::BadRequest))?;
+    if fields.iter().any(|(k, v)| {
+        shared::names::has_forbidden_control(k) || shared::names::has_forbidden_control(v)
+    }) {
+        return Err(AppError::new(ErrorKind::ControlCharacters));
+    }
+    Ok(())
 }
 
 /// Percent-encodes a query component.

@@ -188,6 +188,7 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         ErrorKind::Forbidden => t.forbidden,
         ErrorKind::BadRequest => t.bad_request,
         ErrorKind::Csrf => t.csrf_failed,
+        ErrorKind::ControlCharacters => t.control_characters,
         ErrorKind::TooLarge => t.too_large,
         ErrorKind::Conflict => t.conflict,
         ErrorKind::Internal => t.internal,

@@ -57,6 +57,10 @@ impl SignIn {
         from: IpAddr,
     ) -> Result<Outcome> {
         let minutes = self.throttle.window_minutes();
+        // No account's name or e-mail holds a control character; none reaches the database.
+        if shared::names::has_forbidden_control(username) {
+            return Ok(Outcome::Invalid);
+        }
         let typed = username.trim();
         let email = typed.to_lowercase();
         let key = shared::names::normalize(typed);

@@ -4,5 +4,6 @@
 
 mod cli;
 mod common;
+mod hostile;
 mod http;
 mod mail;

@@ -272,3 +272,24 @@ async fn the_sign_in_page_pauses_a_failing_address_and_no_other() {
     let done = r.headers()["location"].to_str().unwrap();
     assert!(done.contains("code="), "{done}");
 }
+
+#[tokio::test]
+async fn control_characters_are_refused_before_any_store() {
+    let stack = Stack::start(|_| {}).await;
+    let browser = stack.browser();
+    let page = sign_in_page(&stack, &browser).await;
+    let r = submit_idp_login(&browser, &stack.idp_url, &page, "Mari\0Maasikas", "x\0").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("juhtmärke"));
+    // In an authorization request: an error back to the (known) client, never a 5xx.
+    let authorize = format!(
+        "{}/authorize?client_id=rp-basic&redirect_uri={}&response_type=code&scope=openid%00%20offline_access&state=s%00&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        stack.idp_url,
+        urlencode(REDIRECT_URI)
+    );
+    let to = location(&browser, &authorize).await;
+    assert!(
+        to.starts_with(REDIRECT_URI) && to.contains("error=invalid_request"),
+        "{to}"
+    );
+}
