@@ -26,6 +26,8 @@ pub enum PersonalCodeError {
     Date,
     #[error("the check digit does not match")]
     CheckDigit,
+    #[error("the date of birth is after today")]
+    FutureDate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,8 +59,14 @@ pub fn check_digit(first_ten: &[u8; 10]) -> u8 {
 }
 
 impl PersonalCode {
-    /// Parses a code, trimming surrounding white space; says which rule failed.
+    /// Parses a code, trimming surrounding white space; says which rule failed. No one is born
+    /// after today (by the system clock; `parse_on` takes the day from the caller's clock).
     pub fn parse(input: &str) -> Result<Self, PersonalCodeError> {
+        Self::parse_on(input, crate::Clock::system().today())
+    }
+
+    /// Parses a code as of `today`.
+    pub fn parse_on(input: &str, today: Date) -> Result<Self, PersonalCodeError> {
         let s = input.trim();
         if s.chars().count() != 11 {
             return Err(PersonalCodeError::Length);
@@ -70,7 +78,10 @@ impl PersonalCode {
         if !(1..=8).contains(&d[0]) {
             return Err(PersonalCodeError::Century);
         }
-        birth_date_of(&d).ok_or(PersonalCodeError::Date)?;
+        let born = birth_date_of(&d).ok_or(PersonalCodeError::Date)?;
+        if born > today {
+            return Err(PersonalCodeError::FutureDate);
+        }
         let first_ten: [u8; 10] = d[..10].try_into().map_err(|_| PersonalCodeError::Length)?;
         if check_digit(&first_ten) != d[10] {
             return Err(PersonalCodeError::CheckDigit);
@@ -182,7 +193,7 @@ mod tests {
         // Where one of two codes needs the second pass, both can be valid: the standard's
         // check digit is not a perfect single-error detector, so matching never trusts it alone.
         assert!(PersonalCode::parse("49403130003").is_ok());
-        assert!(PersonalCode::parse("89403130003").is_ok());
+        assert!(PersonalCode::parse_on("89403130003", LAST_DAY).is_ok());
     }
 
     #[test]
@@ -246,6 +257,34 @@ mod tests {
         assert_eq!(format!("{c:?}"), "PersonalCode(3760503…)");
     }
 
+    /// A day after every date a code can name, so the format rules are tested alone.
+    const LAST_DAY: Date = time::macros::date!(2199 - 12 - 31);
+
+    #[test]
+    fn no_one_is_born_after_today() {
+        // 6 = a girl born in the 2000s: 2025-06-15.
+        let code = "62506150003";
+        let d: Vec<u8> = code.bytes().map(|b| b - b'0').collect();
+        let code = format!(
+            "{}{}",
+            &code[..10],
+            check_digit(&d[..10].try_into().unwrap())
+        );
+        let on = |y, m, d| Date::from_calendar_date(y, Month::try_from(m).unwrap(), d).unwrap();
+        assert_eq!(
+            PersonalCode::parse_on(&code, on(2025, 6, 14)),
+            Err(PersonalCodeError::FutureDate)
+        );
+        assert!(
+            PersonalCode::parse_on(&code, on(2025, 6, 15)).is_ok(),
+            "born today"
+        );
+        assert_eq!(
+            PersonalCode::parse("80001010005").unwrap_err(),
+            PersonalCodeError::FutureDate
+        );
+    }
+
     fn valid_code() -> impl Strategy<Value = String> {
         (1u8..=8, 0u16..100, 1u8..=12, 1u8..=28, 0u16..1000).prop_map(|(g, yy, mm, dd, sss)| {
             let ten = format!("{g}{yy:02}{mm:02}{dd:02}{sss:03}");
@@ -267,7 +306,7 @@ mod tests {
     proptest! {
         #[test]
         fn every_generated_valid_code_passes(code in valid_code()) {
-            prop_assert!(PersonalCode::parse(&code).is_ok());
+            prop_assert!(PersonalCode::parse_on(&code, LAST_DAY).is_ok());
         }
 
         #[test]
@@ -278,7 +317,7 @@ mod tests {
             // Weights 1..9 modulo the prime 11 see every single change in the first pass;
             // only a code whose first pass leaves 10 (see the test above) can hide one.
             prop_assume!(first_pass(&code) != 10 && first_pass(&changed) != 10);
-            prop_assert!(PersonalCode::parse(&changed).is_err(), "{} passed", changed);
+            prop_assert!(PersonalCode::parse_on(&changed, LAST_DAY).is_err(), "{} passed", changed);
         }
     }
 }

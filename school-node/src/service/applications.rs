@@ -132,13 +132,6 @@ pub fn check_step_one(input: &ApplicationInput) -> std::result::Result<Draft, Fi
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum Submitted {
-    Stored,
-    /// One is already waiting for this personal code; nothing new was stored.
-    AlreadyPending,
-}
-
 /// Step two: the e-mail typed again must match; then the application is stored once and the
 /// applicant gets a receipt.
 pub async fn submit(
@@ -146,7 +139,7 @@ pub async fn submit(
     draft: &Draft,
     email_again: &str,
     locale: Locale,
-) -> Result<Submitted> {
+) -> Result<()> {
     let again = Email::parse(email_again)
         .map(|e| e.as_str().to_owned())
         .unwrap_or_default();
@@ -171,9 +164,8 @@ pub async fn submit(
     match store::insert(desk.db, &new, &receipt, storage::now(), now_millis()).await {
         Ok(_) => {
             desk.outbox.wake();
-            Ok(Submitted::Stored)
+            Ok(())
         }
-        Err(StoreError::Conflict) => Ok(Submitted::AlreadyPending),
         Err(e) => Err(e.into()),
     }
 }

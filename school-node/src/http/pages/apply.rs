@@ -1,7 +1,6 @@
 //! "Esita andmed ja taotle kontot": a parent's account application in two steps.
 
 use askama::Template;
-use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
@@ -10,7 +9,7 @@ use crate::error::PageResult;
 use crate::http::extract::{ClientAddr, Ctx, VerifiedForm};
 use crate::http::render::{Base, Errors, page, page_with};
 use crate::service::ServiceError;
-use crate::service::applications::{self, ApplicationInput, Draft, Submitted};
+use crate::service::applications::{self, ApplicationInput, Draft};
 
 const SESSION_DRAFT: &str = "application_draft";
 /// Applications one address may submit in a throttle window.
@@ -38,19 +37,12 @@ struct StepTwoPage {
 #[template(path = "apply_done.html")]
 struct DonePage {
     base: Base,
-    already_pending: bool,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct ConfirmForm {
     email_again: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub struct DoneQuery {
-    pending: bool,
 }
 
 async fn step_one(
@@ -138,14 +130,9 @@ pub async fn submit_step_two(
     )
     .await
     {
-        Ok(submitted) => {
+        Ok(()) => {
             ctx.session.remove::<Draft>(SESSION_DRAFT).await?;
-            let target = if submitted == Submitted::AlreadyPending {
-                "/apply/done?pending=true"
-            } else {
-                "/apply/done"
-            };
-            Ok(Redirect::to(target).into_response())
+            Ok(Redirect::to("/apply/done").into_response())
         }
         Err(ServiceError::Invalid(errors)) => {
             let page_data = StepTwoPage {
@@ -159,9 +146,8 @@ pub async fn submit_step_two(
     }
 }
 
-pub async fn done(ctx: Ctx, Query(query): Query<DoneQuery>) -> PageResult {
+pub async fn done(ctx: Ctx) -> PageResult {
     page(DonePage {
         base: ctx.base().await?,
-        already_pending: query.pending,
     })
 }
