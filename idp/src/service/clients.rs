@@ -330,7 +330,11 @@ async fn private_key_jwt(
     let (_, claims) = jwks
         .verify(assertion)
         .await
-        .map_err(|e| OAuthError::invalid_client(format!("client_assertion: {e:#}")))?;
+        .map_err(|e| {
+            // The cause (an unreachable JWKS, a bad signature) is for the log, not the caller.
+            tracing::warn!(client = %client.client_id, cause = %format!("{e:#}"), "a client assertion was not verified");
+            OAuthError::invalid_client("the client assertion could not be verified")
+        })?;
     if claims.get("sub").and_then(Value::as_str) != Some(client.client_id.as_str()) {
         return Err(OAuthError::invalid_client(
             "client_assertion sub must be the client_id",

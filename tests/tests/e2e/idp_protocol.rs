@@ -445,3 +445,40 @@ async fn prompt_login_and_max_age_ask_for_the_password_again() {
         "a recent enough sign-in"
     );
 }
+
+#[tokio::test]
+async fn a_callers_error_names_no_cause_of_ours() {
+    // rp-jwt's keys are at an address nothing answers on.
+    let stack = Stack::start(|c| {
+        let rp = c.clients.iter_mut().find(|c| c.client_id == "rp-jwt").unwrap();
+        rp.jwks_uri = Some("http://127.0.0.1:9/unreachable-jwks.json".into());
+    })
+    .await;
+    let now = shared::jwt::now();
+    let claims = serde_json::json!({
+        "iss": "rp-jwt", "sub": "rp-jwt", "aud": format!("{}/token", stack.idp_url),
+        "iat": now, "exp": now + 60, "jti": "a-unique-one",
+    });
+    let assertion = stack
+        .rp_key
+        .sign("JWT", claims.as_object().unwrap())
+        .unwrap();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "anything"),
+        ("client_id", "rp-jwt"),
+        (
+            "client_assertion_type",
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        ),
+        ("client_assertion", assertion.as_str()),
+    ];
+    let (status, body) = token(&stack, &form, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "invalid_client");
+    let description = body["error_description"].as_str().unwrap();
+    assert!(
+        !description.contains("127.0.0.1") && !description.contains("error") && !description.contains("jwks"),
+        "{description}"
+    );
+}
