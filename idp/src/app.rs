@@ -20,6 +20,7 @@ use crate::service::linking::Linking;
 use crate::service::links::Links;
 use crate::service::logout::Logout;
 use crate::service::node_requests::NodeRequests;
+use crate::service::registration::Registration;
 use crate::service::sessions::Sessions;
 use crate::service::signin::{PendingLogins, SignIn};
 use crate::service::tokens::{Lifetimes, Tokens};
@@ -49,6 +50,7 @@ impl Application {
 struct Workers {
     deliveries: Deliveries,
     db: Database,
+    registration: Registration,
 }
 
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
@@ -72,13 +74,17 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         }
         None => Ephemeral::memory(),
     };
-    for client in &config.clients {
-        store::clients::upsert(&db, client, clock.now()).await?;
-    }
     let keys = KeyRing::load(&db, clock.clone()).await?;
     let http = http_client()?;
     let clients = Registry::new(http.clone());
-    clients.reload(&db).await?;
+    let registration = Registration {
+        db: db.clone(),
+        registry: clients.clone(),
+        inline: config.clients.clone(),
+        file: config.clients_file.clone(),
+        clock: clock.clone(),
+    };
+    registration.sync().await?;
     let issuer = config.issuer.clone();
     let sessions = Sessions::new(
         ephemeral.clone(),
@@ -209,7 +215,14 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         node_requests,
         health,
     };
-    Ok((state, Workers { deliveries, db }))
+    Ok((
+        state,
+        Workers {
+            deliveries,
+            db,
+            registration,
+        },
+    ))
 }
 
 impl Application {
@@ -257,7 +270,11 @@ impl Application {
             .workers
             .ok_or_else(|| anyhow::anyhow!("the application was already run"))?;
         tracing::info!(issuer = %self.state.config.issuer, address = %self.listener.local_addr()?, database = workers.db.kind(), "IdP listening");
-        let reload = spawn_reload(self.state.clone(), workers.db.clone());
+        let reload = spawn_reload(
+            self.state.clone(),
+            workers.db.clone(),
+            workers.registration.clone(),
+        );
         let delivery = workers.deliveries.spawn();
         let sweeper = spawn_sweeper(self.state.clone());
         let app = crate::http::router(self.state);
@@ -277,7 +294,11 @@ impl Application {
 
 /// Rereads keys and clients now and then, so a rotation or registration by another instance or
 /// by the CLI takes effect without a restart.
-fn spawn_reload(state: AppState, db: Database) -> tokio::task::JoinHandle<()> {
+fn spawn_reload(
+    state: AppState,
+    db: Database,
+    registration: Registration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let every = Duration::from_secs(state.config.reload_seconds.max(1));
         loop {
@@ -285,8 +306,8 @@ fn spawn_reload(state: AppState, db: Database) -> tokio::task::JoinHandle<()> {
             if let Err(e) = state.keys.reload(&db).await {
                 tracing::warn!(error = %format!("{e:#}"), "reloading keys failed");
             }
-            if let Err(e) = state.clients.reload(&db).await {
-                tracing::warn!(error = %format!("{e:#}"), "reloading clients failed");
+            if let Err(e) = registration.sync().await {
+                tracing::warn!(error = %format!("{e:#}"), "the client registry was kept as it was");
             }
         }
     })

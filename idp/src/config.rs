@@ -55,8 +55,12 @@ pub struct Config {
     pub database_url: Option<String>,
     pub redis_url: Option<String>,
     pub redis_prefix: Option<String>,
-    /// Clients in a TOML file of `[[client]]` tables, loaded at start.
+    /// Clients in a TOML file of `[[client]]` tables, reread every `reload_seconds`; a client
+    /// removed from it is unregistered. Relative to the configuration file's folder.
     pub clients_file: Option<PathBuf>,
+    /// The clients the file held when the configuration was loaded.
+    #[serde(skip)]
+    pub file_clients: Vec<ClientConfig>,
     pub clients: Vec<ClientConfig>,
     /// ID-card, Smart-ID and other eID brokers: one sign-in button each.
     pub upstreams: Vec<crate::service::upstream::UpstreamConfig>,
@@ -100,6 +104,7 @@ impl Default for Config {
             redis_url: None,
             redis_prefix: None,
             clients_file: None,
+            file_clients: Vec::new(),
             clients: Vec::new(),
             upstreams: Vec::new(),
             default_alg: Alg::ES256,
@@ -135,12 +140,14 @@ impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut config: Config =
             shared::config::load("IDP_", file, &["database_url", "redis_url"])?;
+        // A relative clients file is where the configuration file is.
+        if let (Some(path), Some(dir)) = (&config.clients_file, file.and_then(Path::parent))
+            && path.is_relative()
+        {
+            config.clients_file = Some(dir.join(path));
+        }
         if let Some(path) = &config.clients_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let file: ClientsFile = toml_clients(&text)
-                .with_context(|| format!("{} is not a clients file", path.display()))?;
-            config.clients.extend(file.client);
+            config.file_clients = read_clients_file(path)?;
         }
         config.validate()?;
         Ok(config)
@@ -174,37 +181,9 @@ impl Config {
                 problems.push(format!("upstream {} needs issuer, client_id and amr", u.id));
             }
         }
-        let mut ids = std::collections::HashSet::new();
-        for c in &self.clients {
-            if c.client_id.is_empty() || !ids.insert(c.client_id.clone()) {
-                problems.push(format!(
-                    "client_id {:?} is empty or given twice",
-                    c.client_id
-                ));
-            }
-            if c.redirect_uris.is_empty() {
-                problems.push(format!("client {} has no redirect_uris", c.client_id));
-            }
-            let secrets = c.secrets.len() + usize::from(c.secret_hash.is_some());
-            if secrets > 2 {
-                problems.push(format!(
-                    "client {} holds {secrets} secrets; two at most",
-                    c.client_id
-                ));
-            }
-            if c.secrets.iter().any(|s| !s.hash.starts_with("sha256:")) {
-                problems.push(format!(
-                    "client {}: a secret's hash must be sha256:<hex> (idp new-secret)",
-                    c.client_id
-                ));
-            }
-            if secrets == 0 && c.jwks_uri.is_none() {
-                problems.push(format!(
-                    "client {} needs secret_hash or jwks_uri to authenticate",
-                    c.client_id
-                ));
-            }
-        }
+        problems.extend(client_problems(
+            self.clients.iter().chain(&self.file_clients),
+        ));
         for (name, value, range) in [
             (
                 "session_idle_minutes",
@@ -241,6 +220,52 @@ impl Config {
     pub fn database_url(&self) -> Option<&str> {
         self.database_url.as_deref()
     }
+}
+
+/// What is wrong with a set of client registrations, each named.
+pub fn client_problems<'a>(clients: impl IntoIterator<Item = &'a ClientConfig>) -> Vec<String> {
+    let mut ids = std::collections::HashSet::new();
+    let mut problems = Vec::new();
+    for c in clients {
+        if c.client_id.is_empty() || !ids.insert(c.client_id.clone()) {
+            problems.push(format!(
+                "client_id {:?} is empty or given twice",
+                c.client_id
+            ));
+        }
+        if c.redirect_uris.is_empty() {
+            problems.push(format!("client {} has no redirect_uris", c.client_id));
+        }
+        let secrets = c.secrets.len() + usize::from(c.secret_hash.is_some());
+        if secrets > 2 {
+            problems.push(format!(
+                "client {} holds {secrets} secrets; two at most",
+                c.client_id
+            ));
+        }
+        if c.secrets.iter().any(|s| !s.hash.starts_with("sha256:")) {
+            problems.push(format!(
+                "client {}: a secret's hash must be sha256:<hex> (idp new-secret)",
+                c.client_id
+            ));
+        }
+        if secrets == 0 && c.jwks_uri.is_none() {
+            problems.push(format!(
+                "client {} needs secret_hash or jwks_uri to authenticate",
+                c.client_id
+            ));
+        }
+    }
+    problems
+}
+
+/// The clients a clients file registers.
+pub fn read_clients_file(path: &Path) -> anyhow::Result<Vec<ClientConfig>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file: ClientsFile =
+        toml_clients(&text).with_context(|| format!("{} is not a clients file", path.display()))?;
+    Ok(file.client)
 }
 
 fn toml_clients(text: &str) -> anyhow::Result<ClientsFile> {
@@ -281,6 +306,25 @@ mod tests {
             "{msg}"
         );
         assert!(hash_secret("x").starts_with("sha256:2d711642"));
+    }
+
+    #[test]
+    fn a_relative_clients_file_is_beside_the_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("clients.toml"),
+            "[[client]]\nclient_id = \"a\"\nname = \"A\"\nsecret_hash = \"sha256:00\"\nredirect_uris = [\"https://a/cb\"]\n",
+        )
+        .unwrap();
+        let config_file = dir.path().join("idp.toml");
+        std::fs::write(&config_file, "clients_file = \"clients.toml\"\n").unwrap();
+        let config = Config::load(Some(&config_file)).unwrap();
+        assert_eq!(
+            config.clients_file.as_deref(),
+            Some(dir.path().join("clients.toml").as_path())
+        );
+        assert_eq!(config.file_clients.len(), 1);
+        assert_eq!(config.file_clients[0].client_id, "a");
     }
 
     #[test]

@@ -29,7 +29,7 @@ enum Command {
     },
     /// Print a new random client secret and the hash to put in the client's registration.
     NewSecret,
-    /// List the registered clients.
+    /// List the clients the configuration registers (inline and in the clients file).
     Clients,
 }
 
@@ -79,9 +79,17 @@ async fn main() -> anyhow::Result<()> {
                     Ok(())
                 }
                 Command::Clients => {
-                    let db = idp::app::open_database(&config).await?;
-                    for c in idp::store::clients::all(&db).await? {
-                        println!("{}\t{}\t{}", c.client_id, c.name, c.redirect_uris);
+                    // The registry as the configuration makes it, which a running IdP follows.
+                    let inline = config.clients.iter().map(|c| (c, "config"));
+                    let file = config.file_clients.iter().map(|c| (c, "clients_file"));
+                    for (c, from) in inline.chain(file) {
+                        println!(
+                            "{}\t{}\t{}\t{}",
+                            c.client_id,
+                            c.name,
+                            c.redirect_uris.join(" "),
+                            from
+                        );
                     }
                     Ok(())
                 }

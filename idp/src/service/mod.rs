@@ -13,6 +13,7 @@ pub mod links;
 pub mod logout;
 pub mod new_password;
 pub mod node_requests;
+pub mod registration;
 pub mod sessions;
 pub mod signin;
 pub mod throttle;

@@ -450,7 +450,11 @@ async fn prompt_login_and_max_age_ask_for_the_password_again() {
 async fn a_callers_error_names_no_cause_of_ours() {
     // rp-jwt's keys are at an address nothing answers on.
     let stack = Stack::start(|c| {
-        let rp = c.clients.iter_mut().find(|c| c.client_id == "rp-jwt").unwrap();
+        let rp = c
+            .clients
+            .iter_mut()
+            .find(|c| c.client_id == "rp-jwt")
+            .unwrap();
         rp.jwks_uri = Some("http://127.0.0.1:9/unreachable-jwks.json".into());
     })
     .await;
@@ -478,7 +482,76 @@ async fn a_callers_error_names_no_cause_of_ours() {
     assert_eq!(body["error"], "invalid_client");
     let description = body["error_description"].as_str().unwrap();
     assert!(
-        !description.contains("127.0.0.1") && !description.contains("error") && !description.contains("jwks"),
+        !description.contains("127.0.0.1")
+            && !description.contains("error")
+            && !description.contains("jwks"),
         "{description}"
     );
+}
+
+#[tokio::test]
+async fn the_registry_follows_its_clients_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("clients.toml");
+    let registration = format!(
+        "[[client]]\nclient_id = \"rp-file\"\nname = \"Failist\"\nsecret_hash = \"{}\"\nredirect_uris = [\"{REDIRECT_URI}\"]\n",
+        idp::config::hash_secret(SECRET)
+    );
+    std::fs::write(&file, &registration).unwrap();
+    let path = file.clone();
+    let stack = Stack::start(move |c| {
+        c.clients_file = Some(path);
+        c.reload_seconds = 1;
+    })
+    .await;
+    let browser = stack.browser();
+    let authorize = authorize_url(
+        &stack,
+        "rp-file",
+        REDIRECT_URI,
+        &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+    );
+    let r = browser.get(&authorize).send().await.unwrap();
+    assert!(
+        r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .starts_with("/login?r=")
+    );
+
+    // Removed from the file: unregistered within a reload, everywhere.
+    std::fs::write(&file, "").unwrap();
+    testkit::eventually(
+        "rp-file is unregistered",
+        Duration::from_secs(10),
+        || async {
+            let r = browser.get(&authorize).send().await.unwrap();
+            if r.status() == StatusCode::BAD_REQUEST {
+                Ok(())
+            } else {
+                Err(format!("{}", r.status()))
+            }
+        },
+    )
+    .await;
+    let (status, body) = token(
+        &stack,
+        &[("grant_type", "refresh_token"), ("refresh_token", "x")],
+        Some(("rp-file", SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"], "invalid_client");
+    // The inline clients stay.
+    let r = browser
+        .get(authorize_url(
+            &stack,
+            "rp-basic",
+            REDIRECT_URI,
+            &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection());
 }

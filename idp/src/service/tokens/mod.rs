@@ -167,11 +167,10 @@ impl Tokens {
             leeway: 5,
             allow_expired: false,
         };
-        shared::jwt::check_claims(&claims, &expect)
-            .map_err(|e| {
-                tracing::info!(cause = %e, "an access token was refused");
-                OAuthError::invalid_token("the access token is not valid")
-            })?;
+        shared::jwt::check_claims(&claims, &expect).map_err(|e| {
+            tracing::info!(cause = %e, "an access token was refused");
+            OAuthError::invalid_token("the access token is not valid")
+        })?;
         let grant_id = claims
             .get("gid")
             .and_then(Value::as_str)

@@ -1,0 +1,57 @@
+//! The client registry follows its configuration: the inline `[[client]]` tables and the
+//! clients file, reread every `reload_seconds`. A client added to the file is registered, one
+//! changed is updated, one removed is unregistered (authorize and token then refuse it). A file
+//! that cannot be read or holds a mistake changes nothing; the mistake is logged.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use shared::Clock;
+
+use super::clients::Registry;
+use crate::config::{ClientConfig, client_problems, read_clients_file};
+use crate::store::{self, Database};
+
+#[derive(Clone)]
+pub struct Registration {
+    pub db: Database,
+    pub registry: Registry,
+    pub inline: Vec<ClientConfig>,
+    pub file: Option<PathBuf>,
+    pub clock: Clock,
+}
+
+impl Registration {
+    /// The clients the configuration registers now: inline ones, then the file's.
+    pub fn effective(&self) -> anyhow::Result<Vec<ClientConfig>> {
+        let mut clients = self.inline.clone();
+        if let Some(path) = &self.file {
+            clients.extend(read_clients_file(path)?);
+        }
+        let problems = client_problems(&clients);
+        anyhow::ensure!(
+            problems.is_empty(),
+            "the clients are not valid:\n  - {}",
+            problems.join("\n  - ")
+        );
+        Ok(clients)
+    }
+
+    /// Makes the stored registry what the configuration says, and reloads it.
+    pub async fn sync(&self) -> anyhow::Result<()> {
+        let wanted = self.effective()?;
+        let now = self.clock.now();
+        for client in &wanted {
+            store::clients::upsert(&self.db, client, now)
+                .await
+                .with_context(|| format!("registering {}", client.client_id))?;
+        }
+        for stored in store::clients::all(&self.db).await? {
+            if !wanted.iter().any(|c| c.client_id == stored.client_id) {
+                store::clients::delete(&self.db, &stored.client_id).await?;
+                tracing::info!(client = %stored.client_id, "a client left the configuration: unregistered");
+            }
+        }
+        self.registry.reload(&self.db).await
+    }
+}
