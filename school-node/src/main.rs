@@ -33,6 +33,9 @@ enum Command {
     },
     /// Import students from a CSV file and print a line for each row.
     ImportCsv { file: PathBuf },
+    /// Make a new federation signing key; the previous one stays published. Restart each
+    /// instance to sign with the new one.
+    RotateKey,
 }
 
 #[tokio::main]
@@ -77,6 +80,12 @@ async fn main() -> anyhow::Result<()> {
                 Err(ServiceError::Invalid(errors)) => anyhow::bail!("not created: {errors:?}"),
                 Err(e) => Err(e.into()),
             }
+        }
+        Command::RotateKey => {
+            let (db, _) = school_node::app::open_storage(&config).await?;
+            let kid = school_node::sso::rotate_node_key(&db).await?;
+            println!("new federation key {kid}; restart each instance to sign with it");
+            Ok(())
         }
         Command::ImportCsv { file } => {
             let (db, _) = school_node::app::open_storage(&config).await?;

@@ -49,8 +49,24 @@ impl<DB: sqlx::Database, T> Bind<DB> for T where
 pub type Statement<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;
 
 impl Db {
-    /// Opens the database named by `url` (`postgres://…`, `sqlite://…`) and migrates it.
+    /// Opens the database named by `url` (`postgres://…`, `sqlite://…`) and migrates it. A
+    /// SQLite file that another process is creating or migrating at the same moment is locked
+    /// for a while: that is waited out. (PostgreSQL migrations take a lock of their own.)
     pub async fn connect(url: &str, migrations: &Migrations) -> anyhow::Result<Self> {
+        let mut attempt = 0;
+        loop {
+            match Self::connect_once(url, migrations).await {
+                Err(e) if url.starts_with("sqlite:") && attempt < 10 => {
+                    attempt += 1;
+                    tracing::info!(error = %format!("{e:#}"), attempt, "the SQLite file is busy; trying again");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn connect_once(url: &str, migrations: &Migrations) -> anyhow::Result<Self> {
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)

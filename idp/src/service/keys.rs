@@ -48,7 +48,8 @@ impl KeyRing {
             for alg in missing {
                 let (key, pem) =
                     tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
-                keys::insert(db, &key.kid, alg.name(), &pem, ring.clock.now()).await?;
+                // Another process starting at the same moment may win; its key is the one.
+                keys::insert_first(db, &key.kid, alg.name(), &pem, ring.clock.now()).await?;
             }
             ring.reload(db).await?;
         }
@@ -73,8 +74,11 @@ impl KeyRing {
             }
             all.insert(row.kid.clone(), key);
         }
-        let public: Vec<Value> = all
-            .values()
+        // In kid order, so every instance publishes the same document.
+        let mut sorted: Vec<&Arc<SigningKey>> = all.values().collect();
+        sorted.sort_by(|a, b| a.kid.cmp(&b.kid));
+        let public: Vec<Value> = sorted
+            .into_iter()
             .map(|k| Value::Object(k.public_jwk().as_ref().clone()))
             .collect();
         let jwks = json!({ "keys": public });
@@ -121,7 +125,6 @@ impl KeyRing {
 /// Makes a new key for `alg` and retires the old ones; they stay published for `keep_seconds`.
 pub async fn rotate(db: &Database, alg: Alg, keep_seconds: i64, at: i64) -> anyhow::Result<String> {
     let (key, pem) = tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
-    keys::insert(db, &key.kid, alg.name(), &pem, at).await?;
-    keys::retire_others(db, alg.name(), &key.kid, at, at + keep_seconds).await?;
+    keys::rotate(db, &key.kid, alg.name(), &pem, at, at + keep_seconds).await?;
     Ok(key.kid.clone())
 }

@@ -35,34 +35,48 @@ pub async fn published(db: &Database, at: i64) -> Result<Vec<KeyRow>> {
     .await)
 }
 
-pub async fn insert(db: &Database, kid: &str, alg: &str, pem: &str, at: i64) -> Result<()> {
-    with_db!(db, pool => sqlx::query("INSERT INTO signing_keys (kid, alg, private_pem, created_at) VALUES ($1, $2, $3, $4)")
+const INSERT_CURRENT: &str = "INSERT INTO signing_keys (kid, alg, private_pem, created_at) VALUES ($1, $2, $3, $4) \
+                              ON CONFLICT (alg) WHERE retired_at IS NULL DO NOTHING";
+
+/// Stores the first current key of `alg`; false when another process made one first.
+pub async fn insert_first(db: &Database, kid: &str, alg: &str, pem: &str, at: i64) -> Result<bool> {
+    let inserted = with_db!(db, pool => sqlx::query(INSERT_CURRENT)
         .bind(kid)
         .bind(alg)
         .bind(pem)
         .bind(at)
         .execute(pool)
-        .await
-        .map(|_| ())?);
-    Ok(())
+        .await?
+        .rows_affected());
+    Ok(inserted == 1)
 }
 
-/// Retires the current keys of `alg` except `keep`; they leave the JWKS at `drop_at`.
-pub async fn retire_others(
+/// Retires the current key of `alg` (it leaves the JWKS at `drop_at`) and stores the new one,
+/// in one transaction.
+pub async fn rotate(
     db: &Database,
+    kid: &str,
     alg: &str,
-    keep: &str,
+    pem: &str,
     at: i64,
     drop_at: i64,
-) -> Result<u64> {
-    Ok(with_db!(db, pool => sqlx::query(
-        "UPDATE signing_keys SET retired_at = $3, drop_at = $4 WHERE alg = $1 AND kid <> $2 AND retired_at IS NULL",
-    )
-    .bind(alg)
-    .bind(keep)
-    .bind(at)
-    .bind(drop_at)
-    .execute(pool)
-    .await?
-    .rows_affected()))
+) -> Result<()> {
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        sqlx::query("UPDATE signing_keys SET retired_at = $2, drop_at = $3 WHERE alg = $1 AND retired_at IS NULL")
+            .bind(alg)
+            .bind(at)
+            .bind(drop_at)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(INSERT_CURRENT)
+            .bind(kid)
+            .bind(alg)
+            .bind(pem)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+    });
+    Ok(())
 }

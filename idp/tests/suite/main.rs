@@ -2,4 +2,5 @@
 //! (`links`), and two IdP processes acting as one on PostgreSQL and Redis (`cluster`).
 
 mod cluster;
+mod keys;
 mod links;

@@ -8,7 +8,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 use shared::federation::{
     AccountQuery, CallClaims, PasswordCheck, ProfileUpdateAnswer, SetPassword,
 };
@@ -22,8 +21,14 @@ use crate::store::accounts::Synced;
 
 /// The node's public keys, for the IdP to check its signed answers and client assertions.
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let key = serde_json::Value::Object(state.node_key.public_jwk().as_ref().clone());
-    let mut response = Json(json!({ "keys": [key] })).into_response();
+    let jwks = match crate::sso::published_jwks(&state.db).await {
+        Ok(jwks) => jwks,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "the node's keys could not be read");
+            return json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
+        }
+    };
+    let mut response = Json(jwks).into_response();
     response.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=60"),

@@ -48,6 +48,32 @@ impl SsoConfig {
     }
 }
 
+/// The node's public keys as its JWKS: the current one and the one before it, so that what was
+/// signed just before a rotation still verifies while every instance moves to the new key.
+pub async fn published_jwks(db: &Database) -> anyhow::Result<serde_json::Value> {
+    let mut keys = Vec::new();
+    for row in store::keys::recent(db, 2).await? {
+        let alg = Alg::parse(&row.alg)
+            .ok_or_else(|| anyhow::anyhow!("unknown key algorithm {}", row.alg))?;
+        let key = SigningKey::from_pem(&row.kid, alg, &row.private_pem)?;
+        keys.push(serde_json::Value::Object(key.public_jwk().as_ref().clone()));
+    }
+    Ok(serde_json::json!({ "keys": keys }))
+}
+
+/// Makes a new signing key; each instance signs with it from its next start, and the previous
+/// one stays published meanwhile.
+pub async fn rotate_node_key(db: &Database) -> anyhow::Result<String> {
+    let (key, pem) = tokio::task::spawn_blocking(|| SigningKey::generate(Alg::ES256)).await??;
+    // Dated after the newest, even within one second, so "newest" is never in doubt.
+    let at = match store::keys::newest_created_at(db).await? {
+        Some(newest) => store::now().max(newest + 1),
+        None => store::now(),
+    };
+    store::keys::insert(db, &key.kid, key.alg.name(), &pem, at).await?;
+    Ok(key.kid)
+}
+
 /// The node's signing key, made on first start.
 pub async fn node_key(db: &Database) -> anyhow::Result<Arc<SigningKey>> {
     if let Some(row) = store::keys::newest(db).await? {

@@ -20,6 +20,25 @@ impl std::fmt::Debug for KeyRow {
     }
 }
 
+/// The newest `n` keys, newest first: the current one and those before it.
+pub async fn recent(db: &Database, n: i64) -> Result<Vec<KeyRow>> {
+    Ok(
+        with_db!(db, pool => sqlx::query_as("SELECT kid, alg, private_pem FROM node_keys ORDER BY created_at DESC, kid LIMIT $1")
+        .bind(n)
+        .fetch_all(pool)
+        .await?),
+    )
+}
+
+/// When the newest key was made (seconds), so a new one can be dated after it.
+pub async fn newest_created_at(db: &Database) -> Result<Option<i64>> {
+    Ok(
+        with_db!(db, pool => sqlx::query_scalar("SELECT MAX(created_at) FROM node_keys")
+        .fetch_one(pool)
+        .await?),
+    )
+}
+
 pub async fn newest(db: &Database) -> Result<Option<KeyRow>> {
     Ok(
         with_db!(db, pool => sqlx::query_as("SELECT kid, alg, private_pem FROM node_keys ORDER BY created_at DESC, kid LIMIT 1")

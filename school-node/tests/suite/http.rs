@@ -922,3 +922,32 @@ async fn health_reports_the_back_ends() {
         serde_json::json!({ "database": true, "ephemeral": true })
     );
 }
+
+#[tokio::test]
+async fn the_node_publishes_its_current_and_previous_federation_keys() {
+    let node = TestNode::spawn().await;
+    let kids = || async {
+        let page = node.browser().get("/federation/jwks.json").await;
+        let jwks: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+        jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let first = node.state.node_key.kid.clone();
+    assert_eq!(kids().await, [first.clone()]);
+    let second = school_node::sso::rotate_node_key(&node.state.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        kids().await,
+        [second.clone(), first],
+        "the new key and the one before"
+    );
+    let third = school_node::sso::rotate_node_key(&node.state.db)
+        .await
+        .unwrap();
+    assert_eq!(kids().await, [third, second], "two at most");
+}
