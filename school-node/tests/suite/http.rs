@@ -937,7 +937,7 @@ async fn the_node_publishes_its_current_and_previous_federation_keys() {
             .collect::<Vec<_>>()
     };
     let first = node.state.node_key.kid.clone();
-    assert_eq!(kids().await, [first.clone()]);
+    assert_eq!(kids().await, std::slice::from_ref(&first));
     let second = school_node::sso::rotate_node_key(&node.state.db)
         .await
         .unwrap();
