@@ -136,6 +136,8 @@ impl Broker {
     pub fn router(&self) -> axum::Router {
         axum::Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
+            // Where TARA publishes it: apart from its issuer.
+            .route("/oidc/.well-known/openid-configuration", get(discovery))
             .route("/oidc/jwks", get(jwks))
             .route("/oidc/authorize", get(authorize).post(choose))
             .route("/oidc/token", post(token))

@@ -149,6 +149,14 @@ impl Config {
         if let Some(path) = &config.clients_file {
             config.file_clients = read_clients_file(path)?;
         }
+        for upstream in &mut config.upstreams {
+            if let Some(path) = &upstream.client_secret_file {
+                let secret = std::fs::read_to_string(path).with_context(|| {
+                    format!("upstream {}: cannot read {}", upstream.id, path.display())
+                })?;
+                upstream.client_secret = shared::Secret::new(secret.trim());
+            }
+        }
         config.validate()?;
         Ok(config)
     }

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreIdTokenClaims, CoreJsonWebKeySet, CoreProviderMetadata,
 };
 use openidconnect::{
-    AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    AuthenticationContextClass, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
     Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -46,9 +46,14 @@ pub struct UpstreamConfig {
     pub label_et: String,
     pub label_en: String,
     pub issuer: String,
+    /// Where the metadata are, when not at `<issuer>/.well-known/openid-configuration` (TARA
+    /// publishes them under `/oidc/` while its `iss` is the host).
+    pub discovery_url: Option<String>,
     pub client_id: String,
     #[serde(skip_serializing)]
     pub client_secret: Secret,
+    /// A file holding the client secret instead (a container's secret, say); read at start.
+    pub client_secret_file: Option<std::path::PathBuf>,
     /// Scopes besides `openid`; TARA picks the method by scope (`idcard`, `smartid`, `mid`).
     pub scopes: Vec<String>,
     /// The `amr` value the answer must carry.
@@ -154,21 +159,34 @@ impl Upstream {
         {
             return Ok(meta.clone());
         }
-        let issuer = IssuerUrl::new(self.config.issuer.clone()).context("not an issuer URL")?;
-        let provider = CoreProviderMetadata::discover_async(issuer, &self.http)
-            .await
-            .context("the upstream does not answer discovery")?;
-        let raw: Value = self
-            .http
-            .get(format!(
+        let url = self.config.discovery_url.clone().unwrap_or_else(|| {
+            format!(
                 "{}/.well-known/openid-configuration",
                 self.config.issuer.trim_end_matches('/')
-            ))
+            )
+        });
+        let raw: Value = self
+            .http
+            .get(&url)
             .send()
-            .await?
-            .error_for_status()?
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .with_context(|| format!("the upstream does not answer discovery at {url}"))?
             .json()
-            .await?;
+            .await
+            .context("the upstream's metadata are not JSON")?;
+        let provider: CoreProviderMetadata =
+            serde_json::from_value(raw.clone()).context("the upstream's metadata do not parse")?;
+        anyhow::ensure!(
+            provider.issuer().as_str() == self.config.issuer,
+            "the upstream's metadata name the issuer {}, not {}",
+            provider.issuer().as_str(),
+            self.config.issuer
+        );
+        let jwks = CoreJsonWebKeySet::fetch_async(provider.jwks_uri(), &self.http)
+            .await
+            .context("the upstream's keys cannot be fetched")?;
+        let provider = provider.set_jwks(jwks);
         let meta = Metadata {
             provider,
             iss_in_response: raw

@@ -69,6 +69,7 @@ async fn sign_in_through(amr_given: &str) -> (reqwest::Response, Stack, tokio::p
             amr: "idcard".into(),
             acr: Some(idp::oidc::acr::Acr::High),
             claims: ClaimProfile::Flat,
+            ..UpstreamConfig::default()
         }];
     })
     .await;
