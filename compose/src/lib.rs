@@ -374,7 +374,10 @@ fn eid_upstreams(broker: &RunningBroker) -> Vec<UpstreamConfig> {
         label_et: et.to_owned(),
         label_en: en.to_owned(),
         issuer: broker.url(),
-        discovery_url: Some(format!("{}/oidc/.well-known/openid-configuration", broker.url())),
+        discovery_url: Some(format!(
+            "{}/oidc/.well-known/openid-configuration",
+            broker.url()
+        )),
         client_id: "idp".to_owned(),
         client_secret: broker.broker.secret().into(),
         scopes: vec![method.to_owned()],

@@ -4,3 +4,4 @@
 mod cluster;
 mod keys;
 mod links;
+mod secrets;
