@@ -2,7 +2,7 @@
 //! the institution and carries both languages, as the schools' letters always have.
 
 use crate::i18n::Locale;
-use crate::store::outbox::NewMail;
+use crate::store::outbox::{NewMail, Purpose};
 
 /// Who sends and in which language.
 pub struct LetterContext<'a> {
@@ -47,6 +47,7 @@ fn html_of(text: &str) -> String {
 }
 
 fn letter(
+    purpose: Purpose,
     ctx: &LetterContext<'_>,
     to: &str,
     subject_et: &str,
@@ -54,6 +55,7 @@ fn letter(
     text: String,
 ) -> NewMail {
     NewMail {
+        purpose,
         recipient: to.to_owned(),
         subject: format!("[{}] {subject_et} / {subject_en}", ctx.institution),
         html: html_of(&text),
@@ -82,7 +84,14 @@ pub fn sign_in_link(
             ctx.institution
         ),
     };
-    letter(ctx, to, "Sisselogimise link", "Sign-in link", text)
+    letter(
+        Purpose::SignInLink,
+        ctx,
+        to,
+        "Sisselogimise link",
+        "Sign-in link",
+        text,
+    )
 }
 
 pub fn account_created(ctx: &LetterContext<'_>, to: &str, temporary_password: &str) -> NewMail {
@@ -104,7 +113,14 @@ pub fn account_created(ctx: &LetterContext<'_>, to: &str, temporary_password: &s
             ctx.institution
         ),
     };
-    letter(ctx, to, "Hindamissüsteemi konto", "New account", text)
+    letter(
+        Purpose::AccountCreated,
+        ctx,
+        to,
+        "Hindamissüsteemi konto",
+        "New account",
+        text,
+    )
 }
 
 pub fn children_added(ctx: &LetterContext<'_>, to: &str) -> NewMail {
@@ -121,7 +137,14 @@ pub fn children_added(ctx: &LetterContext<'_>, to: &str) -> NewMail {
             ctx.institution
         ),
     };
-    letter(ctx, to, "Taotlus kinnitatud", "Application approved", text)
+    letter(
+        Purpose::ChildrenAdded,
+        ctx,
+        to,
+        "Taotlus kinnitatud",
+        "Application approved",
+        text,
+    )
 }
 
 pub fn application_received(ctx: &LetterContext<'_>, to: &str) -> NewMail {
@@ -138,6 +161,7 @@ pub fn application_received(ctx: &LetterContext<'_>, to: &str) -> NewMail {
         ),
     };
     letter(
+        Purpose::ApplicationReceived,
         ctx,
         to,
         "Taotlus on esitatud",
@@ -159,7 +183,14 @@ pub fn application_rejected(ctx: &LetterContext<'_>, to: &str, reason: &str) -> 
             ctx.institution
         ),
     };
-    letter(ctx, to, "Kontotaotlus", "Account application", text)
+    letter(
+        Purpose::ApplicationRejected,
+        ctx,
+        to,
+        "Kontotaotlus",
+        "Account application",
+        text,
+    )
 }
 
 #[cfg(test)]

@@ -54,6 +54,9 @@ pub struct MailConfig {
     /// The first retry waits this long; each further one twice as long, up to `retry_max_millis`.
     pub retry_base_millis: u64,
     pub retry_max_millis: u64,
+    /// A letter not delivered this long after it was written is given up and shown to the
+    /// admin (Haldus → Kirjad), who can try it again or discard it.
+    pub deadline_seconds: u64,
 }
 
 impl Default for MailConfig {
@@ -70,6 +73,7 @@ impl Default for MailConfig {
             poll_millis: 5_000,
             retry_base_millis: 10_000,
             retry_max_millis: 3_600_000,
+            deadline_seconds: 3 * 24 * 3600,
         }
     }
 }
@@ -180,6 +184,23 @@ impl Outbox {
     /// Tells the worker that a message was queued by a transaction of its own.
     pub fn wake(&self) {
         self.wake.notify_one();
+    }
+
+    /// The letters that were given up, for the admin.
+    pub async fn dead_letters(&self) -> anyhow::Result<Vec<outbox::DeadLetter>> {
+        Ok(outbox::dead_letters(&self.db).await?)
+    }
+
+    /// Tries a given-up letter again, with a new deadline; false when there is no such letter.
+    pub async fn retry(&self, id: &str) -> anyhow::Result<bool> {
+        let again = outbox::retry(&self.db, id, now_millis()).await?;
+        self.wake();
+        Ok(again)
+    }
+
+    /// Deletes a given-up letter; false when there is no such letter.
+    pub async fn discard(&self, id: &str) -> anyhow::Result<bool> {
+        Ok(outbox::discard(&self.db, id).await?)
     }
 
     pub(crate) fn notified(&self) -> Arc<Notify> {

@@ -47,6 +47,18 @@ pub async fn deliver_due(
         if !outbox::claim(db, &mail.id, at, at + CLAIM_MILLIS).await? {
             continue;
         }
+        // The rule every form checks: an address stored before it was strict may fail it.
+        if shared::Email::parse(&mail.recipient).is_err() {
+            tracing::warn!(id = %mail.id, "a letter to an address that cannot receive mail was given up");
+            outbox::give_up(
+                db,
+                &mail.id,
+                now_millis(),
+                "the address cannot receive mail",
+            )
+            .await?;
+            continue;
+        }
         match mailer.send(&mail).await {
             Ok(()) => {
                 outbox::mark_sent(db, &mail.id, now_millis()).await?;
@@ -56,8 +68,16 @@ pub async fn deliver_due(
             Err(e) => {
                 let error = format!("{e:#}");
                 let next = now_millis() + backoff(config, mail.attempts);
-                tracing::warn!(id = %mail.id, attempts = mail.attempts + 1, %error, "mail not sent, will retry");
-                outbox::mark_failed(db, &mail.id, next, &error).await?;
+                let deadline = mail.created_at
+                    + i64::try_from(config.deadline_seconds.saturating_mul(1_000))
+                        .unwrap_or(i64::MAX);
+                if next > deadline {
+                    tracing::error!(id = %mail.id, attempts = mail.attempts + 1, %error, "mail past its deadline: given up");
+                    outbox::give_up(db, &mail.id, now_millis(), &error).await?;
+                } else {
+                    tracing::warn!(id = %mail.id, attempts = mail.attempts + 1, %error, "mail not sent, will retry");
+                    outbox::mark_failed(db, &mail.id, next, &error).await?;
+                }
             }
         }
     }

@@ -487,3 +487,119 @@ async fn by_default_mail_is_written_to_the_mail_folder() {
         "{content}"
     );
 }
+
+#[tokio::test]
+async fn a_letter_past_its_deadline_is_shown_to_the_admin_to_retry_or_discard() {
+    let mut smtp = SmtpServer::start().await;
+    let port = smtp.port;
+    let node = TestNode::spawn_with(|c| {
+        c.mail.transport = school_node::mail::TransportKind::Smtp;
+        c.mail.smtp_host = "127.0.0.1".into();
+        c.mail.smtp_port = port;
+        c.mail.smtp_security = school_node::mail::Security::None;
+        c.mail.from = "robot@jpk.example.ee".into();
+        c.mail.poll_millis = 100;
+        c.mail.retry_base_millis = 200;
+        c.mail.retry_max_millis = 400;
+        c.mail.deadline_seconds = 1;
+    })
+    .await;
+    node.mari().await;
+    node.director().await;
+    node.account(
+        "Jaan",
+        "Tamm",
+        Some("jaan@example.ee"),
+        None,
+        &[Role::Parent],
+        "jaani-parool-1",
+    )
+    .await;
+    let admin = node.director_signed_in().await;
+    smtp.stop().await;
+    for name in ["Mari Maasikas", "Jaan Tamm"] {
+        node.browser()
+            .submit("/forgot", "/forgot", &[("username", name)])
+            .await
+            .assert_redirect("/forgot/sent");
+    }
+    // Past the deadline the letters are given up: not retried in silence, but listed.
+    let page = testkit::eventually("both letters given up", Duration::from_secs(10), || async {
+        let page = admin.get("/admin/mail").await;
+        if page.body.matches("data-letter=").count() == 2 {
+            Ok(page)
+        } else {
+            Err(page.body)
+        }
+    })
+    .await;
+    page.assert_contains("mari@example.ee");
+    page.assert_contains("sisselogimise link");
+    assert_eq!(node.unsent_mail().await, 0, "nothing waits in silence");
+    let id_of = |page: &crate::common::Page, to: &str| {
+        page.body
+            .split("<tr data-letter=\"")
+            .skip(1)
+            .find(|row| row.contains(to))
+            .and_then(|row| row.split('"').next())
+            .unwrap()
+            .to_owned()
+    };
+    let (mari_letter, anne_letter) = (
+        id_of(&page, "mari@example.ee"),
+        id_of(&page, "jaan@example.ee"),
+    );
+
+    // The server is back: Mari's letter is tried again and arrives; Anne's is discarded.
+    smtp.restart().await;
+    admin
+        .submit(
+            "/admin/mail",
+            &format!("/admin/mail/{mari_letter}/retry"),
+            &[],
+        )
+        .await
+        .assert_redirect("/admin/mail");
+    admin
+        .submit(
+            "/admin/mail",
+            &format!("/admin/mail/{anne_letter}/discard"),
+            &[],
+        )
+        .await
+        .assert_redirect("/admin/mail");
+    let received = smtp.wait_for(1).await;
+    assert_eq!(received[0].to, ["mari@example.ee"]);
+    let page = admin.get("/admin/mail").await;
+    page.assert_contains("Kõik kirjad on kohale toimetatud.");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.received().len(), 1, "the discarded letter never goes");
+}
+
+#[tokio::test]
+async fn a_stored_address_the_mailer_cannot_use_is_given_up_at_once() {
+    let smtp = SmtpServer::start().await;
+    let node = TestNode::spawn_with_smtp(&smtp).await;
+    node.director().await;
+    let mail = school_node::store::outbox::NewMail {
+        purpose: school_node::store::outbox::Purpose::SignInLink,
+        recipient: "malle..vanem@example.ee".into(),
+        subject: "x".into(),
+        text: "x".into(),
+        html: "x".into(),
+    };
+    node.state.outbox.enqueue(&mail).await.unwrap();
+    let admin = node.director_signed_in().await;
+    testkit::eventually("the letter is given up", Duration::from_secs(5), || async {
+        let page = admin.get("/admin/mail").await;
+        if page.body.contains("malle..vanem@example.ee")
+            && page.body.contains("cannot receive mail")
+        {
+            Ok(())
+        } else {
+            Err(page.body)
+        }
+    })
+    .await;
+    assert!(smtp.received().is_empty());
+}

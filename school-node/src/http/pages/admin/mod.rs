@@ -3,6 +3,7 @@
 mod accounts;
 mod applications;
 mod import;
+mod mail;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -26,6 +27,9 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
         .route("/accounts/{id}/disable", post(accounts::disable))
         .route("/accounts/{id}/sign-out", post(accounts::sign_out))
         .route("/accounts/{id}/enable", post(accounts::enable))
+        .route("/mail", get(mail::list))
+        .route("/mail/{id}/retry", post(mail::retry))
+        .route("/mail/{id}/discard", post(mail::discard))
         .route("/applications", get(applications::list))
         .route("/applications/{id}/approve", post(applications::approve))
         .route("/applications/{id}/reject", post(applications::reject))
