@@ -15,6 +15,7 @@ use crate::service::delivery::Deliveries;
 use crate::service::eid::Eid;
 use crate::service::federation::NodeApi;
 use crate::service::health::Health;
+use crate::service::key_encryption::KeyEncryption;
 use crate::service::keys::KeyRing;
 use crate::service::linking::Linking;
 use crate::service::links::Links;
@@ -64,6 +65,14 @@ pub fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(shared::http::client_builder().build()?)
 }
 
+/// How the private signing keys are sealed in the database.
+pub fn key_encryption(config: &Config) -> anyhow::Result<KeyEncryption> {
+    KeyEncryption::from_files(
+        config.key_encryption_key_file.as_deref(),
+        config.previous_key_encryption_key_file.as_deref(),
+    )
+}
+
 /// Opens the stores and wires every service to what it needs.
 async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
     let clock = config.clock.clone();
@@ -74,7 +83,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         }
         None => Ephemeral::memory(),
     };
-    let keys = KeyRing::load(&db, clock.clone()).await?;
+    let keys = KeyRing::load(&db, clock.clone(), key_encryption(&config)?).await?;
     let http = http_client()?;
     let clients = Registry::new(http.clone());
     let registration = Registration {

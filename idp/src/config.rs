@@ -89,6 +89,11 @@ pub struct Config {
     /// before that address is paused (each node also limits by username and address).
     pub signin_failures_per_address: u64,
     pub signin_window_minutes: u64,
+    /// A file holding the key-encryption key (32 bytes as 64 hex digits) that seals the private
+    /// signing keys in the database; without one they are stored as plain PEM.
+    pub key_encryption_key_file: Option<PathBuf>,
+    /// The previous key-encryption key, while rotating: keys it sealed are read and sealed anew.
+    pub previous_key_encryption_key_file: Option<PathBuf>,
     /// The time the services go by: never read from a file; tests set a manual clock.
     #[serde(skip)]
     pub clock: shared::Clock,
@@ -125,6 +130,8 @@ impl Default for Config {
             trust_forwarded_for: false,
             signin_failures_per_address: 30,
             signin_window_minutes: 15,
+            key_encryption_key_file: None,
+            previous_key_encryption_key_file: None,
             clock: shared::Clock::system(),
         }
     }

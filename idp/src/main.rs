@@ -67,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
                     let db = idp::app::open_database(&config).await?;
                     let kid = idp::service::keys::rotate(
                         &db,
+                        &idp::app::key_encryption(&config)?,
                         alg,
                         keep_minutes * 60,
                         shared::Clock::system().now(),

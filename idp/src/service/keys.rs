@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use shared::Clock;
 use shared::jwt::{Alg, Claims, SigningKey, Verifiers};
 
+use super::key_encryption::KeyEncryption;
 use crate::store::{Database, keys};
 
 struct Ring {
@@ -22,6 +23,7 @@ struct Ring {
 pub struct KeyRing {
     ring: Arc<RwLock<Arc<Ring>>>,
     clock: Clock,
+    sealing: KeyEncryption,
 }
 
 /// Algorithms the IdP always has a key for.
@@ -29,9 +31,14 @@ const ALWAYS: [Alg; 2] = [Alg::ES256, Alg::RS256];
 
 impl KeyRing {
     /// Loads the keys, making the first ones on a new database.
-    pub async fn load(db: &Database, clock: Clock) -> anyhow::Result<KeyRing> {
+    pub async fn load(
+        db: &Database,
+        clock: Clock,
+        sealing: KeyEncryption,
+    ) -> anyhow::Result<KeyRing> {
         let ring = KeyRing {
             clock,
+            sealing,
             ring: Arc::new(RwLock::new(Arc::new(Ring {
                 current: HashMap::new(),
                 all: HashMap::new(),
@@ -49,11 +56,26 @@ impl KeyRing {
                 let (key, pem) =
                     tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
                 // Another process starting at the same moment may win; its key is the one.
-                keys::insert_first(db, &key.kid, alg.name(), &pem, ring.clock.now()).await?;
+                let sealed = ring.sealing.seal(&pem)?;
+                keys::insert_first(db, &key.kid, alg.name(), &sealed, ring.clock.now()).await?;
             }
             ring.reload(db).await?;
         }
+        ring.reseal(db).await?;
         Ok(ring)
+    }
+
+    /// Seals again what is stored plain or under a previous key-encryption key.
+    async fn reseal(&self, db: &Database) -> anyhow::Result<()> {
+        for row in keys::published(db, self.clock.now()).await? {
+            if self.sealing.needs_resealing(&row.private_pem) {
+                let pem = self.sealing.open(&row.private_pem)?;
+                let sealed = self.sealing.seal(&pem)?;
+                keys::reseal(db, &row.kid, &row.private_pem, &sealed).await?;
+                tracing::info!(kid = %row.kid, "a signing key was sealed with the current key-encryption key");
+            }
+        }
+        Ok(())
     }
 
     pub async fn reload(&self, db: &Database) -> anyhow::Result<()> {
@@ -67,7 +89,10 @@ impl KeyRing {
             };
             let key = match known.get(&row.kid) {
                 Some(k) => k.clone(),
-                None => Arc::new(SigningKey::from_pem(&row.kid, alg, &row.private_pem)?),
+                None => {
+                    let pem = self.sealing.open(&row.private_pem)?;
+                    Arc::new(SigningKey::from_pem(&row.kid, alg, &pem)?)
+                }
             };
             if row.retired_at.is_none() {
                 current.insert(alg, key.clone());
@@ -123,8 +148,15 @@ impl KeyRing {
 }
 
 /// Makes a new key for `alg` and retires the old ones; they stay published for `keep_seconds`.
-pub async fn rotate(db: &Database, alg: Alg, keep_seconds: i64, at: i64) -> anyhow::Result<String> {
+pub async fn rotate(
+    db: &Database,
+    sealing: &KeyEncryption,
+    alg: Alg,
+    keep_seconds: i64,
+    at: i64,
+) -> anyhow::Result<String> {
     let (key, pem) = tokio::task::spawn_blocking(move || SigningKey::generate(alg)).await??;
-    keys::rotate(db, &key.kid, alg.name(), &pem, at, at + keep_seconds).await?;
+    let sealed = sealing.seal(&pem)?;
+    keys::rotate(db, &key.kid, alg.name(), &sealed, at, at + keep_seconds).await?;
     Ok(key.kid.clone())
 }

@@ -7,6 +7,7 @@ pub mod delivery;
 pub mod eid;
 pub mod federation;
 pub mod health;
+pub mod key_encryption;
 pub mod keys;
 pub mod linking;
 pub mod links;

@@ -24,6 +24,18 @@ impl std::fmt::Debug for KeyRow {
     }
 }
 
+/// Replaces a key's stored value (sealed anew), unless another process did already.
+pub async fn reseal(db: &Database, kid: &str, was: &str, sealed: &str) -> Result<()> {
+    with_db!(db, pool => sqlx::query("UPDATE signing_keys SET private_pem = $3 WHERE kid = $1 AND private_pem = $2")
+        .bind(kid)
+        .bind(was)
+        .bind(sealed)
+        .execute(pool)
+        .await
+        .map(|_| ())?);
+    Ok(())
+}
+
 /// Keys still published: current ones and retired ones whose tokens may still be alive.
 pub async fn published(db: &Database, at: i64) -> Result<Vec<KeyRow>> {
     with_db!(db, pool => sqlx::query_as(

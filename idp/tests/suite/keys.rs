@@ -46,3 +46,89 @@ async fn two_idps_starting_together_make_one_key_per_algorithm() {
         );
     }
 }
+
+async fn stored_keys(db: &idp::store::Database) -> Vec<String> {
+    shared::with_db!(db, pool => sqlx::query_scalar("SELECT private_pem FROM signing_keys ORDER BY kid")
+        .fetch_all(pool)
+        .await
+        .unwrap())
+}
+
+#[tokio::test]
+async fn private_keys_are_sealed_at_rest_and_resealed_when_the_kek_rotates() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("kek-old"), dir.path().join("kek-new"));
+    std::fs::write(&old, "11".repeat(32)).unwrap();
+    std::fs::write(&new, "22".repeat(32)).unwrap();
+    let base = Config {
+        issuer: "http://127.0.0.1:9".into(),
+        data_dir: dir.path().join("idp"),
+        database_url: testkit::fresh_database("idp_test_kek").await,
+        ..Config::default()
+    };
+    // Made before any KEK: stored plain, then sealed once a KEK is configured.
+    let plain = Application::build_on(base.clone(), listener().await)
+        .await
+        .unwrap();
+    let jwks = plain.state().keys.jwks();
+    let db = plain.database().unwrap();
+    assert!(
+        stored_keys(&db)
+            .await
+            .iter()
+            .all(|k| k.contains("PRIVATE KEY"))
+    );
+    drop(plain);
+
+    let sealed_config = Config {
+        key_encryption_key_file: Some(old.clone()),
+        ..base.clone()
+    };
+    let sealed = Application::build_on(sealed_config, listener().await)
+        .await
+        .unwrap();
+    assert_eq!(sealed.state().keys.jwks(), jwks, "the same keys");
+    let first = stored_keys(&db).await;
+    assert!(
+        first
+            .iter()
+            .all(|k| !k.contains("PRIVATE KEY") && !k.contains("BEGIN"))
+    );
+    drop(sealed);
+
+    // Without the KEK the keys cannot be read: a clear error, not a new key.
+    let e = Application::build_on(base.clone(), listener().await)
+        .await
+        .err()
+        .expect("no KEK, no start");
+    assert!(format!("{e:#}").contains("key-encryption key"), "{e:#}");
+
+    // Rotation: the new KEK, the old one as previous; every key is sealed anew.
+    let rotating = Config {
+        key_encryption_key_file: Some(new.clone()),
+        previous_key_encryption_key_file: Some(old),
+        ..base.clone()
+    };
+    let app = Application::build_on(rotating, listener().await)
+        .await
+        .unwrap();
+    assert_eq!(app.state().keys.jwks(), jwks);
+    drop(app);
+    let second = stored_keys(&db).await;
+    assert!(
+        first.iter().zip(&second).all(|(a, b)| a != b),
+        "sealed anew"
+    );
+    let only_new = Config {
+        key_encryption_key_file: Some(new),
+        ..base
+    };
+    let app = Application::build_on(only_new, listener().await)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.state().keys.jwks(),
+        jwks,
+        "the old KEK is no longer needed"
+    );
+}

@@ -232,6 +232,7 @@ async fn revocation_ends_the_grant_and_key_rotation_keeps_old_tokens_verifiable(
     let old_kid = shared::jwt::kid_of(old_id_token).unwrap();
     idp::service::keys::rotate(
         &stack.idp_db,
+        &Default::default(),
         shared::jwt::Alg::ES256,
         3600,
         shared::jwt::now(),
