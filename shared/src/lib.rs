@@ -7,6 +7,7 @@ pub mod db;
 pub mod ephemeral;
 pub mod federation;
 pub mod headers;
+pub mod health;
 pub mod http;
 pub mod ids;
 pub mod jwt;

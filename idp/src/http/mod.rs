@@ -69,6 +69,8 @@ pub fn router(state: AppState) -> Router {
             post(federation::password_changed),
         )
         .route("/health", get(protocol::discovery::health))
+        .route("/health/live", get(protocol::discovery::live))
+        .route("/health/ready", get(protocol::discovery::health))
         .route("/static/idp.css", get(stylesheet))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))

@@ -1,7 +1,8 @@
-//! Whether the IdP can serve: its database and its ephemeral store answer.
+//! Whether the IdP can serve: its database (with every migration applied) and its ephemeral
+//! store answer.
 
-use serde::Serialize;
 use shared::ephemeral::Ephemeral;
+use shared::health::Readiness;
 
 use crate::store::{self, Database};
 
@@ -11,23 +12,8 @@ pub struct Health {
     pub ephemeral: Ephemeral,
 }
 
-#[derive(Debug, Serialize)]
-pub struct Report {
-    pub database: bool,
-    pub ephemeral: bool,
-}
-
-impl Report {
-    pub fn ok(&self) -> bool {
-        self.database && self.ephemeral
-    }
-}
-
 impl Health {
-    pub async fn check(&self) -> Report {
-        Report {
-            database: store::ping(&self.db).await.is_ok(),
-            ephemeral: self.ephemeral.get("health").await.is_ok(),
-        }
+    pub async fn check(&self) -> Readiness {
+        shared::health::readiness(&self.db, &store::MIGRATIONS, &self.ephemeral).await
     }
 }

@@ -86,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         .route(path::SET_PASSWORD, post(federation::set_password))
         .route("/lang/{code}", get(pages::lang::switch))
         .route("/health", get(health))
+        .route("/health/live", get(|| async { "ok" }))
+        .route("/health/ready", get(health))
         .route("/static/site.css", get(stylesheet))
         .nest("/admin", pages::admin::router(config.max_upload_bytes))
         .fallback(not_found)
@@ -127,20 +129,17 @@ async fn stylesheet() -> Response {
         .into_response()
 }
 
+/// Readiness: the database (every migration applied) and the ephemeral store answer: 200, or
+/// 503 naming what does not.
 async fn health(State(state): State<AppState>) -> Response {
-    let db =
-        shared::with_db!(&state.db, pool => sqlx::query("SELECT 1").execute(pool).await.is_ok());
-    let ephemeral = state.ephemeral.get("health").await.is_ok();
-    let status = if db && ephemeral {
+    let report =
+        shared::health::readiness(&state.db, &crate::store::MIGRATIONS, &state.ephemeral).await;
+    let status = if report.ready {
         axum::http::StatusCode::OK
     } else {
         axum::http::StatusCode::SERVICE_UNAVAILABLE
     };
-    (
-        status,
-        axum::Json(serde_json::json!({ "database": db, "ephemeral": ephemeral })),
-    )
-        .into_response()
+    (status, axum::Json(report)).into_response()
 }
 
 async fn not_found() -> crate::error::AppError {

@@ -2,6 +2,8 @@
 //! Runs on SQLite + memory by default, on PostgreSQL + Redis when TEST_DATABASE_URL and
 //! TEST_REDIS_URL are set (see common/mod.rs).
 
+use std::time::Duration;
+
 use crate::common::{Browser, TestNode};
 use reqwest::StatusCode;
 use school_node::store::accounts::Role;
@@ -950,4 +952,104 @@ async fn the_node_publishes_its_current_and_previous_federation_keys() {
         .await
         .unwrap();
     assert_eq!(kids().await, [third, second], "two at most");
+}
+
+async fn ready(node: &TestNode) -> (StatusCode, serde_json::Value) {
+    let page = node.browser().get("/health/ready").await;
+    (page.status, serde_json::from_str(&page.body).unwrap())
+}
+
+#[tokio::test]
+async fn readiness_names_the_store_that_does_not_answer() {
+    let node = TestNode::spawn().await;
+    let live = node.browser().get("/health/live").await;
+    assert_eq!((live.status, live.body.as_str()), (StatusCode::OK, "ok"));
+    let (status, report) = ready(&node).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!(report["migrations"], true);
+
+    // On PostgreSQL and Redis (as CI runs it): a Redis of the test's own, then stopped; the
+    // node's database, then dropped.
+    let (Ok(admin), Ok(_)) = (
+        std::env::var("TEST_DATABASE_URL"),
+        std::env::var("TEST_REDIS_URL"),
+    ) else {
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut redis = tokio::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server runs: TEST_REDIS_URL says Redis is installed");
+    let redis_url = format!("redis://127.0.0.1:{port}");
+    testkit::eventually(
+        "the test's Redis is up",
+        Duration::from_secs(10),
+        || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await;
+    let node = TestNode::spawn_with(|c| c.redis_url = Some(redis_url)).await;
+    assert_eq!(ready(&node).await.0, StatusCode::OK);
+    redis.kill().await.unwrap();
+    let report = testkit::eventually(
+        "not ready without Redis",
+        Duration::from_secs(15),
+        || async {
+            match ready(&node).await {
+                (StatusCode::SERVICE_UNAVAILABLE, report) => Ok(report),
+                (status, report) => Err(format!("{status} {report}")),
+            }
+        },
+    )
+    .await;
+    assert_eq!(report["ephemeral"], false, "{report}");
+    assert_eq!(report["database"], true, "{report}");
+
+    let node = TestNode::spawn().await;
+    let url = node.config.database_url.clone().unwrap();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&pool)
+    .await
+    .unwrap();
+    let report = testkit::eventually(
+        "not ready without the database",
+        Duration::from_secs(15),
+        || async {
+            match ready(&node).await {
+                (StatusCode::SERVICE_UNAVAILABLE, report) => Ok(report),
+                (status, report) => Err(format!("{status} {report}")),
+            }
+        },
+    )
+    .await;
+    assert_eq!(report["database"], false, "{report}");
+    assert!(
+        report["problems"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("database"),
+        "{report}"
+    );
 }

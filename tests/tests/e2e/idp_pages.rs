@@ -293,3 +293,19 @@ async fn control_characters_are_refused_before_any_store() {
         "{to}"
     );
 }
+
+#[tokio::test]
+async fn the_idp_says_it_is_live_and_ready() {
+    let stack = Stack::start(|_| {}).await;
+    let live = reqwest::get(format!("{}/health/live", stack.idp_url))
+        .await
+        .unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let ready = reqwest::get(format!("{}/health/ready", stack.idp_url))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    let report: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(report["ready"], true, "{report}");
+    assert_eq!(report["migrations"], true, "{report}");
+}

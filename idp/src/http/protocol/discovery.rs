@@ -58,9 +58,15 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
     response
 }
 
+/// The process answers.
+pub async fn live() -> &'static str {
+    "ok"
+}
+
+/// The stores answer: 200, or 503 naming what does not.
 pub async fn health(State(state): State<AppState>) -> Response {
     let report = state.health.check().await;
-    let status = if report.ok() {
+    let status = if report.ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE

@@ -1,0 +1,75 @@
+//! Health for operators and balancers: `/health/live` (the process answers) and
+//! `/health/ready` (the database and the ephemeral store answer, and every migration this build
+//! knows is applied; 503 naming what is not).
+
+use serde::Serialize;
+
+use crate::db::{Db, Migrations};
+use crate::ephemeral::Ephemeral;
+
+/// What readiness found; `problems` names each thing that is not ready.
+#[derive(Debug, Clone, Serialize)]
+pub struct Readiness {
+    pub ready: bool,
+    pub database: bool,
+    pub ephemeral: bool,
+    pub migrations: bool,
+    pub problems: Vec<String>,
+}
+
+/// Checks the stores a service needs.
+pub async fn readiness(db: &Db, migrations: &Migrations, ephemeral: &Ephemeral) -> Readiness {
+    let mut problems = Vec::new();
+    let database = match crate::with_db!(db, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+    {
+        Ok(_) => true,
+        Err(e) => {
+            problems.push(format!("database: {e}"));
+            false
+        }
+    };
+    let migrations = database
+        && match applied(db, migrations).await {
+            Ok(true) => true,
+            Ok(false) => {
+                problems.push("database: migrations are missing".to_owned());
+                false
+            }
+            Err(e) => {
+                problems.push(format!("database: migrations cannot be read: {e}"));
+                false
+            }
+        };
+    let ephemeral = match ephemeral.get("health").await {
+        Ok(_) => true,
+        Err(e) => {
+            problems.push(format!("{}: {e:#}", ephemeral.kind()));
+            false
+        }
+    };
+    Readiness {
+        ready: problems.is_empty(),
+        database,
+        ephemeral,
+        migrations,
+        problems,
+    }
+}
+
+/// Whether the newest migration this build has is applied.
+async fn applied(db: &Db, migrations: &Migrations) -> Result<bool, sqlx::Error> {
+    let newest = match db {
+        Db::Sqlite(_) => migrations.sqlite.iter().map(|m| m.version).max(),
+        Db::Postgres(_) => migrations.postgres.iter().map(|m| m.version).max(),
+    };
+    let Some(newest) = newest else {
+        return Ok(true);
+    };
+    let found: i64 = crate::with_db!(db, pool => sqlx::query_scalar(
+        "SELECT CAST(COUNT(*) AS BIGINT) FROM _sqlx_migrations WHERE version = $1 AND success",
+    )
+    .bind(newest)
+    .fetch_one(pool)
+    .await)?;
+    Ok(found == 1)
+}
