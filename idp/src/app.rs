@@ -284,18 +284,22 @@ impl Application {
             workers.db.clone(),
             workers.registration.clone(),
         );
-        let delivery = workers.deliveries.spawn();
+        let (stop, stopping) = shared::retry::shutdown();
+        let delivery = workers.deliveries.spawn(stopping);
         let sweeper = spawn_sweeper(self.state.clone());
+        let grace = Duration::from_secs(self.state.config.shutdown_grace_seconds);
         let app = crate::http::router(self.state);
-        let served = axum::serve(
+        let served = shared::http::serve_gracefully(
             self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app,
+            shutdown,
+            grace,
+            stop,
+            vec![("delivery", delivery)],
         )
-        .with_graceful_shutdown(shutdown)
         .await
         .context("server failed");
         reload.abort();
-        delivery.abort();
         sweeper.abort();
         served
     }

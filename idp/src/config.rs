@@ -94,6 +94,8 @@ pub struct Config {
     pub key_encryption_key_file: Option<PathBuf>,
     /// The previous key-encryption key, while rotating: keys it sealed are read and sealed anew.
     pub previous_key_encryption_key_file: Option<PathBuf>,
+    /// On SIGTERM or Ctrl-C: how long requests and deliveries under way may take to finish.
+    pub shutdown_grace_seconds: u64,
     /// The time the services go by: never read from a file; tests set a manual clock.
     #[serde(skip)]
     pub clock: shared::Clock,
@@ -130,6 +132,7 @@ impl Default for Config {
             trust_forwarded_for: false,
             signin_failures_per_address: 30,
             signin_window_minutes: 15,
+            shutdown_grace_seconds: 20,
             key_encryption_key_file: None,
             previous_key_encryption_key_file: None,
             clock: shared::Clock::system(),

@@ -56,10 +56,7 @@ async fn main() -> anyhow::Result<()> {
             match command {
                 Command::Serve => {
                     let app = Application::build(config).await?;
-                    app.run_until(async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    })
-                    .await
+                    app.run_until(shared::http::termination()).await
                 }
                 Command::RotateKey { alg, keep_minutes } => {
                     let alg = Alg::parse(&alg)

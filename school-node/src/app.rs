@@ -151,25 +151,24 @@ impl Application {
             ephemeral = self.state.ephemeral.kind(),
             "school node listening"
         );
-        let delivery = worker::spawn(
-            self.state.db.clone(),
-            self.mailer,
-            &self.state.outbox,
-            self.state.config.mail.clone(),
-        );
-        let sync = self.state.idp_api.clone().map(IdpApi::spawn);
-        let app = crate::http::router(self.state);
-        axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed")?;
-        delivery.abort();
-        if let Some(sync) = sync {
-            sync.abort();
+        let (stop, stopping) = shared::retry::shutdown();
+        let mut workers = vec![(
+            "mail delivery",
+            worker::spawn(
+                self.state.db.clone(),
+                self.mailer,
+                &self.state.outbox,
+                self.state.config.mail.clone(),
+                stopping.clone(),
+            ),
+        )];
+        if let Some(api) = self.state.idp_api.clone() {
+            workers.push(("profile sync", api.spawn(stopping)));
         }
-        Ok(())
+        let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_seconds);
+        let app = crate::http::router(self.state);
+        shared::http::serve_gracefully(self.listener, app, shutdown, grace, stop, workers)
+            .await
+            .context("server failed")
     }
 }

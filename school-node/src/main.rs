@@ -51,10 +51,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             let app = Application::build(config).await?;
-            app.run_until(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
+            app.run_until(shared::http::termination()).await
         }
         Command::CreateAdmin {
             first_name,

@@ -42,6 +42,71 @@ pub fn client_builder() -> reqwest::ClientBuilder {
         .timeout(Duration::from_secs(10))
 }
 
+/// Completes on SIGTERM (how service managers and orchestrators stop a process) or Ctrl-C.
+pub async fn termination() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "SIGTERM cannot be watched; Ctrl-C still stops");
+            let _ = ctrl_c.await;
+        }
+    }
+    tracing::info!("asked to stop");
+}
+
+/// Serves until `shutdown` completes, then stops accepting and lets the requests under way
+/// finish for at most `grace`; then stops `workers` (each finishes its round, within what is
+/// left of `grace`).
+pub async fn serve_gracefully(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    grace: Duration,
+    stop: crate::retry::StopWorkers,
+    workers: Vec<(&'static str, tokio::task::JoinHandle<()>)>,
+) -> anyhow::Result<()> {
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = signalled.send(());
+    });
+    let mut server = tokio::spawn(async move { server.await });
+    tokio::select! {
+        finished = &mut server => return finished?.map_err(Into::into),
+        _ = on_signal => {}
+    }
+    tracing::info!(
+        grace_seconds = grace.as_secs(),
+        "shutting down: finishing the requests under way"
+    );
+    let deadline = tokio::time::Instant::now() + grace;
+    stop.stop();
+    let served = match tokio::time::timeout_at(deadline, &mut server).await {
+        Ok(finished) => finished?.map_err(anyhow::Error::from),
+        Err(_) => {
+            tracing::warn!("requests still under way at the end of the grace period: stopped");
+            server.abort();
+            Ok(())
+        }
+    };
+    for (what, worker) in workers {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        crate::retry::join_within(what, worker, left.max(Duration::from_millis(100))).await;
+    }
+    tracing::info!("stopped");
+    served
+}
+
 #[cfg(test)]
 mod tests {
     #[tokio::test]

@@ -32,12 +32,50 @@ impl Backoff {
     }
 }
 
+/// Tells workers to stop: each finishes the round it is in (what it holds is delivered or
+/// released), then ends.
+#[derive(Clone)]
+pub struct Shutdown(tokio::sync::watch::Receiver<bool>);
+
+pub struct StopWorkers(tokio::sync::watch::Sender<bool>);
+
+/// A way to stop workers, and what they watch.
+pub fn shutdown() -> (StopWorkers, Shutdown) {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    (StopWorkers(tx), Shutdown(rx))
+}
+
+impl StopWorkers {
+    pub fn stop(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
+impl Shutdown {
+    /// A shutdown that never comes (tests and tools that run a worker by hand).
+    pub fn never() -> Self {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        std::mem::forget(tx);
+        Shutdown(rx)
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        *self.0.borrow()
+    }
+
+    pub async fn stopping(&mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
 /// Runs `round` every `poll_millis`, and at once when `wake` is notified; a failed round is
-/// logged as `what` and the next one comes as usual.
+/// logged as `what` and the next one comes as usual. On shutdown the round under way finishes
+/// and no other begins.
 pub fn spawn_rounds<F, Fut>(
     what: &'static str,
     poll_millis: u64,
     wake: Arc<Notify>,
+    mut shutdown: Shutdown,
     round: F,
 ) -> JoinHandle<()>
 where
@@ -46,16 +84,28 @@ where
 {
     tokio::spawn(async move {
         let poll = Duration::from_millis(poll_millis.max(10));
-        loop {
+        while !shutdown.is_stopping() {
             if let Err(e) = round().await {
                 tracing::warn!(error = %format!("{e:#}"), "{what} round failed");
             }
             tokio::select! {
                 _ = tokio::time::sleep(poll) => {}
                 _ = wake.notified() => {}
+                _ = shutdown.stopping() => {}
             }
         }
+        tracing::info!("{what} stopped");
     })
+}
+
+/// Waits for a worker to end, at most `grace`; one that does not is aborted (a delivery it
+/// held is released when its claim runs out, and another instance takes it).
+pub async fn join_within(what: &str, worker: JoinHandle<()>, grace: Duration) {
+    let abort = worker.abort_handle();
+    if tokio::time::timeout(grace, worker).await.is_err() {
+        tracing::warn!("{what} did not finish within the grace period: stopped");
+        abort.abort();
+    }
 }
 
 #[cfg(test)]

@@ -66,9 +66,9 @@ impl Deliveries {
         Ok(told)
     }
 
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(self, shutdown: shared::retry::Shutdown) -> tokio::task::JoinHandle<()> {
         let (poll, wake) = (self.poll_millis, self.wake.clone());
-        spawn_rounds("delivery", poll, wake, move || {
+        spawn_rounds("delivery", poll, wake, shutdown, move || {
             let this = self.clone();
             async move { this.deliver_due().await }
         })

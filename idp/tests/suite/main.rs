@@ -5,3 +5,4 @@ mod cluster;
 mod keys;
 mod links;
 mod secrets;
+mod shutdown;

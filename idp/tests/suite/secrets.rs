@@ -172,7 +172,18 @@ async fn a_debug_log_of_a_whole_sign_in_holds_no_secret() {
         .send()
         .await
         .unwrap();
-    idp.kill().await.unwrap();
+    // SIGTERM, as a service manager stops it: the IdP finishes and exits 0.
+    let pid = idp.id().expect("the IdP runs").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), idp.wait())
+        .await
+        .expect("the IdP stops within its grace period")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
 
     let written = std::fs::read_to_string(&log).unwrap()
         + &std::fs::read_to_string(dir.path().join("idp.err")).unwrap();

@@ -19,9 +19,10 @@ pub fn spawn(
     mailer: Arc<Mailer>,
     outbox: &Outbox,
     config: MailConfig,
+    shutdown: shared::retry::Shutdown,
 ) -> JoinHandle<()> {
     let (poll, wake) = (config.poll_millis, outbox.notified());
-    spawn_rounds("mail delivery", poll, wake, move || {
+    spawn_rounds("mail delivery", poll, wake, shutdown, move || {
         let (db, mailer, config) = (db.clone(), mailer.clone(), config.clone());
         async move { deliver_due(&db, &mailer, &config).await }
     })

@@ -81,9 +81,9 @@ impl IdpApi {
         format!("{}{path}", self.issuer.trim_end_matches('/'))
     }
 
-    pub fn spawn(self) -> tokio::task::JoinHandle<()> {
+    pub fn spawn(self, shutdown: shared::retry::Shutdown) -> tokio::task::JoinHandle<()> {
         let (poll, wake) = (self.poll_millis, self.wake.clone());
-        spawn_rounds("profile sync", poll, wake, move || {
+        spawn_rounds("profile sync", poll, wake, shutdown, move || {
             let this = self.clone();
             async move { this.deliver_due().await }
         })
