@@ -921,7 +921,9 @@ async fn health_reports_the_back_ends() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(
         body,
-        serde_json::json!({ "database": true, "ephemeral": true })
+        serde_json::json!({
+            "ready": true, "database": true, "ephemeral": true, "migrations": true, "problems": []
+        })
     );
 }
 
