@@ -94,6 +94,8 @@ pub struct Config {
     pub key_encryption_key_file: Option<PathBuf>,
     /// The previous key-encryption key, while rotating: keys it sealed are read and sealed anew.
     pub previous_key_encryption_key_file: Option<PathBuf>,
+    /// Logs as JSON lines (for a log collector) instead of text.
+    pub log_json: bool,
     /// On SIGTERM or Ctrl-C: how long requests and deliveries under way may take to finish.
     pub shutdown_grace_seconds: u64,
     /// The time the services go by: never read from a file; tests set a manual clock.
@@ -133,6 +135,7 @@ impl Default for Config {
             signin_failures_per_address: 30,
             signin_window_minutes: 15,
             shutdown_grace_seconds: 20,
+            log_json: false,
             key_encryption_key_file: None,
             previous_key_encryption_key_file: None,
             clock: shared::Clock::system(),

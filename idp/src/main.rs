@@ -35,12 +35,6 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
     let cli = Cli::parse();
     match cli.command {
         Command::NewSecret => {
@@ -53,6 +47,7 @@ async fn main() -> anyhow::Result<()> {
         }
         command => {
             let config = Config::load(cli.config.as_deref())?;
+            shared::observe::init_logging(config.log_json);
             match command {
                 Command::Serve => {
                     let app = Application::build(config).await?;

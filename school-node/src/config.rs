@@ -33,6 +33,8 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Take the client address from the last `X-Forwarded-For` entry (behind a reverse proxy).
     pub trust_forwarded_for: bool,
+    /// Logs as JSON lines (for a log collector) instead of text.
+    pub log_json: bool,
     /// On SIGTERM or Ctrl-C: how long requests and letters under way may take to finish.
     pub shutdown_grace_seconds: u64,
     /// How long a sign-in link sent by "forgot password" works.
@@ -61,6 +63,7 @@ impl Default for Config {
             max_upload_bytes: 2 * 1024 * 1024,
             trust_forwarded_for: false,
             shutdown_grace_seconds: 20,
+            log_json: false,
             sign_in_link_minutes: 60,
             throttle: ThrottleConfig::default(),
             mail: MailConfig::default(),

@@ -40,14 +40,9 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn".into()),
-        )
-        .init();
     let cli = Cli::parse();
     let config = Config::load(cli.config.as_deref())?;
+    shared::observe::init_logging(config.log_json);
     match cli.command {
         Command::Serve => {
             let app = Application::build(config).await?;

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod jwt;
 pub mod matching;
 pub mod names;
+pub mod observe;
 pub mod personal_code;
 pub mod profile;
 pub mod retry;

@@ -15,7 +15,6 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
-use tracing::Instrument;
 
 use crate::error::{AppError, ErrorMark, PageResult};
 use crate::i18n::{self, Texts};
@@ -79,6 +78,7 @@ pub fn router(state: AppState) -> Router {
             browser_cookie,
         ))
         .layer(middleware::from_fn(error_pages))
+        .layer(middleware::from_fn(shared::observe::request_id))
         .layer(middleware::from_fn_with_state(
             std::sync::Arc::new(shared::headers::SecurityPolicy {
                 // The sign-out page loads the schools' front-channel logout frames.
@@ -154,15 +154,15 @@ pub struct MessagePage<'a> {
 /// answer — ours or axum's rejections — into a page in the person's language, logging its
 /// cause once. JSON answers of the protocol endpoints pass untouched.
 async fn error_pages(mut request: Request, next: Next) -> Response {
-    let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let request_id =
+        shared::observe::current_request_id().unwrap_or_else(shared::observe::new_request_id);
     request
         .extensions_mut()
         .insert(RequestId(request_id.clone()));
     let headers = request.headers().clone();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let span = tracing::info_span!("request", %request_id, %method, %path);
-    let mut response = next.run(request).instrument(span).await;
+    let mut response = next.run(request).await;
     let status = response.status();
     let mark = response.extensions_mut().remove::<ErrorMark>();
     let has_body = response

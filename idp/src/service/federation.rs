@@ -88,9 +88,11 @@ impl NodeApi {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("the client has no jwks_uri"))?;
         let (call, bearer) = self.bearer(client)?;
-        let answer = self
-            .http
-            .post(Self::node_url(client, path)?)
+        let mut request = self.http.post(Self::node_url(client, path)?);
+        if let Some(id) = shared::observe::current_request_id() {
+            request = request.header(shared::observe::REQUEST_ID_HEADER, id);
+        }
+        let answer = request
             .bearer_auth(bearer)
             .json(body)
             .timeout(Duration::from_secs(5))

@@ -4,5 +4,6 @@
 mod cluster;
 mod keys;
 mod links;
+mod observe;
 mod secrets;
 mod shutdown;

@@ -96,6 +96,7 @@ async fn a_debug_log_of_a_whole_sign_in_holds_no_secret() {
         .arg(&config_file)
         .arg("serve")
         .env("RUST_LOG", "debug")
+        .env("IDP_LOG_JSON", "true")
         .stdout(Stdio::from(std::fs::File::create(&log).unwrap()))
         .stderr(Stdio::from(
             std::fs::File::create(dir.path().join("idp.err")).unwrap(),

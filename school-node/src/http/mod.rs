@@ -95,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), error_pages))
         .layer(sessions)
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn(shared::observe::request_id))
         .layer(middleware::from_fn_with_state(
             std::sync::Arc::new(security_policy(&state)),
             shared::headers::security_headers,
@@ -175,7 +176,8 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         }
         None => return response,
     };
-    let request_id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let request_id =
+        shared::observe::current_request_id().unwrap_or_else(shared::observe::new_request_id);
     if kind == ErrorKind::Internal {
         tracing::error!(%request_id, %method, %path, cause = cause.as_deref().unwrap_or(""), "request failed");
     } else {

@@ -64,9 +64,11 @@ impl IdpApi {
         path: &str,
         body: &impl Serialize,
     ) -> anyhow::Result<T> {
-        Ok(self
-            .http
-            .post(self.url(path))
+        let mut request = self.http.post(self.url(path));
+        if let Some(id) = shared::observe::current_request_id() {
+            request = request.header(shared::observe::REQUEST_ID_HEADER, id);
+        }
+        Ok(request
             .bearer_auth(self.bearer()?)
             .json(body)
             .timeout(Duration::from_secs(5))
