@@ -29,6 +29,9 @@ enum Command {
     },
     /// Print a new random client secret and the hash to put in the client's registration.
     NewSecret,
+    /// Check the configuration, the database, Redis, the clients and each upstream's discovery;
+    /// print every problem without starting.
+    CheckConfig,
     /// List the clients the configuration registers (inline and in the clients file).
     Clients,
 }
@@ -70,6 +73,9 @@ async fn main() -> anyhow::Result<()> {
                         alg.name()
                     );
                     Ok(())
+                }
+                Command::CheckConfig => {
+                    shared::check::report(&idp::app::check_config(&config).await)
                 }
                 Command::Clients => {
                     // The registry as the configuration makes it, which a running IdP follows.

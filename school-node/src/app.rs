@@ -45,6 +45,67 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<(Database, Ephemera
     Ok((db, ephemeral))
 }
 
+/// Checks what the configuration names without starting: the database, the ephemeral store,
+/// the IdP's discovery when single sign-on is on, and the SMTP server when mail goes there.
+pub async fn check_config(config: &Config) -> Vec<shared::check::Finding> {
+    use shared::check::check;
+    let mut findings = vec![("configuration".to_owned(), Ok("read and valid".to_owned()))];
+    findings.push(
+        check("database and ephemeral store", async {
+            let (db, ephemeral) = open_storage(config).await?;
+            ephemeral.get("health").await?;
+            anyhow::Ok(format!(
+                "{} (migrations applied), {}",
+                db.kind(),
+                ephemeral.kind()
+            ))
+        })
+        .await,
+    );
+    if config.sso.enabled() {
+        findings.push(
+            check("the IdP's discovery", async {
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    config.sso.issuer.trim_end_matches('/')
+                );
+                let meta: serde_json::Value = shared::http::client_builder()
+                    .build()?
+                    .get(&url)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                anyhow::ensure!(
+                    meta["issuer"] == config.sso.issuer.as_str(),
+                    "{url} names the issuer {}",
+                    meta["issuer"]
+                );
+                anyhow::Ok(url)
+            })
+            .await,
+        );
+    }
+    if config.mail.transport == crate::mail::TransportKind::Smtp {
+        findings.push(
+            check("SMTP server", async {
+                let address = format!("{}:{}", config.mail.smtp_host, config.mail.smtp_port);
+                tokio::time::timeout(
+                    std::time::Duration::from_secs(5),
+                    tokio::net::TcpStream::connect(&address),
+                )
+                .await
+                .map_err(|_| anyhow::anyhow!("{address} does not answer"))?
+                .map_err(|e| anyhow::anyhow!("{address}: {e}"))?;
+                anyhow::Ok(format!("{address} answers"))
+            })
+            .await,
+        );
+    }
+    findings
+}
+
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(config.listen)

@@ -33,6 +33,9 @@ enum Command {
     },
     /// Import students from a CSV file and print a line for each row.
     ImportCsv { file: PathBuf },
+    /// Check the configuration, the database, Redis, the IdP's discovery and the SMTP server;
+    /// print every problem without starting.
+    CheckConfig,
     /// Make a new federation signing key; the previous one stays published. Restart each
     /// instance to sign with the new one.
     RotateKey,
@@ -72,6 +75,9 @@ async fn main() -> anyhow::Result<()> {
                 Err(ServiceError::Invalid(errors)) => anyhow::bail!("not created: {errors:?}"),
                 Err(e) => Err(e.into()),
             }
+        }
+        Command::CheckConfig => {
+            shared::check::report(&school_node::app::check_config(&config).await)
         }
         Command::RotateKey => {
             let (db, _) = school_node::app::open_storage(&config).await?;

@@ -102,3 +102,34 @@ async fn the_request_id_goes_on_to_the_node() {
         "the node was told the same id"
     );
 }
+
+#[tokio::test]
+async fn check_config_names_every_problem_without_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("idp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "issuer = \"http://127.0.0.1:9\"\ndata_dir = \"{}\"\n\
+             [[upstreams]]\nid = \"idcard\"\nlabel_et = \"ID-kaart\"\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"idp\"\namr = \"idcard\"\n",
+            dir.path().join("idp").display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_idp"))
+        .args(["--config", config.to_str().unwrap(), "check-config"])
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(stdout.contains("ok       database: sqlite"), "{stdout}");
+    assert!(
+        stdout.contains("ok       ephemeral store: memory"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("PROBLEM  upstream idcard: the upstream does not answer discovery"),
+        "{stdout}"
+    );
+}

@@ -123,3 +123,45 @@ async fn a_mistaken_configuration_is_named_at_start() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("institution_id must be"), "{stderr}");
 }
+
+#[tokio::test]
+async fn check_config_names_every_problem_without_starting() {
+    let node = TestNode::spawn().await;
+    let good = school_node(&node.config, &["check-config"]);
+    let stdout = String::from_utf8_lossy(&good.stdout);
+    assert!(
+        good.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&good.stderr)
+    );
+    assert!(
+        stdout.contains("ok       database and ephemeral store"),
+        "{stdout}"
+    );
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_school-node"));
+    cmd.arg("check-config")
+        .env("SCHOOL_INSTITUTION_ID", &node.config.institution_id)
+        .env("SCHOOL_DATA_DIR", &node.config.data_dir)
+        .env("SCHOOL_SSO__ISSUER", "http://127.0.0.1:9")
+        .env("SCHOOL_SSO__CLIENT_ID", "jpk")
+        .env("SCHOOL_MAIL__TRANSPORT", "smtp")
+        .env("SCHOOL_MAIL__SMTP_HOST", "127.0.0.1")
+        .env("SCHOOL_MAIL__SMTP_PORT", "9")
+        .env("RUST_LOG", "warn");
+    if let Some(url) = &node.config.database_url {
+        cmd.env("SCHOOL_DATABASE_URL", url);
+    }
+    let bad = cmd.output().unwrap();
+    let stdout = String::from_utf8_lossy(&bad.stdout);
+    assert!(!bad.status.success(), "{stdout}");
+    assert!(stdout.contains("PROBLEM  the IdP's discovery"), "{stdout}");
+    assert!(
+        stdout.contains("PROBLEM  SMTP server: 127.0.0.1:9"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("ok       database and ephemeral store"),
+        "{stdout}"
+    );
+}
