@@ -4,6 +4,7 @@
 //! the federation API) → `store` (SQL); `oidc` holds protocol rules without I/O.
 
 pub mod app;
+pub mod check;
 pub mod config;
 pub mod error;
 pub mod http;

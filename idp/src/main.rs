@@ -75,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
                     Ok(())
                 }
                 Command::CheckConfig => {
-                    shared::check::report(&idp::app::check_config(&config).await)
+                    shared::check::report(&idp::check::check_config(&config).await)
                 }
                 Command::Clients => {
                     // The registry as the configuration makes it, which a running IdP follows.

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::service::authorize::Authorizer;
-use crate::service::clients::{ClientAuth, Registry};
+use crate::service::client_auth::ClientAuth;
+use crate::service::clients::Registry;
 use crate::service::eid::Eid;
 use crate::service::health::Health;
 use crate::service::keys::KeyRing;

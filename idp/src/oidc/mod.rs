@@ -3,6 +3,7 @@
 
 pub mod acr;
 pub mod claims;
+pub mod eid;
 pub mod error;
 pub mod pkce;
 pub mod request;

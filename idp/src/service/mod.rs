@@ -2,6 +2,7 @@
 //! types here; handlers parse, call one function and render what it returns.
 
 pub mod authorize;
+pub mod client_auth;
 pub mod clients;
 pub mod delivery;
 pub mod eid;

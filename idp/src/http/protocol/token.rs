@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use crate::oidc::error::OAuthError;
-use crate::service::clients::{self, Client, Credentials};
+use crate::service::client_auth::{self as clients, Credentials};
+use crate::service::clients::Client;
 use crate::service::tokens::TokenResponse;
 use crate::state::AppState;
 
