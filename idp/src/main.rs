@@ -29,6 +29,9 @@ enum Command {
     },
     /// Print a new random client secret and the hash to put in the client's registration.
     NewSecret,
+    /// Copy the SQLite database, while the IdP runs, into a new file (restore: stop the IdP
+    /// and put the file in place of the database).
+    Backup { to: std::path::PathBuf },
     /// Check the configuration, the database, Redis, the clients and each upstream's discovery;
     /// print every problem without starting.
     CheckConfig,
@@ -72,6 +75,12 @@ async fn main() -> anyhow::Result<()> {
                         "new {} key {kid}; running instances pick it up within reload_seconds",
                         alg.name()
                     );
+                    Ok(())
+                }
+                Command::Backup { to } => {
+                    let db = idp::app::open_database(&config).await?;
+                    db.backup_to(&to).await?;
+                    println!("backed up to {}", to.display());
                     Ok(())
                 }
                 Command::CheckConfig => {

@@ -36,6 +36,9 @@ enum Command {
     /// Check the configuration, the database, Redis, the IdP's discovery and the SMTP server;
     /// print every problem without starting.
     CheckConfig,
+    /// Copy the SQLite database, while the node runs, into a new file (restore: stop the node
+    /// and put the file in place of the database).
+    Backup { to: PathBuf },
     /// Make a new federation signing key; the previous one stays published. Restart each
     /// instance to sign with the new one.
     RotateKey,
@@ -78,6 +81,12 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::CheckConfig => {
             shared::check::report(&school_node::app::check_config(&config).await)
+        }
+        Command::Backup { to } => {
+            let (db, _) = school_node::app::open_storage(&config).await?;
+            db.backup_to(&to).await?;
+            println!("backed up to {}", to.display());
+            Ok(())
         }
         Command::RotateKey => {
             let (db, _) = school_node::app::open_storage(&config).await?;

@@ -121,6 +121,25 @@ impl Db {
         .context("database migration failed")
     }
 
+    /// Copies a SQLite database, while it is in use, into a new file `to` (an online backup:
+    /// `VACUUM INTO`). PostgreSQL is backed up with `pg_dump`.
+    pub async fn backup_to(&self, to: &Path) -> anyhow::Result<()> {
+        match self {
+            Db::Sqlite(pool) => {
+                anyhow::ensure!(!to.exists(), "{} exists already", to.display());
+                sqlx::query("VACUUM INTO $1")
+                    .bind(to.display().to_string())
+                    .execute(pool)
+                    .await
+                    .with_context(|| format!("cannot back up into {}", to.display()))?;
+                Ok(())
+            }
+            Db::Postgres(_) => anyhow::bail!(
+                "the database is PostgreSQL: back it up with pg_dump (docs/OPERATIONS.md)"
+            ),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Db::Sqlite(_) => "sqlite",

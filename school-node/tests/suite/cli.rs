@@ -165,3 +165,34 @@ async fn check_config_names_every_problem_without_starting() {
         "{stdout}"
     );
 }
+
+#[tokio::test]
+async fn a_backup_taken_while_the_node_runs_restores_every_account() {
+    let node = TestNode::spawn().await;
+    if node.config.database_url.is_some() {
+        // PostgreSQL is backed up with pg_dump (docs/OPERATIONS.md), not by this command.
+        let out = school_node(&node.config, &["backup", "/tmp/never-written.db"]);
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
+        return;
+    }
+    node.mari().await;
+    let restored_dir = tempfile::tempdir().unwrap();
+    let backup = restored_dir.path().join("school-node.db");
+    let out = school_node(&node.config, &["backup", backup.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Restore: a node started on the copy has Mari, and she signs in.
+    let restored = TestNode::spawn_with(|c| {
+        c.data_dir = restored_dir.path().to_path_buf();
+        c.database_url = None;
+    })
+    .await;
+    restored
+        .browser()
+        .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
+        .await;
+}
