@@ -208,6 +208,8 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
     let health = Health {
         db: db.clone(),
         ephemeral,
+        clock: config.clock.clone(),
+        retention_seconds: config.retention_hours * 3600,
     };
     let state = AppState {
         config: Arc::new(config),
@@ -288,6 +290,7 @@ impl Application {
         let (stop, stopping) = shared::retry::shutdown();
         let delivery = workers.deliveries.spawn(stopping);
         let sweeper = spawn_sweeper(self.state.clone());
+        let retention = spawn_retention(self.state.clone());
         let grace = Duration::from_secs(self.state.config.shutdown_grace_seconds);
         let app = crate::http::router(self.state);
         let served = shared::http::serve_gracefully(
@@ -302,6 +305,7 @@ impl Application {
         .context("server failed");
         reload.abort();
         sweeper.abort();
+        retention.abort();
         served
     }
 }
@@ -322,6 +326,19 @@ fn spawn_reload(
             }
             if let Err(e) = registration.sync().await {
                 tracing::warn!(error = %format!("{e:#}"), "the client registry was kept as it was");
+            }
+        }
+    })
+}
+
+/// Deletes what is no longer needed, now and then.
+fn spawn_retention(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let every = Duration::from_secs(state.config.retention_sweep_seconds.max(1));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = state.health.sweep_retention().await {
+                tracing::warn!(error = %format!("{e:#}"), "the retention sweep failed");
             }
         }
     })

@@ -94,6 +94,10 @@ pub struct Config {
     pub key_encryption_key_file: Option<PathBuf>,
     /// The previous key-encryption key, while rotating: keys it sealed are read and sealed anew.
     pub previous_key_encryption_key_file: Option<PathBuf>,
+    /// Expired grants, delivered or given-up outbox rows and dropped keys are deleted this long
+    /// after they ended; the sweep runs every `retention_sweep_seconds`.
+    pub retention_hours: i64,
+    pub retention_sweep_seconds: u64,
     /// Logs as JSON lines (for a log collector) instead of text.
     pub log_json: bool,
     /// On SIGTERM or Ctrl-C: how long requests and deliveries under way may take to finish.
@@ -136,6 +140,8 @@ impl Default for Config {
             signin_window_minutes: 15,
             shutdown_grace_seconds: 20,
             log_json: false,
+            retention_hours: 24 * 30,
+            retention_sweep_seconds: 3600,
             key_encryption_key_file: None,
             previous_key_encryption_key_file: None,
             clock: shared::Clock::system(),

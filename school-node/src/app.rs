@@ -226,10 +226,28 @@ impl Application {
         if let Some(api) = self.state.idp_api.clone() {
             workers.push(("profile sync", api.spawn(stopping)));
         }
+        let retention = {
+            let (db, keep) = (
+                self.state.db.clone(),
+                self.state.config.retention_hours * 3600,
+            );
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    match crate::store::retention::sweep(&db, crate::store::now(), keep).await {
+                        Ok(swept) => tracing::info!(?swept, "retention sweep"),
+                        Err(e) => tracing::warn!(error = %e, "the retention sweep failed"),
+                    }
+                }
+            })
+        };
         let grace = std::time::Duration::from_secs(self.state.config.shutdown_grace_seconds);
         let app = crate::http::router(self.state);
-        shared::http::serve_gracefully(self.listener, app, shutdown, grace, stop, workers)
-            .await
-            .context("server failed")
+        let served =
+            shared::http::serve_gracefully(self.listener, app, shutdown, grace, stop, workers)
+                .await
+                .context("server failed");
+        retention.abort();
+        served
     }
 }

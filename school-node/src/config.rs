@@ -33,6 +33,9 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Take the client address from the last `X-Forwarded-For` entry (behind a reverse proxy).
     pub trust_forwarded_for: bool,
+    /// Sent letters, used or expired sign-in links and delivered profile changes are deleted
+    /// this long after they ended (the sweep runs hourly).
+    pub retention_hours: i64,
     /// Logs as JSON lines (for a log collector) instead of text.
     pub log_json: bool,
     /// On SIGTERM or Ctrl-C: how long requests and letters under way may take to finish.
@@ -64,6 +67,7 @@ impl Default for Config {
             trust_forwarded_for: false,
             shutdown_grace_seconds: 20,
             log_json: false,
+            retention_hours: 24 * 30,
             sign_in_link_minutes: 60,
             throttle: ThrottleConfig::default(),
             mail: MailConfig::default(),

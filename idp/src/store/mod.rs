@@ -5,6 +5,7 @@ pub mod grants;
 pub mod keys;
 pub mod outbox;
 pub mod persons;
+pub mod retention;
 
 use shared::db::Migrations;
 use sqlx::migrate::Migrator;

@@ -5,6 +5,7 @@ pub mod applications;
 pub mod keys;
 pub mod outbox;
 pub mod profile_changes;
+pub mod retention;
 pub mod tokens;
 
 use shared::db::{Db, Migrations};

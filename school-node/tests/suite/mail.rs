@@ -603,3 +603,51 @@ async fn a_stored_address_the_mailer_cannot_use_is_given_up_at_once() {
     .await;
     assert!(smtp.received().is_empty());
 }
+
+#[tokio::test]
+async fn the_retention_sweep_forgets_sent_letters_and_spent_links() {
+    let smtp = SmtpServer::start().await;
+    let node = TestNode::spawn_with_smtp(&smtp).await;
+    node.mari().await;
+    node.browser()
+        .submit("/forgot", "/forgot", &[("username", "Mari Maasikas")])
+        .await
+        .assert_redirect("/forgot/sent");
+    smtp.wait_for(1).await;
+    testkit::eventually(
+        "the letter is marked sent",
+        Duration::from_secs(5),
+        || async {
+            match node.unsent_mail().await {
+                0 => Ok(()),
+                n => Err(format!("{n} unsent")),
+            }
+        },
+    )
+    .await;
+    let db = &node.state.db;
+    let count = |table: &'static str| async move {
+        let n: i64 = shared::with_db!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(
+            format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}")
+        )).fetch_one(pool).await.unwrap());
+        n
+    };
+    assert_eq!(
+        (count("mail_outbox").await, count("sign_in_tokens").await),
+        (1, 1)
+    );
+    let keep = 30 * 86_400;
+    let now = school_node::store::now();
+    let early = school_node::store::retention::sweep(&node.state.db, now, keep)
+        .await
+        .unwrap();
+    assert_eq!(early, Default::default(), "nothing that may still matter");
+    let later = school_node::store::retention::sweep(&node.state.db, now + 31 * 86_400, keep)
+        .await
+        .unwrap();
+    assert_eq!((later.letters, later.sign_in_links), (1, 1));
+    assert_eq!(
+        (count("mail_outbox").await, count("sign_in_tokens").await),
+        (0, 0)
+    );
+}

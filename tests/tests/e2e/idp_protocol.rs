@@ -556,3 +556,62 @@ async fn the_registry_follows_its_clients_file() {
         .unwrap();
     assert!(r.status().is_redirection());
 }
+
+#[tokio::test]
+async fn the_retention_sweep_brings_every_table_back_to_a_bounded_size() {
+    let clock = shared::Clock::manual();
+    let stack = Stack::start(|c| {
+        c.clock = clock.clone();
+        c.retention_hours = 1;
+    })
+    .await;
+    // Many sign-ins, each with a refresh and a rotation of its refresh token.
+    for _ in 0..6 {
+        let browser = stack.browser();
+        let code = stack.code(&browser, "rp-basic", CHALLENGE).await;
+        let (status, tokens) = token(
+            &stack,
+            &code_form(&code, VERIFIER),
+            Some(("rp-basic", SECRET)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let (status, _) = token(
+            &stack,
+            &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+            Some(("rp-basic", SECRET)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    idp::service::keys::rotate(
+        &stack.idp_db,
+        &Default::default(),
+        shared::jwt::Alg::ES256,
+        60,
+        clock.now(),
+    )
+    .await
+    .unwrap();
+    let [grants, refresh_tokens, _, keys] =
+        idp::store::retention::sizes(&stack.idp_db).await.unwrap();
+    assert!(
+        grants >= 6 && refresh_tokens >= 12 && keys >= 3,
+        "{grants} {refresh_tokens} {keys}"
+    );
+
+    // Nothing is swept while it may still matter…
+    let swept = stack.idp.health.sweep_retention().await.unwrap();
+    assert_eq!(swept, Default::default());
+    // …and everything that ended is, once the retention has passed.
+    clock.advance(Duration::from_secs(31 * 86_400));
+    stack.idp.health.sweep_retention().await.unwrap();
+    let [grants, refresh_tokens, outbox, keys] =
+        idp::store::retention::sizes(&stack.idp_db).await.unwrap();
+    assert_eq!((grants, refresh_tokens, outbox), (0, 0, 0));
+    assert_eq!(
+        keys, 2,
+        "the current key of each algorithm stays, the retired one goes"
+    );
+}
