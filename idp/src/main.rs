@@ -29,6 +29,14 @@ enum Command {
     },
     /// Print a new random client secret and the hash to put in the client's registration.
     NewSecret,
+    /// List the deliveries given up (back-channel logouts, profile updates), or try one again
+    /// (`--retry ID`) or discard it (`--discard ID`).
+    Outbox {
+        #[arg(long)]
+        retry: Option<String>,
+        #[arg(long)]
+        discard: Option<String>,
+    },
     /// Copy the SQLite database, while the IdP runs, into a new file (restore: stop the IdP
     /// and put the file in place of the database).
     Backup { to: std::path::PathBuf },
@@ -75,6 +83,40 @@ async fn main() -> anyhow::Result<()> {
                         "new {} key {kid}; running instances pick it up within reload_seconds",
                         alg.name()
                     );
+                    Ok(())
+                }
+                Command::Outbox { retry, discard } => {
+                    let db = idp::app::open_database(&config).await?;
+                    use idp::store::outbox;
+                    let now_ms = shared::Clock::system().now_millis();
+                    if let Some(id) = retry {
+                        let deadline = now_ms + config.logout_deadline_minutes * 60_000;
+                        anyhow::ensure!(
+                            outbox::retry(&db, &id, now_ms, deadline).await?,
+                            "no given-up delivery {id}"
+                        );
+                        println!(
+                            "{id} will be tried again (running instances take it at their next round)"
+                        );
+                    } else if let Some(id) = discard {
+                        anyhow::ensure!(
+                            outbox::discard(&db, &id).await?,
+                            "no given-up delivery {id}"
+                        );
+                        println!("{id} discarded");
+                    } else {
+                        for d in outbox::dead_letters(&db).await? {
+                            println!(
+                                "{}\t{}\t{}\t{}\t{} attempts\t{}",
+                                d.id,
+                                d.kind,
+                                d.client_id,
+                                d.sub,
+                                d.attempts,
+                                d.last_error.unwrap_or_default()
+                            );
+                        }
+                    }
                     Ok(())
                 }
                 Command::Backup { to } => {

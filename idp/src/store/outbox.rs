@@ -158,3 +158,52 @@ pub async fn pending_for(db: &Database, client_id: &str) -> Result<i64> {
     .fetch_one(pool)
     .await)
 }
+
+/// A delivery given up: past its deadline, refused by the node, or to a client gone.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeadLetter {
+    pub id: String,
+    pub kind: String,
+    pub client_id: String,
+    pub sub: String,
+    pub attempts: i32,
+    pub gave_up_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// The deliveries given up, newest first.
+pub async fn dead_letters(db: &Database) -> Result<Vec<DeadLetter>> {
+    with_db!(db, pool => sqlx::query_as(
+        "SELECT id, kind, client_id, sub, attempts, gave_up_at, last_error FROM outbox \
+         WHERE gave_up_at IS NOT NULL AND delivered_at IS NULL ORDER BY gave_up_at DESC LIMIT 1000",
+    )
+    .fetch_all(pool)
+    .await)
+}
+
+/// Tries a given-up delivery again until `deadline`; false when there is no such one.
+pub async fn retry(db: &Database, id: &str, at: i64, deadline: i64) -> Result<bool> {
+    let n = with_db!(db, pool => sqlx::query(
+        "UPDATE outbox SET gave_up_at = NULL, next_attempt_at = $2, deadline = $3, attempts = 0, claimed_until = 0 \
+         WHERE id = $1 AND gave_up_at IS NOT NULL AND delivered_at IS NULL",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(deadline)
+    .execute(pool)
+    .await?
+    .rows_affected());
+    Ok(n == 1)
+}
+
+/// Deletes a given-up delivery; false when there is no such one.
+pub async fn discard(db: &Database, id: &str) -> Result<bool> {
+    let n = with_db!(db, pool => sqlx::query(
+        "DELETE FROM outbox WHERE id = $1 AND gave_up_at IS NOT NULL AND delivered_at IS NULL",
+    )
+    .bind(id)
+    .execute(pool)
+    .await?
+    .rows_affected());
+    Ok(n == 1)
+}

@@ -123,3 +123,103 @@ async fn a_delivery_under_way_finishes_and_is_not_sent_again_after_a_restart() {
     running.await.unwrap().unwrap();
     assert_eq!(received.load(Ordering::SeqCst), 1, "exactly once");
 }
+
+#[tokio::test]
+async fn a_given_up_delivery_is_listed_and_can_be_retried_or_discarded() {
+    // A node that refuses every logout token: each delivery is given up at once.
+    let node = axum::Router::new().route(
+        "/bc",
+        axum::routing::post(|| async { axum::http::StatusCode::BAD_REQUEST }),
+    );
+    let node_listener = listener().await;
+    let node_url = format!("http://{}", node_listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(node_listener, node).await });
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        issuer: "http://127.0.0.1:9".into(),
+        data_dir: dir.path().join("idp"),
+        delivery_poll_millis: 50,
+        clients: vec![idp::config::ClientConfig {
+            client_id: "refusing".into(),
+            name: "Keelduv kool".into(),
+            secret_hash: Some(idp::config::hash_secret("s")),
+            redirect_uris: vec!["http://127.0.0.1:9/cb".into()],
+            backchannel_logout_uri: Some(format!("{node_url}/bc")),
+            ..Default::default()
+        }],
+        ..Config::default()
+    };
+    let app = Application::build_on(config.clone(), listener().await)
+        .await
+        .unwrap();
+    let db = app.database().unwrap();
+    for sub in ["a-1", "a-2"] {
+        let mut session = app.state().sessions.start();
+        session.accounts.insert(
+            "refusing".into(),
+            SignedInAccount {
+                sub: sub.into(),
+                claims: Default::default(),
+                auth_time: 0,
+                amr: vec!["pwd".into()],
+                acr: Acr::Low,
+                via_link: None,
+            },
+        );
+        session.participants.insert("refusing".into());
+        app.deliveries()
+            .unwrap()
+            .announce_logout(&session)
+            .await
+            .unwrap();
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    testkit::eventually("both given up", Duration::from_secs(10), || async {
+        match idp::store::outbox::dead_letters(&db).await.unwrap().len() {
+            2 => Ok(()),
+            n => Err(format!("{n}")),
+        }
+    })
+    .await;
+    stop.send(()).unwrap();
+    running.await.unwrap().unwrap();
+
+    let idp = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_idp"))
+            .args(args)
+            .env("IDP_DATA_DIR", dir.path().join("idp"))
+            .env("IDP_ISSUER", "http://127.0.0.1:9")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let listed = idp(&["outbox"]);
+    let listing = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.status.success(), "{listing}");
+    let ids: Vec<&str> = listing
+        .lines()
+        .map(|l| l.split('\t').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listing}");
+    assert!(listing.contains("refused with 400"), "{listing}");
+    assert!(idp(&["outbox", "--retry", ids[0]]).status.success());
+    assert!(idp(&["outbox", "--discard", ids[1]]).status.success());
+    assert!(
+        !idp(&["outbox", "--discard", ids[1]]).status.success(),
+        "gone already"
+    );
+    assert_eq!(
+        idp::store::outbox::dead_letters(&db).await.unwrap().len(),
+        0
+    );
+    assert_eq!(
+        idp::store::outbox::pending_for(&db, "refusing")
+            .await
+            .unwrap(),
+        1,
+        "the retried one waits"
+    );
+}
