@@ -287,6 +287,10 @@ impl Application {
             workers.db.clone(),
             workers.registration.clone(),
         );
+        let metrics = match self.state.config.metrics_listen {
+            Some(address) => Some(shared::metrics::serve(address).await?),
+            None => None,
+        };
         let (stop, stopping) = shared::retry::shutdown();
         let delivery = workers.deliveries.spawn(stopping);
         let sweeper = spawn_sweeper(self.state.clone());
@@ -306,6 +310,9 @@ impl Application {
         reload.abort();
         sweeper.abort();
         retention.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         served
     }
 }

@@ -98,6 +98,8 @@ pub struct Config {
     /// after they ended; the sweep runs every `retention_sweep_seconds`.
     pub retention_hours: i64,
     pub retention_sweep_seconds: u64,
+    /// Where Prometheus metrics are served (`GET /metrics`); never the public address.
+    pub metrics_listen: Option<SocketAddr>,
     /// Logs as JSON lines (for a log collector) instead of text.
     pub log_json: bool,
     /// On SIGTERM or Ctrl-C: how long requests and deliveries under way may take to finish.
@@ -140,6 +142,7 @@ impl Default for Config {
             signin_window_minutes: 15,
             shutdown_grace_seconds: 20,
             log_json: false,
+            metrics_listen: None,
             retention_hours: 24 * 30,
             retention_sweep_seconds: 3600,
             key_encryption_key_file: None,

@@ -212,6 +212,10 @@ impl Application {
             ephemeral = self.state.ephemeral.kind(),
             "school node listening"
         );
+        let metrics = match self.state.config.metrics_listen {
+            Some(address) => Some(shared::metrics::serve(address).await?),
+            None => None,
+        };
         let (stop, stopping) = shared::retry::shutdown();
         let mut workers = vec![(
             "mail delivery",
@@ -248,6 +252,9 @@ impl Application {
                 .await
                 .context("server failed");
         retention.abort();
+        if let Some(metrics) = metrics {
+            metrics.abort();
+        }
         served
     }
 }

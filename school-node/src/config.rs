@@ -36,6 +36,8 @@ pub struct Config {
     /// Sent letters, used or expired sign-in links and delivered profile changes are deleted
     /// this long after they ended (the sweep runs hourly).
     pub retention_hours: i64,
+    /// Where Prometheus metrics are served (`GET /metrics`); never the public address.
+    pub metrics_listen: Option<SocketAddr>,
     /// Logs as JSON lines (for a log collector) instead of text.
     pub log_json: bool,
     /// On SIGTERM or Ctrl-C: how long requests and letters under way may take to finish.
@@ -67,6 +69,7 @@ impl Default for Config {
             trust_forwarded_for: false,
             shutdown_grace_seconds: 20,
             log_json: false,
+            metrics_listen: None,
             retention_hours: 24 * 30,
             sign_in_link_minutes: 60,
             throttle: ThrottleConfig::default(),

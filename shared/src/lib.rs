@@ -13,6 +13,7 @@ pub mod http;
 pub mod ids;
 pub mod jwt;
 pub mod matching;
+pub mod metrics;
 pub mod names;
 pub mod observe;
 pub mod personal_code;

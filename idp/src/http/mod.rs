@@ -71,6 +71,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(protocol::discovery::live))
         .route("/health/ready", get(protocol::discovery::health))
         .route("/static/idp.css", get(stylesheet))
+        .route_layer(middleware::from_fn_with_state(
+            "idp",
+            shared::metrics::track,
+        ))
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(middleware::from_fn_with_state(

@@ -109,6 +109,13 @@ impl Authorizer {
                 .max_age
                 .is_none_or(|max| now - account.auth_time <= max);
             if request.prompt != Prompt::Login && fresh_enough {
+                let method = if account.via_link.is_some() {
+                    "sso_jump"
+                } else {
+                    "sso"
+                };
+                metrics::counter!("idp_signins_total", "method" => method, "outcome" => "ok")
+                    .increment(1);
                 let location = self
                     .finish(cookie, session.clone(), &request, &account)
                     .await?;

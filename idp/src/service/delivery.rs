@@ -85,6 +85,10 @@ impl Deliveries {
     /// Delivers every due logout at once; returns how many were delivered.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
         let at = self.clock.now_millis();
+        let (waiting, oldest) = outbox::depth(&self.db).await?;
+        metrics::gauge!("idp_outbox_depth").set(waiting as f64);
+        metrics::gauge!("idp_outbox_oldest_age_seconds")
+            .set(oldest.map_or(0.0, |o| (at - o).max(0) as f64 / 1_000.0));
         let mut claimed = Vec::new();
         for delivery in outbox::due(&self.db, at, 500).await? {
             if outbox::claim(&self.db, &delivery.id, at, at + CLAIM_MILLIS).await? {
@@ -125,6 +129,8 @@ impl Deliveries {
         let at = self.clock.now_millis();
         let error = match outcome {
             Ok(r) if r.status().is_success() => {
+                metrics::counter!("idp_deliveries_total", "kind" => d.kind.clone(), "outcome" => "delivered")
+                    .increment(1);
                 outbox::delivered(&self.db, &d.id, at).await?;
                 return Ok(true);
             }
@@ -139,12 +145,17 @@ impl Deliveries {
         };
         let next = at + self.backoff(d.attempts);
         let next = (next <= d.deadline).then_some(next);
+        let outcome = if next.is_some() { "retry" } else { "given_up" };
+        metrics::counter!("idp_deliveries_total", "kind" => d.kind.clone(), "outcome" => outcome)
+            .increment(1);
         tracing::info!(client = %d.client_id, kind = %d.kind, attempts = d.attempts + 1, %error, retry = next.is_some(), "not delivered");
         outbox::failed(&self.db, &d.id, at, next, &error).await?;
         Ok(false)
     }
 
     async fn give_up(&self, d: &outbox::Delivery, why: &str) -> anyhow::Result<bool> {
+        metrics::counter!("idp_deliveries_total", "kind" => d.kind.clone(), "outcome" => "given_up")
+            .increment(1);
         outbox::failed(&self.db, &d.id, self.clock.now_millis(), None, why).await?;
         Ok(false)
     }

@@ -212,6 +212,8 @@ impl Eid {
             acr: person.acr,
             via_link: None,
         };
+        metrics::counter!("idp_signins_total", "method" => upstream_id.to_owned(), "outcome" => "ok")
+            .increment(1);
         let node_id: ClientId = node.client_id.clone();
         Ok(self
             .signin

@@ -226,6 +226,7 @@ impl SignIn {
     ) -> Result<PasswordResult, SignInError> {
         let view = self.view(id, None).await?;
         if self.throttle.paused(client_ip).await? {
+            metrics::counter!("idp_throttled_total").increment(1);
             return Ok(PasswordResult::Refused(
                 Box::new(view),
                 PasswordRefusal::Throttled,
@@ -241,6 +242,15 @@ impl SignIn {
             Some(node) => self.nodes.check_password(&node, &check).await,
             None => CheckOutcome::Unavailable,
         };
+        let label = match &outcome {
+            CheckOutcome::SignedIn { .. } => "ok",
+            CheckOutcome::Invalid => "invalid",
+            CheckOutcome::Ambiguous => "ambiguous",
+            CheckOutcome::Throttled { .. } => "throttled",
+            CheckOutcome::Unavailable => "unavailable",
+        };
+        metrics::counter!("idp_signins_total", "method" => "password", "outcome" => label)
+            .increment(1);
         let refusal = match outcome {
             CheckOutcome::SignedIn { sub, claims } => {
                 let account = SignedInAccount {

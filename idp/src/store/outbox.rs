@@ -207,3 +207,12 @@ pub async fn discard(db: &Database, id: &str) -> Result<bool> {
     .rows_affected());
     Ok(n == 1)
 }
+
+/// How many deliveries wait, and when the oldest of them was queued (ms).
+pub async fn depth(db: &Database) -> Result<(i64, Option<i64>)> {
+    with_db!(db, pool => sqlx::query_as(
+        "SELECT CAST(COUNT(*) AS BIGINT), MIN(created_at) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await)
+}

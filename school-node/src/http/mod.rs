@@ -89,6 +89,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(health))
         .route("/static/site.css", get(stylesheet))
+        .route_layer(middleware::from_fn_with_state(
+            "school-node",
+            shared::metrics::track,
+        ))
         .nest("/admin", pages::admin::router(config.max_upload_bytes))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(form_limit))

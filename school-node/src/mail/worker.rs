@@ -44,6 +44,7 @@ pub async fn deliver_due(
 ) -> anyhow::Result<usize> {
     let mut sent = 0;
     let at = now_millis();
+    metrics::gauge!("node_mail_outbox_depth").set(outbox::unsent_count(db).await? as f64);
     for mail in outbox::due(db, at, BATCH).await? {
         if !outbox::claim(db, &mail.id, at, at + CLAIM_MILLIS).await? {
             continue;
@@ -63,6 +64,7 @@ pub async fn deliver_due(
         match mailer.send(&mail).await {
             Ok(()) => {
                 outbox::mark_sent(db, &mail.id, now_millis()).await?;
+                metrics::counter!("node_letters_total", "outcome" => "sent").increment(1);
                 tracing::info!(id = %mail.id, attempts = mail.attempts + 1, "mail sent");
                 sent += 1;
             }

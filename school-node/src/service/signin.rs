@@ -67,6 +67,7 @@ impl SignIn {
         // Counted by what was typed, so an unknown name is answered exactly like a known one.
         let login = if typed.contains('@') { &email } else { &key };
         if self.throttle.paused(login, from).await? {
+            metrics::counter!("node_throttled_total").increment(1);
             return Ok(Outcome::Throttled { minutes });
         }
         let delay = self.throttle.delay(login).await?;

@@ -615,3 +615,71 @@ async fn the_retention_sweep_brings_every_table_back_to_a_bounded_size() {
         "the current key of each algorithm stays, the retired one goes"
     );
 }
+
+/// The value of one series in a Prometheus text page (0 when it is not there yet).
+fn series(page: &str, name: &str, labels: &[&str]) -> f64 {
+    page.lines()
+        .filter(|l| l.starts_with(name) && labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_on_their_own_address_move_with_the_work() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let stack = Stack::start(|c| {
+        c.metrics_listen = Some(format!("127.0.0.1:{port}").parse().unwrap());
+    })
+    .await;
+    let scrape = || async {
+        reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // Not on the public address.
+    let public = reqwest::get(format!("{}/metrics", stack.idp_url))
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let before = scrape().await;
+    let browser = stack.browser();
+    let code = stack.code(&browser, "rp-basic", CHALLENGE).await;
+    let (status, _) = token(
+        &stack,
+        &code_form(&code, VERIFIER),
+        Some(("rp-basic", SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let after = scrape().await;
+    for (name, labels) in [
+        (
+            "http_requests_total",
+            &["service=\"idp\"", "route=\"/token\"", "status=\"200\""][..],
+        ),
+        (
+            "idp_signins_total",
+            &["method=\"password\"", "outcome=\"ok\""][..],
+        ),
+        (
+            "idp_token_requests_total",
+            &["grant=\"authorization_code\""][..],
+        ),
+        (
+            "http_request_duration_seconds_count",
+            &["route=\"/authorize\""][..],
+        ),
+    ] {
+        assert!(
+            series(&after, name, labels) > series(&before, name, labels),
+            "{name}{labels:?} did not move:\n{after}"
+        );
+    }
+}

@@ -91,6 +91,12 @@ async fn issue(
 ) -> Result<TokenResponse, OAuthError> {
     let form = parse(headers, body)?;
     let client = client(state, headers, &form, "/token").await?;
+    let grant: &'static str = match form.grant_type.as_str() {
+        "authorization_code" => "authorization_code",
+        "refresh_token" => "refresh_token",
+        _ => "other",
+    };
+    metrics::counter!("idp_token_requests_total", "grant" => grant).increment(1);
     match form.grant_type.as_str() {
         "authorization_code" => {
             let code = form
