@@ -211,7 +211,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         clock: config.clock.clone(),
         retention_seconds: config.retention_hours * 3600,
     };
-    let state = AppState {
+    let state = AppState::new(crate::state::Services {
         config: Arc::new(config),
         keys,
         clients,
@@ -226,7 +226,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         tokens,
         node_requests,
         health,
-    };
+    });
     Ok((
         state,
         Workers {

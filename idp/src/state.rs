@@ -18,8 +18,25 @@ use crate::service::signin::SignIn;
 use crate::service::tokens::Tokens;
 use crate::service::upstream::Upstreams;
 
+/// Cloned for every request (each extractor and middleware takes its own), so it is one `Arc`:
+/// cloning the services themselves cost a silent-SSO hop half its CPU.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+pub struct Services {
     pub config: Arc<Config>,
     pub keys: KeyRing,
     pub clients: Registry,

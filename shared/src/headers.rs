@@ -57,18 +57,41 @@ impl SecurityPolicy {
     }
 }
 
-/// The middleware: `axum::middleware::from_fn_with_state(Arc::new(policy), security_headers)`.
+/// The headers built once, for every response and for the one framable path.
+pub struct BuiltHeaders {
+    everywhere: HeaderMap,
+    framable: Option<(String, HeaderMap)>,
+}
+
+impl From<SecurityPolicy> for BuiltHeaders {
+    fn from(policy: SecurityPolicy) -> Self {
+        let framable = policy
+            .frameable
+            .as_ref()
+            .map(|(path, _)| (path.clone(), policy.headers_for(path)));
+        Self {
+            everywhere: policy.headers_for(""),
+            framable,
+        }
+    }
+}
+
+/// The middleware:
+/// `axum::middleware::from_fn_with_state(Arc::new(BuiltHeaders::from(policy)), security_headers)`.
 pub async fn security_headers(
-    State(policy): State<Arc<SecurityPolicy>>,
+    State(built): State<Arc<BuiltHeaders>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path().to_owned();
+    let framed = built
+        .framable
+        .as_ref()
+        .filter(|(path, _)| request.uri().path() == path)
+        .map(|(_, headers)| headers);
+    let headers = framed.unwrap_or(&built.everywhere);
     let mut response = next.run(request).await;
-    for (name, value) in policy.headers_for(&path) {
-        if let Some(name) = name {
-            response.headers_mut().insert(name, value);
-        }
+    for (name, value) in headers {
+        response.headers_mut().insert(name, value.clone());
     }
     response
 }

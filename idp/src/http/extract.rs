@@ -34,7 +34,9 @@ pub fn browser_cookie_name(secure: bool) -> &'static str {
 /// nothing. Made on first use; the `browser_cookie` middleware sets it then.
 #[derive(Clone)]
 pub struct Browser {
-    value: String,
+    /// The cookie's value, or for a new browser one made when first used (most requests, like
+    /// a silent sign-in, never need it).
+    value: Arc<std::sync::OnceLock<String>>,
     fresh: bool,
     used: Arc<AtomicBool>,
 }
@@ -47,12 +49,12 @@ impl Browser {
             .filter(|v| is_token(v))
         {
             Some(value) => Self {
-                value,
+                value: Arc::new(std::sync::OnceLock::from(value)),
                 fresh: false,
                 used: Arc::default(),
             },
             None => Self {
-                value: random_token(),
+                value: Arc::default(),
                 fresh: true,
                 used: Arc::default(),
             },
@@ -60,15 +62,19 @@ impl Browser {
     }
 
     /// The token forms carry. Using it makes a new browser keep its cookie.
+    fn value(&self) -> &str {
+        self.value.get_or_init(random_token)
+    }
+
     pub fn csrf_token(&self) -> String {
         self.used.store(true, Ordering::Relaxed);
-        hex_sha256(&format!("csrf:{}", self.value))
+        hex_sha256(&format!("csrf:{}", self.value()))
     }
 
     /// The cookie to set, when this browser had none and a page used it.
     pub(super) fn cookie_to_set(&self, secure: bool) -> Option<Cookie<'static>> {
         (self.fresh && self.used.load(Ordering::Relaxed)).then(|| {
-            Cookie::build((browser_cookie_name(secure), self.value.clone()))
+            Cookie::build((browser_cookie_name(secure), self.value().to_owned()))
                 .path("/")
                 .http_only(true)
                 .secure(secure)
@@ -81,11 +87,11 @@ impl Browser {
     /// the store never holds the value itself. Using it makes a new browser keep its cookie.
     pub fn binding(&self) -> String {
         self.used.store(true, Ordering::Relaxed);
-        hex_sha256(&format!("step:{}", self.value))
+        hex_sha256(&format!("step:{}", self.value()))
     }
 
     fn matches(&self, submitted: &str) -> bool {
-        let expected = hex_sha256(&format!("csrf:{}", self.value));
+        let expected = hex_sha256(&format!("csrf:{}", self.value()));
         !self.fresh && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
     }
 }

@@ -22,7 +22,7 @@ use crate::state::AppState;
 use extract::{Browser, RequestId};
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(
             "/.well-known/openid-configuration",
             get(protocol::discovery::configuration),
@@ -70,11 +70,17 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(protocol::discovery::health))
         .route("/health/live", get(protocol::discovery::live))
         .route("/health/ready", get(protocol::discovery::health))
-        .route("/static/idp.css", get(stylesheet))
-        .route_layer(middleware::from_fn_with_state(
+        .route("/static/idp.css", get(stylesheet));
+    // Requests are counted only where metrics are served.
+    let routes = if state.config.metrics_listen.is_some() {
+        routes.route_layer(middleware::from_fn_with_state(
             "idp",
             shared::metrics::track,
         ))
+    } else {
+        routes
+    };
+    routes
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(64 * 1024))
         .layer(middleware::from_fn_with_state(
@@ -84,12 +90,14 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(error_pages))
         .layer(middleware::from_fn(shared::observe::request_id))
         .layer(middleware::from_fn_with_state(
-            std::sync::Arc::new(shared::headers::SecurityPolicy {
-                // The sign-out page loads the schools' front-channel logout frames.
-                frame_src: "http: https:".into(),
-                frameable: None,
-                https: secure(&state),
-            }),
+            std::sync::Arc::new(shared::headers::BuiltHeaders::from(
+                shared::headers::SecurityPolicy {
+                    // The sign-out page loads the schools' front-channel logout frames.
+                    frame_src: "http: https:".into(),
+                    frameable: None,
+                    https: secure(&state),
+                },
+            )),
             shared::headers::security_headers,
         ))
         .with_state(state)
@@ -163,9 +171,8 @@ async fn error_pages(mut request: Request, next: Next) -> Response {
     request
         .extensions_mut()
         .insert(RequestId(request_id.clone()));
-    let headers = request.headers().clone();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // Only an error page needs the language; the method and path are in the request's span.
+    let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).cloned();
     let mut response = next.run(request).await;
     let status = response.status();
     let mark = response.extensions_mut().remove::<ErrorMark>();
@@ -190,9 +197,13 @@ async fn error_pages(mut request: Request, next: Next) -> Response {
         }
     };
     if status.is_server_error() {
-        tracing::error!(%request_id, %method, %path, cause = error.cause.as_deref().unwrap_or(""), "request failed");
+        tracing::error!(%request_id, cause = error.cause.as_deref().unwrap_or(""), "request failed");
     } else {
-        tracing::info!(%request_id, %method, %path, %status, cause = error.cause.as_deref().unwrap_or(""), "error page");
+        tracing::info!(%request_id, %status, cause = error.cause.as_deref().unwrap_or(""), "error page");
+    }
+    let mut headers = axum::http::HeaderMap::new();
+    if let Some(value) = accept_language {
+        headers.insert(header::ACCEPT_LANGUAGE, value);
     }
     let t = error.lang.unwrap_or_else(|| i18n::texts(&headers, None));
     let page = MessagePage {

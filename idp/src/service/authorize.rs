@@ -74,7 +74,7 @@ impl Authorizer {
         &self,
         raw: &RawAuthorize,
         cookie: Option<&str>,
-        browser: &str,
+        browser: impl FnOnce() -> String,
     ) -> Result<Authorized, Refused> {
         // Until the client and its redirect URI are known good, nothing is redirected.
         let client = self
@@ -143,7 +143,7 @@ impl Authorizer {
         }
         let location = self
             .pending
-            .begin(Purpose::Authorize(request), browser)
+            .begin(Purpose::Authorize(request), &browser())
             .await?;
         Ok(Authorized::SignIn { location })
     }

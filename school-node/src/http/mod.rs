@@ -101,7 +101,7 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn(shared::observe::request_id))
         .layer(middleware::from_fn_with_state(
-            std::sync::Arc::new(security_policy(&state)),
+            std::sync::Arc::new(shared::headers::BuiltHeaders::from(security_policy(&state))),
             shared::headers::security_headers,
         ))
         .with_state(state)

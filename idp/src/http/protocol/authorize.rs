@@ -49,7 +49,8 @@ async fn authorize(
     let t = i18n::texts(&headers, raw.ui_locales.as_deref());
     let authorized = state
         .authorizer
-        .authorize(&raw, cookie.as_deref(), &browser.binding())
+        // Only a sign-in that waits binds the browser (a silent hop sets no cookie).
+        .authorize(&raw, cookie.as_deref(), || browser.binding())
         .await
         .map_err(|refused| {
             match refused {
