@@ -93,6 +93,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         inline: config.clients.clone(),
         file: config.clients_file.clone(),
         clock: clock.clone(),
+        last_written: Default::default(),
     };
     registration.sync().await?;
     let issuer = config.issuer.clone();

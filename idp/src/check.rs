@@ -40,6 +40,7 @@ pub async fn check_config(config: &Config) -> Vec<shared::check::Finding> {
             inline: config.clients.clone(),
             file: config.clients_file.clone(),
             clock: config.clock.clone(),
+            last_written: Default::default(),
         };
         findings.push(
             check("clients", async {

@@ -305,15 +305,7 @@ fn toml_clients(text: &str) -> anyhow::Result<ClientsFile> {
 /// The stored form of a client secret. Secrets are 256-bit random values, so one SHA-256 is as
 /// strong as a slow hash and keeps the token endpoint fast.
 pub fn hash_secret(secret: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(secret.as_bytes());
-    format!(
-        "sha256:{}",
-        digest
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
+    format!("sha256:{}", shared::http::sha256_hex(secret))
 }
 
 #[cfg(test)]

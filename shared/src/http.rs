@@ -42,6 +42,50 @@ pub fn client_builder() -> reqwest::ClientBuilder {
         .timeout(Duration::from_secs(10))
 }
 
+/// The address a request came from: behind a trusted proxy the last `X-Forwarded-For` entry,
+/// otherwise the connection's peer. None when the server was started without connection info.
+pub fn client_addr(
+    parts: &axum::http::request::Parts,
+    trust_forwarded_for: bool,
+) -> Option<IpAddr> {
+    if trust_forwarded_for {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.rsplit(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+/// The network an address is counted by when throttling: IPv6 clients rotate through their
+/// /64, so that is one network; an IPv4 address is its own.
+pub fn network_of(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+    }
+}
+
+/// Lower-case hex of the SHA-256 of `s`.
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(s.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Completes on SIGTERM (how service managers and orchestrators stop a process) or Ctrl-C.
 pub async fn termination() {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -1,17 +1,16 @@
 //! Request extractors: the browser's binding cookie and the forms whose CSRF token matches it,
 //! the IdP session cookie, the client address, and the request id.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::AppError;
@@ -68,7 +67,7 @@ impl Browser {
 
     pub fn csrf_token(&self) -> String {
         self.used.store(true, Ordering::Relaxed);
-        hex_sha256(&format!("csrf:{}", self.value()))
+        shared::http::sha256_hex(&format!("csrf:{}", self.value()))
     }
 
     /// The cookie to set, when this browser had none and a page used it.
@@ -87,20 +86,13 @@ impl Browser {
     /// the store never holds the value itself. Using it makes a new browser keep its cookie.
     pub fn binding(&self) -> String {
         self.used.store(true, Ordering::Relaxed);
-        hex_sha256(&format!("step:{}", self.value()))
+        shared::http::sha256_hex(&format!("step:{}", self.value()))
     }
 
     fn matches(&self, submitted: &str) -> bool {
-        let expected = hex_sha256(&format!("csrf:{}", self.value()));
+        let expected = shared::http::sha256_hex(&format!("csrf:{}", self.value()));
         !self.fresh && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes()))
     }
-}
-
-fn hex_sha256(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Browser {
@@ -184,23 +176,9 @@ impl FromRequestParts<AppState> for ClientAddr {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.config.trust_forwarded_for {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if let Some(addr) = forwarded {
-                return Ok(ClientAddr(addr));
-            }
-        }
-        let ConnectInfo(addr) = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .cloned()
-            .ok_or_else(|| AppError::internal("the server was started without connection info"))?;
-        Ok(ClientAddr(addr.ip()))
+        shared::http::client_addr(parts, state.config.trust_forwarded_for)
+            .map(ClientAddr)
+            .ok_or_else(|| AppError::internal("the server was started without connection info"))
     }
 }
 

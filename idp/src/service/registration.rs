@@ -19,6 +19,9 @@ pub struct Registration {
     pub inline: Vec<ClientConfig>,
     pub file: Option<PathBuf>,
     pub clock: Clock,
+    /// What this process last wrote, so an unchanged configuration is not written again at
+    /// every reload (a thousand clients would otherwise be a thousand upserts a round).
+    pub last_written: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Registration {
@@ -40,6 +43,17 @@ impl Registration {
     /// Makes the stored registry what the configuration says, and reloads it.
     pub async fn sync(&self) -> anyhow::Result<()> {
         let wanted = self.effective()?;
+        let fingerprint = serde_json::to_string(&wanted)?;
+        let unchanged = self
+            .last_written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            == Some(&fingerprint);
+        if unchanged {
+            // Still follow what other instances or the CLI may have changed.
+            return self.registry.reload(&self.db).await;
+        }
         let now = self.clock.now();
         for client in &wanted {
             store::clients::upsert(&self.db, client, now)
@@ -52,6 +66,7 @@ impl Registration {
                 tracing::info!(client = %stored.client_id, "a client left the configuration: unregistered");
             }
         }
+        *self.last_written.lock().unwrap_or_else(|p| p.into_inner()) = Some(fingerprint);
         self.registry.reload(&self.db).await
     }
 }

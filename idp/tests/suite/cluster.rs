@@ -3,13 +3,9 @@
 //! Needs TEST_DATABASE_URL and TEST_REDIS_URL, so it is `#[ignore]`d in the plain test run;
 //! .ci/run runs it with `--include-ignored`, and then it fails when either is missing.
 
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use school_node::service::accounts::{self, PersonalDataInput};
-use school_node::service::passwords::Secret;
-use school_node::store::accounts::Role;
 use tokio::process::{Child, Command};
 
 const SECRET: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
@@ -72,42 +68,14 @@ async fn two_processes_share_codes_and_sessions() {
     let issuer = format!("http://127.0.0.1:{port_a}");
 
     // A school node that checks the passwords.
-    let node_listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let node_url = format!(
-        "http://127.0.0.1:{}",
-        node_listener.local_addr().unwrap().port()
-    );
-    let mut node_config = school_node::Config {
-        institution_id: "jpk".into(),
-        institution_name: "Jõgeva Põhikool".into(),
-        public_url: node_url.clone(),
-        data_dir: dir.path().join("jpk"),
-        ..Default::default()
-    };
-    node_config.sso = school_node::sso::SsoConfig {
-        issuer: issuer.clone(),
-        client_id: "jpk".into(),
-        client_secret: SECRET.into(),
-        ..Default::default()
-    };
-    let node = school_node::Application::build_on(node_config, node_listener)
-        .await
-        .unwrap();
-    let input = PersonalDataInput {
-        first_name: "Mari".into(),
-        last_name: "Maasikas".into(),
-        ..Default::default()
-    };
-    let mari = accounts::create(&node.state().db, &input, &[Role::Teacher], None)
-        .await
-        .unwrap();
-    let pw = Secret::new("maasikad-2024");
-    accounts::change_password(&node.state().db, &mari, &pw, &pw)
-        .await
-        .unwrap();
-    tokio::spawn(node.run());
+    let (node_url, mari) = crate::common::node_with_mari(
+        &dir.path().join("jpk"),
+        &issuer,
+        SECRET,
+        "maasikad-2024",
+        |_| {},
+    )
+    .await;
 
     let clients = dir.path().join("clients.toml");
     std::fs::write(

@@ -2,6 +2,7 @@
 //! (`links`), and two IdP processes acting as one on PostgreSQL and Redis (`cluster`).
 
 mod cluster;
+mod common;
 mod keys;
 mod links;
 mod observe;

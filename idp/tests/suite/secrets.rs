@@ -2,13 +2,9 @@
 //! password checked at the node, the code exchanged with the client's secret, a refresh) never
 //! writes a password, a client secret or an upstream's secret, read from a file, to its log.
 
-use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use school_node::service::accounts::{self, PersonalDataInput};
-use school_node::service::passwords::Secret;
-use school_node::store::accounts::Role;
 use tokio::process::Command;
 
 const CLIENT_SECRET: &str = "c0ffee-client-secret-4f6a2b9d1e8c7a5b3f2e1d0c9b8a7f6e5d4c3b2a1908";
@@ -27,46 +23,19 @@ async fn a_debug_log_of_a_whole_sign_in_holds_no_secret() {
         .port();
     let issuer = format!("http://127.0.0.1:{port}");
 
-    let node_listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .unwrap();
-    let node_url = format!(
-        "http://127.0.0.1:{}",
-        node_listener.local_addr().unwrap().port()
-    );
-    let mut node_config = school_node::Config {
-        institution_id: "jpk".into(),
-        institution_name: "Jõgeva Põhikool".into(),
-        public_url: node_url.clone(),
-        data_dir: dir.path().join("jpk"),
-        ..Default::default()
-    };
-    node_config.sso = school_node::sso::SsoConfig {
-        issuer: issuer.clone(),
-        client_id: "jpk".into(),
-        client_secret: CLIENT_SECRET.into(),
-        ..Default::default()
-    };
-    assert!(
-        !format!("{node_config:?}").contains(CLIENT_SECRET),
-        "the node's Debug"
-    );
-    let node = school_node::Application::build_on(node_config, node_listener)
-        .await
-        .unwrap();
-    let input = PersonalDataInput {
-        first_name: "Mari".into(),
-        last_name: "Maasikas".into(),
-        ..Default::default()
-    };
-    let mari = accounts::create(&node.state().db, &input, &[Role::Teacher], None)
-        .await
-        .unwrap();
-    let pw = Secret::new(PASSWORD);
-    accounts::change_password(&node.state().db, &mari, &pw, &pw)
-        .await
-        .unwrap();
-    tokio::spawn(node.run());
+    let (node_url, _) = crate::common::node_with_mari(
+        &dir.path().join("jpk"),
+        &issuer,
+        CLIENT_SECRET,
+        PASSWORD,
+        |config| {
+            assert!(
+                !format!("{config:?}").contains(CLIENT_SECRET),
+                "the node's Debug"
+            )
+        },
+    )
+    .await;
 
     std::fs::write(dir.path().join("upstream-secret"), UPSTREAM_SECRET).unwrap();
     std::fs::write(

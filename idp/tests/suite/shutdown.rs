@@ -20,6 +20,33 @@ async fn listener() -> TcpListener {
         .unwrap()
 }
 
+/// A session of account `sub` at client `client` is stored, then ends: its logout is queued.
+async fn signed_out(app: &Application, client: &str, sub: &str) {
+    let mut session = app.state().sessions.start();
+    session.accounts.insert(
+        client.into(),
+        SignedInAccount {
+            sub: sub.into(),
+            claims: Default::default(),
+            auth_time: 0,
+            amr: vec!["pwd".into()],
+            acr: Acr::Low,
+            via_link: None,
+        },
+    );
+    session.participants.insert(client.into());
+    app.state()
+        .sessions
+        .save(&random_token(), &session)
+        .await
+        .unwrap();
+    app.deliveries()
+        .unwrap()
+        .announce_logout(&session)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_delivery_under_way_finishes_and_is_not_sent_again_after_a_restart() {
     // A node whose back-channel endpoint takes its time, counting the logouts it got.
@@ -65,29 +92,7 @@ async fn a_delivery_under_way_finishes_and_is_not_sent_again_after_a_restart() {
         .await
         .unwrap();
     let db = app.database().unwrap();
-    let mut session = app.state().sessions.start();
-    session.accounts.insert(
-        "slow".into(),
-        SignedInAccount {
-            sub: "account-1".into(),
-            claims: Default::default(),
-            auth_time: 0,
-            amr: vec!["pwd".into()],
-            acr: Acr::Low,
-            via_link: None,
-        },
-    );
-    session.participants.insert("slow".into());
-    app.state()
-        .sessions
-        .save(&random_token(), &session)
-        .await
-        .unwrap();
-    app.deliveries()
-        .unwrap()
-        .announce_logout(&session)
-        .await
-        .unwrap();
+    signed_out(&app, "slow", "account-1").await;
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(app.run_until(async move {
@@ -154,24 +159,7 @@ async fn a_given_up_delivery_is_listed_and_can_be_retried_or_discarded() {
         .unwrap();
     let db = app.database().unwrap();
     for sub in ["a-1", "a-2"] {
-        let mut session = app.state().sessions.start();
-        session.accounts.insert(
-            "refusing".into(),
-            SignedInAccount {
-                sub: sub.into(),
-                claims: Default::default(),
-                auth_time: 0,
-                amr: vec!["pwd".into()],
-                acr: Acr::Low,
-                via_link: None,
-            },
-        );
-        session.participants.insert("refusing".into());
-        app.deliveries()
-            .unwrap()
-            .announce_logout(&session)
-            .await
-            .unwrap();
+        signed_out(&app, "refusing", sub).await;
     }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(app.run_until(async move {

@@ -1,9 +1,9 @@
 //! Request extractors: the page context (language, session, signed-in account), the guards for
 //! signed-in people and admins, the client address, and forms whose CSRF token was checked.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, OriginalUri, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 use rand::RngExt;
@@ -216,23 +216,9 @@ impl FromRequestParts<AppState> for ClientAddr {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if state.config.trust_forwarded_for {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .and_then(|v| v.trim().parse().ok());
-            if let Some(addr) = forwarded {
-                return Ok(ClientAddr(addr));
-            }
-        }
-        let ConnectInfo(addr) = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .cloned()
-            .ok_or_else(|| AppError::internal("the server was started without connection info"))?;
-        Ok(ClientAddr(addr.ip()))
+        shared::http::client_addr(parts, state.config.trust_forwarded_for)
+            .map(ClientAddr)
+            .ok_or_else(|| AppError::internal("the server was started without connection info"))
     }
 }
 

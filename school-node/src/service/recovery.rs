@@ -5,7 +5,6 @@ use shared::OptionalText;
 use std::net::IpAddr;
 
 use rand::RngExt;
-use sha2::{Digest, Sha256};
 
 use super::accounts::{self, Account};
 use super::passwords::{self, Secret};
@@ -32,10 +31,7 @@ pub struct Recovery {
 }
 
 fn hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    shared::http::sha256_hex(token)
 }
 
 fn looks_like_token(token: &str) -> bool {

@@ -49,16 +49,7 @@ pub struct Throttle {
     config: ThrottleConfig,
 }
 
-/// IPv6 clients rotate through their /64, so count the network, not the address.
-fn network(addr: IpAddr) -> String {
-    match addr {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-        }
-    }
-}
+use shared::http::network_of as network;
 
 fn address_key(addr: IpAddr) -> String {
     format!("fail:addr:{}", network(addr))

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use shared::ephemeral::Ephemeral;
 use shared::jwt::{Alg, Claims, to_claims};
 use shared::{ClientId, Clock, Sid};
@@ -57,12 +56,7 @@ pub struct Tokens {
     pub clock: Clock,
 }
 
-fn sha256_hex(s: &str) -> String {
-    Sha256::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use shared::http::sha256_hex;
 
 fn code_key(code: &str) -> String {
     format!("code:{}", sha256_hex(code))
