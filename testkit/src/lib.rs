@@ -137,6 +137,26 @@ pub async fn confirm_idp_logout(
         .expect("the IdP answers")
 }
 
+/// Sends an authorization request (with a client that shows redirects rather than following
+/// them) and opens the IdP's sign-in page it leads to; returns the page's HTML.
+pub async fn sign_in_page(client: &reqwest::Client, idp: &str, authorize: &str) -> String {
+    let answer = client.get(authorize).send().await.expect("the IdP answers");
+    let to_form = answer
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no redirect to the sign-in page: {}", answer.status()))
+        .to_owned();
+    client
+        .get(format!("{idp}{to_form}"))
+        .send()
+        .await
+        .expect("the IdP answers")
+        .text()
+        .await
+        .expect("a page")
+}
+
 /// Fills in the IdP's sign-in page (`page` is its HTML, fetched by this same `client`) and
 /// submits it.
 pub async fn submit_idp_login(

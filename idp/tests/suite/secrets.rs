@@ -91,16 +91,7 @@ async fn a_debug_log_of_a_whole_sign_in_holds_no_secret() {
         "{issuer}/authorize?client_id=jpk&redirect_uri={}&response_type=code&scope=openid%20offline_access&state=s&nonce=n&code_challenge={CHALLENGE}&code_challenge_method=S256",
         testkit::urlencode("http://127.0.0.1:9/cb")
     );
-    let to_form = browser.get(&authorize).send().await.unwrap();
-    let to_form = to_form.headers()["location"].to_str().unwrap().to_owned();
-    let page = browser
-        .get(format!("{issuer}{to_form}"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = testkit::sign_in_page(&browser, &issuer, &authorize).await;
     let done = testkit::submit_idp_login(&browser, &issuer, &page, "Mari Maasikas", PASSWORD).await;
     let location = done.headers()["location"].to_str().unwrap().to_owned();
     let code = reqwest::Url::parse(&location)

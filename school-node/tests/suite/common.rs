@@ -55,6 +55,14 @@ impl TestNode {
 
     /// A node that sends its mail to `smtp`, retrying quickly.
     pub async fn spawn_with_smtp(smtp: &testkit::smtp::SmtpServer) -> TestNode {
+        Self::spawn_with_smtp_and(smtp, |_| {}).await
+    }
+
+    /// As `spawn_with_smtp`, with more settings.
+    pub async fn spawn_with_smtp_and(
+        smtp: &testkit::smtp::SmtpServer,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestNode {
         let port = smtp.port;
         Self::spawn_with(|c| {
             c.mail.transport = school_node::mail::TransportKind::Smtp;
@@ -65,6 +73,7 @@ impl TestNode {
             c.mail.poll_millis = 100;
             c.mail.retry_base_millis = 100;
             c.mail.retry_max_millis = 400;
+            adjust(c);
         })
         .await
     }

@@ -491,16 +491,8 @@ async fn by_default_mail_is_written_to_the_mail_folder() {
 #[tokio::test]
 async fn a_letter_past_its_deadline_is_shown_to_the_admin_to_retry_or_discard() {
     let mut smtp = SmtpServer::start().await;
-    let port = smtp.port;
-    let node = TestNode::spawn_with(|c| {
-        c.mail.transport = school_node::mail::TransportKind::Smtp;
-        c.mail.smtp_host = "127.0.0.1".into();
-        c.mail.smtp_port = port;
-        c.mail.smtp_security = school_node::mail::Security::None;
-        c.mail.from = "robot@jpk.example.ee".into();
-        c.mail.poll_millis = 100;
+    let node = TestNode::spawn_with_smtp_and(&smtp, |c| {
         c.mail.retry_base_millis = 200;
-        c.mail.retry_max_millis = 400;
         c.mail.deadline_seconds = 1;
     })
     .await;

@@ -100,15 +100,7 @@ async fn a_sign_in_form_replayed_from_another_browser_signs_no_one_in() {
         stack.idp_url,
         urlencode(REDIRECT_URI)
     );
-    let to_form = location(&victim, &authorize).await;
-    let page = victim
-        .get(format!("{}{to_form}", stack.idp_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = testkit::sign_in_page(&victim, &stack.idp_url, &authorize).await;
 
     // Another browser (its own cookie jar, or none) posts the very same values.
     let attacker = stack.browser();
@@ -140,7 +132,7 @@ async fn a_sign_in_form_replayed_from_another_browser_signs_no_one_in() {
     // Even with a form token of its own (from opening the same sign-in page), the other
     // browser cannot finish a sign-in that this one began.
     let own_page = attacker
-        .get(format!("{}{to_form}", stack.idp_url))
+        .get(format!("{}/login?r={}", stack.idp_url, hidden(&page, "r")))
         .send()
         .await
         .unwrap()
@@ -155,15 +147,7 @@ async fn a_sign_in_form_replayed_from_another_browser_signs_no_one_in() {
     assert!(after.contains("error=login_required"), "{after}");
 
     // The browser that began the sign-in could start again; this waiting one was spent.
-    let to_form = location(&victim, &authorize).await;
-    let page = victim
-        .get(format!("{}{to_form}", stack.idp_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = testkit::sign_in_page(&victim, &stack.idp_url, &authorize).await;
     let r = submit_idp_login(&victim, &stack.idp_url, &page, USERNAME, PASSWORD).await;
     let done = r.headers()["location"].to_str().unwrap();
     assert!(
@@ -227,15 +211,7 @@ async fn sign_in_page(stack: &Stack, browser: &reqwest::Client) -> String {
         stack.idp_url,
         urlencode(REDIRECT_URI)
     );
-    let to_form = location(browser, &authorize).await;
-    browser
-        .get(format!("{}{to_form}", stack.idp_url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    testkit::sign_in_page(browser, &stack.idp_url, &authorize).await
 }
 
 fn browser_at(addr: &str) -> reqwest::Client {

@@ -313,6 +313,37 @@ async fn every_response_carries_the_security_headers_and_only_the_idp_may_frame_
     assert!(r.headers().get("x-frame-options").is_none());
 }
 
+/// Signs in with the school's own form (`/login?local=1`); returns the page it ends on.
+async fn local_sign_in(
+    client: &reqwest::Client,
+    site: &str,
+    username: &str,
+    password: &str,
+) -> String {
+    let form = client
+        .get(format!("{site}/login?local=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    client
+        .post(format!("{site}/login"))
+        .form(&[
+            ("csrf", hidden(&form, "csrf")),
+            ("username", username.to_owned()),
+            ("password", password.to_owned()),
+            ("next", "/".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Signs Mari in at jpk through the IdP in this browser.
 async fn mari_through_the_idp(federation: &federation::Federation, client: &reqwest::Client) {
     let jpk = federation.node("jpk").unwrap().url();
@@ -349,26 +380,8 @@ async fn a_new_password_ends_the_accounts_other_sessions_here_and_at_the_idp() {
     mari_through_the_idp(&federation, &a).await;
     mari_through_the_idp(&federation, &b).await;
     // C signs in with the school's own form, not through the IdP.
-    let form = c
-        .get(format!("{jpk}/login?local=1"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let home = c
-        .post(format!("{jpk}/login"))
-        .form(&[
-            ("csrf", hidden(&form, "csrf")),
-            ("username", "Mari Maasikas".to_owned()),
-            ("password", DEMO_PASSWORD.to_owned()),
-            ("next", "/".to_owned()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert!(home.text().await.unwrap().contains("Tere, Mari Maasikas!"));
+    let home = local_sign_in(&c, &jpk, "Mari Maasikas", DEMO_PASSWORD).await;
+    assert!(home.contains("Tere, Mari Maasikas!"));
     for browser in [&a, &b, &c] {
         assert_eq!(
             profile_lands_on(&federation, browser).await,
@@ -470,28 +483,7 @@ async fn a_temporary_password_is_replaced_on_the_idps_page_before_any_code() {
     // The school took the new password: the temporary one opens nothing any more.
     let local = browser(&federation);
     for (password, works) in [("78ecd619", false), ("peetri-uus-2026", true)] {
-        let form = local
-            .get(format!("{jpk}/login?local=1"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let home = local
-            .post(format!("{jpk}/login"))
-            .form(&[
-                ("csrf", hidden(&form, "csrf")),
-                ("username", "peeter uus".to_owned()),
-                ("password", password.to_owned()),
-                ("next", "/".to_owned()),
-            ])
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let home = local_sign_in(&local, &jpk, "peeter uus", password).await;
         assert_eq!(
             home.contains("Tere, Peeter Uus!"),
             works,
