@@ -206,11 +206,14 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         issuer,
         clock,
     };
+    let retention = crate::service::retention::Retention {
+        db: db.clone(),
+        clock: config.clock.clone(),
+        keep_seconds: config.retention_hours * 3600,
+    };
     let health = Health {
         db: db.clone(),
         ephemeral,
-        clock: config.clock.clone(),
-        retention_seconds: config.retention_hours * 3600,
     };
     let state = AppState::new(crate::state::Services {
         config: Arc::new(config),
@@ -227,6 +230,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         tokens,
         node_requests,
         health,
+        retention,
     });
     Ok((
         state,
@@ -345,7 +349,7 @@ fn spawn_retention(state: AppState) -> tokio::task::JoinHandle<()> {
         let every = Duration::from_secs(state.config.retention_sweep_seconds.max(1));
         loop {
             tokio::time::sleep(every).await;
-            if let Err(e) = state.health.sweep_retention().await {
+            if let Err(e) = state.retention.sweep().await {
                 tracing::warn!(error = %format!("{e:#}"), "the retention sweep failed");
             }
         }

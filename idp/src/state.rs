@@ -13,6 +13,7 @@ use crate::service::keys::KeyRing;
 use crate::service::linking::Linking;
 use crate::service::logout::Logout;
 use crate::service::node_requests::NodeRequests;
+use crate::service::retention::Retention;
 use crate::service::sessions::Sessions;
 use crate::service::signin::SignIn;
 use crate::service::tokens::Tokens;
@@ -51,4 +52,5 @@ pub struct Services {
     pub tokens: Tokens,
     pub node_requests: NodeRequests,
     pub health: Health,
+    pub retention: Retention,
 }

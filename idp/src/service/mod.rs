@@ -16,6 +16,7 @@ pub mod logout;
 pub mod new_password;
 pub mod node_requests;
 pub mod registration;
+pub mod retention;
 pub mod sessions;
 pub mod signin;
 pub mod throttle;

@@ -602,11 +602,11 @@ async fn the_retention_sweep_brings_every_table_back_to_a_bounded_size() {
     );
 
     // Nothing is swept while it may still matter…
-    let swept = stack.idp.health.sweep_retention().await.unwrap();
+    let swept = stack.idp.retention.sweep().await.unwrap();
     assert_eq!(swept, Default::default());
     // …and everything that ended is, once the retention has passed.
     clock.advance(Duration::from_secs(31 * 86_400));
-    stack.idp.health.sweep_retention().await.unwrap();
+    stack.idp.retention.sweep().await.unwrap();
     let [grants, refresh_tokens, outbox, keys] =
         idp::store::retention::sizes(&stack.idp_db).await.unwrap();
     assert_eq!((grants, refresh_tokens, outbox), (0, 0, 0));
