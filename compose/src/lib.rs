@@ -126,11 +126,49 @@ pub struct RunningIdp {
     pub state: idp::state::AppState,
     /// The IdP's database, for looking at what it stored.
     pub db: idp::store::Database,
+    config: idp::Config,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl RunningIdp {
     pub fn url(&self) -> String {
         format!("http://{}:{}", self.host, self.port)
+    }
+
+    async fn serve(config: idp::Config, listener: tokio::net::TcpListener) -> anyhow::Result<Self> {
+        let port = listener.local_addr()?.port();
+        let app = idp::Application::build_on(config.clone(), listener)
+            .await
+            .context("cannot start the IdP")?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        Ok(RunningIdp {
+            host: "127.0.0.1".into(),
+            port,
+            state: app.state().clone(),
+            db: app.database().context("a built IdP has its database")?,
+            task: tokio::spawn(app.run_until(async move {
+                let _ = stopped.await;
+            })),
+            config,
+            stop: Some(stop),
+        })
+    }
+
+    /// Stops the IdP as SIGTERM does (its workers finish what they hold); it no longer answers.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await?
+    }
+
+    /// Starts the IdP again on the same port, database and settings.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind((self.config.listen.ip(), self.port)).await?;
+        let host = self.host.clone();
+        *self = Self::serve(self.config.clone(), listener).await?;
+        self.host = host;
+        Ok(())
     }
 }
 
@@ -346,16 +384,9 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 config.delivery_retry_max_millis = 500;
                 config.delivery_poll_millis = 100;
             }
-            let app = idp::Application::build_on(config, listener)
-                .await
-                .context("cannot start the IdP")?;
-            Some(RunningIdp {
-                host: place.host.clone(),
-                port,
-                state: app.state().clone(),
-                db: app.database().context("a built IdP has its database")?,
-                task: tokio::spawn(app.run()),
-            })
+            let mut running = RunningIdp::serve(config, listener).await?;
+            running.host = place.host.clone();
+            Some(running)
         }
         _ => None,
     };

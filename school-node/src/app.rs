@@ -157,6 +157,11 @@ impl Application {
                 retry_base_millis: config.sso.sync_retry_base_millis,
                 retry_max_millis: config.sso.sync_retry_max_millis,
                 poll_millis: config.sso.sync_poll_millis,
+                deadline_millis: config
+                    .sso
+                    .sync_deadline_minutes
+                    .max(1)
+                    .saturating_mul(60_000),
                 wake: Arc::default(),
             };
             (Some(client), Some(Arc::new(api)), Some(sync))

@@ -24,7 +24,7 @@ pub struct AppState {
     /// The IdP as seen by this node, when single sign-on is configured.
     pub sso: Option<Arc<SsoClient>>,
     pub federation: Option<Arc<FederationApi>>,
-    /// Profile sync with the IdP, when single sign-on is configured.
+    /// Messages to the IdP (profile sync, sign-outs), when single sign-on is configured.
     pub idp_api: Option<IdpApi>,
     pub node_key: Arc<shared::jwt::SigningKey>,
 }
@@ -34,6 +34,14 @@ impl AppState {
     pub fn profile_changed(&self) {
         if let Some(api) = &self.idp_api {
             api.wake.notify_one();
+        }
+    }
+
+    pub fn sign_outs(&self) -> crate::service::sign_out::SignOuts<'_> {
+        crate::service::sign_out::SignOuts {
+            db: &self.db,
+            ephemeral: &self.ephemeral,
+            idp: self.idp_api.as_ref(),
         }
     }
 

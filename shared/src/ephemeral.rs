@@ -268,6 +268,52 @@ impl Ephemeral {
         }
     }
 
+    /// Removes `member` from the set at `key`, if it is there.
+    pub async fn remove_from_set(&self, key: &str, member: &str) -> anyhow::Result<()> {
+        match self {
+            Ephemeral::Memory(m) => {
+                m.with(|map, now| {
+                    if MemoryStore::live(map, key, now) {
+                        let entry = map.get_mut(key).expect("live");
+                        let mut members: Vec<String> =
+                            serde_json::from_slice(&entry.0).unwrap_or_default();
+                        members.retain(|m| m != member);
+                        entry.0 = serde_json::to_vec(&members).unwrap_or_default();
+                    }
+                });
+                Ok(())
+            }
+            Ephemeral::Redis { conn, prefix } => {
+                let _: () = conn.clone().srem(Self::key(prefix, key), member).await?;
+                Ok(())
+            }
+        }
+    }
+
+    /// How many members the sets at `keys` hold together, in one round trip.
+    pub async fn count_in_sets(&self, keys: &[String]) -> anyhow::Result<u64> {
+        match self {
+            Ephemeral::Memory(m) => Ok(m.with(|map, now| {
+                let mut sum = 0;
+                for key in keys {
+                    if MemoryStore::live(map, key, now) {
+                        sum += serde_json::from_slice::<Vec<String>>(&map[key.as_str()].0)
+                            .map_or(0, |v| v.len() as u64);
+                    }
+                }
+                sum
+            })),
+            Ephemeral::Redis { conn, prefix } => {
+                let mut pipe = redis::pipe();
+                for key in keys {
+                    pipe.scard(Self::key(prefix, key));
+                }
+                let counts: Vec<u64> = pipe.query_async(&mut conn.clone()).await?;
+                Ok(counts.into_iter().sum())
+            }
+        }
+    }
+
     /// The current value of a counter (0 when absent or expired).
     pub async fn count(&self, key: &str) -> anyhow::Result<u64> {
         Ok(self.get(key).await?.map(|v| parse_count(&v)).unwrap_or(0))

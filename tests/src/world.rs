@@ -322,7 +322,7 @@ impl World {
         }
         for node in &self.federation.nodes {
             let rows: Vec<NodeOutboxRow> = shared::with_db!(&node.state.db, pool => sqlx::query_as(
-                    "SELECT CAST(seq AS BIGINT), changes, CAST(attempts AS BIGINT), delivered_at, last_error FROM profile_changes ORDER BY seq",
+                    "SELECT CAST(seq AS BIGINT), kind || ' ' || payload, CAST(attempts AS BIGINT), delivered_at, COALESCE(last_error, '') || COALESCE(' given up ' || CAST(given_up_at AS TEXT), '') FROM idp_outbox ORDER BY seq",
                 )
                 .fetch_all(pool)
                 .await

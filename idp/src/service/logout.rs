@@ -135,7 +135,7 @@ impl Logout {
             out.institutions = self.deliveries.announce_logout(session).await?;
             out.frames = self.front_channel_frames(session);
         }
-        self.sessions.delete(cookie).await?;
+        self.sessions.delete(cookie, session.as_ref()).await?;
         out.ended = true;
         Ok(out)
     }
@@ -153,6 +153,7 @@ impl Logout {
     /// many ended. A session whose end cannot be queued is an error for the next round.
     pub async fn sweep_expired(&self) -> anyhow::Result<usize> {
         let ended = self.sessions.sweep().await?;
+        metrics::gauge!("idp_sessions_active").set(self.sessions.active_count().await? as f64);
         let mut failed = 0;
         for session in &ended {
             if let Err(e) = self.deliveries.announce_logout(session).await {

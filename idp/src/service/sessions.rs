@@ -176,6 +176,12 @@ impl Sessions {
         }
         let bucket = ends / self.bucket_seconds;
         if session.filed.bucket != bucket {
+            // Filed under one bucket only, so that counting the buckets counts the sessions.
+            if session.filed.bucket != i64::MIN {
+                self.store
+                    .remove_from_set(&bucket_key(session.filed.bucket), cookie)
+                    .await?;
+            }
             self.store
                 .add_to_set(&bucket_key(bucket), cookie, keep)
                 .await?;
@@ -199,8 +205,25 @@ impl Sessions {
             .await
     }
 
-    pub async fn delete(&self, cookie: &str) -> anyhow::Result<()> {
+    /// Removes the session behind `cookie`; `session` is what was loaded from it, if anything.
+    pub async fn delete(&self, cookie: &str, session: Option<&IdpSession>) -> anyhow::Result<()> {
+        let filed_here =
+            |s: &&IdpSession| !s.filed.cookie.is_empty() && cookie.starts_with(&s.filed.cookie);
+        if let Some(s) = session.filter(filed_here) {
+            self.store
+                .remove_from_set(&bucket_key(s.filed.bucket), cookie)
+                .await?;
+        }
         self.store.delete(&key(cookie)).await
+    }
+
+    /// Sessions that have not ended yet, on every instance.
+    pub async fn active_count(&self) -> anyhow::Result<u64> {
+        let now = self.clock.now();
+        let buckets = (now / self.bucket_seconds..=(now + self.idle_seconds) / self.bucket_seconds)
+            .map(bucket_key)
+            .collect::<Vec<_>>();
+        self.store.count_in_sets(&buckets).await
     }
 
     /// Takes the sessions that have expired since the last sweep (by any IdP instance) and
@@ -223,7 +246,7 @@ impl Sessions {
                 if let Some(session) = self.load_raw(&cookie).await?
                     && now >= self.ends_at(&session)
                 {
-                    self.delete(&cookie).await?;
+                    self.store.delete(&key(&cookie)).await?;
                     ended.push(session);
                 }
             }
@@ -268,7 +291,7 @@ impl Sessions {
                 self.store.add_to_set(&index, &cookie, ttl(left)).await?;
                 continue;
             }
-            self.delete(&cookie).await?;
+            self.delete(&cookie, Some(&session)).await?;
             ended.push(session);
         }
         Ok(ended)
@@ -360,5 +383,33 @@ mod tests {
         assert_eq!(ended.len(), 1);
         assert!(sessions.load(&c1).await.unwrap().is_none());
         assert!(sessions.load(&c2).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn active_sessions_are_counted_once_however_often_used_and_not_after_their_end() {
+        let clock = Clock::manual();
+        let sessions = sessions(&clock);
+        let (used, left, ended) = (random_token(), random_token(), random_token());
+        for cookie in [&used, &left, &ended] {
+            sessions.save(cookie, &sessions.start()).await.unwrap();
+        }
+        assert_eq!(sessions.active_count().await.unwrap(), 3);
+        // Used again and again, the session moves from bucket to bucket but counts once.
+        for _ in 0..4 {
+            clock.advance(Duration::from_secs(11));
+            let s = sessions.load(&used).await.unwrap().expect("alive");
+            sessions.save(&used, &s).await.unwrap();
+        }
+        assert_eq!(sessions.active_count().await.unwrap(), 3);
+        let s = sessions.load(&ended).await.unwrap();
+        sessions.delete(&ended, s.as_ref()).await.unwrap();
+        assert_eq!(sessions.active_count().await.unwrap(), 2, "signed out");
+        clock.advance(Duration::from_secs(30));
+        sessions.sweep().await.unwrap();
+        assert_eq!(
+            sessions.active_count().await.unwrap(),
+            1,
+            "idle past its end"
+        );
     }
 }

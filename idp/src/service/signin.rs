@@ -303,10 +303,10 @@ impl SignIn {
             None => None,
         }
         .unwrap_or_else(|| self.sessions.start());
-        session.accounts.insert(node_id.clone(), account.clone());
         if let Some(old) = old_cookie {
-            self.sessions.delete(old).await?;
+            self.sessions.delete(old, Some(&session)).await?;
         }
+        session.accounts.insert(node_id.clone(), account.clone());
         let cookie = random_token();
         let location = match &pending.purpose {
             Purpose::Authorize(request) => {

@@ -136,21 +136,20 @@ impl Ctx {
     /// instance) and at the IdP, which tells the other institutions. With `keep_own`, the
     /// session of the person who set it (this one) stays.
     pub async fn password_changed(&self, account_id: &str, keep_own: bool) -> PageResult<()> {
-        let own = self.session.id().map(|id| id.to_string());
-        let keep = own.as_deref().filter(|_| keep_own);
-        crate::sso::logout::end_sessions_of_sub_but(&self.state.ephemeral, account_id, keep)
+        let (keep_session, keep_sid) = if keep_own {
+            (
+                self.session.id().map(|id| id.to_string()),
+                self.session
+                    .get::<String>(crate::http::sso::SESSION_IDP_SID)
+                    .await?,
+            )
+        } else {
+            (None, None)
+        };
+        self.state
+            .sign_outs()
+            .password_changed(account_id, keep_session.as_deref(), keep_sid)
             .await?;
-        if let Some(api) = &self.state.idp_api {
-            let keep_sid: Option<String> = if keep_own {
-                self.session.get(crate::http::sso::SESSION_IDP_SID).await?
-            } else {
-                None
-            };
-            if let Err(e) = api.password_changed(account_id, keep_sid.as_deref()).await {
-                tracing::warn!(error = %format!("{e:#}"), "the IdP could not end the account's sessions");
-                self.flash(self.t().sso_unavailable).await?;
-            }
-        }
         Ok(())
     }
 }

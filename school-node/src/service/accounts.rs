@@ -337,8 +337,9 @@ pub async fn reset_to_temporary(db: &Database, id: &str) -> Result<Secret> {
     Ok(password)
 }
 
-pub async fn set_disabled(db: &Database, id: &str, disabled: bool) -> Result<()> {
-    if !store::set_disabled(db, id, disabled).await? {
+/// Reopens a closed account (closing it is `sign_out::SignOuts::close_account`).
+pub async fn reopen(db: &Database, id: &str) -> Result<()> {
+    if !store::set_disabled(db, id, false, false).await? {
         return Err(ServiceError::NotFound);
     }
     Ok(())

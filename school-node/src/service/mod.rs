@@ -2,9 +2,11 @@
 
 pub mod accounts;
 pub mod applications;
+pub mod idp_messages;
 pub mod import;
 pub mod passwords;
 pub mod recovery;
+pub mod sign_out;
 pub mod signin;
 pub mod throttle;
 

@@ -1,8 +1,9 @@
-//! The node's calls to the IdP's federation API, each with a fresh JWT signed by the node's key:
-//! profile sync (DESIGN §4.5) — changes made here go from the `profile_changes` outbox, oldest
-//! first, retried with backoff until the IdP has them, and updates from the IdP are applied
-//! only when newer than what the account has — removing a link, and signing a person out
-//! everywhere.
+//! The node's calls to the IdP's federation API, each with a fresh JWT signed by the node's key.
+//! What must reach the IdP even when it is away — profile changes (DESIGN §4.5), "sign out
+//! everywhere", new passwords — goes through the durable `idp_outbox`: claimed by one instance
+//! while sent, retried with backoff until `sso.sync_deadline_minutes`, and set aside with the
+//! reason when the IdP refuses it, so that nothing later waits behind it. One account's messages
+//! keep their order. Removing a link is asked for while the person waits.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,16 +11,23 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use shared::federation::{
-    CallClaims, FED_JWT, PasswordChanged, SignOutAnswer, SignOutRequest, UnlinkAnswer,
-    UnlinkRequest, path,
+    CallClaims, ErrorAnswer, FED_JWT, PasswordChanged, SignOutRequest, UnlinkAnswer, UnlinkRequest,
+    path,
 };
 use shared::jwt::{SigningKey, to_claims};
 use shared::profile::{ProfileChange, ProfileChanges, ProfileUpdate};
 use tokio::sync::Notify;
 
 use crate::store::accounts::{self as store, Synced};
-use crate::store::{Database, StoreError, profile_changes};
+use crate::store::idp_outbox::{self, Message, MessageKind};
+use crate::store::{Database, StoreError};
 use shared::retry::{Backoff, now_millis, spawn_rounds};
+
+/// How long one instance holds a message it is sending.
+const CLAIM_MILLIS: i64 = 30_000;
+/// Delivery rounds run back to back while they make progress (an account's next message
+/// becomes due when the one before it is delivered).
+const ROUNDS_AT_ONCE: usize = 20;
 
 #[derive(Clone)]
 pub struct IdpApi {
@@ -31,6 +39,7 @@ pub struct IdpApi {
     pub retry_base_millis: u64,
     pub retry_max_millis: u64,
     pub poll_millis: u64,
+    pub deadline_millis: i64,
     pub wake: Arc<Notify>,
 }
 
@@ -47,6 +56,16 @@ pub enum UpdateError {
     Internal(#[from] anyhow::Error),
 }
 
+/// What became of one call.
+enum Sent {
+    /// The IdP did it; its answer.
+    Answered(String),
+    /// The IdP will never accept this message as it is.
+    Refused(String),
+    /// Not now: the IdP is away, slow or failing.
+    Failed(String),
+}
+
 impl IdpApi {
     fn bearer(&self) -> anyhow::Result<String> {
         let call = CallClaims::new(
@@ -58,34 +77,60 @@ impl IdpApi {
         self.key.sign(FED_JWT, &to_claims(&call)?)
     }
 
-    /// One call to the IdP, and its answer.
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer.trim_end_matches('/'))
+    }
+
+    async fn send(&self, path: &str, body: &impl Serialize) -> Sent {
+        let bearer = match self.bearer() {
+            Ok(b) => b,
+            Err(e) => return Sent::Failed(format!("cannot sign the call: {e:#}")),
+        };
+        let mut request = self.http.post(self.url(path));
+        if let Some(id) = shared::observe::current_request_id() {
+            request = request.header(shared::observe::REQUEST_ID_HEADER, id);
+        }
+        let response = match request
+            .bearer_auth(bearer)
+            .json(body)
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Sent::Failed(format!("{e}")),
+        };
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Sent::Answered(text);
+        }
+        // A message the IdP found wrong stays wrong; anything else may pass later.
+        if matches!(status.as_u16(), 400 | 404 | 409 | 413 | 422) {
+            let why = serde_json::from_str::<ErrorAnswer>(&text)
+                .ok()
+                .and_then(|a| a.error_description.or(Some(a.error)))
+                .unwrap_or_default();
+            return Sent::Refused(format!("refused with {status}: {why}"));
+        }
+        Sent::Failed(format!("answered {status}"))
+    }
+
+    /// One call to the IdP while someone waits, and its answer.
     async fn call<T: DeserializeOwned>(
         &self,
         path: &str,
         body: &impl Serialize,
     ) -> anyhow::Result<T> {
-        let mut request = self.http.post(self.url(path));
-        if let Some(id) = shared::observe::current_request_id() {
-            request = request.header(shared::observe::REQUEST_ID_HEADER, id);
+        match self.send(path, body).await {
+            Sent::Answered(text) => Ok(serde_json::from_str(&text)?),
+            Sent::Refused(why) | Sent::Failed(why) => anyhow::bail!(why),
         }
-        Ok(request
-            .bearer_auth(self.bearer()?)
-            .json(body)
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer.trim_end_matches('/'))
     }
 
     pub fn spawn(self, shutdown: shared::retry::Shutdown) -> tokio::task::JoinHandle<()> {
         let (poll, wake) = (self.poll_millis, self.wake.clone());
-        spawn_rounds("profile sync", poll, wake, shutdown, move || {
+        spawn_rounds("messages to the IdP", poll, wake, shutdown, move || {
             let this = self.clone();
             async move { this.deliver_due().await }
         })
@@ -99,58 +144,84 @@ impl IdpApi {
         .after(attempts)
     }
 
-    /// Sends the waiting changes in order and stops at the first that fails, so none overtakes
-    /// an earlier one. Returns how many were delivered.
+    /// Sends what is due, each account's messages in order; returns how many were delivered.
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
+        let (waiting, oldest) = idp_outbox::waiting(&self.db).await?;
+        metrics::gauge!("node_idp_outbox_depth").set(waiting as f64);
+        metrics::gauge!("node_idp_outbox_oldest_age_seconds")
+            .set(oldest.map_or(0.0, |o| (now_millis() - o).max(0) as f64 / 1_000.0));
         let mut delivered = 0;
-        for change in profile_changes::due(&self.db, now_millis(), 100).await? {
-            let changes: ProfileChanges = serde_json::from_str(&change.changes).unwrap_or_default();
-            let message = ProfileChange {
-                sub: change.account_id.as_str().into(),
-                changes,
-            };
-            let outcome = self
-                .http
-                .post(self.url(path::PROFILE_CHANGES))
-                .bearer_auth(self.bearer()?)
-                .json(&message)
-                .timeout(Duration::from_secs(5))
-                .send()
-                .await;
-            let error = match outcome {
-                Ok(r) if r.status().is_success() => {
-                    profile_changes::delivered(&self.db, change.seq, now_millis()).await?;
+        for _ in 0..ROUNDS_AT_ONCE {
+            let now = now_millis();
+            let mut progressed = false;
+            for message in idp_outbox::due(&self.db, now, 200).await? {
+                if idp_outbox::claim(&self.db, message.seq, now, now + CLAIM_MILLIS).await?
+                    && self.deliver(&message).await?
+                {
                     delivered += 1;
-                    continue;
+                    progressed = true;
                 }
-                Ok(r) => format!("answered {}", r.status()),
-                Err(e) => format!("{e}"),
-            };
-            let next = now_millis() + self.backoff(change.attempts);
-            tracing::info!(attempts = change.attempts + 1, %error, "profile change not delivered");
-            profile_changes::failed(&self.db, change.seq, next, &error).await?;
-            break;
+            }
+            if !progressed {
+                break;
+            }
         }
         Ok(delivered)
     }
 
-    /// Asks the IdP to end every session of the person with this account, here and at every
-    /// linked institution (back-channel logout to each); returns how many ended.
-    pub async fn sign_out_everywhere(&self, sub: &str) -> anyhow::Result<u64> {
-        let request = SignOutRequest { sub: sub.into() };
-        let answer: SignOutAnswer = self.call(path::SIGN_OUT, &request).await?;
-        Ok(answer.sessions)
-    }
-
-    /// Tells the IdP that the account's password was set anew: every IdP session holding it
-    /// ends, but `keep_sid`; returns how many ended.
-    pub async fn password_changed(&self, sub: &str, keep_sid: Option<&str>) -> anyhow::Result<u64> {
-        let request = PasswordChanged {
-            sub: sub.into(),
-            keep_sid: keep_sid.map(Into::into),
+    /// Sends one claimed message and records what became of it; true when delivered.
+    async fn deliver(&self, message: &Message) -> anyhow::Result<bool> {
+        let kind = MessageKind::parse(&message.kind);
+        let sub = message.account_id.as_str().into();
+        let sent = match kind {
+            Some(MessageKind::Profile) => {
+                match serde_json::from_str::<ProfileChanges>(&message.payload) {
+                    Ok(changes) => {
+                        self.send(path::PROFILE_CHANGES, &ProfileChange { sub, changes })
+                            .await
+                    }
+                    Err(e) => Sent::Refused(format!("the stored change cannot be read: {e}")),
+                }
+            }
+            Some(MessageKind::SignOut) => self.send(path::SIGN_OUT, &SignOutRequest { sub }).await,
+            Some(MessageKind::PasswordChanged) => {
+                let keep_sid = serde_json::from_str::<Option<String>>(&message.payload)
+                    .ok()
+                    .flatten()
+                    .map(Into::into);
+                self.send(path::PASSWORD_CHANGED, &PasswordChanged { sub, keep_sid })
+                    .await
+            }
+            None => Sent::Refused(format!("unknown kind {}", message.kind)),
         };
-        let answer: SignOutAnswer = self.call(path::PASSWORD_CHANGED, &request).await?;
-        Ok(answer.sessions)
+        let now = now_millis();
+        let (outcome, delivered) = match sent {
+            Sent::Answered(answer) => {
+                let answer: String = answer.chars().take(500).collect();
+                idp_outbox::delivered(&self.db, message.seq, now, &answer).await?;
+                ("delivered", true)
+            }
+            Sent::Refused(why) => {
+                tracing::warn!(seq = message.seq, kind = %message.kind, %why, "the IdP refused a message: set aside");
+                idp_outbox::give_up(&self.db, message.seq, now, &why).await?;
+                ("refused", false)
+            }
+            Sent::Failed(error) if now >= message.created_at + self.deadline_millis => {
+                let why = format!("past its deadline; last: {error}");
+                tracing::warn!(seq = message.seq, kind = %message.kind, %why, "a message to the IdP was given up");
+                idp_outbox::give_up(&self.db, message.seq, now, &why).await?;
+                ("expired", false)
+            }
+            Sent::Failed(error) => {
+                let next = now + self.backoff(message.attempts);
+                tracing::info!(seq = message.seq, attempts = message.attempts + 1, %error, "a message to the IdP will be tried again");
+                idp_outbox::failed(&self.db, message.seq, next, &error).await?;
+                ("failed", false)
+            }
+        };
+        metrics::counter!("node_idp_messages_total", "kind" => message.kind.clone(), "outcome" => outcome)
+            .increment(1);
+        Ok(delivered)
     }
 
     /// Asks the IdP to remove the link from account `sub` to its account at `client_id`.

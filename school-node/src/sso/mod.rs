@@ -27,6 +27,9 @@ pub struct SsoConfig {
     pub sync_retry_base_millis: u64,
     pub sync_retry_max_millis: u64,
     pub sync_poll_millis: u64,
+    /// A message to the IdP (profile change, sign-out everywhere, new password) not delivered
+    /// within this long is given up and shown to the admin.
+    pub sync_deadline_minutes: i64,
 }
 
 impl Default for SsoConfig {
@@ -38,6 +41,7 @@ impl Default for SsoConfig {
             sync_retry_base_millis: 1_000,
             sync_retry_max_millis: 60_000,
             sync_poll_millis: 1_000,
+            sync_deadline_minutes: 24 * 60,
         }
     }
 }

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use shared::db::{Bind, Statement};
 use shared::profile::ProfileChanges;
+
+use super::idp_outbox::MessageKind;
 use shared::{Email, OptionalText, PersonalCode, Phone};
 
 use super::{Database, Result, now, with_db};
@@ -234,7 +236,8 @@ async fn save_personal_data(
             .await?;
         let changes = data.changes_since(&old.data());
         if !changes.is_empty() {
-            super::profile_changes::enqueue_statement(id, &changes, at)
+            let payload = serde_json::to_string(&changes).unwrap_or_else(|_| "{}".into());
+            super::idp_outbox::enqueue_statement(MessageKind::Profile, id, payload, shared::retry::now_millis())
                 .execute(&mut *tx)
                 .await?;
         }
@@ -302,15 +305,30 @@ pub async fn set_password(db: &Database, id: &str, hash: &str, must_change: bool
     Ok(done == 1)
 }
 
-pub async fn set_disabled(db: &Database, id: &str, disabled: bool) -> Result<bool> {
-    let done = with_db!(db, pool => sqlx::query("UPDATE accounts SET disabled = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(disabled)
-        .bind(now())
-        .execute(pool)
-        .await?
-        .rows_affected());
-    Ok(done == 1)
+/// Closes or reopens an account. Closing it with `tell_idp` also queues, in the same
+/// transaction, the IdP's "sign out everywhere", so that it happens even if the IdP is away.
+pub async fn set_disabled(db: &Database, id: &str, disabled: bool, tell_idp: bool) -> Result<bool> {
+    let at = now();
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let done = sqlx::query("UPDATE accounts SET disabled = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(disabled)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if done != 1 {
+            return Ok(false);
+        }
+        if disabled && tell_idp {
+            super::idp_outbox::enqueue_statement(MessageKind::SignOut, id, "{}".into(), shared::retry::now_millis())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(true)
 }
 
 pub async fn roles(db: &Database, id: &str) -> Result<Vec<Role>> {

@@ -2,9 +2,9 @@
 
 pub mod accounts;
 pub mod applications;
+pub mod idp_outbox;
 pub mod keys;
 pub mod outbox;
-pub mod profile_changes;
 pub mod retention;
 pub mod tokens;
 

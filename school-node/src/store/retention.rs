@@ -1,6 +1,6 @@
 //! Nothing grows forever: what the node no longer needs is deleted `keep` after it stopped
 //! mattering — letters sent (their bodies were erased when sent), sign-in links used or
-//! expired, profile changes the IdP has.
+//! expired, messages the IdP has (profile changes, sign-outs).
 
 use super::{Database, Result, with_db};
 
@@ -8,7 +8,7 @@ use super::{Database, Result, with_db};
 pub struct Swept {
     pub letters: u64,
     pub sign_in_links: u64,
-    pub profile_changes: u64,
+    pub idp_messages: u64,
 }
 
 /// Deletes what ended before `now - keep` (seconds).
@@ -22,10 +22,10 @@ pub async fn sweep(db: &Database, now: i64, keep: i64) -> Result<Swept> {
             "DELETE FROM sign_in_tokens WHERE expires_at < $1 OR (used_at IS NOT NULL AND used_at < $1)",
         )
         .bind(before).execute(pool).await?.rows_affected();
-        let profile_changes = sqlx::query(
-            "DELETE FROM profile_changes WHERE delivered_at IS NOT NULL AND delivered_at < $1",
+        let idp_messages = sqlx::query(
+            "DELETE FROM idp_outbox WHERE delivered_at IS NOT NULL AND delivered_at < $1",
         )
         .bind(before_ms).execute(pool).await?.rows_affected();
-        Swept { letters, sign_in_links, profile_changes }
+        Swept { letters, sign_in_links, idp_messages }
     }))
 }

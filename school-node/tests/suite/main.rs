@@ -6,4 +6,5 @@ mod cli;
 mod common;
 mod hostile;
 mod http;
+mod idp_outbox;
 mod mail;

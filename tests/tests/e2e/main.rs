@@ -11,6 +11,7 @@ mod idp_protocol;
 mod interop;
 mod linking;
 mod logout;
+mod node_outbox;
 mod sign_out_everywhere;
 mod sso;
 mod upstream_interop;

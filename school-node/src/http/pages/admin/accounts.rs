@@ -8,12 +8,12 @@ use serde::Deserialize;
 use shared::OptionalText;
 
 use crate::error::PageResult;
-use crate::http::extract::{Admin, Ctx, SignedIn, VerifiedForm};
+use crate::http::extract::{Admin, SignedIn, VerifiedForm};
 use crate::http::render::{Base, Errors, page, page_with};
 use crate::service::accounts::{self, Account, PersonalDataInput};
 use crate::service::passwords::{self, Secret};
+use crate::service::sign_out::SignOutState;
 use crate::service::{FieldErrors, Problem, ServiceError};
-use crate::sso::logout;
 use crate::store::accounts::Role;
 
 #[derive(Template)]
@@ -54,6 +54,8 @@ struct AccountPage {
     parents: Vec<Account>,
     child_code: String,
     errors: Errors,
+    /// Where the last "sign out everywhere" is, said for the admin.
+    sign_out_state: Option<String>,
 }
 
 /// The account form as posted: personal data, role check boxes and, for a new account, a
@@ -120,6 +122,7 @@ pub async fn new_form(Admin(SignedIn { ctx, .. }): Admin) -> PageResult {
         parents: Vec::new(),
         child_code: String::new(),
         errors: Errors::none(ctx.t()),
+        sign_out_state: None,
     })
 }
 
@@ -160,6 +163,7 @@ pub async fn create(
                 parents: Vec::new(),
                 child_code: String::new(),
                 errors: Errors::from(ctx.t(), errors),
+                sign_out_state: None,
             },
         ),
         Err(e) => Err(e.into()),
@@ -175,7 +179,19 @@ async fn edit_page(
     errors: Errors,
 ) -> PageResult<AccountPage> {
     let db = &ctx.state.db;
+    let t = ctx.t();
+    let sign_out_state = ctx
+        .state
+        .sign_outs()
+        .state(&account.id)
+        .await?
+        .map(|state| match state {
+            SignOutState::Queued { .. } => t.sign_out_state_queued.to_owned(),
+            SignOutState::Done { sessions, .. } => format!("{} {sessions}.", t.sign_out_state_done),
+            SignOutState::GivenUp { why } => format!("{} {why}", t.sign_out_state_given_up),
+        });
     Ok(AccountPage {
+        sign_out_state,
         base: ctx.base().await?,
         action: format!("/admin/accounts/{}", account.id),
         children: accounts::children(db, &account.id).await?,
@@ -277,34 +293,20 @@ pub async fn disable(
     Path(id): Path<String>,
     VerifiedForm(_): VerifiedForm<Empty>,
 ) -> PageResult {
-    accounts::set_disabled(&ctx.state.db, &id, true).await?;
-    // A disabled account is signed out here at once; the IdP ends its sessions everywhere.
-    end_sessions_everywhere(&ctx, &id).await?;
+    ctx.state.sign_outs().close_account(&id).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }
 
 /// "Logi välja kõikjalt": ends the person's sessions here, at the IdP and at every linked
-/// institution.
+/// institution (the IdP's part as soon as it answers).
 pub async fn sign_out(
     Admin(SignedIn { ctx, .. }): Admin,
     Path(id): Path<String>,
     VerifiedForm(_): VerifiedForm<Empty>,
 ) -> PageResult {
-    accounts::get(&ctx.state.db, &id).await?;
-    end_sessions_everywhere(&ctx, &id).await?;
-    ctx.flash(ctx.t().signed_out_everywhere).await?;
+    ctx.state.sign_outs().everywhere(&id).await?;
+    ctx.flash(ctx.t().sign_out_queued).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
-}
-
-async fn end_sessions_everywhere(ctx: &Ctx, id: &str) -> PageResult<()> {
-    logout::end_sessions_of_sub(&ctx.state.ephemeral, id).await?;
-    if let Some(api) = &ctx.state.idp_api
-        && let Err(e) = api.sign_out_everywhere(id).await
-    {
-        tracing::warn!(error = %format!("{e:#}"), "the IdP could not sign the person out");
-        ctx.flash(ctx.t().sso_unavailable).await?;
-    }
-    Ok(())
 }
 
 pub async fn enable(
@@ -312,6 +314,6 @@ pub async fn enable(
     Path(id): Path<String>,
     VerifiedForm(_): VerifiedForm<Empty>,
 ) -> PageResult {
-    accounts::set_disabled(&ctx.state.db, &id, false).await?;
+    accounts::reopen(&ctx.state.db, &id).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }

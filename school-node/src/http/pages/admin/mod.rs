@@ -30,6 +30,8 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
         .route("/mail", get(mail::list))
         .route("/mail/{id}/retry", post(mail::retry))
         .route("/mail/{id}/discard", post(mail::discard))
+        .route("/idp-messages/{seq}/retry", post(mail::retry_message))
+        .route("/idp-messages/{seq}/discard", post(mail::discard_message))
         .route("/applications", get(applications::list))
         .route("/applications/{id}/approve", post(applications::approve))
         .route("/applications/{id}/reject", post(applications::reject))
