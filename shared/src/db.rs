@@ -165,6 +165,46 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
 }
 
+/// Whether a transaction failed only because a concurrent one got in its way, so that running it
+/// again is safe: SQLite busy or locked (a read transaction cannot become a writer after another
+/// wrote), PostgreSQL serialization failure or deadlock.
+pub fn is_transient(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(e) = err else {
+        return false;
+    };
+    matches!(
+        e.code().as_deref(),
+        Some("5" | "6" | "261" | "517" | "40001" | "40P01")
+    )
+}
+
+/// Runs a transaction again (up to `attempts` times, with a short growing pause) while it fails
+/// for a transient reason ([`is_transient`]).
+pub async fn retrying<T, F, Fut>(attempts: u32, mut run: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let mut attempt = 0;
+    loop {
+        match run().await {
+            Err(e) if is_transient(&e) && attempt + 1 < attempts => {
+                attempt += 1;
+                let jitter = u64::from(rand_jitter()) % 10;
+                tokio::time::sleep(Duration::from_millis(u64::from(attempt) * 5 + jitter)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A few bits of noise, so that two retrying transactions do not meet again in step.
+fn rand_jitter() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -24,6 +24,7 @@ pub mod path {
     pub const ACCOUNT: &str = "/federation/v1/account";
     pub const PROFILE: &str = "/federation/v1/profile";
     pub const SET_PASSWORD: &str = "/federation/v1/set-password";
+    pub const INSTITUTIONS: &str = "/federation/v1/institutions";
     /// Node → IdP.
     pub const PROFILE_CHANGES: &str = "/federation/v1/profile-changes";
     pub const UNLINK: &str = "/federation/v1/unlink";
@@ -247,6 +248,14 @@ pub struct ProfileChangeAnswer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileUpdateAnswer {
     pub applied: bool,
+}
+
+/// IdP → node: the institutions account `sub` is now linked with (a link was made or removed),
+/// for the nav bar of its sessions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstitutionsUpdate {
+    pub sub: AccountId,
+    pub institutions: Vec<crate::profile::Institution>,
 }
 
 /// Node → IdP: remove the link from account `sub` to its account at `client_id`.

@@ -7,14 +7,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use shared::Clock;
-use shared::federation::{LOGOUT_JWT, LogoutTokenClaims, path};
+use shared::federation::{InstitutionsUpdate, LOGOUT_JWT, LogoutTokenClaims, path};
 use shared::jwt::{Alg, to_claims};
 use shared::retry::{Backoff, spawn_rounds};
+use shared::{AccountId, Clock};
 use tokio::sync::Notify;
 
 use super::clients::{Client, Registry};
 use super::federation::NodeApi;
+use super::links::institutions_of;
 use super::random_token;
 use super::sessions::IdpSession;
 use crate::store::Database;
@@ -119,7 +120,17 @@ impl Deliveries {
         };
         let outcome = match d.kind() {
             Some(OutboxKind::Logout) => self.send_logout(&client, &d).await,
-            Some(OutboxKind::Profile) => self.send_profile(&client, &d).await,
+            Some(OutboxKind::Profile) => {
+                let payload = d
+                    .payload
+                    .clone()
+                    .ok_or_else(|| Refused("no payload".into()));
+                match payload {
+                    Ok(p) => self.send_json(&client, path::PROFILE, p).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Some(OutboxKind::Institutions) => self.send_institutions(&client, &d).await,
             None => return self.give_up(&d, &format!("unknown kind {}", d.kind)).await,
         };
         let outcome = match outcome {
@@ -185,13 +196,21 @@ impl Deliveries {
             .await)
     }
 
-    async fn send_profile(&self, client: &Client, d: &outbox::Delivery) -> Attempt {
-        let payload = d
-            .payload
-            .clone()
-            .ok_or_else(|| Refused("no payload".into()))?;
-        let url =
-            NodeApi::node_url(client, path::PROFILE).map_err(|e| Refused(format!("{e:#}")))?;
+    /// The account's institutions as they are now, whatever link changes came meanwhile.
+    async fn send_institutions(&self, client: &Client, d: &outbox::Delivery) -> Attempt {
+        let sub = AccountId::from(d.sub.as_str());
+        let node_id = shared::ClientId::from(d.client_id.as_str());
+        let institutions = institutions_of(&self.db, &self.clients, &node_id, &sub)
+            .await
+            .map_err(|e| Refused(format!("cannot read the links: {e:#}")))?;
+        let update = InstitutionsUpdate { sub, institutions };
+        let body = serde_json::to_string(&update).map_err(|e| Refused(e.to_string()))?;
+        self.send_json(client, path::INSTITUTIONS, body).await
+    }
+
+    /// A JSON message to the node's federation API, with a fresh bearer token.
+    async fn send_json(&self, client: &Client, path: &str, body: String) -> Attempt {
+        let url = NodeApi::node_url(client, path).map_err(|e| Refused(format!("{e:#}")))?;
         let (_, bearer) = self
             .nodes
             .bearer(client)
@@ -202,7 +221,7 @@ impl Deliveries {
             .post(url)
             .bearer_auth(bearer)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(payload)
+            .body(body)
             .timeout(Duration::from_secs(5))
             .send()
             .await)

@@ -63,25 +63,7 @@ impl Links {
         node_id: &ClientId,
         sub: &AccountId,
     ) -> anyhow::Result<Vec<Institution>> {
-        let me = Link {
-            node_id: node_id.clone(),
-            sub: sub.clone(),
-        };
-        let linked = persons::linked_accounts(&self.db, &me).await?;
-        Ok(linked
-            .iter()
-            .filter(|l| &l.node_id != node_id)
-            .filter_map(|l| self.clients.get(&l.node_id))
-            .filter_map(|c| {
-                let base = c.federation_url.as_deref()?.trim_end_matches('/');
-                Some(Institution {
-                    client_id: c.client_id.to_string(),
-                    name: c.name.clone(),
-                    logo_uri: c.logo_url.clone(),
-                    url: format!("{base}/sso/start"),
-                })
-            })
-            .collect())
+        institutions_of(&self.db, &self.clients, node_id, sub).await
     }
 
     /// The institutions for the nav bar, from the session while no link has changed since.
@@ -274,10 +256,44 @@ impl Links {
     }
 
     pub async fn unlink(&self, from: &Link, node_id: &ClientId) -> anyhow::Result<bool> {
-        let removed = persons::unlink(&self.db, from, node_id).await?;
+        let at = self.clock.now_millis();
+        let timing = Timing {
+            at_millis: at,
+            deadline_millis: self.deliveries.profile_deadline(at),
+        };
+        let removed = persons::unlink(&self.db, from, node_id, timing).await?;
         self.links_changed().await?;
+        self.deliveries.wake();
         Ok(removed)
     }
+}
+
+/// The institutions linked to the account `sub` at `node_id`, itself left out, for the nav bar.
+pub async fn institutions_of(
+    db: &Database,
+    clients: &Registry,
+    node_id: &ClientId,
+    sub: &AccountId,
+) -> anyhow::Result<Vec<Institution>> {
+    let me = Link {
+        node_id: node_id.clone(),
+        sub: sub.clone(),
+    };
+    let linked = persons::linked_accounts(db, &me).await?;
+    Ok(linked
+        .iter()
+        .filter(|l| &l.node_id != node_id)
+        .filter_map(|l| clients.get(&l.node_id))
+        .filter_map(|c| {
+            let base = c.federation_url.as_deref()?.trim_end_matches('/');
+            Some(Institution {
+                client_id: c.client_id.to_string(),
+                name: c.name.clone(),
+                logo_uri: c.logo_url.clone(),
+                url: format!("{base}/sso/start"),
+            })
+        })
+        .collect())
 }
 
 /// The newer account's values, with the older one's filling what the newer lacks. The names

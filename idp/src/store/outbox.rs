@@ -24,6 +24,9 @@ pub enum OutboxKind {
     Logout,
     /// A linked person's profile (`ProfileUpdate`), stored as the payload.
     Profile,
+    /// A link of the account was made or removed: its nav bar's institutions, read when sent
+    /// (so the newest list goes out, whatever changed meanwhile).
+    Institutions,
 }
 
 impl OutboxKind {
@@ -31,6 +34,7 @@ impl OutboxKind {
         match self {
             OutboxKind::Logout => "logout",
             OutboxKind::Profile => "profile",
+            OutboxKind::Institutions => "institutions",
         }
     }
 
@@ -38,6 +42,7 @@ impl OutboxKind {
         match s {
             "logout" => Some(OutboxKind::Logout),
             "profile" => Some(OutboxKind::Profile),
+            "institutions" => Some(OutboxKind::Institutions),
             _ => None,
         }
     }

@@ -156,6 +156,31 @@ where
         .collect()
 }
 
+/// One "your institutions changed" per account, for the nav bars of its sessions.
+fn institutions_changed<DB: sqlx::Database>(links: &[Link], timing: Timing) -> Vec<Statement<DB>>
+where
+    String: Bind<DB>,
+    Option<String>: Bind<DB>,
+    i64: Bind<DB>,
+{
+    links
+        .iter()
+        .map(|link| {
+            outbox::enqueue_statement(
+                &NewDelivery {
+                    kind: OutboxKind::Institutions,
+                    client_id: link.node_id.as_str(),
+                    sid: "",
+                    sub: link.sub.as_str(),
+                    payload: None,
+                },
+                timing.at_millis,
+                timing.deadline_millis,
+            )
+        })
+        .collect()
+}
+
 /// Links accounts `a` and `b` as one person whose profile becomes `profile`. An account already
 /// linked brings its person along; when both are, the two persons merge and every link stays.
 pub async fn link(
@@ -165,6 +190,26 @@ pub async fn link(
     profile: &SharedProfile,
     timing: Timing,
 ) -> Result<Linked> {
+    // A concurrent link of one of the accounts (the person confirming at two nodes at once)
+    // makes one attempt find its link taken; it runs again and joins the person made meanwhile.
+    for _ in 0..5 {
+        let done = shared::db::retrying(5, || link_once(db, a, b, profile, timing)).await?;
+        if let Some(linked) = done {
+            return Ok(linked);
+        }
+    }
+    Err(sqlx::Error::Protocol(
+        "the link kept meeting concurrent changes".into(),
+    ))
+}
+
+async fn link_once(
+    db: &Database,
+    a: &Link,
+    b: &Link,
+    profile: &SharedProfile,
+    timing: Timing,
+) -> Result<Option<Linked>> {
     let at = timing.at_millis / 1000;
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -173,7 +218,7 @@ pub async fn link(
         let pb: Option<String> = sqlx::query_scalar(PERSON_OF)
             .bind(&b.node_id).bind(&b.sub).fetch_optional(&mut *tx).await?;
         if pa.is_some() && pa == pb {
-            return Ok(Linked::AlreadyLinked);
+            return Ok(Some(Linked::AlreadyLinked));
         }
         let person_id = pa.clone().or(pb.clone()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut links: Vec<Link> = Vec::new();
@@ -192,7 +237,7 @@ pub async fn link(
         let mut nodes: Vec<&str> = links.iter().map(|l| l.node_id.as_str()).collect();
         nodes.sort_unstable();
         if let Some(w) = nodes.windows(2).find(|w| w[0] == w[1]) {
-            return Ok(Linked::NodeTaken(w[0].to_owned()));
+            return Ok(Some(Linked::NodeTaken(w[0].to_owned())));
         }
         let version = next_version(version, timing.at_millis);
         upsert_person(&person_id, profile, version, at).execute(&mut *tx).await?;
@@ -208,12 +253,21 @@ pub async fn link(
             )
             .bind(&link.node_id).bind(&link.sub).bind(&person_id).bind(timing.at_millis)
             .execute(&mut *tx).await?;
+            let owner: Option<String> = sqlx::query_scalar(PERSON_OF)
+                .bind(&link.node_id).bind(&link.sub).fetch_optional(&mut *tx).await?;
+            if owner.as_deref() != Some(person_id.as_str()) {
+                // Linked to another person since we looked: undo, and look again.
+                return Ok(None);
+            }
         }
         for statement in deliveries(&links, profile, version, timing) {
             statement.execute(&mut *tx).await?;
         }
+        for statement in institutions_changed(&links, timing) {
+            statement.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        Ok(Linked::Done { person_id, links })
+        Ok(Some(Linked::Done { person_id, links }))
     })
 }
 
@@ -226,54 +280,87 @@ pub async fn apply_changes(
     changes: &ProfileChanges,
     timing: Timing,
 ) -> Result<Option<i64>> {
-    let at = timing.at_millis / 1000;
     // Optimistic: a concurrent change at another node makes the update miss, and it reads again.
     loop {
-        let done = with_db!(db, pool => {
-            let mut tx = pool.begin().await?;
-            let person_id: Option<String> = sqlx::query_scalar(PERSON_OF)
-                .bind(&from.node_id).bind(&from.sub).fetch_optional(&mut *tx).await?;
-            let Some(person_id) = person_id else {
-                return Ok(None);
-            };
-            let person: Option<PersonRow> = sqlx::query_as(PERSON)
-                .bind(&person_id).fetch_optional(&mut *tx).await?;
-            let Some(person) = person else {
-                return Ok(None);
-            };
-            let mut profile = person.profile();
-            profile.apply(changes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            let version = next_version(person.version, timing.at_millis);
-            let updated = sqlx::query(
-                "UPDATE persons SET first_name = $3, last_name = $4, personal_code = $5, email = $6, \
-                 phone = $7, address = $8, version = $9, updated_at = $10 WHERE id = $1 AND version = $2",
-            )
-            .bind(&person_id).bind(person.version)
-            .bind(&profile.first_name).bind(&profile.last_name).bind(&profile.personal_code)
-            .bind(&profile.email).bind(&profile.phone).bind(&profile.address)
-            .bind(version).bind(at)
-            .execute(&mut *tx).await?
-            .rows_affected();
-            if updated == 1 {
-                let links: Vec<Link> = sqlx::query_as(LINKS_OF).bind(&person_id).fetch_all(&mut *tx).await?;
-                for statement in deliveries(&links, &profile, version, timing) {
-                    statement.execute(&mut *tx).await?;
-                }
-                tx.commit().await?;
-                Some(version)
-            } else {
-                None
-            }
-        });
-        if let Some(version) = done {
-            return Ok(Some(version));
+        let step =
+            shared::db::retrying(5, || apply_changes_once(db, from, changes, timing)).await?;
+        match step {
+            Applied::NotLinked => return Ok(None),
+            Applied::Version(version) => return Ok(Some(version)),
+            Applied::Missed => continue,
         }
     }
 }
 
+enum Applied {
+    NotLinked,
+    Version(i64),
+    /// Another change came first; read the person again.
+    Missed,
+}
+
+async fn apply_changes_once(
+    db: &Database,
+    from: &Link,
+    changes: &ProfileChanges,
+    timing: Timing,
+) -> Result<Applied> {
+    let at = timing.at_millis / 1000;
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let person_id: Option<String> = sqlx::query_scalar(PERSON_OF)
+            .bind(&from.node_id).bind(&from.sub).fetch_optional(&mut *tx).await?;
+        let Some(person_id) = person_id else {
+            return Ok(Applied::NotLinked);
+        };
+        let person: Option<PersonRow> = sqlx::query_as(PERSON)
+            .bind(&person_id).fetch_optional(&mut *tx).await?;
+        let Some(person) = person else {
+            return Ok(Applied::NotLinked);
+        };
+        let mut profile = person.profile();
+        profile.apply(changes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let version = next_version(person.version, timing.at_millis);
+        let updated = sqlx::query(
+            "UPDATE persons SET first_name = $3, last_name = $4, personal_code = $5, email = $6, \
+             phone = $7, address = $8, version = $9, updated_at = $10 WHERE id = $1 AND version = $2",
+        )
+        .bind(&person_id).bind(person.version)
+        .bind(&profile.first_name).bind(&profile.last_name).bind(&profile.personal_code)
+        .bind(&profile.email).bind(&profile.phone).bind(&profile.address)
+        .bind(version).bind(at)
+        .execute(&mut *tx).await?
+        .rows_affected();
+        if updated != 1 {
+            return Ok(Applied::Missed);
+        }
+        let links: Vec<Link> = sqlx::query_as(LINKS_OF).bind(&person_id).fetch_all(&mut *tx).await?;
+        for statement in deliveries(&links, &profile, version, timing) {
+            statement.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Applied::Version(version))
+    })
+}
+
 /// Removes the link of `from`'s person to its account at `node_id`. A person left with one
-/// account is no person any more and goes too. False when there was no such link.
-pub async fn unlink(db: &Database, from: &Link, node_id: &ClientId) -> Result<bool> {
+/// account is no person any more and goes too. Every account concerned, the one let go
+/// included, is told its institutions. False when there was no such link.
+pub async fn unlink(
+    db: &Database,
+    from: &Link,
+    node_id: &ClientId,
+    timing: Timing,
+) -> Result<bool> {
+    shared::db::retrying(5, || unlink_once(db, from, node_id, timing)).await
+}
+
+async fn unlink_once(
+    db: &Database,
+    from: &Link,
+    node_id: &ClientId,
+    timing: Timing,
+) -> Result<bool> {
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
         let person_id: Option<String> = sqlx::query_scalar(PERSON_OF)
@@ -281,12 +368,18 @@ pub async fn unlink(db: &Database, from: &Link, node_id: &ClientId) -> Result<bo
         let Some(person_id) = person_id else {
             return Ok(false);
         };
+        let concerned: Vec<Link> = sqlx::query_as(LINKS_OF).bind(&person_id).fetch_all(&mut *tx).await?;
         let removed = sqlx::query("DELETE FROM links WHERE person_id = $1 AND node_id = $2")
             .bind(&person_id).bind(node_id).execute(&mut *tx).await?.rows_affected();
         let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM links WHERE person_id = $1")
             .bind(&person_id).fetch_one(&mut *tx).await?;
         if left < 2 {
             sqlx::query("DELETE FROM persons WHERE id = $1").bind(&person_id).execute(&mut *tx).await?;
+        }
+        if removed == 1 {
+            for statement in institutions_changed(&concerned, timing) {
+                statement.execute(&mut *tx).await?;
+            }
         }
         tx.commit().await?;
         Ok(removed == 1)

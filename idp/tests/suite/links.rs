@@ -3,7 +3,7 @@
 //! every linked node, unlinking.
 
 use idp::store::persons::{self, Link, Linked, Timing};
-use idp::store::{Database, MIGRATIONS, outbox};
+use idp::store::{Database, MIGRATIONS};
 use shared::profile::{ProfileChanges, ProfileField, SharedProfile};
 
 async fn database() -> (Database, tempfile::TempDir) {
@@ -39,8 +39,20 @@ const TIMING: Timing = Timing {
     deadline_millis: 2_000_000,
 };
 
+/// Deliveries of `kind` waiting for `node`.
+async fn waiting(db: &Database, node: &str, kind: &str) -> i64 {
+    shared::with_db!(db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbox WHERE client_id = $1 AND kind = $2 AND delivered_at IS NULL",
+    )
+    .bind(node)
+    .bind(kind)
+    .fetch_one(pool)
+    .await
+    .unwrap())
+}
+
 async fn pending(db: &Database, node: &str) -> i64 {
-    outbox::pending_for(db, node).await.unwrap()
+    waiting(db, node, "profile").await
 }
 
 #[tokio::test]
@@ -53,8 +65,10 @@ async fn linking_merging_and_unlinking() {
         panic!("{linked:?}")
     };
     assert_eq!(links.len(), 2);
-    // Both nodes are sent the shared profile.
+    // Both nodes are sent the shared profile, and their new institutions for the nav bar.
     assert_eq!((pending(&db, "a").await, pending(&db, "b").await), (1, 1));
+    assert_eq!(waiting(&db, "a", "institutions").await, 1);
+    assert_eq!(waiting(&db, "b", "institutions").await, 1);
     assert_eq!(
         persons::link(&db, &at("b", "2"), &at("a", "1"), &anna(), TIMING)
             .await
@@ -90,16 +104,19 @@ async fn linking_merging_and_unlinking() {
 
     // Removing the link to D leaves the other three.
     assert!(
-        persons::unlink(&db, &at("a", "1"), &"d".into())
+        persons::unlink(&db, &at("a", "1"), &"d".into(), TIMING)
             .await
             .unwrap()
     );
     assert!(
-        !persons::unlink(&db, &at("a", "1"), &"d".into())
+        !persons::unlink(&db, &at("a", "1"), &"d".into(), TIMING)
             .await
             .unwrap()
     );
     assert_eq!(persons::links(&db, &person_id).await.unwrap().len(), 3);
+    // D, let go, and the three others are told their institutions anew.
+    assert_eq!(waiting(&db, "d", "institutions").await, 3);
+    assert_eq!(waiting(&db, "a", "institutions").await, 3);
 }
 
 #[tokio::test]
@@ -141,4 +158,63 @@ async fn changes_reach_every_linked_node_and_versions_only_grow() {
     assert_eq!(row.version, again);
     // Linking queued one update per node; each change queued one more for each.
     assert_eq!((pending(&db, "a").await, pending(&db, "b").await), (3, 3));
+}
+
+#[tokio::test]
+async fn linking_at_two_nodes_at_once_ends_as_one_person() {
+    let (db, _dir) = database().await;
+    for round in 0..20 {
+        let b = at("b", &format!("b{round}"));
+        let a = at("a", &format!("a{round}"));
+        let c = at("c", &format!("c{round}"));
+        // The person confirms a link A–B in one browser and C–B in another at the same moment.
+        let profile = anna();
+        let (one, two) = tokio::join!(
+            persons::link(&db, &a, &b, &profile, TIMING),
+            persons::link(&db, &c, &b, &profile, TIMING),
+        );
+        one.unwrap();
+        two.unwrap();
+        let person = persons::person_of(&db, &b).await.unwrap().expect("linked");
+        let links = persons::links(&db, &person).await.unwrap();
+        assert_eq!(links.len(), 3, "round {round}: {links:?}");
+        for account in [&a, &c] {
+            assert_eq!(
+                persons::person_of(&db, account).await.unwrap().as_ref(),
+                Some(&person),
+                "round {round}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn concurrent_edits_at_three_nodes_all_land() {
+    let (db, _dir) = database().await;
+    let (a, b, c) = (at("a", "1"), at("b", "2"), at("c", "3"));
+    persons::link(&db, &a, &b, &anna(), TIMING).await.unwrap();
+    persons::link(&db, &b, &c, &anna(), TIMING).await.unwrap();
+    let change = |field, value: &str| ProfileChanges::from([(field, Some(value.to_owned()))]);
+    let (phone, email, address) = (
+        change(ProfileField::Phone, "+37250000001"),
+        change(ProfileField::Email, "anna@c.ee"),
+        change(ProfileField::Address, "Tartu"),
+    );
+    let (x, y, z) = tokio::join!(
+        persons::apply_changes(&db, &a, &phone, TIMING),
+        persons::apply_changes(&db, &b, &email, TIMING),
+        persons::apply_changes(&db, &c, &address, TIMING),
+    );
+    let mut versions = [x.unwrap(), y.unwrap(), z.unwrap()].map(|v| v.expect("linked"));
+    versions.sort_unstable();
+    assert!(
+        versions[0] < versions[1] && versions[1] < versions[2],
+        "{versions:?}"
+    );
+    let person = persons::person_of(&db, &a).await.unwrap().unwrap();
+    let row = persons::get(&db, &person).await.unwrap().unwrap();
+    assert_eq!(row.phone.as_deref(), Some("+37250000001"));
+    assert_eq!(row.email.as_deref(), Some("anna@c.ee"));
+    assert_eq!(row.address.as_deref(), Some("Tartu"));
+    assert_eq!(row.version, versions[2], "the last version is the person's");
 }

@@ -101,7 +101,14 @@ impl Ctx {
         })
     }
 
+    /// The signed-in account's linked institutions: the shared list the IdP keeps current,
+    /// or what this session was given at sign-in.
     pub async fn institutions(&self) -> PageResult<crate::sso::client::Institutions> {
+        if let Some(user) = &self.user
+            && let Some(list) = crate::sso::nav::get(&self.state.ephemeral, &user.id).await?
+        {
+            return Ok(list);
+        }
         Ok(self
             .session
             .get(crate::http::sso::SESSION_INSTITUTIONS)

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use shared::federation::{
-    AccountQuery, CallClaims, PasswordCheck, ProfileUpdateAnswer, SetPassword,
+    AccountQuery, CallClaims, InstitutionsUpdate, PasswordCheck, ProfileUpdateAnswer, SetPassword,
 };
 use shared::profile::ProfileUpdate;
 
@@ -156,6 +156,27 @@ pub async fn profile(State(state): State<AppState>, headers: HeaderMap, body: By
         Err(UpdateError::Internal(e)) => {
             tracing::error!(error = %format!("{e:#}"), "profile update failed");
             json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+        }
+    }
+}
+
+/// The IdP says which institutions a linked account now has, for its sessions' nav bars.
+pub async fn institutions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(refused) = from_idp(&state, &headers).await {
+        return refused;
+    }
+    let Ok(update) = serde_json::from_slice::<InstitutionsUpdate>(&body) else {
+        return json_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    match crate::sso::nav::set(&state.ephemeral, update.sub.as_str(), &update.institutions).await {
+        Ok(()) => Json(serde_json::json!({ "stored": true })).into_response(),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "the institutions could not be stored");
+            json_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
         }
     }
 }

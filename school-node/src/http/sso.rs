@@ -86,6 +86,7 @@ pub async fn callback(ctx: Ctx, Query(query): Query<CallbackQuery>) -> PageResul
     ctx.session
         .insert(SESSION_INSTITUTIONS, &signed_in.institutions)
         .await?;
+    crate::sso::nav::set(&ctx.state.ephemeral, &account.id, &signed_in.institutions).await?;
     // Indexed by the IdP's sid, so a logout from the IdP can end this session on any instance.
     ctx.session.save().await?;
     if let Some(id) = ctx.session.id() {

@@ -6,6 +6,7 @@ pub mod client;
 pub mod federation;
 pub mod idp_api;
 pub mod logout;
+pub mod nav;
 
 use std::sync::Arc;
 

@@ -8,3 +8,4 @@ mod hostile;
 mod http;
 mod idp_outbox;
 mod mail;
+mod races;

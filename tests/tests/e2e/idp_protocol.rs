@@ -633,6 +633,7 @@ async fn metrics_on_their_own_address_move_with_the_work() {
         .port();
     let stack = Stack::start(|c| {
         c.metrics_listen = Some(format!("127.0.0.1:{port}").parse().unwrap());
+        c.session_sweep_seconds = 1;
     })
     .await;
     let scrape = || async {
@@ -681,5 +682,56 @@ async fn metrics_on_their_own_address_move_with_the_work() {
             series(&after, name, labels) > series(&before, name, labels),
             "{name}{labels:?} did not move:\n{after}"
         );
+    }
+    // The sweeper counts the sessions that have not ended: the one just made is among them.
+    testkit::eventually("an active session", Duration::from_secs(10), || async {
+        let now = scrape().await;
+        match series(&now, "idp_sessions_active", &[]) {
+            n if n >= 1.0 => Ok(()),
+            n => Err(format!("{n}")),
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_refresh_token_presented_twice_at_once_is_honoured_once_and_ends_the_grant() {
+    let stack = Stack::start(|_| {}).await;
+    for round in 0..5 {
+        let code = stack.code(&stack.browser(), "rp-basic", CHALLENGE).await;
+        let (_, tokens) = token(
+            &stack,
+            &code_form(&code, VERIFIER),
+            Some(("rp-basic", SECRET)),
+        )
+        .await;
+        let refresh = tokens["refresh_token"].as_str().unwrap();
+        let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
+        let basic = Some(("rp-basic", SECRET));
+        let ((s1, a1), (s2, a2)) =
+            tokio::join!(token(&stack, &form, basic), token(&stack, &form, basic));
+        let mut statuses = [s1, s2];
+        statuses.sort();
+        assert_eq!(
+            statuses,
+            [StatusCode::OK, StatusCode::BAD_REQUEST],
+            "round {round}: {a1} {a2}"
+        );
+        let (won, lost) = if s1 == StatusCode::OK {
+            (a1, a2)
+        } else {
+            (a2, a1)
+        };
+        assert_eq!(lost["error"], "invalid_grant", "round {round}");
+        // The second use looks like a stolen token: the whole grant ends, the new one too.
+        let next = won["refresh_token"].as_str().unwrap();
+        let (status, answer) = token(
+            &stack,
+            &[("grant_type", "refresh_token"), ("refresh_token", next)],
+            basic,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "round {round}: {answer}");
+        assert_eq!(answer["error"], "invalid_grant");
     }
 }

@@ -322,3 +322,76 @@ async fn a_stale_profile_form_does_not_undo_a_synced_change() {
     assert_eq!(after.phone.as_deref(), Some("+37255555555"));
     assert_eq!(after.address.as_deref(), Some("Riia 2, Tartu"));
 }
+
+/// Whether the nav bar at `base`, as this browser sees it, offers the institution `id`.
+async fn nav_offers(client: &reqwest::Client, base: &str, id: &str) -> bool {
+    let home = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    home.contains("class=\"institution\" href=")
+        && home.contains(&format!("data-institution=\"{id}\""))
+}
+
+#[tokio::test]
+async fn a_link_made_or_removed_reaches_the_nav_bar_of_her_sessions_at_every_node() {
+    let world = World::start().await;
+    let (a, b) = (world.url("a"), world.url("b"));
+    // Anna's phone is signed in at B alone, before any link exists.
+    let phone = browser(&world.federation);
+    world.sign_in(&phone, "b", "Anna Allikas").await;
+    assert!(!nav_offers(&phone, &b, "a").await);
+
+    // At her laptop she links her account at A with the one at B.
+    let laptop = browser(&world.federation);
+    world.sign_in(&laptop, "a", "Anna Allikas").await;
+    world.link_matching(&laptop, "a", "b", "Anna Allikas").await;
+    testkit::eventually("B's nav bar offers A", Duration::from_secs(10), || async {
+        if nav_offers(&phone, &b, "a").await {
+            Ok(())
+        } else {
+            Err("not yet".to_owned())
+        }
+    })
+    .await;
+
+    // She removes the link at A: the phone's page at B stops offering A.
+    let profile = laptop
+        .get(format!("{a}/profile"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let removed = laptop
+        .post(format!("{a}/links/remove"))
+        .form(&[
+            ("csrf", hidden(&profile, "csrf")),
+            ("client_id", "b".into()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(removed.contains("Seos on eemaldatud."), "{removed}");
+    testkit::eventually(
+        "B's nav bar no longer offers A",
+        Duration::from_secs(10),
+        || async {
+            if nav_offers(&phone, &b, "a").await {
+                Err("still offered".to_owned())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+    assert!(!nav_offers(&laptop, &a, "b").await);
+}

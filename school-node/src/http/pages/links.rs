@@ -42,6 +42,7 @@ pub async fn remove(
             let mut list = ctx.institutions().await?;
             list.retain(|i| i.client_id != form.client_id);
             ctx.session.insert(SESSION_INSTITUTIONS, &list).await?;
+            crate::sso::nav::set(&ctx.state.ephemeral, &account.id, &list).await?;
             ctx.flash(ctx.t().link_removed).await?;
         }
         Err(e) => {
