@@ -132,7 +132,11 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         clock: clock.clone(),
         retry_base_millis: config.delivery_retry_base_millis,
         retry_max_millis: config.delivery_retry_max_millis,
-        logout_deadline_millis: config.logout_deadline_minutes * 60_000,
+        logout_deadline_millis: config
+            .logout_deadline_seconds
+            .map_or(config.logout_deadline_minutes * 60_000, |s| {
+                s.max(1) * 1_000
+            }),
         profile_deadline_millis: config.profile_deadline_hours * 3_600_000,
         poll_millis: config.delivery_poll_millis,
         wake: Arc::default(),

@@ -80,6 +80,8 @@ pub struct Config {
     pub delivery_retry_base_millis: u64,
     pub delivery_retry_max_millis: u64,
     pub logout_deadline_minutes: i64,
+    /// Overrides `logout_deadline_minutes` when set (tests, drills).
+    pub logout_deadline_seconds: Option<i64>,
     pub delivery_poll_millis: u64,
     pub profile_deadline_hours: i64,
     /// How often each process rereads keys and clients, so several instances agree.
@@ -135,6 +137,7 @@ impl Default for Config {
             delivery_retry_base_millis: 1_000,
             delivery_retry_max_millis: 300_000,
             logout_deadline_minutes: 24 * 60,
+            logout_deadline_seconds: None,
             delivery_poll_millis: 1_000,
             profile_deadline_hours: 7 * 24,
             trust_forwarded_for: false,

@@ -36,9 +36,19 @@ impl AppError {
         }
     }
 
+    /// A failure of this program, or of a store it needs (then 503 with "try again in a
+    /// moment", not 500).
     pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let cause = format!("{cause:#}");
+        if shared::health::is_unavailable(&cause) {
+            return Self {
+                cause: Some(cause),
+                title: |t| t.unavailable_title,
+                ..Self::new(StatusCode::SERVICE_UNAVAILABLE, |t| t.unavailable)
+            };
+        }
         Self {
-            cause: Some(format!("{cause:#}")),
+            cause: Some(cause),
             title: |t| t.internal_title,
             ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, |t| t.internal)
         }

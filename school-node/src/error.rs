@@ -16,6 +16,8 @@ pub enum ErrorKind {
     ControlCharacters,
     TooLarge,
     Conflict,
+    /// The database or the session store could not be reached: try again in a moment.
+    Unavailable,
     Internal,
 }
 
@@ -27,6 +29,7 @@ impl ErrorKind {
             ErrorKind::BadRequest | ErrorKind::ControlCharacters => StatusCode::BAD_REQUEST,
             ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -37,6 +40,7 @@ impl ErrorKind {
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => ErrorKind::Forbidden,
             StatusCode::PAYLOAD_TOO_LARGE => ErrorKind::TooLarge,
             StatusCode::CONFLICT => ErrorKind::Conflict,
+            StatusCode::SERVICE_UNAVAILABLE => ErrorKind::Unavailable,
             s if s.is_server_error() => ErrorKind::Internal,
             _ => ErrorKind::BadRequest,
         }
@@ -54,10 +58,16 @@ impl AppError {
     pub fn new(kind: ErrorKind) -> Self {
         Self { kind, cause: None }
     }
+    /// A failure of this program, or of a store it needs (then 503, not 500).
     pub fn internal(cause: impl std::fmt::Display) -> Self {
+        let cause = format!("{cause:#}");
         Self {
-            kind: ErrorKind::Internal,
-            cause: Some(format!("{cause:#}")),
+            kind: if shared::health::is_unavailable(&cause) {
+                ErrorKind::Unavailable
+            } else {
+                ErrorKind::Internal
+            },
+            cause: Some(cause),
         }
     }
 }

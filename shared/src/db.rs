@@ -49,6 +49,11 @@ impl<DB: sqlx::Database, T> Bind<DB> for T where
 pub type Statement<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;
 
 impl Db {
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        crate::with_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+    }
+
     /// Opens the database named by `url` (`postgres://…`, `sqlite://…`) and migrates it. A
     /// SQLite file that another process is creating or migrating at the same moment is locked
     /// for a while: that is waited out. (PostgreSQL migrations take a lock of their own.)

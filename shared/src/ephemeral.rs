@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
 #[derive(Clone)]
@@ -99,7 +98,7 @@ impl Ephemeral {
                 Ok(m.with(|map, now| MemoryStore::live(map, key, now).then(|| map[key].0.clone())))
             }
             Ephemeral::Redis { conn, prefix } => {
-                Ok(conn.clone().get(Self::key(prefix, key)).await?)
+                Ok(query(conn, redis::cmd("GET").arg(Self::key(prefix, key))).await?)
             }
         }
     }
@@ -112,10 +111,15 @@ impl Ephemeral {
             }
             Ephemeral::Redis { conn, prefix } => {
                 let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-                let _: () = conn
-                    .clone()
-                    .pset_ex(Self::key(prefix, key), value, ms)
-                    .await?;
+                let _: () = query(
+                    conn,
+                    redis::cmd("SET")
+                        .arg(Self::key(prefix, key))
+                        .arg(value)
+                        .arg("PX")
+                        .arg(ms),
+                )
+                .await?;
                 Ok(())
             }
         }
@@ -134,14 +138,16 @@ impl Ephemeral {
             })),
             Ephemeral::Redis { conn, prefix } => {
                 let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-                let stored: Option<String> = redis::cmd("SET")
-                    .arg(Self::key(prefix, key))
-                    .arg(value)
-                    .arg("NX")
-                    .arg("PX")
-                    .arg(ms)
-                    .query_async(&mut conn.clone())
-                    .await?;
+                let stored: Option<String> = query(
+                    conn,
+                    redis::cmd("SET")
+                        .arg(Self::key(prefix, key))
+                        .arg(value)
+                        .arg("NX")
+                        .arg("PX")
+                        .arg(ms),
+                )
+                .await?;
                 Ok(stored.is_some())
             }
         }
@@ -158,7 +164,7 @@ impl Ephemeral {
                 }
             })),
             Ephemeral::Redis { conn, prefix } => {
-                Ok(conn.clone().get_del(Self::key(prefix, key)).await?)
+                Ok(query(conn, redis::cmd("GETDEL").arg(Self::key(prefix, key))).await?)
             }
         }
     }
@@ -170,7 +176,7 @@ impl Ephemeral {
                 Ok(())
             }
             Ephemeral::Redis { conn, prefix } => {
-                let _: () = conn.clone().del(Self::key(prefix, key)).await?;
+                let _: () = query(conn, redis::cmd("DEL").arg(Self::key(prefix, key))).await?;
                 Ok(())
             }
         }
@@ -192,16 +198,18 @@ impl Ephemeral {
             })),
             Ephemeral::Redis { conn, prefix } => {
                 let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-                let (count,): (u64,) = redis::pipe()
-                    .atomic()
-                    .incr(Self::key(prefix, key), 1)
-                    .cmd("PEXPIRE")
-                    .arg(Self::key(prefix, key))
-                    .arg(ms)
-                    .arg("NX")
-                    .ignore()
-                    .query_async(&mut conn.clone())
-                    .await?;
+                let (count,): (u64,) = query_pipe(
+                    conn,
+                    redis::pipe()
+                        .atomic()
+                        .incr(Self::key(prefix, key), 1)
+                        .cmd("PEXPIRE")
+                        .arg(Self::key(prefix, key))
+                        .arg(ms)
+                        .arg("NX")
+                        .ignore(),
+                )
+                .await?;
                 Ok(count)
             }
         }
@@ -227,17 +235,19 @@ impl Ephemeral {
             }
             Ephemeral::Redis { conn, prefix } => {
                 let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-                let _: () = redis::pipe()
-                    .atomic()
-                    .sadd(Self::key(prefix, key), member)
-                    .ignore()
-                    .pexpire(
-                        Self::key(prefix, key),
-                        i64::try_from(ms).unwrap_or(i64::MAX),
-                    )
-                    .ignore()
-                    .query_async(&mut conn.clone())
-                    .await?;
+                let _: () = query_pipe(
+                    conn,
+                    redis::pipe()
+                        .atomic()
+                        .sadd(Self::key(prefix, key), member)
+                        .ignore()
+                        .pexpire(
+                            Self::key(prefix, key),
+                            i64::try_from(ms).unwrap_or(i64::MAX),
+                        )
+                        .ignore(),
+                )
+                .await?;
                 Ok(())
             }
         }
@@ -256,13 +266,15 @@ impl Ephemeral {
                 }
             })),
             Ephemeral::Redis { conn, prefix } => {
-                let (members,): (Vec<String>,) = redis::pipe()
-                    .atomic()
-                    .smembers(Self::key(prefix, key))
-                    .del(Self::key(prefix, key))
-                    .ignore()
-                    .query_async(&mut conn.clone())
-                    .await?;
+                let (members,): (Vec<String>,) = query_pipe(
+                    conn,
+                    redis::pipe()
+                        .atomic()
+                        .smembers(Self::key(prefix, key))
+                        .del(Self::key(prefix, key))
+                        .ignore(),
+                )
+                .await?;
                 Ok(members)
             }
         }
@@ -284,7 +296,11 @@ impl Ephemeral {
                 Ok(())
             }
             Ephemeral::Redis { conn, prefix } => {
-                let _: () = conn.clone().srem(Self::key(prefix, key), member).await?;
+                let _: () = query(
+                    conn,
+                    redis::cmd("SREM").arg(Self::key(prefix, key)).arg(member),
+                )
+                .await?;
                 Ok(())
             }
         }
@@ -308,7 +324,7 @@ impl Ephemeral {
                 for key in keys {
                     pipe.scard(Self::key(prefix, key));
                 }
-                let counts: Vec<u64> = pipe.query_async(&mut conn.clone()).await?;
+                let counts: Vec<u64> = query_pipe(conn, &pipe).await?;
                 Ok(counts.into_iter().sum())
             }
         }
@@ -317,6 +333,32 @@ impl Ephemeral {
     /// The current value of a counter (0 when absent or expired).
     pub async fn count(&self, key: &str) -> anyhow::Result<u64> {
         Ok(self.get(key).await?.map(|v| parse_count(&v)).unwrap_or(0))
+    }
+}
+
+/// Whether a Redis failure was the connection breaking (Redis restarted, say): the connection
+/// manager reconnects after it, so the command is worth one more try.
+fn broke(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()
+}
+
+async fn query<T: redis::FromRedisValue>(
+    conn: &ConnectionManager,
+    cmd: &redis::Cmd,
+) -> redis::RedisResult<T> {
+    match cmd.query_async(&mut conn.clone()).await {
+        Err(e) if broke(&e) => cmd.query_async(&mut conn.clone()).await,
+        other => other,
+    }
+}
+
+async fn query_pipe<T: redis::FromRedisValue>(
+    conn: &ConnectionManager,
+    pipe: &redis::Pipeline,
+) -> redis::RedisResult<T> {
+    match pipe.query_async(&mut conn.clone()).await {
+        Err(e) if broke(&e) => pipe.query_async(&mut conn.clone()).await,
+        other => other,
     }
 }
 

@@ -20,8 +20,7 @@ pub struct Readiness {
 /// Checks the stores a service needs.
 pub async fn readiness(db: &Db, migrations: &Migrations, ephemeral: &Ephemeral) -> Readiness {
     let mut problems = Vec::new();
-    let database = match crate::with_db!(db, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
-    {
+    let database = match db.ping().await {
         Ok(_) => true,
         Err(e) => {
             problems.push(format!("database: {e}"));
@@ -72,4 +71,47 @@ async fn applied(db: &Db, migrations: &Migrations) -> Result<bool, sqlx::Error> 
     .fetch_one(pool)
     .await)?;
     Ok(found == 1)
+}
+
+/// Whether a failure's cause says that a store (the database, Redis) could not be reached —
+/// stopped, restarting, out of connections — rather than a fault in this program: such a
+/// request is answered 503 with "try again in a moment", not 500.
+pub fn is_unavailable(cause: &str) -> bool {
+    const MARKS: [&str; 12] = [
+        "pool timed out",
+        "closed pool",
+        "error communicating with database",
+        "administrator command",
+        "database system is shutting down",
+        "database system is starting up",
+        "database system is in recovery",
+        "connection refused",
+        "connection reset",
+        "broken pipe",
+        "connection closed",
+        "timed out",
+    ];
+    let cause = cause.to_lowercase();
+    MARKS.iter().any(|mark| cause.contains(mark))
+}
+
+#[cfg(test)]
+mod unavailable_tests {
+    use super::is_unavailable;
+
+    #[test]
+    fn store_outages_are_told_apart_from_faults() {
+        assert!(is_unavailable(
+            "pool timed out while waiting for an open connection"
+        ));
+        assert!(is_unavailable(
+            "Store(Backend(\"Connection refused (os error 111)\"))"
+        ));
+        assert!(is_unavailable(
+            "error returned from database: terminating connection due to administrator command"
+        ));
+        assert!(is_unavailable("broken pipe: broken pipe"));
+        assert!(!is_unavailable("a name is empty"));
+        assert!(!is_unavailable("an unmarked server error"));
+    }
 }

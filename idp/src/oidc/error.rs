@@ -50,6 +50,13 @@ impl OAuthError {
     pub fn server(cause: impl Into<String>) -> Self {
         let cause = cause.into();
         tracing::error!(%cause, "protocol request failed");
+        if shared::health::is_unavailable(&cause) {
+            return Self::new(
+                "temporarily_unavailable",
+                "the server is briefly unavailable; try again in a moment",
+                StatusCode::SERVICE_UNAVAILABLE,
+            );
+        }
         Self::new(
             "server_error",
             "the server could not complete the request",

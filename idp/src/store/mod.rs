@@ -22,8 +22,3 @@ pub static MIGRATIONS: Migrations = Migrations {
 };
 
 pub type Result<T> = std::result::Result<T, sqlx::Error>;
-
-/// Whether the database answers.
-pub async fn ping(db: &Database) -> Result<()> {
-    with_db!(db, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
-}

@@ -181,6 +181,18 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         }
         None => return response,
     };
+    // An error a layer answered without a cause (the session store failing, say) is an outage
+    // when a store does not answer now.
+    let kind = if kind == ErrorKind::Internal && cause.is_none() && !stores_answer(&state).await {
+        ErrorKind::Unavailable
+    } else {
+        kind
+    };
+    let status = if kind == ErrorKind::Unavailable {
+        kind.status()
+    } else {
+        status
+    };
     let request_id =
         shared::observe::current_request_id().unwrap_or_else(shared::observe::new_request_id);
     if kind == ErrorKind::Internal {
@@ -197,6 +209,7 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         ErrorKind::ControlCharacters => t.control_characters,
         ErrorKind::TooLarge => t.too_large,
         ErrorKind::Conflict => t.conflict,
+        ErrorKind::Unavailable => t.unavailable,
         ErrorKind::Internal => t.internal,
     };
     let base = Base {
@@ -219,5 +232,19 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
     if let Some(allow) = response.headers().get(header::ALLOW) {
         page.headers_mut().insert(header::ALLOW, allow.clone());
     }
+    if kind == ErrorKind::Unavailable {
+        page.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+    }
     page
+}
+
+/// Whether the database and the session store answer at once.
+async fn stores_answer(state: &AppState) -> bool {
+    let quick = std::time::Duration::from_millis(500);
+    let db = tokio::time::timeout(quick, state.db.ping());
+    let ephemeral = tokio::time::timeout(quick, state.ephemeral.get("ping"));
+    matches!(db.await, Ok(Ok(()))) && matches!(ephemeral.await, Ok(Ok(_)))
 }

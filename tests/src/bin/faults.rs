@@ -1,0 +1,543 @@
+//! faults: the fault-injection suite. Real `idp` and `school-node` processes on a PostgreSQL and
+//! a Redis server of the suite's own go through a bad day — the IdP killed (SIGKILL) or stopped
+//! (SIGTERM) in the middle of a back-channel fan-out to 10 relying parties, Redis restarted while
+//! people are signed in, PostgreSQL stopped for 10 s under traffic, the SMTP server down for the
+//! whole retry window, a relying party down past the logout deadline — and for each the suite
+//! counts messages sent, delivered, lost and delivered twice, and 5xx answers. It prints the table,
+//! writes it to docs/RELIABILITY.md, and exits non-zero when a fault lost a message, duplicated
+//! one where it must not, or answered 500.
+//!
+//! Needs PostgreSQL's server programs and redis-server (.ci/run installs them), and the service
+//! binaries built next to this one: `cargo build -p idp -p school-node -p federation-tests`.
+
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use federation_tests::fault_federation::{Federation, Options};
+use federation_tests::processes::{OwnPostgres, OwnRedis, wait_for};
+
+#[derive(Parser)]
+#[command(about = "Runs the fault-injection suite against real processes")]
+struct Args {
+    /// Where to write the table; nothing is written when empty.
+    #[arg(long, default_value = "docs/RELIABILITY.md")]
+    out: String,
+    /// Run only the faults whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+}
+
+/// One fault and what it did.
+#[derive(Default)]
+struct Row {
+    fault: String,
+    sent: usize,
+    delivered: usize,
+    twice: usize,
+    /// 503 answers while the fault lasted (a clear "try again in a moment").
+    unavailable: usize,
+    /// Other 5xx answers at any time, and any 5xx once the fault was over.
+    server_errors: usize,
+    recovered: Option<Duration>,
+    /// Whether a message delivered twice breaks the promise (a graceful stop must not).
+    exactly_once: bool,
+    note: String,
+}
+
+impl Row {
+    fn lost(&self) -> usize {
+        self.sent.saturating_sub(self.delivered)
+    }
+
+    fn ok(&self) -> bool {
+        self.lost() == 0 && self.server_errors == 0 && (!self.exactly_once || self.twice == 0)
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let _ = tracing_subscriber::fmt().with_env_filter("warn").try_init();
+    let dir = tempfile::tempdir()?;
+    if std::env::var_os("FAULTS_KEEP").is_some() {
+        println!("logs and data stay in {}", dir.path().display());
+    }
+    let mut pg = OwnPostgres::start(dir.path()).await?;
+    let mut redis = OwnRedis::start().await?;
+    let wanted = |name: &str| args.only.as_ref().is_none_or(|o| name.contains(o.as_str()));
+    let mut rows = Vec::new();
+    if wanted("sigkill") {
+        rows.push(fan_out_interrupted("sigkill", "KILL", dir.path(), &pg, &redis).await?);
+    }
+    if wanted("sigterm") {
+        rows.push(fan_out_interrupted("sigterm", "TERM", dir.path(), &pg, &redis).await?);
+    }
+    if wanted("redis") {
+        rows.push(redis_restarted(dir.path(), &pg, &mut redis).await?);
+    }
+    if wanted("postgres") {
+        rows.push(postgres_stopped(dir.path(), &mut pg, &redis).await?);
+    }
+    if wanted("smtp") {
+        rows.push(smtp_down(dir.path(), &pg, &redis).await?);
+    }
+    if wanted("deadline") {
+        rows.push(node_down_past_deadline(dir.path(), &pg, &redis).await?);
+    }
+    let table = table(&rows);
+    println!("{table}");
+    if !args.out.is_empty() {
+        federation_tests::write_section(&args.out, "faults", &table)?;
+    }
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r.ok())
+        .map(|r| r.fault.as_str())
+        .collect();
+    if std::env::var_os("FAULTS_KEEP").is_some() {
+        let _ = dir.keep();
+    }
+    anyhow::ensure!(failed.is_empty(), "faults not survived: {failed:?}");
+    Ok(())
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "| fault | sent | delivered | lost | delivered twice | 503 while down | other 5xx | back to normal in | result |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.fault,
+            r.sent,
+            r.delivered,
+            r.lost(),
+            r.twice,
+            r.unavailable,
+            r.server_errors,
+            r.recovered
+                .map_or("—".into(), |d| format!("{:.1} s", d.as_secs_f64())),
+            if r.ok() { "survived" } else { "FAILED" }
+        ));
+    }
+    out.push('\n');
+    for r in rows {
+        out.push_str(&format!("- **{}**: {}\n", r.fault, r.note));
+    }
+    out
+}
+
+/// Distinct (relying party, session) pairs received, and receipts beyond the first.
+fn counted(f: &Federation) -> (usize, usize) {
+    let got = f.received.lock().unwrap().clone();
+    let distinct: std::collections::BTreeSet<_> = got.iter().cloned().collect();
+    (distinct.len(), got.len() - distinct.len())
+}
+
+/// 20 people signed in at 10 relying parties sign out at once; while the 200 logout tokens are
+/// on their way the IdP gets `signal`, and is started again.
+async fn fan_out_interrupted(
+    name: &str,
+    signal: &str,
+    dir: &std::path::Path,
+    pg: &OwnPostgres,
+    redis: &OwnRedis,
+) -> anyhow::Result<Row> {
+    let options = Options {
+        receivers: 10,
+        receiver_delay: Duration::from_millis(300),
+        ..Options::default()
+    };
+    let mut f = Federation::start(name, dir, pg, redis, options).await?;
+    let people = f.people(20).await?;
+    let mut sessions = Vec::new();
+    for person in &people {
+        let browser = Federation::browser();
+        let id_token = f.sign_in_everywhere(&browser, person).await?;
+        sessions.push((browser, id_token));
+    }
+    let mut outs = tokio::task::JoinSet::new();
+    for (browser, id_token) in sessions {
+        let idp = f.idp.url();
+        outs.spawn(async move { Federation::sign_out(&idp, &browser, &id_token).await });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = outs.join_next().await {
+        statuses.push(status??);
+    }
+    let mut row = Row {
+        fault: format!("IdP gets SIG{signal} during a fan-out to 10 relying parties"),
+        sent: people.len() * f.receivers.len(),
+        exactly_once: signal == "TERM",
+        server_errors: statuses.iter().filter(|s| **s >= 500).count(),
+        ..Row::default()
+    };
+    wait_for(
+        "the first logout token arrives",
+        Duration::from_secs(20),
+        || async { !f.received.lock().unwrap().is_empty() },
+    )
+    .await?;
+    let (before, _) = counted(&f);
+    let exit = f.idp.signal(signal).await?;
+    let (at_stop, _) = counted(&f);
+    let stopped = Instant::now();
+    f.idp.start().await?;
+    let sent = row.sent;
+    let all = wait_for(
+        "every relying party told",
+        Duration::from_secs(90),
+        || async { counted(&f).0 >= sent },
+    )
+    .await;
+    row.recovered = all.is_ok().then(|| stopped.elapsed());
+    // A delivery the IdP held when it stopped is sent again once its claim (30 s) runs out:
+    // count only when the IdP has nothing left to send.
+    let db = f.idp_db.clone();
+    wait_for(
+        "the IdP's outbox is empty",
+        Duration::from_secs(90),
+        || async {
+            let waiting: Result<i64, _> = shared::with_db!(&db, pool => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL",
+        )
+        .fetch_one(pool)
+        .await);
+            waiting.is_ok_and(|n| n == 0)
+        },
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    (row.delivered, row.twice) = counted(&f);
+    row.note = format!(
+        "{before} of {sent} logout tokens had arrived when the signal was sent, {at_stop} when the IdP had stopped (exit code {}); \
+         the rest came after the restart{}",
+        exit.map_or("none: killed".into(), |c| c.to_string()),
+        if signal == "KILL" {
+            "; a token under way when the process died is sent again (at least once), which a node takes as the no-op it is"
+        } else {
+            "; deliveries under way finished before the process ended, and none was sent twice"
+        }
+    );
+    Ok(row)
+}
+
+/// What a page request answered: its status, or 0 when it got no answer at all.
+async fn status_of(browser: &reqwest::Client, url: &str) -> u16 {
+    browser
+        .get(url)
+        .send()
+        .await
+        .map_or(0, |r| r.status().as_u16())
+}
+
+/// Ten people signed in at the node through single sign-on; Redis is killed (it keeps nothing
+/// on disk) and started again.
+async fn redis_restarted(
+    dir: &std::path::Path,
+    pg: &OwnPostgres,
+    redis: &mut OwnRedis,
+) -> anyhow::Result<Row> {
+    let mut f = Federation::start("redis", dir, pg, redis, Options::default()).await?;
+    let people = f.people(10).await?;
+    let mut browsers = Vec::new();
+    for person in &people {
+        let b = Federation::browser();
+        anyhow::ensure!(f.sign_in_at_node(&b, person).await?, "{person} signs in");
+        browsers.push(b);
+    }
+    let profile = format!("{}/profile", f.node.url());
+    let mut row = Row {
+        fault: "Redis restarted (all sessions lost) while 10 people are signed in".into(),
+        sent: people.len(),
+        ..Row::default()
+    };
+    redis.kill().await?;
+    for b in &browsers {
+        let status = status_of(b, &profile).await;
+        if std::env::var_os("FAULTS_KEEP").is_some() {
+            eprintln!("redis down: profile answered {status}");
+        }
+        match status {
+            503 => row.unavailable += 1,
+            s if s >= 500 || s == 0 => row.server_errors += 1,
+            _ => {}
+        }
+    }
+    let back = Instant::now();
+    redis.resume().await?;
+    let mut asked_again = 0;
+    for (b, person) in browsers.iter().zip(&people) {
+        let r = b.get(&profile).send().await?;
+        match r.status().as_u16() {
+            s if s >= 500 => row.server_errors += 1,
+            303 | 302 | 307
+                if r.headers()
+                    .get("location")
+                    .is_some_and(|l| l.to_str().unwrap_or("").contains("/login")) =>
+            {
+                asked_again += 1;
+            }
+            _ => {}
+        }
+        if f.sign_in_at_node(b, person).await? && status_of(b, &profile).await == 200 {
+            row.delivered += 1;
+        }
+    }
+    row.recovered = Some(back.elapsed());
+    row.note = format!(
+        "while Redis was down the profile page answered 503 to {} of {} people; once it was back {asked_again} of {} were asked to sign in again \
+         (their sessions were gone), and {} of {} signed in again and saw their profile (counted as delivered)",
+        row.unavailable,
+        people.len(),
+        people.len(),
+        row.delivered,
+        people.len()
+    );
+    Ok(row)
+}
+
+/// Five people use the node while PostgreSQL stops for 10 s; ten profile changes made just
+/// before it stopped must reach the IdP once it is back.
+async fn postgres_stopped(
+    dir: &std::path::Path,
+    pg: &mut OwnPostgres,
+    redis: &OwnRedis,
+) -> anyhow::Result<Row> {
+    let mut f = Federation::start("postgres", dir, pg, redis, Options::default()).await?;
+    let people = f.people(5).await?;
+    let mut browsers = Vec::new();
+    for person in &people {
+        let b = Federation::browser();
+        anyhow::ensure!(f.sign_in_at_node(&b, person).await?, "{person} signs in");
+        browsers.push(b);
+    }
+    let mut row = Row {
+        fault: "PostgreSQL stopped for 10 s under traffic".into(),
+        sent: 10,
+        ..Row::default()
+    };
+    let ids: Vec<String> = f.persons.values().cloned().collect();
+    for i in 0..row.sent {
+        let patch = shared::profile::ProfileChanges::from([(
+            shared::profile::ProfileField::Address,
+            Some(format!("Tänav {i}")),
+        )]);
+        school_node::store::accounts::patch_personal_data(&f.node_db, &ids[i % ids.len()], &patch)
+            .await?;
+    }
+    let profile = format!("{}/profile", f.node.url());
+    let early: i64 = shared::with_db!(&f.node_db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM idp_outbox WHERE kind = 'profile' AND delivered_at IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await?);
+    pg.pause().await?;
+    let down = Instant::now();
+    while down.elapsed() < Duration::from_secs(10) {
+        for b in &browsers {
+            match status_of(b, &profile).await {
+                503 => row.unavailable += 1,
+                s if s >= 500 || s == 0 => row.server_errors += 1,
+                _ => {}
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    pg.resume().await?;
+    let back = Instant::now();
+    // Pools reconnect: within 15 s every page answers again, and from then on nothing fails.
+    let recovered = wait_for("pages answer again", Duration::from_secs(15), || async {
+        let mut ok = true;
+        for b in &browsers {
+            ok &= status_of(b, &profile).await == 200;
+        }
+        ok
+    })
+    .await;
+    row.recovered = recovered.is_ok().then(|| back.elapsed());
+    if recovered.is_err() {
+        row.server_errors += 1;
+    }
+    for _ in 0..10 {
+        for b in &browsers {
+            if status_of(b, &profile).await != 200 {
+                row.server_errors += 1;
+            }
+        }
+    }
+    let db = f.node_db.clone();
+    let _ = wait_for("the outbox drains", Duration::from_secs(30), || async {
+        school_node::store::idp_outbox::waiting(&db)
+            .await
+            .is_ok_and(|(n, _)| n == 0)
+    })
+    .await;
+    let delivered: i64 = shared::with_db!(&f.node_db, pool => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM idp_outbox WHERE kind = 'profile' AND delivered_at IS NOT NULL",
+    )
+    .fetch_one(pool)
+    .await?);
+    row.delivered = usize::try_from(delivered).unwrap_or(0);
+    row.note = format!(
+        "{} page requests during the outage were answered 503 (\"try again in a moment\", each after the pool's 5 s wait); \
+         of the ten profile changes queued just before it, {early} had reached the IdP when the server stopped and the rest \
+         after it came back (delivered = changes the IdP took)",
+        row.unavailable
+    );
+    Ok(row)
+}
+
+/// Five people ask for a sign-in link while the SMTP server is down past the letters'
+/// deadline; the letters are given up (shown to the admin), then retried once it is back.
+async fn smtp_down(
+    dir: &std::path::Path,
+    pg: &OwnPostgres,
+    redis: &OwnRedis,
+) -> anyhow::Result<Row> {
+    let mut smtp = testkit::smtp::SmtpServer::start().await;
+    smtp.stop().await;
+    let options = Options {
+        smtp_port: Some(smtp.port),
+        mail_deadline_seconds: 3,
+        ..Options::default()
+    };
+    let mut f = Federation::start("smtp", dir, pg, redis, options).await?;
+    let people = f.people(5).await?;
+    let mut row = Row {
+        fault: "SMTP server down for the whole retry window, then back".into(),
+        sent: people.len(),
+        exactly_once: true,
+        ..Row::default()
+    };
+    let recovery = f.node.url();
+    for i in 0..people.len() {
+        let browser = Federation::browser();
+        let page = browser.get(format!("{recovery}/forgot")).send().await?;
+        let status = page.status().as_u16();
+        let body = page.text().await?;
+        anyhow::ensure!(
+            status == 200,
+            "the forgotten-password page answers ({status})"
+        );
+        let sent = browser
+            .post(format!("{recovery}/forgot"))
+            .form(&[
+                ("csrf", testkit::hidden(&body, "csrf")),
+                ("username", format!("isik{i}@example.ee")),
+            ])
+            .send()
+            .await?;
+        if sent.status().is_server_error() {
+            row.server_errors += 1;
+        }
+    }
+    let db = f.node_db.clone();
+    let n = people.len();
+    wait_for(
+        "the letters are given up",
+        Duration::from_secs(30),
+        || async {
+            school_node::store::outbox::dead_letters(&db)
+                .await
+                .is_ok_and(|d| d.len() >= n)
+        },
+    )
+    .await?;
+    let given_up = school_node::store::outbox::dead_letters(&f.node_db).await?;
+    smtp.restart().await;
+    let back = Instant::now();
+    for letter in &given_up {
+        school_node::store::outbox::retry(&f.node_db, &letter.id, shared::retry::now_millis())
+            .await?;
+    }
+    let _ = wait_for("the letters arrive", Duration::from_secs(20), || async {
+        smtp.received().len() >= n
+    })
+    .await;
+    row.recovered = Some(back.elapsed());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let received = smtp.received();
+    let mut recipients: Vec<String> = received.iter().flat_map(|m| m.to.clone()).collect();
+    recipients.sort();
+    let before = recipients.len();
+    recipients.dedup();
+    row.delivered = recipients.len();
+    row.twice = before - recipients.len();
+    row.note = format!(
+        "{} letters were given up at their 3 s deadline and listed for the admin with the reason; retried once the server was back, \
+         each arrived once",
+        given_up.len()
+    );
+    Ok(row)
+}
+
+/// A relying party is down longer than the logout deadline: its logouts are given up and
+/// listed by `idp outbox`; retried there once it is back, each arrives once.
+async fn node_down_past_deadline(
+    dir: &std::path::Path,
+    pg: &OwnPostgres,
+    redis: &OwnRedis,
+) -> anyhow::Result<Row> {
+    let options = Options {
+        receivers: 2,
+        logout_deadline_seconds: Some(3),
+        ..Options::default()
+    };
+    let mut f = Federation::start("deadline", dir, pg, redis, options).await?;
+    let people = f.people(5).await?;
+    let mut row = Row {
+        fault: "a relying party down longer than the logout deadline".into(),
+        sent: people.len() * 2,
+        exactly_once: true,
+        ..Row::default()
+    };
+    f.receivers[1].down().await;
+    for person in &people {
+        let b = Federation::browser();
+        let token = f.sign_in_everywhere(&b, person).await?;
+        if Federation::sign_out(&f.idp.url(), &b, &token).await? >= 500 {
+            row.server_errors += 1;
+        }
+    }
+    let db = f.idp_db.clone();
+    let n = people.len();
+    wait_for(
+        "the logouts to the absent one are given up",
+        Duration::from_secs(30),
+        || async {
+            idp::store::outbox::dead_letters(&db)
+                .await
+                .is_ok_and(|d| d.len() >= n)
+        },
+    )
+    .await?;
+    f.receivers[1].up().await?;
+    let back = Instant::now();
+    let listed = f.idp_cli(&["outbox"]).await?;
+    let ids: Vec<String> = listed
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .map(str::to_owned)
+        .collect();
+    for id in &ids {
+        f.idp_cli(&["outbox", "--retry", id]).await?;
+    }
+    let sent = row.sent;
+    let _ = wait_for(
+        "every logout delivered",
+        Duration::from_secs(20),
+        || async { counted(&f).0 >= sent },
+    )
+    .await;
+    row.recovered = Some(back.elapsed());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    (row.delivered, row.twice) = counted(&f);
+    row.note = format!(
+        "{} logouts to the absent relying party were given up at the 3 s deadline and listed by `idp outbox` with the reason; \
+         `idp outbox --retry` delivered each once it was back",
+        ids.len()
+    );
+    Ok(row)
+}

@@ -1,0 +1,413 @@
+//! A federation of real processes for the fault-injection suite: the `idp` and `school-node`
+//! binaries on a PostgreSQL and a Redis server of the suite's own, and relying parties that only
+//! receive back-channel logout tokens (each can be taken down and brought back on its port).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::routing::post;
+use school_node::service::accounts::{self, PersonalDataInput};
+use school_node::service::passwords::Secret;
+use school_node::store::accounts::Role;
+use shared::jwt::JwksCache;
+use tokio::task::JoinHandle;
+
+use crate::processes::{OwnPostgres, OwnRedis, Service, free_port};
+
+pub const SECRET: &str = "6a0f5b3c2d1e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a";
+pub const PASSWORD: &str = "kooli-parool-2026";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+const FIRST: [&str; 2] = ["Mari", "Jaan"];
+const LAST: [&str; 10] = [
+    "Kask", "Tamm", "Saar", "Mets", "Ilves", "Lepp", "Kuusk", "Pärn", "Sepp", "Rebane",
+];
+
+/// What the receivers got: (relying party, IdP session id) for every logout token.
+pub type Received = Arc<Mutex<Vec<(usize, String)>>>;
+
+/// A relying party that only takes back-channel logout tokens, answering `delay` after it acted.
+pub struct Receiver {
+    pub port: u16,
+    keys: Arc<JwksCache>,
+    delay: Duration,
+    index: usize,
+    received: Received,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Receiver {
+    async fn start(
+        index: usize,
+        issuer: &str,
+        delay: Duration,
+        received: Received,
+    ) -> anyhow::Result<Self> {
+        let mut r = Receiver {
+            port: free_port(),
+            keys: Arc::new(JwksCache::new(
+                format!("{issuer}/jwks.json"),
+                reqwest::Client::new(),
+            )),
+            delay,
+            index,
+            received,
+            task: None,
+        };
+        r.up().await?;
+        Ok(r)
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/bc", self.port)
+    }
+
+    /// Listens (again) on its port.
+    pub async fn up(&mut self) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
+        let (index, delay, received) = (self.index, self.delay, self.received.clone());
+        let keys = self.keys.clone();
+        let app = axum::Router::new().route(
+            "/bc",
+            post(move |body: String| {
+                let (received, keys) = (received.clone(), keys.clone());
+                async move {
+                    // A node acts on a valid token at once (its sessions end) and answers
+                    // when it has finished; a slow one takes `delay` to answer.
+                    if let Some(sid) = sid_of(&keys, &body).await {
+                        received.lock().unwrap().push((index, sid));
+                    }
+                    tokio::time::sleep(delay).await;
+                    ""
+                }
+            }),
+        );
+        self.task = Some(tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        }));
+        Ok(())
+    }
+
+    /// Stops listening: connections are refused, as to a node that is down.
+    pub async fn down(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// The `sid` of a back-channel request's logout token, when the token is signed by the IdP.
+async fn sid_of(keys: &JwksCache, body: &str) -> Option<String> {
+    let token = body.strip_prefix("logout_token=")?;
+    let (_, claims) = keys.verify(token).await.ok()?;
+    claims.get("sid")?.as_str().map(str::to_owned)
+}
+
+#[derive(Clone)]
+pub struct Options {
+    pub receivers: usize,
+    pub receiver_delay: Duration,
+    /// Mail goes by SMTP to this port (else to files).
+    pub smtp_port: Option<u16>,
+    pub mail_deadline_seconds: u64,
+    pub logout_deadline_seconds: Option<i64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            receivers: 0,
+            receiver_delay: Duration::ZERO,
+            smtp_port: None,
+            mail_deadline_seconds: 3600,
+            logout_deadline_seconds: None,
+        }
+    }
+}
+
+pub struct Federation {
+    pub idp: Service,
+    pub node: Service,
+    pub node_db: school_node::store::Database,
+    pub idp_db: idp::store::Database,
+    pub receivers: Vec<Receiver>,
+    pub received: Received,
+    /// Username → account id at the node.
+    pub persons: BTreeMap<String, String>,
+    pub dir: PathBuf,
+}
+
+impl Federation {
+    pub async fn start(
+        name: &str,
+        root: &Path,
+        pg: &OwnPostgres,
+        redis: &OwnRedis,
+        options: Options,
+    ) -> anyhow::Result<Self> {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir)?;
+        let idp_url = pg.create_database(&format!("idp_{name}")).await?;
+        let node_url = pg.create_database(&format!("node_{name}")).await?;
+        let (idp_port, node_port) = (free_port(), free_port());
+        let issuer = format!("http://127.0.0.1:{idp_port}");
+        let node_base = format!("http://127.0.0.1:{node_port}");
+        let received = Received::default();
+        let mut receivers = Vec::new();
+        for i in 0..options.receivers {
+            receivers
+                .push(Receiver::start(i, &issuer, options.receiver_delay, received.clone()).await?);
+        }
+        let clients = dir.join("clients.toml");
+        std::fs::write(&clients, clients_file(&node_base, &receivers))?;
+        let mut idp_env = vec![
+            ("ISSUER", issuer.clone()),
+            ("LISTEN", format!("127.0.0.1:{idp_port}")),
+            ("DATABASE_URL", idp_url),
+            ("REDIS_URL", redis.url()),
+            ("REDIS_PREFIX", format!("idp:{name}:")),
+            ("CLIENTS_FILE", clients.display().to_string()),
+            ("DATA_DIR", dir.join("idp").display().to_string()),
+            ("DELIVERY_POLL_MILLIS", "100".into()),
+            ("DELIVERY_RETRY_BASE_MILLIS", "200".into()),
+            ("DELIVERY_RETRY_MAX_MILLIS", "1000".into()),
+            ("SHUTDOWN_GRACE_SECONDS", "10".into()),
+        ];
+        if let Some(s) = options.logout_deadline_seconds {
+            idp_env.push(("LOGOUT_DEADLINE_SECONDS", s.to_string()));
+        }
+        let mut idp = Service::new("idp", "idp", "IDP_", idp_port, &dir, &idp_env)?;
+        idp.start().await?;
+        let mut node_env = vec![
+            ("INSTITUTION_ID", "jpk".to_owned()),
+            ("INSTITUTION_NAME", "Jõgeva Põhikool".into()),
+            ("LISTEN", format!("127.0.0.1:{node_port}")),
+            ("PUBLIC_URL", node_base.clone()),
+            ("DATA_DIR", dir.join("node").display().to_string()),
+            ("DATABASE_URL", node_url.clone()),
+            ("REDIS_URL", redis.url()),
+            ("REDIS_PREFIX", format!("node:{name}:")),
+            ("SSO__ISSUER", issuer),
+            ("SSO__CLIENT_ID", "jpk".into()),
+            ("SSO__CLIENT_SECRET", SECRET.into()),
+            ("SSO__SYNC_RETRY_BASE_MILLIS", "200".into()),
+            ("SSO__SYNC_RETRY_MAX_MILLIS", "1000".into()),
+            ("SSO__SYNC_POLL_MILLIS", "100".into()),
+            ("MAIL__POLL_MILLIS", "100".into()),
+            ("MAIL__RETRY_BASE_MILLIS", "200".into()),
+            ("MAIL__RETRY_MAX_MILLIS", "1000".into()),
+            (
+                "MAIL__DEADLINE_SECONDS",
+                options.mail_deadline_seconds.to_string(),
+            ),
+        ];
+        if let Some(port) = options.smtp_port {
+            node_env.extend([
+                ("MAIL__TRANSPORT", "smtp".to_owned()),
+                ("MAIL__SMTP_HOST", "127.0.0.1".into()),
+                ("MAIL__SMTP_PORT", port.to_string()),
+                ("MAIL__SMTP_SECURITY", "none".into()),
+            ]);
+        }
+        let mut node = Service::new("node", "school-node", "SCHOOL_", node_port, &dir, &node_env)?;
+        node.start().await?;
+        let node_db =
+            school_node::store::Database::connect(&node_url, &school_node::store::MIGRATIONS)
+                .await?;
+        let idp_db =
+            idp::store::Database::connect(&pg.url(&format!("idp_{name}")), &idp::store::MIGRATIONS)
+                .await?;
+        Ok(Federation {
+            idp,
+            node,
+            node_db,
+            idp_db,
+            receivers,
+            received,
+            persons: BTreeMap::new(),
+            dir,
+        })
+    }
+
+    /// Creates `n` people at the node (a teacher each, with e-mail) and returns their usernames.
+    pub async fn people(&mut self, n: usize) -> anyhow::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for i in 0..n {
+            let (first, last) = (FIRST[i / LAST.len() % FIRST.len()], LAST[i % LAST.len()]);
+            let email = format!("isik{i}@example.ee");
+            let input = PersonalDataInput {
+                first_name: first.into(),
+                last_name: last.into(),
+                email: email.clone(),
+                ..Default::default()
+            };
+            let id = accounts::create(&self.node_db, &input, &[Role::Teacher], None).await?;
+            let pw = Secret::new(PASSWORD);
+            accounts::change_password(&self.node_db, &id, &pw, &pw).await?;
+            let username = format!("{first} {last}");
+            self.persons.insert(username.clone(), id);
+            names.push(username);
+        }
+        Ok(names)
+    }
+
+    /// A browser that does not follow redirects, so each hop can be looked at.
+    pub fn browser() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(20))
+            .build()
+            .expect("a client")
+    }
+
+    fn authorize(&self, client: &str) -> String {
+        format!(
+            "{}/authorize?client_id={client}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            self.idp.url()
+        )
+    }
+
+    /// Signs `username` in at relying party `rp0` on the IdP's page, then opens every other
+    /// relying party silently; returns an ID token of the session (for the logout hint).
+    pub async fn sign_in_everywhere(
+        &self,
+        browser: &reqwest::Client,
+        username: &str,
+    ) -> anyhow::Result<String> {
+        let r = browser.get(self.authorize("rp0")).send().await?;
+        let login = location(&r)?;
+        let page = browser
+            .get(format!("{}{login}", self.idp.url()))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let done =
+            testkit::submit_idp_login(browser, &self.idp.url(), &page, username, PASSWORD).await;
+        let code = code_in(&location(&done)?)?;
+        for i in 1..self.receivers.len() {
+            let r = browser
+                .get(self.authorize(&format!("rp{i}")))
+                .send()
+                .await?;
+            code_in(&location(&r)?)?;
+        }
+        let tokens: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/token", self.idp.url()))
+            .basic_auth("rp0", Some(SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .await?
+            .json()
+            .await?;
+        tokens["id_token"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("no ID token: {tokens}"))
+    }
+
+    /// Ends the IdP session the ID token belongs to; returns the answer's status.
+    pub async fn sign_out(
+        idp: &str,
+        browser: &reqwest::Client,
+        id_token: &str,
+    ) -> anyhow::Result<u16> {
+        let r = browser
+            .get(format!("{idp}/logout"))
+            .query(&[("id_token_hint", id_token), ("client_id", "rp0")])
+            .send()
+            .await?;
+        Ok(r.status().as_u16())
+    }
+
+    /// Runs the `idp` command with the IdP's settings (`idp outbox`, say); returns its output.
+    pub async fn idp_cli(&self, args: &[&str]) -> anyhow::Result<String> {
+        self.idp.command(args).await
+    }
+
+    /// Signs in at the school node through single sign-on, as a person does; true when the
+    /// node's home page opened.
+    pub async fn sign_in_at_node(
+        &self,
+        browser: &reqwest::Client,
+        username: &str,
+    ) -> anyhow::Result<bool> {
+        let mut url = format!("{}/login", self.node.url());
+        // Follow the hops by hand, filling in the IdP's form on the way.
+        for _ in 0..10 {
+            let r = browser.get(&url).send().await?;
+            if r.status().is_redirection() {
+                let next = location(&r)?;
+                url = if next.starts_with("http") {
+                    next
+                } else {
+                    format!("{}{next}", origin(&url))
+                };
+                continue;
+            }
+            if url.starts_with(&self.idp.url()) && r.status().is_success() {
+                let page = r.text().await?;
+                let done =
+                    testkit::submit_idp_login(browser, &self.idp.url(), &page, username, PASSWORD)
+                        .await;
+                if !done.status().is_redirection() {
+                    return Ok(false);
+                }
+                url = location(&done)?;
+                continue;
+            }
+            return Ok(r.status().is_success() && url == format!("{}/", self.node.url()));
+        }
+        Ok(false)
+    }
+}
+
+fn origin(url: &str) -> String {
+    let after = url.find("://").map_or(0, |i| i + 3);
+    let end = url[after..].find('/').map_or(url.len(), |i| after + i);
+    url[..end].to_owned()
+}
+
+fn location(r: &reqwest::Response) -> anyhow::Result<String> {
+    Ok(r.headers()
+        .get(reqwest::header::LOCATION)
+        .ok_or_else(|| anyhow::anyhow!("no redirect: {}", r.status()))?
+        .to_str()?
+        .to_owned())
+}
+
+fn code_in(location: &str) -> anyhow::Result<String> {
+    let url = reqwest::Url::parse(location)?;
+    url.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .ok_or_else(|| anyhow::anyhow!("no code in {location}"))
+}
+
+fn clients_file(node: &str, receivers: &[Receiver]) -> String {
+    let hash = idp::config::hash_secret(SECRET);
+    let mut out = format!(
+        "[[client]]\nclient_id = \"jpk\"\nname = \"Jõgeva Põhikool\"\nsecret_hash = \"{hash}\"\n\
+         jwks_uri = \"{node}/federation/jwks.json\"\nredirect_uris = [\"{node}/sso/callback\"]\n\
+         post_logout_redirect_uris = [\"{node}/\"]\nbackchannel_logout_uri = \"{node}/sso/backchannel-logout\"\n\
+         federation_url = \"{node}\"\n\n"
+    );
+    for (i, r) in receivers.iter().enumerate() {
+        out.push_str(&format!(
+            "[[client]]\nclient_id = \"rp{i}\"\nname = \"Rakendus {i}\"\nsecret_hash = \"{hash}\"\n\
+             redirect_uris = [\"{REDIRECT}\"]\nbackchannel_logout_uri = \"{}\"\nfederation_node = \"jpk\"\n\n",
+            r.url()
+        ));
+    }
+    out
+}

@@ -1,0 +1,358 @@
+//! Real processes for the fault-injection suite: a PostgreSQL server and a Redis server of its
+//! own (so they can be stopped and killed without touching anything else on the machine), and
+//! the `idp` and `school-node` binaries started with environment settings, as an operator would.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::process::{Child, Command};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Waits until `check` holds, at most `within`.
+pub async fn wait_for<F, Fut>(what: &str, within: Duration, mut check: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < until {
+        if check().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("{what}: not within {within:?}")
+}
+
+async fn answers(url: &str) -> bool {
+    reqwest::get(url)
+        .await
+        .is_ok_and(|r| r.status().is_success())
+}
+
+/// A program run as the `postgres` user when we are root (PostgreSQL refuses to run as root).
+fn as_postgres(program: &Path) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.arg("-u").arg("postgres").arg("--").arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+}
+
+fn postgres_bin() -> anyhow::Result<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .context("PostgreSQL's server programs are not installed (/usr/lib/postgresql)")?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("postgres").exists())
+        .collect();
+    versions.sort();
+    versions.pop().context("no PostgreSQL server program found")
+}
+
+/// A PostgreSQL server in a folder of its own, trusting local connections.
+pub struct OwnPostgres {
+    pub port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+    server: Option<Child>,
+}
+
+impl OwnPostgres {
+    pub async fn start(dir: &Path) -> anyhow::Result<Self> {
+        let bin = postgres_bin()?;
+        let dir = dir.join("pg");
+        std::fs::create_dir_all(&dir)?;
+        if is_root() {
+            let status = std::process::Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir)
+                .status()?;
+            anyhow::ensure!(status.success(), "chown of the PostgreSQL folder failed");
+            // The folders above it must let the postgres user through.
+            let mut up = dir.parent();
+            while let Some(p) = up {
+                let _ = std::process::Command::new("chmod")
+                    .arg("o+x")
+                    .arg(p)
+                    .status();
+                up = p.parent();
+            }
+        }
+        let init = as_postgres(&bin.join("initdb"))
+            .args([
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(dir.join("data"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .await?;
+        anyhow::ensure!(
+            init.status.success(),
+            "initdb failed: {}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let mut pg = OwnPostgres {
+            port: free_port(),
+            dir,
+            bin,
+            server: None,
+        };
+        pg.resume().await?;
+        Ok(pg)
+    }
+
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Starts the server again on the same port and data.
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let server = as_postgres(&self.bin.join("postgres"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+            ])
+            .args(["-c", "fsync=off", "-c", "max_connections=200", "-k"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start postgres")?;
+        self.server = Some(server);
+        let url = self.url("postgres");
+        wait_for("PostgreSQL answers", Duration::from_secs(30), || async {
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(Duration::from_millis(500))
+                .connect(&url)
+                .await
+                .is_ok()
+        })
+        .await
+    }
+
+    /// Stops the server the quick way (open connections are cut).
+    pub async fn pause(&mut self) -> anyhow::Result<()> {
+        let stop = as_postgres(&self.bin.join("pg_ctl"))
+            .arg("stop")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-m", "fast", "-w"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .await?;
+        anyhow::ensure!(
+            stop.status.success(),
+            "pg_ctl stop failed: {}",
+            String::from_utf8_lossy(&stop.stderr)
+        );
+        if let Some(mut server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(20), server.wait()).await??;
+        }
+        Ok(())
+    }
+
+    pub async fn create_database(&self, name: &str) -> anyhow::Result<String> {
+        let pool = sqlx::PgPool::connect(&self.url("postgres")).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await?;
+        pool.close().await;
+        Ok(self.url(name))
+    }
+}
+
+/// A Redis server of its own that keeps nothing on disk: a restart forgets everything.
+pub struct OwnRedis {
+    pub port: u16,
+    server: Option<Child>,
+}
+
+impl OwnRedis {
+    pub async fn start() -> anyhow::Result<Self> {
+        let mut redis = OwnRedis {
+            port: free_port(),
+            server: None,
+        };
+        redis.resume().await?;
+        Ok(redis)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn resume(&mut self) -> anyhow::Result<()> {
+        let server = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start redis-server")?;
+        self.server = Some(server);
+        let port = self.port;
+        wait_for("Redis answers", Duration::from_secs(10), || async move {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+        })
+        .await
+    }
+
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        if let Some(mut server) = self.server.take() {
+            server.kill().await?;
+        }
+        Ok(())
+    }
+}
+
+/// One of this workspace's service binaries, next to the running harness.
+fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let here = std::env::current_exe()?;
+    let dir = here.parent().context("the harness has a folder")?;
+    let path = dir.join(name);
+    anyhow::ensure!(
+        path.exists(),
+        "{} is missing: build it first (cargo build -p idp -p school-node)",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// A service process started with environment settings, stopped and started again at will.
+pub struct Service {
+    pub name: String,
+    pub port: u16,
+    program: PathBuf,
+    env: Vec<(String, String)>,
+    health: String,
+    process: Option<Child>,
+    log: PathBuf,
+}
+
+impl Service {
+    /// `prefix` is the binary's settings prefix (`IDP_`, `SCHOOL_`); `env` without it.
+    pub fn new(
+        name: &str,
+        binary_name: &str,
+        prefix: &str,
+        port: u16,
+        dir: &Path,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
+        let mut all: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (format!("{prefix}{k}"), v.clone()))
+            .collect();
+        let level = std::env::var("FAULTS_LOG").unwrap_or_else(|_| "warn".into());
+        all.push(("RUST_LOG".into(), level));
+        Ok(Service {
+            name: name.to_owned(),
+            port,
+            program: binary(binary_name)?,
+            env: all,
+            health: format!("http://127.0.0.1:{port}/health/live"),
+            process: None,
+            log: dir.join(format!("{name}.log")),
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn start(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let mut command = Command::new(&self.program);
+        command
+            .arg("serve")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true);
+        self.process = Some(
+            command
+                .spawn()
+                .with_context(|| format!("cannot start {}", self.name))?,
+        );
+        let health = self.health.clone();
+        wait_for(
+            &format!("{} answers", self.name),
+            Duration::from_secs(30),
+            || {
+                let health = health.clone();
+                async move { answers(&health).await }
+            },
+        )
+        .await
+        .with_context(|| format!("see {}", self.log.display()))
+    }
+
+    /// Runs the binary once with other arguments and the same settings; its standard output.
+    pub async fn command(&self, args: &[&str]) -> anyhow::Result<String> {
+        let out = Command::new(&self.program)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("RUST_LOG", "error")
+            .output()
+            .await?;
+        anyhow::ensure!(
+            out.status.success(),
+            "{} {args:?} failed: {}",
+            self.name,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Sends a signal (`KILL`, `TERM`) and waits for the process to end.
+    pub async fn signal(&mut self, signal: &str) -> anyhow::Result<Option<i32>> {
+        let Some(mut process) = self.process.take() else {
+            return Ok(None);
+        };
+        if let Some(pid) = process.id() {
+            std::process::Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(pid.to_string())
+                .status()?;
+        }
+        let status = tokio::time::timeout(Duration::from_secs(30), process.wait()).await??;
+        Ok(status.code())
+    }
+}
