@@ -265,6 +265,22 @@ impl Federation {
             .expect("a client")
     }
 
+    /// A silent single sign-on hop to the node, as its nav bar starts one.
+    pub fn silent_sso(&self) -> String {
+        let callback: String = format!("{}/sso/callback", self.node.url())
+            .bytes()
+            .map(|b| match b {
+                b':' => "%3A".to_owned(),
+                b'/' => "%2F".to_owned(),
+                b => (b as char).to_string(),
+            })
+            .collect();
+        format!(
+            "{}/authorize?client_id=jpk&redirect_uri={callback}&response_type=code&scope=openid&state=s&prompt=none&code_challenge={CHALLENGE}&code_challenge_method=S256",
+            self.idp.url()
+        )
+    }
+
     fn authorize(&self, client: &str) -> String {
         format!(
             "{}/authorize?client_id={client}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&response_type=code&scope=openid&state=s&code_challenge={CHALLENGE}&code_challenge_method=S256",
