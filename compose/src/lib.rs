@@ -311,6 +311,12 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
             ..Config::default()
         };
         config.mail.from = format!("robot@{}", institution.host);
+        if let Some(svg) = demo_logo(&institution.id) {
+            std::fs::create_dir_all(&config.data_dir)?;
+            let file = config.data_dir.join("logo.svg");
+            std::fs::write(&file, svg)?;
+            config.logo_file = Some(file);
+        }
         config.database_url = options.database_urls.get(&institution.id).cloned();
         config.redis_url = options.redis_url.clone();
         config.redis_prefix = Some(format!("{}:{}:", institution.id, random_secret()));
@@ -339,6 +345,7 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 frontchannel_logout_uri: (options.logout_channels != LogoutChannels::BackOnly)
                     .then(|| format!("{site}/sso/frontchannel-logout")),
                 federation_url: Some(site.clone()),
+                logo_url: config.logo_file.as_ref().map(|_| format!("{site}/logo")),
                 ..ClientConfig::default()
             });
         }
@@ -464,4 +471,14 @@ async fn seed(
             .map_err(|e| anyhow::anyhow!("child {child}: {e}"))?;
     }
     Ok(())
+}
+
+/// The demo institutions' logos (simple SVGs of their own); other institutions have none.
+fn demo_logo(id: &str) -> Option<&'static str> {
+    match id {
+        "jpk" => Some(include_str!("../logos/jpk.svg")),
+        "laagri" => Some(include_str!("../logos/laagri.svg")),
+        "muusikakool" => Some(include_str!("../logos/muusikakool.svg")),
+        _ => None,
+    }
 }

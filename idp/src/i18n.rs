@@ -5,6 +5,8 @@ use axum::http::HeaderMap;
 #[derive(Debug)]
 pub struct Texts {
     pub lang: &'static str,
+    pub other_lang: &'static str,
+    pub other_lang_name: &'static str,
     pub federation: &'static str,
     pub sign_in: &'static str,
     pub username: &'static str,
@@ -12,6 +14,11 @@ pub struct Texts {
     pub password: &'static str,
     pub forgot: &'static str,
     pub apply: &'static str,
+    pub open_account: &'static str,
+    pub send_access: &'static str,
+    pub send_access_hint: &'static str,
+    pub apply_hint: &'static str,
+    pub signed_out_next: &'static str,
     pub invalid_credentials: &'static str,
     pub ambiguous_name: &'static str,
     pub throttled: &'static str,
@@ -90,13 +97,20 @@ pub struct Texts {
 
 pub static ET: Texts = Texts {
     lang: "et",
+    other_lang: "en",
+    other_lang_name: "English",
     federation: "Koolide ühine sisselogimine",
     sign_in: "Logi sisse",
     username: "Kasutajanimi",
     username_hint: "e-posti aadress või ees- ja perekonnanimi (võib kirjutada kokku või lahku, suure või väikese algustähega)",
     password: "Salasõna",
     forgot: "Unustasid salasõna?",
-    apply: "Ava kasutajakonto: esita andmed ja taotle kontot »",
+    apply: "esita andmed ja taotle kontot »",
+    open_account: "Ava kasutajakonto",
+    send_access: "saada mulle ligipääsuandmed »",
+    send_access_hint: "Kui kool on sinu andmed juba süsteemi lisanud:",
+    apply_hint: "Kui koolil pole veel sinu andmeid:",
+    signed_out_next: "Kuhu edasi?",
     invalid_credentials: "Vale kasutajanimi või salasõna.",
     ambiguous_name: "Selle nimega on koolis mitu kasutajat. Logi palun sisse oma e-posti aadressiga.",
     throttled: "Liiga palju ebaõnnestunud sisselogimiskatseid. Proovi hiljem uuesti.",
@@ -175,13 +189,20 @@ pub static ET: Texts = Texts {
 
 pub static EN: Texts = Texts {
     lang: "en",
+    other_lang: "et",
+    other_lang_name: "Eesti keeles",
     federation: "Schools' single sign-on",
     sign_in: "Sign in",
     username: "Username",
     username_hint: "your e-mail address or first and last name (together or apart, in any case)",
     password: "Password",
     forgot: "Forgot your password?",
-    apply: "Open an account: submit your details and apply »",
+    apply: "submit your details and apply for an account »",
+    open_account: "Open an account",
+    send_access: "send me my access details »",
+    send_access_hint: "If the school has already entered your details:",
+    apply_hint: "If the school does not have your details yet:",
+    signed_out_next: "Where next?",
     invalid_credentials: "Wrong username or password.",
     ambiguous_name: "Several people at this school have that name. Please sign in with your e-mail address.",
     throttled: "Too many failed sign-in attempts. Please try again later.",
@@ -258,31 +279,56 @@ pub static EN: Texts = Texts {
     logout_button: "Sign out",
 };
 
-/// `ui_locales` of the request first, then `Accept-Language`, then Estonian.
+/// Where the IdP remembers the language a person chose (the switch) or a school asked for
+/// (`ui_locales`), so that every later page speaks it.
+pub const LANG_COOKIE: &str = "idp_lang";
+
+/// `ui_locales` of the request first, then the remembered choice, then `Accept-Language`, then
+/// Estonian.
 pub fn texts(headers: &HeaderMap, ui_locales: Option<&str>) -> &'static Texts {
     let accept = headers
         .get(axum::http::header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
+    let remembered = remembered(headers);
     let wanted = ui_locales
         .unwrap_or("")
         .split_whitespace()
+        .chain(remembered.as_deref())
         .chain(accept.split(',').filter_map(|t| t.split(';').next()));
     for tag in wanted {
-        match tag
-            .trim()
-            .split('-')
-            .next()
-            .unwrap_or("")
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "et" => return &ET,
-            "en" => return &EN,
-            _ => {}
+        if let Some(t) = supported(tag) {
+            return t;
         }
     }
     &ET
+}
+
+/// The texts of a language tag (`en`, `en-GB`, `ET`), when the IdP speaks it.
+pub fn supported(tag: &str) -> Option<&'static Texts> {
+    match tag
+        .trim()
+        .split('-')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "et" => Some(&ET),
+        "en" => Some(&EN),
+        _ => None,
+    }
+}
+
+fn remembered(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == LANG_COOKIE)
+        .map(|(_, value)| value.to_owned())
 }
 
 impl Texts {

@@ -168,7 +168,22 @@ impl Application {
         } else {
             (None, None, None)
         };
+        let logo = match &config.logo_file {
+            Some(file) => {
+                let bytes = std::fs::read(file)
+                    .with_context(|| format!("cannot read the logo {}", file.display()))?;
+                let kind = match file.extension().and_then(|e| e.to_str()) {
+                    Some("svg") => "image/svg+xml",
+                    Some("png") => "image/png",
+                    Some("jpg" | "jpeg") => "image/jpeg",
+                    _ => anyhow::bail!("the logo must be an .svg, .png or .jpg file"),
+                };
+                Some(Arc::new((kind, bytes)))
+            }
+            None => None,
+        };
         let state = AppState {
+            logo,
             config: Arc::new(config),
             db,
             ephemeral,

@@ -17,7 +17,9 @@ pub struct Config {
     pub institution_id: String,
     /// The institution's name as people know it, e.g. "Jõgeva Põhikool".
     pub institution_name: String,
-    pub logo_url: Option<String>,
+    /// The institution's logo (SVG or PNG), served at `/logo` for the nav bars of this and the
+    /// linked schools and the IdP's sign-in page (register `logo_url = "<public_url>/logo"`).
+    pub logo_file: Option<PathBuf>,
     pub listen: SocketAddr,
     /// The address people open, e.g. `https://jpk.example.ee`; `https` turns on Secure cookies.
     pub public_url: String,
@@ -56,7 +58,7 @@ impl Default for Config {
         Self {
             institution_id: "kool".into(),
             institution_name: "Kool".into(),
-            logo_url: None,
+            logo_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8081)),
             public_url: "http://localhost:8081".into(),
             data_dir: PathBuf::from("data/kool"),

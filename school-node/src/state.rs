@@ -27,6 +27,8 @@ pub struct AppState {
     /// Messages to the IdP (profile sync, sign-outs), when single sign-on is configured.
     pub idp_api: Option<IdpApi>,
     pub node_key: Arc<shared::jwt::SigningKey>,
+    /// The institution's logo, when it has one: its media type and bytes.
+    pub logo: Option<Arc<(&'static str, Vec<u8>)>>,
 }
 
 impl AppState {

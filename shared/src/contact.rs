@@ -133,6 +133,22 @@ impl Phone {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The number the way people write it: `+372 5123 4567`, `+372 512 3456`, `5123 4567`.
+    pub fn display(&self) -> String {
+        let (prefix, rest) = match self.0.strip_prefix("+372") {
+            Some(rest) => ("+372 ", rest),
+            None if self.0.starts_with('+') => return self.0.clone(),
+            None => ("", self.0.as_str()),
+        };
+        match rest.len() {
+            7 | 8 => {
+                let split = rest.len() - 4;
+                format!("{prefix}{} {}", &rest[..split], &rest[split..])
+            }
+            _ => self.0.clone(),
+        }
+    }
 }
 
 impl TryFrom<String> for Phone {
@@ -150,6 +166,21 @@ impl From<Phone> for String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn phones_are_shown_the_way_people_write_them() {
+        let shown = |s: &str| Phone::parse(s).unwrap().display();
+        assert_eq!(shown("+37251234567"), "+372 5123 4567");
+        assert_eq!(shown("+372 512 3456"), "+372 512 3456");
+        assert_eq!(shown("51234567"), "5123 4567");
+        assert_eq!(shown("+358401234567"), "+358401234567");
+        // What is shown reads back as the same number.
+        assert_eq!(
+            Phone::parse(&shown("+37251234567")).unwrap(),
+            Phone::parse("+37251234567").unwrap()
+        );
+    }
+
     use super::*;
 
     #[test]

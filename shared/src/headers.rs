@@ -1,7 +1,8 @@
 //! The security headers every response of both services carries: a Content-Security-Policy
 //! with no inline script or style, no framing except where a frame is the protocol (a node's
-//! front-channel logout endpoint, framed by the IdP only), `nosniff`, no referrer (pages with a
-//! token in the address included), and HSTS when the service is served over https.
+//! front-channel logout endpoint, framed by the IdP only), `nosniff`, a referrer only to the
+//! same origin (another site never sees an address, tokens in it included; the language switch
+//! goes back to the page it was clicked on), and HSTS when the service is served over https.
 
 use std::sync::Arc;
 
@@ -49,7 +50,7 @@ impl SecurityPolicy {
             set(header::X_FRAME_OPTIONS, "DENY");
         }
         set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-        set(header::REFERRER_POLICY, "no-referrer");
+        set(header::REFERRER_POLICY, "same-origin");
         if self.https {
             set(header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
         }
@@ -122,7 +123,7 @@ mod tests {
         assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"));
         assert!(!csp.contains("unsafe-inline"));
         assert_eq!(page[header::X_FRAME_OPTIONS], "DENY");
-        assert_eq!(page[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(page[header::REFERRER_POLICY], "same-origin");
         assert_eq!(page[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
         assert!(page.contains_key(header::STRICT_TRANSPORT_SECURITY));
         let frame = policy.headers_for("/sso/frontchannel-logout");

@@ -78,6 +78,27 @@ pub fn network_of(addr: IpAddr) -> String {
 }
 
 /// Lower-case hex of the SHA-256 of `s`.
+/// Only a path on this site may follow a sign-in or a switch: never another host.
+pub fn local_path(next: &str) -> &str {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
+    if ok { next } else { "/" }
+}
+
+/// The path of the page a link was clicked on (the browser sends `Referer` only within the
+/// site), or "/".
+pub fn referring_path(headers: &axum::http::HeaderMap) -> String {
+    let path = headers
+        .get(axum::http::header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.parse::<axum::http::Uri>().ok())
+        .and_then(|uri| uri.path_and_query().map(|p| p.as_str().to_owned()))
+        .unwrap_or_else(|| "/".to_owned());
+    local_path(&path).to_owned()
+}
+
 pub fn sha256_hex(s: &str) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(s.as_bytes())

@@ -224,7 +224,8 @@ impl World {
             .unwrap();
         assert_eq!(
             choose.url().as_str(),
-            format!("{}/link?from={from}", self.idp)
+            format!("{}/link?from={from}&ui_locales=et", self.idp),
+            "the school sends the person's language along"
         );
         let body = choose.text().await.unwrap();
         assert!(

@@ -70,7 +70,8 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(protocol::discovery::health))
         .route("/health/live", get(protocol::discovery::live))
         .route("/health/ready", get(protocol::discovery::health))
-        .route("/static/idp.css", get(stylesheet));
+        .route("/static/idp.css", get(stylesheet))
+        .route("/lang/{code}", get(pages::lang::switch));
     // Requests are counted only where metrics are served.
     let routes = if state.config.metrics_listen.is_some() {
         routes.route_layer(middleware::from_fn_with_state(
@@ -86,6 +87,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             browser_cookie,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            pages::lang::remember_ui_locales,
         ))
         .layer(middleware::from_fn(error_pages))
         .layer(middleware::from_fn(shared::observe::request_id))
@@ -173,6 +178,7 @@ async fn error_pages(mut request: Request, next: Next) -> Response {
         .insert(RequestId(request_id.clone()));
     // Only an error page needs the language; the method and path are in the request's span.
     let accept_language = request.headers().get(header::ACCEPT_LANGUAGE).cloned();
+    let cookies = request.headers().get(header::COOKIE).cloned();
     let mut response = next.run(request).await;
     let status = response.status();
     let mark = response.extensions_mut().remove::<ErrorMark>();
@@ -204,6 +210,9 @@ async fn error_pages(mut request: Request, next: Next) -> Response {
     let mut headers = axum::http::HeaderMap::new();
     if let Some(value) = accept_language {
         headers.insert(header::ACCEPT_LANGUAGE, value);
+    }
+    if let Some(value) = cookies {
+        headers.insert(header::COOKIE, value);
     }
     let t = error.lang.unwrap_or_else(|| i18n::texts(&headers, None));
     let page = MessagePage {

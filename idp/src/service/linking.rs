@@ -120,6 +120,13 @@ impl Linking {
         Some(format!("{base}/sso/start?next=/profile"))
     }
 
+    /// Where a person goes after linking: the school they started at, which says it is done.
+    pub fn linked_url(&self, client_id: &str) -> Option<String> {
+        let client = self.clients.get(client_id)?;
+        let base = client.federation_url.as_deref()?.trim_end_matches('/');
+        Some(format!("{base}/sso/start?next=/profile%3Flinked%3D1"))
+    }
+
     pub fn name_of(&self, client_id: &ClientId) -> String {
         self.clients
             .get(client_id)

@@ -87,6 +87,7 @@ impl Ctx {
             String::new()
         };
         Ok(Base {
+            logo: self.state.logo.is_some(),
             t: self.t(),
             institution: self.state.config.institution_name.clone(),
             user_name: self.user.as_ref().map(Account::full_name),
@@ -305,14 +306,7 @@ pub fn encode_component(s: &str) -> String {
     out
 }
 
-/// Only a path on this site may follow sign-in: never another host.
-pub fn local_path(next: &str) -> &str {
-    let ok = next.starts_with('/')
-        && !next.starts_with("//")
-        && !next.contains('\\')
-        && !next.chars().any(char::is_control);
-    if ok { next } else { "/" }
-}
+pub use shared::http::local_path;
 
 #[cfg(test)]
 mod tests {

@@ -46,6 +46,8 @@ pub fn router(state: AppState) -> Router {
             "/profile",
             get(pages::profile::show).post(pages::profile::save),
         )
+        .route("/profile/password", post(pages::profile::save_password))
+        .route("/links/remove/confirm", get(pages::links::confirm_remove))
         .route(
             "/password",
             get(pages::password::show).post(pages::password::save),
@@ -78,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/links/remove", post(pages::links::remove))
         .route("/logged-out", get(sso::logged_out))
         .route("/sso/backchannel-logout", post(sso::backchannel_logout))
+        .route("/logo", get(logo))
         .route("/sso/frontchannel-logout", get(sso::frontchannel_logout))
         .route(path::JWKS, get(federation::jwks))
         .route(path::PASSWORD_CHECK, post(federation::password_check))
@@ -148,6 +151,21 @@ async fn health(State(state): State<AppState>) -> Response {
     (status, axum::Json(report)).into_response()
 }
 
+/// The institution's logo, for this site's nav bar and those of the schools linked to it.
+async fn logo(State(state): State<AppState>) -> Response {
+    match &state.logo {
+        Some(logo) => (
+            [
+                (header::CONTENT_TYPE, logo.0),
+                (header::CACHE_CONTROL, "public, max-age=86400"),
+            ],
+            logo.1.clone(),
+        )
+            .into_response(),
+        None => crate::error::AppError::new(ErrorKind::NotFound).into_response(),
+    }
+}
+
 async fn not_found() -> crate::error::AppError {
     crate::error::AppError::new(ErrorKind::NotFound)
 }
@@ -213,6 +231,7 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         ErrorKind::Internal => t.internal,
     };
     let base = Base {
+        logo: state.logo.is_some(),
         t,
         institution: state.config.institution_name.clone(),
         user_name: None,

@@ -18,6 +18,8 @@ pub struct Base {
     pub flash: Option<String>,
     /// The person's linked institutions, for the nav bar.
     pub institutions: crate::sso::client::Institutions,
+    /// Whether this institution has a logo (at `/logo`).
+    pub logo: bool,
 }
 
 /// Field errors in the person's language.
@@ -40,16 +42,26 @@ impl Errors {
 
     /// The message for `field` as markup, or nothing. The messages are our own static texts.
     pub fn show(&self, field: &str) -> String {
-        self.items
+        let messages: String = self
+            .items
             .iter()
             .filter(|(f, _)| *f == field)
-            .map(|(_, p)| {
-                format!(
-                    "<p class=\"error\" data-field=\"{field}\">{}</p>",
-                    escape(&self.t.describe(*p))
-                )
-            })
-            .collect()
+            .map(|(_, p)| escape(&self.t.describe(*p)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if messages.is_empty() {
+            return String::new();
+        }
+        format!("<p class=\"error\" id=\"err-{field}\" data-field=\"{field}\">{messages}</p>")
+    }
+
+    /// The attributes that tie a field to its error, for screen readers: empty when it has none.
+    pub fn attrs(&self, field: &str) -> String {
+        if self.items.iter().any(|(f, _)| *f == field) {
+            format!(" aria-invalid=\"true\" aria-describedby=\"err-{field}\"")
+        } else {
+            String::new()
+        }
     }
 
     pub fn is_empty(&self) -> bool {

@@ -217,7 +217,7 @@ pub async fn start(ctx: Ctx, Query(query): Query<StartQuery>) -> PageResult {
     let Some(sso) = ctx.state.sso.clone() else {
         return Ok(Redirect::to(next).into_response());
     };
-    match sso.start(next, false).await {
+    match sso.start(next, false, ctx.locale.code()).await {
         Ok((url, pending)) => {
             ctx.session.insert(SESSION_PENDING, &pending).await?;
             Ok(Redirect::to(&url).into_response())

@@ -53,6 +53,11 @@ impl Account {
         format!("{} {}", self.first_name, self.last_name)
     }
 
+    /// The phone number the way people write it, or empty.
+    pub fn phone_text(&self) -> String {
+        self.phone.as_ref().map(Phone::display).unwrap_or_default()
+    }
+
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }

@@ -133,10 +133,12 @@ impl SsoClient {
     }
 
     /// Where to send the person, and what to remember until they come back.
+    /// `lang` is the person's language here, which the IdP's pages take over (`ui_locales`).
     pub async fn start(
         &self,
         next: &str,
         prompt_none: bool,
+        lang: &str,
     ) -> anyhow::Result<(String, PendingSso)> {
         let client = self.client(self.metadata(false).await?)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -148,6 +150,7 @@ impl SsoClient {
             )
             .add_scope(Scope::new("profile".into()))
             .add_scope(Scope::new("email".into()))
+            .add_extra_param("ui_locales", lang.to_owned())
             .set_pkce_challenge(challenge);
         if prompt_none {
             request = request.add_prompt(openidconnect::core::CoreAuthPrompt::None);

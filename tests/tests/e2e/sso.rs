@@ -277,7 +277,7 @@ async fn every_response_carries_the_security_headers_and_only_the_idp_may_frame_
         assert!(!csp.contains("unsafe-inline"), "{url}: {csp}");
         assert_eq!(h["x-frame-options"], "DENY", "{url}");
         assert_eq!(h["x-content-type-options"], "nosniff", "{url}");
-        assert_eq!(h["referrer-policy"], "no-referrer", "{url}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{url}");
         assert!(
             h.get("strict-transport-security").is_none(),
             "{url}: plain http"

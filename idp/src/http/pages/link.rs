@@ -280,7 +280,12 @@ pub async fn confirm(
     };
     let back = state.linking.back_url(from.as_str());
     match linked {
-        Linked::Done { .. } => outcome(StatusCode::OK, t, t.link_done_title, t.link_done, back),
+        // Back to the school the person came from, signed in afresh there so its nav bar
+        // already shows the new link; it says the accounts are linked.
+        Linked::Done { .. } => match state.linking.linked_url(from.as_str()) {
+            Some(url) => Ok(crate::http::redirect_no_store(&url)),
+            None => outcome(StatusCode::OK, t, t.link_done_title, t.link_done, back),
+        },
         Linked::AlreadyLinked => outcome(StatusCode::OK, t, t.link_title, t.link_already, back),
         Linked::NodeTaken(_) => outcome(
             StatusCode::CONFLICT,

@@ -1,6 +1,7 @@
 //! Pages people see: the branded sign-in page, eID, linking, and messages.
 
 pub mod eid;
+pub mod lang;
 pub mod link;
 pub mod login;
 

@@ -1,11 +1,14 @@
 //! Links to the person's accounts at other institutions: start linking at the IdP, which owns
 //! links, and remove one.
 
+use askama::Template;
+use axum::extract::Query;
 use axum::response::{IntoResponse, Redirect};
 use serde::Deserialize;
 
 use crate::error::{AppError, ErrorKind, PageResult};
 use crate::http::extract::{SignedIn, VerifiedForm};
+use crate::http::render::{Base, page};
 use crate::http::sso::{SESSION_ID_TOKEN, SESSION_INSTITUTIONS};
 
 /// "Seo oma konto teise kooliga": the IdP lists the institutions and does the rest.
@@ -20,7 +23,9 @@ pub async fn start(SignedIn { ctx, .. }: SignedIn) -> PageResult {
             kind: ErrorKind::Internal,
             cause: Some(e.to_string()),
         })?;
-    url.query_pairs_mut().append_pair("from", sso.client_id());
+    url.query_pairs_mut()
+        .append_pair("from", sso.client_id())
+        .append_pair("ui_locales", ctx.locale.code());
     Ok(Redirect::to(url.as_str()).into_response())
 }
 
@@ -51,4 +56,33 @@ pub async fn remove(
         }
     }
     Ok(Redirect::to("/profile").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "remove_link.html")]
+struct RemoveLinkPage {
+    base: Base,
+    client_id: String,
+    name: String,
+}
+
+/// "Eemalda seos" asks first: what removing the link does, and a button to go on.
+pub async fn confirm_remove(
+    SignedIn { ctx, .. }: SignedIn,
+    Query(form): Query<RemoveForm>,
+) -> PageResult {
+    let base = ctx.base().await?;
+    let Some(linked) = base
+        .institutions
+        .iter()
+        .find(|i| i.client_id == form.client_id)
+        .cloned()
+    else {
+        return Err(AppError::new(ErrorKind::NotFound));
+    };
+    page(RemoveLinkPage {
+        base,
+        client_id: linked.client_id,
+        name: linked.name,
+    })
 }

@@ -60,7 +60,10 @@ pub async fn form(ctx: Ctx, Query(query): Query<NextQuery>) -> PageResult {
         _ => None,
     };
     if let (Some(sso), false) = (ctx.state.sso.clone(), query.local()) {
-        match sso.start(local_path(&query.next), false).await {
+        match sso
+            .start(local_path(&query.next), false, ctx.locale.code())
+            .await
+        {
             Ok((url, pending)) => {
                 ctx.session.insert(SESSION_PENDING, &pending).await?;
                 return Ok(Redirect::to(&url).into_response());

@@ -20,19 +20,76 @@ struct ProfilePage {
     errors: Errors,
 }
 
-pub async fn show(SignedIn { ctx, account }: SignedIn) -> PageResult {
-    let form = ProfileInput {
+fn shown(account: &Account) -> ProfileInput {
+    ProfileInput {
         email: account.email.text_or_empty(),
-        phone: account.phone.text_or_empty(),
+        phone: account
+            .phone
+            .as_ref()
+            .map(|p| p.display())
+            .unwrap_or_default(),
         address: account.address.clone().unwrap_or_default(),
         ..ProfileInput::default()
-    };
+    }
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct ShowQuery {
+    /// Back from linking accounts at the IdP.
+    linked: Option<String>,
+}
+
+pub async fn show(
+    SignedIn { ctx, account }: SignedIn,
+    axum::extract::Query(query): axum::extract::Query<ShowQuery>,
+) -> PageResult {
+    let mut base = ctx.base().await?;
+    // Said only when there is a link to show: a made-up address proves nothing.
+    if query.linked.is_some() && !base.institutions.is_empty() {
+        base.flash = Some(ctx.t().linked_done.to_owned());
+    }
     page(ProfilePage {
-        base: ctx.base().await?,
+        base,
+        form: shown(&account),
         account,
-        form,
         errors: Errors::none(ctx.t()),
     })
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub struct PasswordForm {
+    password: String,
+    password_again: String,
+}
+
+/// The profile's own form for a new password, apart from the contact data's "Salvesta".
+pub async fn save_password(
+    SignedIn { ctx, account }: SignedIn,
+    VerifiedForm(form): VerifiedForm<PasswordForm>,
+) -> PageResult {
+    let (password, again) = (
+        crate::service::passwords::Secret::new(&form.password),
+        crate::service::passwords::Secret::new(&form.password_again),
+    );
+    match accounts::change_password(&ctx.state.db, &account.id, &password, &again).await {
+        Ok(()) => {
+            ctx.password_changed(&account.id, true).await?;
+            ctx.flash(ctx.t().password_saved).await?;
+            Ok(Redirect::to("/profile").into_response())
+        }
+        Err(ServiceError::Invalid(errors)) => page_with(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ProfilePage {
+                base: ctx.base().await?,
+                form: shown(&account),
+                account,
+                errors: Errors::from(ctx.t(), errors),
+            },
+        ),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub async fn save(
