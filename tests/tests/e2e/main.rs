@@ -12,6 +12,7 @@ mod interop;
 mod linking;
 mod logout;
 mod node_outbox;
+mod pages;
 mod sign_out_everywhere;
 mod sso;
 mod upstream_interop;

@@ -1,0 +1,221 @@
+// Every page type of both services, in Estonian and English, in headless Debian Chromium driven
+// by playwright-core: axe-core (WCAG 2.1 A and AA rules) on each, and at 360 px wide whether the
+// page scrolls sideways and whether any button, link or box to tick is smaller than 24×24 px.
+// Then a keyboard-only walk: sign in, link two accounts and sign out with Tab, typing and Enter.
+// With SHOTS set, screenshots of the main pages at 360 and 1280 px go there.
+// Prints one JSON line with what it saw; the Rust test judges it.
+//
+// Environment: IDP, JPK, LAAGRI (base URLs of the demo federation), PASSWORD (the demo's),
+// PEETER (Peeter Uus's temporary password), SHOTS (optional folder).
+import { readFileSync, mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set`);
+  return v;
+};
+const [idp, jpk, laagri] = [env('IDP'), env('JPK'), env('LAAGRI')];
+const password = env('PASSWORD');
+const shots = process.env.SHOTS;
+if (shots) mkdirSync(shots, { recursive: true });
+// The pages a reader of docs/ sees: the main ones, in Estonian.
+const MAIN = new Set(['idp-sign-in', 'node-home', 'node-profile-linked', 'idp-link-review', 'node-admin-accounts',
+  'node-apply', 'node-remove-link', 'idp-logout-confirm']);
+const shoot = (name, lang) => shots && lang === 'et' && MAIN.has(name);
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+const seen = { pages: [], walk: [], switch: {} };
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync'],
+});
+
+// What a page offers a person: axe's violations, sideways scrolling and small targets at 360 px.
+async function audit(page, name, lang) {
+  const entry = { name, lang, url: page.url(), title: await page.title() };
+  entry.htmlLang = await page.getAttribute('html', 'lang');
+  await page.setViewportSize({ width: 1280, height: 900 });
+  if (shoot(name, lang)) await page.screenshot({ path: `${shots}/${name}-1280.png`, fullPage: true });
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+  });
+  entry.violations = result;
+  await page.setViewportSize({ width: 360, height: 740 });
+  entry.sideways = await page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1);
+  entry.smallTargets = await page.evaluate(() => {
+    const small = [];
+    for (const el of document.querySelectorAll('a[href], button, input[type=checkbox], input[type=radio], summary, select')) {
+      const r = el.getBoundingClientRect();
+      const style = getComputedStyle(el);
+      if (r.width === 0 || r.height === 0 || style.visibility === 'hidden') continue;
+      if (el.closest('iframe')) continue;
+      if (r.width < 24 || r.height < 24) small.push(`${el.tagName.toLowerCase()} "${(el.textContent || el.value || '').trim().slice(0, 30)}" ${Math.round(r.width)}×${Math.round(r.height)}`);
+    }
+    return small;
+  });
+  if (shoot(name, lang)) await page.screenshot({ path: `${shots}/${name}-360.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+  seen.pages.push(entry);
+}
+
+async function signInAtIdp(page, username, pw) {
+  await page.fill('#username', username);
+  await page.fill('#password', pw);
+  await Promise.all([page.waitForNavigation(), page.click('main form[action="/login"] button[type=submit]')]);
+}
+
+async function pagesIn(lang) {
+  // CSP is set aside only so that axe-core can be put into the page.
+  const context = await browser.newContext({ locale: lang === 'et' ? 'et-EE' : 'en-GB', bypassCSP: true });
+  const page = await context.newPage();
+  const visit = async (name, url) => { await page.goto(url); await audit(page, name, lang); };
+
+  // Signed out.
+  await visit('node-sign-in', `${jpk}/login?local=1`);
+  await visit('node-forgot', `${jpk}/forgot`);
+  await visit('node-apply', `${jpk}/apply`);
+  await page.fill('#children_codes', '50001010006');
+  await page.fill('#personal_code', lang === 'et' ? '38501010220' : '37605030299');
+  await page.fill('#first_name', 'Peeter');
+  await page.fill('#last_name', 'Kask');
+  await page.fill('#email', `peeter.${lang}@example.ee`);
+  await page.fill('#phone', '+372 5123 4567');
+  await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
+  await audit(page, 'node-apply-confirm', lang);
+  await page.fill('#email_again', `peeter.${lang}@example.ee`);
+  await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
+  await audit(page, 'node-apply-done', lang);
+  await visit('node-not-found', `${jpk}/no-such-page`);
+  await visit('node-signed-out', `${jpk}/logged-out`);
+  await visit('idp-not-found', `${idp}/no-such-page`);
+  await visit('idp-unknown-client', `${idp}/authorize?client_id=nobody&response_type=code&scope=openid&redirect_uri=http%3A%2F%2Fx`);
+  await visit('idp-logout-confirm', `${idp}/logout`);
+
+  // A temporary password: the IdP asks for a new one.
+  await page.goto(`${jpk}/login`);
+  await audit(page, 'idp-sign-in', lang);
+  await signInAtIdp(page, 'Peeter Uus', env('PEETER'));
+  await audit(page, 'idp-new-password', lang);
+  await context.clearCookies();
+
+  // The admin's pages.
+  await page.goto(`${jpk}/login`);
+  await signInAtIdp(page, 'Anne Direktor', password);
+  await audit(page, 'node-home', lang);
+  await visit('node-profile', `${jpk}/profile`);
+  await visit('node-admin-accounts', `${jpk}/admin/accounts`);
+  const first = await page.getAttribute('main a[href^="/admin/accounts/"]', 'href');
+  await visit('node-admin-account', `${jpk}${first}`);
+  await visit('node-admin-applications', `${jpk}/admin/applications`);
+  await visit('node-admin-import', `${jpk}/admin/import`);
+  await visit('node-admin-mail', `${jpk}/admin/mail`);
+  await context.clearCookies();
+
+  // A parent and a child's profile.
+  await page.goto(`${jpk}/login`);
+  await signInAtIdp(page, 'Jaan Tamm', password);
+  const child = await page.getAttribute('main a[href^="/children/"]', 'href');
+  await visit('node-child', `${jpk}${child}`);
+  await context.clearCookies();
+
+  // Linking (Mari Maasikas at both schools), the review, the confirmation, removing the link.
+  await page.goto(`${jpk}/login`);
+  await signInAtIdp(page, 'Mari Maasikas', password);
+  await page.goto(`${jpk}/link`);
+  await audit(page, 'idp-link-choose', lang);
+  await Promise.all([page.waitForNavigation(), page.click('a[href*="to=laagri"]')]);
+  if (page.url().startsWith(`${idp}/login`)) await signInAtIdp(page, 'Mari Maasikas', password);
+  await audit(page, 'idp-link-review', lang);
+  await Promise.all([page.waitForNavigation(), page.click('main form[action="/link/confirm"] button[type=submit]')]);
+  await audit(page, 'node-profile-linked', lang);
+  await Promise.all([page.waitForNavigation(), page.click('main form[action="/links/remove/confirm"] button')]);
+  await audit(page, 'node-remove-link', lang);
+  await Promise.all([page.waitForNavigation(), page.click('main form[action="/links/remove"] button')]);
+  // Signing out at the IdP: its signed-out page.
+  await Promise.all([page.waitForNavigation(), page.click('nav form[action="/logout"] button')]);
+  await page.goto(`${idp}/logout`);
+  await audit(page, 'idp-logout-confirm-signed-out', lang);
+  await context.close();
+}
+
+// Only the keyboard: Tab until the element wanted has focus, then type or press Enter.
+async function tabTo(page, test, what) {
+  for (let i = 0; i < 80; i += 1) {
+    await page.keyboard.press('Tab');
+    const el = await page.evaluate(() => {
+      const a = document.activeElement;
+      return a ? { tag: a.tagName.toLowerCase(), id: a.id, text: (a.textContent || a.value || '').trim(), href: a.getAttribute('href') || '', type: a.getAttribute('type') || '' } : null;
+    });
+    if (el && test(el)) return el;
+  }
+  throw new Error(`the keyboard never reached ${what} on ${page.url()}`);
+}
+
+async function keyboardWalk() {
+  const context = await browser.newContext({ locale: 'et-EE' });
+  const page = await context.newPage();
+  const step = (what) => seen.walk.push({ what, url: page.url() });
+  await page.goto(`${laagri}/login`);
+  await tabTo(page, (e) => e.id === 'username', 'the username');
+  await page.keyboard.type('Mari Maasikas');
+  await tabTo(page, (e) => e.id === 'password', 'the password');
+  await page.keyboard.type(password);
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  step('signed in');
+  await tabTo(page, (e) => e.href === '/profile', 'the profile link');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  await tabTo(page, (e) => e.href === '/link', '"Seo oma konto teise kooliga"');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  step('choosing an institution');
+  await tabTo(page, (e) => e.href.includes('to=jpk'), 'Jõgeva Põhikool');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  if (page.url().startsWith(`${idp}/login`)) {
+    await tabTo(page, (e) => e.id === 'username', 'the username');
+    await page.keyboard.type('Mari Maasikas');
+    await tabTo(page, (e) => e.id === 'password', 'the password');
+    await page.keyboard.type(password);
+    await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  }
+  step('review');
+  await tabTo(page, (e) => e.tag === 'button' && e.type === 'submit', 'the confirm button');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  const linked = (await page.content()).includes('data-institution="jpk"');
+  step(linked ? 'linked' : 'not linked');
+  await tabTo(page, (e) => e.tag === 'button' && /logi välja/i.test(e.text), 'the sign-out button');
+  await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  await page.waitForLoadState('load');
+  await page.goto(`${laagri}/profile`);
+  step(page.url().startsWith(`${idp}/login`) ? 'signed out' : 'still signed in');
+  await context.close();
+}
+
+// The English choice on a signed-out school page reaches the IdP's sign-in form.
+async function languageCarriesOver() {
+  const context = await browser.newContext({ locale: 'et-EE' });
+  const page = await context.newPage();
+  await page.goto(`${jpk}/login?local=1`);
+  await Promise.all([page.waitForNavigation(), page.click('nav a[hreflang="en"]')]);
+  seen.switch.back = page.url();
+  await page.goto(`${jpk}/login`);
+  seen.switch.idpUrl = page.url();
+  seen.switch.idpLang = await page.getAttribute('html', 'lang');
+  seen.switch.idpSwitch = await page.getAttribute('header a.lang', 'lang');
+  await context.close();
+}
+
+try {
+  await pagesIn('et');
+  await pagesIn('en');
+  await keyboardWalk();
+  await languageCarriesOver();
+} catch (e) {
+  seen.failure = String(e.stack || e);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify(seen));
