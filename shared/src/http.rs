@@ -146,18 +146,28 @@ pub async fn serve_gracefully(
         let _ = signalled.send(());
     });
     let mut server = tokio::spawn(async move { server.await });
-    tokio::select! {
-        finished = &mut server => return finished?.map_err(Into::into),
-        _ = on_signal => {}
-    }
+    // The server may end at the same moment as the signal (nothing left to drain): whichever
+    // comes first, the workers are stopped and waited for, so a delivery under way is finished
+    // and recorded, never dropped with the process.
+    let ended = tokio::select! {
+        biased;
+        _ = on_signal => None,
+        finished = &mut server => Some(finished),
+    };
     tracing::info!(
         grace_seconds = grace.as_secs(),
         "shutting down: finishing the requests under way"
     );
     let deadline = tokio::time::Instant::now() + grace;
     stop.stop();
-    let served = match tokio::time::timeout_at(deadline, &mut server).await {
-        Ok(finished) => finished?.map_err(anyhow::Error::from),
+    let finished = match ended {
+        Some(finished) => Ok(finished),
+        None => tokio::time::timeout_at(deadline, &mut server).await,
+    };
+    let served = match finished {
+        Ok(finished) => finished
+            .map_err(anyhow::Error::from)
+            .and_then(|r| r.map_err(anyhow::Error::from)),
         Err(_) => {
             tracing::warn!("requests still under way at the end of the grace period: stopped");
             server.abort();

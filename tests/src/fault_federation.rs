@@ -42,16 +42,13 @@ pub struct Receiver {
 impl Receiver {
     async fn start(
         index: usize,
-        issuer: &str,
+        keys: Arc<JwksCache>,
         delay: Duration,
         received: Received,
     ) -> anyhow::Result<Self> {
         let mut r = Receiver {
             port: free_port(),
-            keys: Arc::new(JwksCache::new(
-                format!("{issuer}/jwks.json"),
-                reqwest::Client::new(),
-            )),
+            keys,
             delay,
             index,
             received,
@@ -130,6 +127,8 @@ impl Default for Options {
 }
 
 pub struct Federation {
+    /// The IdP's published keys, as the relying parties know them.
+    pub keys: Arc<JwksCache>,
     pub idp: Service,
     pub node: Service,
     pub node_db: school_node::store::Database,
@@ -157,10 +156,15 @@ impl Federation {
         let issuer = format!("http://127.0.0.1:{idp_port}");
         let node_base = format!("http://127.0.0.1:{node_port}");
         let received = Received::default();
+        let keys = Arc::new(JwksCache::new(
+            format!("{issuer}/jwks.json"),
+            reqwest::Client::new(),
+        ));
         let mut receivers = Vec::new();
         for i in 0..options.receivers {
-            receivers
-                .push(Receiver::start(i, &issuer, options.receiver_delay, received.clone()).await?);
+            let receiver =
+                Receiver::start(i, keys.clone(), options.receiver_delay, received.clone()).await?;
+            receivers.push(receiver);
         }
         let clients = dir.join("clients.toml");
         std::fs::write(&clients, clients_file(&node_base, &receivers))?;
@@ -222,6 +226,7 @@ impl Federation {
             idp::store::Database::connect(&pg.url(&format!("idp_{name}")), &idp::store::MIGRATIONS)
                 .await?;
         Ok(Federation {
+            keys,
             idp,
             node,
             node_db,
@@ -330,6 +335,12 @@ impl Federation {
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| anyhow::anyhow!("no ID token: {tokens}"))
+    }
+
+    /// Has the relying parties read the IdP's keys now, while it answers (a real node has them
+    /// from sign-in; the receivers would otherwise first ask when the IdP may be stopping).
+    pub async fn know_keys(&self, id_token: &str) -> anyhow::Result<()> {
+        self.keys.verify(id_token).await.map(|_| ())
     }
 
     /// Ends the IdP session the ID token belongs to; returns the answer's status.

@@ -157,6 +157,7 @@ async fn fan_out_interrupted(
         let id_token = f.sign_in_everywhere(&browser, person).await?;
         sessions.push((browser, id_token));
     }
+    f.know_keys(&sessions[0].1).await?;
     let mut outs = tokio::task::JoinSet::new();
     for (browser, id_token) in sessions {
         let idp = f.idp.url();
@@ -502,6 +503,7 @@ async fn node_down_past_deadline(
     for person in &people {
         let b = Federation::browser();
         let token = f.sign_in_everywhere(&b, person).await?;
+        f.know_keys(&token).await?;
         if Federation::sign_out(&f.idp.url(), &b, &token).await? >= 500 {
             row.server_errors += 1;
         }
