@@ -75,8 +75,14 @@ impl From<anyhow::Error> for Stop {
 /// The institutions a person may choose from.
 pub struct Choices {
     pub linked: Vec<Institution>,
+    /// The institutions whose name holds what was searched for, by name, at most `SHOWN`.
     pub choices: Vec<Arc<Client>>,
+    /// How many matched in all (more than are shown when the search is too wide).
+    pub matched: usize,
 }
+
+/// At most this many institutions are listed at once; a search narrows a longer list.
+pub const SHOWN: usize = 30;
 
 /// A match, stored for confirming.
 pub struct ReviewShown {
@@ -135,21 +141,36 @@ impl Linking {
     }
 
     /// The institutions the account at `from` could be linked with.
-    pub async fn choices(&self, cookie: Option<&str>, from: &ClientId) -> Result<Choices, Stop> {
+    /// `search` is part of a name, in any case and with or without diacritics' forms.
+    pub async fn choices(
+        &self,
+        cookie: Option<&str>,
+        from: &ClientId,
+        search: &str,
+    ) -> Result<Choices, Stop> {
         let session = self.session(cookie).await?;
         let account = session
             .as_ref()
             .and_then(|s| s.accounts.get(from))
             .ok_or(Stop::SignInFirst)?;
         let linked = self.links.institutions(from, &account.sub).await?;
-        let choices = self
+        let wanted = shared::names::normalize(search);
+        let mut choices: Vec<Arc<Client>> = self
             .clients
             .all()
             .into_iter()
             .filter(|c| self.is_node(c.client_id.as_str()) && &c.client_id != from)
             .filter(|c| !linked.iter().any(|l| l.client_id == c.client_id.as_str()))
+            .filter(|c| wanted.is_empty() || shared::names::normalize(&c.name).contains(&wanted))
             .collect();
-        Ok(Choices { linked, choices })
+        choices.sort_by(|a, b| a.name.cmp(&b.name));
+        let matched = choices.len();
+        choices.truncate(SHOWN);
+        Ok(Choices {
+            linked,
+            choices,
+            matched,
+        })
     }
 
     /// The institution is chosen: sign in there, unless the session already proved an account.

@@ -395,3 +395,38 @@ async fn a_link_made_or_removed_reaches_the_nav_bar_of_her_sessions_at_every_nod
     .await;
     assert!(!nav_offers(&laptop, &a, "b").await);
 }
+
+#[tokio::test]
+async fn an_institution_is_found_by_part_of_its_name_without_javascript() {
+    let world = World::start().await;
+    let anna = browser(&world.federation);
+    world.sign_in(&anna, "a", "Anna Allikas").await;
+    let search = |q: &'static str| {
+        let (anna, idp) = (anna.clone(), world.idp.clone());
+        async move {
+            anna.get(format!("{idp}/link"))
+                .query(&[("from", "a"), ("q", q)])
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    // The page has a search form of its own (GET, so it works without a script).
+    let all = search("").await;
+    assert!(
+        all.contains("<form method=\"get\" action=\"/link\""),
+        "{all}"
+    );
+    for id in ["b", "c", "d"] {
+        assert!(all.contains(&format!("data-institution=\"{id}\"")), "{all}");
+    }
+    // Part of a name, in any case, finds that institution and no other.
+    let found = search("GÜMNAAS").await;
+    assert!(found.contains("data-institution=\"b\""), "{found}");
+    assert!(!found.contains("data-institution=\"c\""), "{found}");
+    let none = search("zzz").await;
+    assert!(none.contains("Sellise nimega asutust ei leitud"), "{none}");
+}

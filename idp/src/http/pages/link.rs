@@ -23,6 +23,8 @@ use crate::store::persons::Linked;
 pub struct LinkQuery {
     from: String,
     to: String,
+    /// Part of an institution's name, to find it among many.
+    q: String,
 }
 
 #[derive(Template)]
@@ -30,8 +32,11 @@ pub struct LinkQuery {
 struct ChoosePage<'a> {
     t: &'static Texts,
     from: &'a str,
+    search: &'a str,
     linked: Vec<String>,
     choices: Vec<(String, String)>,
+    /// How many matched beyond those listed.
+    more: usize,
     back_url: Option<String>,
 }
 
@@ -112,13 +117,15 @@ pub async fn choose(
 ) -> PageResult {
     let t = i18n::texts(&headers, None);
     let from = ClientId::new(q.from);
-    let choices = match state.linking.choices(cookie.as_deref(), &from).await {
+    let choices = match state.linking.choices(cookie.as_deref(), &from, &q.q).await {
         Ok(c) => c,
         Err(stop) => return stopped(&state, t, stop, from.as_str()),
     };
     let page = ChoosePage {
         t,
         from: from.as_str(),
+        search: &q.q,
+        more: choices.matched - choices.choices.len(),
         linked: choices.linked.into_iter().map(|l| l.name).collect(),
         choices: choices
             .choices
