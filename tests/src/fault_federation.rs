@@ -26,7 +26,8 @@ const LAST: [&str; 10] = [
     "Kask", "Tamm", "Saar", "Mets", "Ilves", "Lepp", "Kuusk", "Pärn", "Sepp", "Rebane",
 ];
 
-/// What the receivers got: (relying party, IdP session id) for every logout token.
+/// What the receivers got: (relying party, IdP session id) for every logout token, and
+/// (node, phone) for every profile update.
 pub type Received = Arc<Mutex<Vec<(usize, String)>>>;
 
 /// A relying party that only takes back-channel logout tokens, answering `delay` after it acted.
@@ -36,6 +37,7 @@ pub struct Receiver {
     delay: Duration,
     index: usize,
     received: Received,
+    updates: Received,
     task: Option<JoinHandle<()>>,
 }
 
@@ -45,6 +47,7 @@ impl Receiver {
         keys: Arc<JwksCache>,
         delay: Duration,
         received: Received,
+        updates: Received,
     ) -> anyhow::Result<Self> {
         let mut r = Receiver {
             port: free_port(),
@@ -52,6 +55,7 @@ impl Receiver {
             delay,
             index,
             received,
+            updates,
             task: None,
         };
         r.up().await?;
@@ -59,7 +63,11 @@ impl Receiver {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/bc", self.port)
+        format!("{}/bc", self.base())
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Listens (again) on its port.
@@ -67,21 +75,33 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
         let (index, delay, received) = (self.index, self.delay, self.received.clone());
         let keys = self.keys.clone();
-        let app = axum::Router::new().route(
-            "/bc",
-            post(move |body: String| {
-                let (received, keys) = (received.clone(), keys.clone());
-                async move {
-                    // A node acts on a valid token at once (its sessions end) and answers
-                    // when it has finished; a slow one takes `delay` to answer.
-                    if let Some(sid) = sid_of(&keys, &body).await {
-                        received.lock().unwrap().push((index, sid));
+        let updates = self.updates.clone();
+        let profile = post(move |body: String| {
+            let updates = updates.clone();
+            async move {
+                let update: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                let phone = update["profile"]["phone"].as_str().unwrap_or("").to_owned();
+                updates.lock().unwrap().push((index, phone));
+                axum::Json(serde_json::json!({ "applied": true }))
+            }
+        });
+        let app = axum::Router::new()
+            .route(shared::federation::path::PROFILE, profile)
+            .route(
+                "/bc",
+                post(move |body: String| {
+                    let (received, keys) = (received.clone(), keys.clone());
+                    async move {
+                        // A node acts on a valid token at once (its sessions end) and answers
+                        // when it has finished; a slow one takes `delay` to answer.
+                        if let Some(sid) = sid_of(&keys, &body).await {
+                            received.lock().unwrap().push((index, sid));
+                        }
+                        tokio::time::sleep(delay).await;
+                        ""
                     }
-                    tokio::time::sleep(delay).await;
-                    ""
-                }
-            }),
-        );
+                }),
+            );
         self.task = Some(tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         }));
@@ -112,6 +132,14 @@ pub struct Options {
     pub smtp_port: Option<u16>,
     pub mail_deadline_seconds: u64,
     pub logout_deadline_seconds: Option<i64>,
+    /// The first this many receivers are registered as school nodes (accounts there can be
+    /// linked; they take profile updates); the others as relying parties that sign people in
+    /// with their account at the real school.
+    pub node_receivers: usize,
+    /// More school nodes registered (`k0`, `k1`, …), that nobody calls: a registry at scale.
+    pub extra_nodes: usize,
+    /// A second real school, `kool2`, whose accounts can be linked with the first's.
+    pub second_school: bool,
 }
 
 impl Default for Options {
@@ -122,11 +150,16 @@ impl Default for Options {
             smtp_port: None,
             mail_deadline_seconds: 3600,
             logout_deadline_seconds: None,
+            node_receivers: 0,
+            extra_nodes: 0,
+            second_school: false,
         }
     }
 }
 
 pub struct Federation {
+    /// A second real school (`kool2`), when asked for: its process and database.
+    pub other: Option<(Service, school_node::store::Database)>,
     /// The IdP's published keys, as the relying parties know them.
     pub keys: Arc<JwksCache>,
     pub idp: Service,
@@ -135,6 +168,7 @@ pub struct Federation {
     pub idp_db: idp::store::Database,
     pub receivers: Vec<Receiver>,
     pub received: Received,
+    pub updates: Received,
     /// Username → account id at the node.
     pub persons: BTreeMap<String, String>,
     pub dir: PathBuf,
@@ -153,21 +187,40 @@ impl Federation {
         let idp_url = pg.create_database(&format!("idp_{name}")).await?;
         let node_url = pg.create_database(&format!("node_{name}")).await?;
         let (idp_port, node_port) = (free_port(), free_port());
+        let other_port = options.second_school.then(free_port);
         let issuer = format!("http://127.0.0.1:{idp_port}");
         let node_base = format!("http://127.0.0.1:{node_port}");
         let received = Received::default();
+        let updates = Received::default();
         let keys = Arc::new(JwksCache::new(
             format!("{issuer}/jwks.json"),
             reqwest::Client::new(),
         ));
         let mut receivers = Vec::new();
         for i in 0..options.receivers {
-            let receiver =
-                Receiver::start(i, keys.clone(), options.receiver_delay, received.clone()).await?;
+            let receiver = Receiver::start(
+                i,
+                keys.clone(),
+                options.receiver_delay,
+                received.clone(),
+                updates.clone(),
+            )
+            .await?;
             receivers.push(receiver);
         }
         let clients = dir.join("clients.toml");
-        std::fs::write(&clients, clients_file(&node_base, &receivers))?;
+        std::fs::write(
+            &clients,
+            clients_file(
+                &node_base,
+                other_port
+                    .map(|p| format!("http://127.0.0.1:{p}"))
+                    .as_deref(),
+                &receivers,
+                options.node_receivers,
+                options.extra_nodes,
+            ),
+        )?;
         let mut idp_env = vec![
             ("ISSUER", issuer.clone()),
             ("LISTEN", format!("127.0.0.1:{idp_port}")),
@@ -186,39 +239,38 @@ impl Federation {
         }
         let mut idp = Service::new("idp", "idp", "IDP_", idp_port, &dir, &idp_env)?;
         idp.start().await?;
-        let mut node_env = vec![
-            ("INSTITUTION_ID", "jpk".to_owned()),
-            ("INSTITUTION_NAME", "Jõgeva Põhikool".into()),
-            ("LISTEN", format!("127.0.0.1:{node_port}")),
-            ("PUBLIC_URL", node_base.clone()),
-            ("DATA_DIR", dir.join("node").display().to_string()),
-            ("DATABASE_URL", node_url.clone()),
-            ("REDIS_URL", redis.url()),
-            ("REDIS_PREFIX", format!("node:{name}:")),
-            ("SSO__ISSUER", issuer),
-            ("SSO__CLIENT_ID", "jpk".into()),
-            ("SSO__CLIENT_SECRET", SECRET.into()),
-            ("SSO__SYNC_RETRY_BASE_MILLIS", "200".into()),
-            ("SSO__SYNC_RETRY_MAX_MILLIS", "1000".into()),
-            ("SSO__SYNC_POLL_MILLIS", "100".into()),
-            ("MAIL__POLL_MILLIS", "100".into()),
-            ("MAIL__RETRY_BASE_MILLIS", "200".into()),
-            ("MAIL__RETRY_MAX_MILLIS", "1000".into()),
-            (
-                "MAIL__DEADLINE_SECONDS",
-                options.mail_deadline_seconds.to_string(),
-            ),
-        ];
-        if let Some(port) = options.smtp_port {
-            node_env.extend([
-                ("MAIL__TRANSPORT", "smtp".to_owned()),
-                ("MAIL__SMTP_HOST", "127.0.0.1".into()),
-                ("MAIL__SMTP_PORT", port.to_string()),
-                ("MAIL__SMTP_SECURITY", "none".into()),
-            ]);
-        }
-        let mut node = Service::new("node", "school-node", "SCHOOL_", node_port, &dir, &node_env)?;
+        let mut node = school(
+            "jpk",
+            "Jõgeva Põhikool",
+            node_port,
+            &dir,
+            &node_url,
+            redis,
+            &issuer,
+            &options,
+        )?;
         node.start().await?;
+        let other = match other_port {
+            Some(port) => {
+                let url = pg.create_database(&format!("kool2_{name}")).await?;
+                let mut service = school(
+                    "kool2",
+                    "Teine Kool",
+                    port,
+                    &dir,
+                    &url,
+                    redis,
+                    &issuer,
+                    &options,
+                )?;
+                service.start().await?;
+                let db =
+                    school_node::store::Database::connect(&url, &school_node::store::MIGRATIONS)
+                        .await?;
+                Some((service, db))
+            }
+            None => None,
+        };
         let node_db =
             school_node::store::Database::connect(&node_url, &school_node::store::MIGRATIONS)
                 .await?;
@@ -226,7 +278,9 @@ impl Federation {
             idp::store::Database::connect(&pg.url(&format!("idp_{name}")), &idp::store::MIGRATIONS)
                 .await?;
         Ok(Federation {
+            other,
             keys,
+            updates,
             idp,
             node,
             node_db,
@@ -284,6 +338,34 @@ impl Federation {
             "{}/authorize?client_id=jpk&redirect_uri={callback}&response_type=code&scope=openid&state=s&prompt=none&code_challenge={CHALLENGE}&code_challenge_method=S256",
             self.idp.url()
         )
+    }
+
+    /// An authorization request for `client` (PKCE with the fixed verifier), silent or not.
+    pub fn authorize_url(&self, client: &str, silent: bool) -> String {
+        let url = self.authorize(client);
+        if silent {
+            format!("{url}&prompt=none")
+        } else {
+            url
+        }
+    }
+
+    /// Redeems a code issued to `client` for tokens.
+    pub async fn redeem(&self, client: &str, code: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(reqwest::Client::new()
+            .post(format!("{}/token", self.idp.url()))
+            .basic_auth(client, Some(SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
     }
 
     fn authorize(&self, client: &str) -> String {
@@ -351,7 +433,7 @@ impl Federation {
     ) -> anyhow::Result<u16> {
         let r = browser
             .get(format!("{idp}/logout"))
-            .query(&[("id_token_hint", id_token), ("client_id", "rp0")])
+            .query(&[("id_token_hint", id_token)])
             .send()
             .await?;
         Ok(r.status().as_u16())
@@ -405,7 +487,7 @@ fn origin(url: &str) -> String {
     url[..end].to_owned()
 }
 
-fn location(r: &reqwest::Response) -> anyhow::Result<String> {
+pub fn location(r: &reqwest::Response) -> anyhow::Result<String> {
     Ok(r.headers()
         .get(reqwest::header::LOCATION)
         .ok_or_else(|| anyhow::anyhow!("no redirect: {}", r.status()))?
@@ -413,7 +495,7 @@ fn location(r: &reqwest::Response) -> anyhow::Result<String> {
         .to_owned())
 }
 
-fn code_in(location: &str) -> anyhow::Result<String> {
+pub fn code_in(location: &str) -> anyhow::Result<String> {
     let url = reqwest::Url::parse(location)?;
     url.query_pairs()
         .find(|(k, _)| k == "code")
@@ -421,20 +503,102 @@ fn code_in(location: &str) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("no code in {location}"))
 }
 
-fn clients_file(node: &str, receivers: &[Receiver]) -> String {
+fn clients_file(
+    node: &str,
+    other: Option<&str>,
+    receivers: &[Receiver],
+    node_receivers: usize,
+    extra: usize,
+) -> String {
     let hash = idp::config::hash_secret(SECRET);
-    let mut out = format!(
-        "[[client]]\nclient_id = \"jpk\"\nname = \"Jõgeva Põhikool\"\nsecret_hash = \"{hash}\"\n\
-         jwks_uri = \"{node}/federation/jwks.json\"\nredirect_uris = [\"{node}/sso/callback\"]\n\
-         post_logout_redirect_uris = [\"{node}/\"]\nbackchannel_logout_uri = \"{node}/sso/backchannel-logout\"\n\
-         federation_url = \"{node}\"\n\n"
-    );
+    let mut out = school_client("jpk", "Jõgeva Põhikool", node, &hash);
+    if let Some(other) = other {
+        out.push_str(&school_client("kool2", "Teine Kool", other, &hash));
+    }
+    // An application that signs people in with their account at the real node.
+    out.push_str(&format!(
+        "[[client]]\nclient_id = \"app\"\nname = \"Rakendus\"\nsecret_hash = \"{hash}\"\n\
+         redirect_uris = [\"{REDIRECT}\"]\nfederation_node = \"jpk\"\n\n"
+    ));
     for (i, r) in receivers.iter().enumerate() {
+        if i < node_receivers {
+            out.push_str(&format!(
+                "[[client]]\nclient_id = \"rp{i}\"\nname = \"Kool {i}\"\nsecret_hash = \"{hash}\"\n\
+                 redirect_uris = [\"{REDIRECT}\"]\nbackchannel_logout_uri = \"{}\"\nfederation_url = \"{}\"\n\n",
+                r.url(),
+                r.base()
+            ));
+            continue;
+        }
         out.push_str(&format!(
             "[[client]]\nclient_id = \"rp{i}\"\nname = \"Rakendus {i}\"\nsecret_hash = \"{hash}\"\n\
              redirect_uris = [\"{REDIRECT}\"]\nbackchannel_logout_uri = \"{}\"\nfederation_node = \"jpk\"\n\n",
             r.url()
         ));
     }
+    for i in 0..extra {
+        out.push_str(&format!(
+            "[[client]]\nclient_id = \"k{i}\"\nname = \"Kool k{i}\"\nsecret_hash = \"{hash}\"\n\
+             redirect_uris = [\"{REDIRECT}\"]\nfederation_url = \"http://127.0.0.1:9/k{i}\"\n\n"
+        ));
+    }
     out
+}
+
+/// A real school's registration at the IdP.
+fn school_client(id: &str, name: &str, base: &str, hash: &str) -> String {
+    format!(
+        "[[client]]\nclient_id = \"{id}\"\nname = \"{name}\"\nsecret_hash = \"{hash}\"\n\
+         jwks_uri = \"{base}/federation/jwks.json\"\nredirect_uris = [\"{base}/sso/callback\", \"{REDIRECT}\"]\n\
+         post_logout_redirect_uris = [\"{base}/\"]\nbackchannel_logout_uri = \"{base}/sso/backchannel-logout\"\n\
+         federation_url = \"{base}\"\n\n"
+    )
+}
+
+/// A school node's process: its settings, on the suite's PostgreSQL and Redis.
+#[allow(clippy::too_many_arguments)]
+fn school(
+    id: &str,
+    name: &str,
+    port: u16,
+    dir: &Path,
+    database_url: &str,
+    redis: &OwnRedis,
+    issuer: &str,
+    options: &Options,
+) -> anyhow::Result<Service> {
+    let base = format!("http://127.0.0.1:{port}");
+    let mut env = vec![
+        ("INSTITUTION_ID", id.to_owned()),
+        ("INSTITUTION_NAME", name.to_owned()),
+        ("LISTEN", format!("127.0.0.1:{port}")),
+        ("PUBLIC_URL", base),
+        ("DATA_DIR", dir.join(id).display().to_string()),
+        ("DATABASE_URL", database_url.to_owned()),
+        ("REDIS_URL", redis.url()),
+        ("REDIS_PREFIX", format!("{id}:{}:", dir.display())),
+        ("SSO__ISSUER", issuer.to_owned()),
+        ("SSO__CLIENT_ID", id.to_owned()),
+        ("SSO__CLIENT_SECRET", SECRET.into()),
+        ("SSO__SYNC_RETRY_BASE_MILLIS", "200".into()),
+        ("SSO__SYNC_RETRY_MAX_MILLIS", "1000".into()),
+        ("SSO__SYNC_POLL_MILLIS", "100".into()),
+        ("MAIL__POLL_MILLIS", "100".into()),
+        ("MAIL__RETRY_BASE_MILLIS", "200".into()),
+        ("MAIL__RETRY_MAX_MILLIS", "1000".into()),
+        (
+            "MAIL__DEADLINE_SECONDS",
+            options.mail_deadline_seconds.to_string(),
+        ),
+    ];
+    if let Some(port) = options.smtp_port {
+        env.extend([
+            ("MAIL__TRANSPORT", "smtp".to_owned()),
+            ("MAIL__SMTP_HOST", "127.0.0.1".into()),
+            ("MAIL__SMTP_PORT", port.to_string()),
+            ("MAIL__SMTP_SECURITY", "none".into()),
+        ]);
+    }
+    let service_name = if id == "jpk" { "node" } else { id };
+    Service::new(service_name, "school-node", "SCHOOL_", port, dir, &env)
 }
