@@ -16,8 +16,22 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Waits until `check` holds, at most `within`.
-pub async fn wait_for<F, Fut>(what: &str, within: Duration, mut check: F) -> anyhow::Result<()>
+/// Waits until `check` holds, at most `within`, looking every 50 ms.
+pub async fn wait_for<F, Fut>(what: &str, within: Duration, check: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    wait_every(what, within, Duration::from_millis(50), check).await
+}
+
+/// As [`wait_for`], looking every `every` (a benchmark that times the wait looks often).
+pub async fn wait_every<F, Fut>(
+    what: &str,
+    within: Duration,
+    every: Duration,
+    mut check: F,
+) -> anyhow::Result<()>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -27,7 +41,7 @@ where
         if check().await {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(every).await;
     }
     bail!("{what}: not within {within:?}")
 }
