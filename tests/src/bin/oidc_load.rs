@@ -199,12 +199,13 @@ struct Figures {
 impl Figures {
     fn row(&self, c: usize) -> String {
         format!(
-            "| {c} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {} |",
+            "| {c} | {} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} % | {} |",
             self.ops,
             self.ops as f64 / self.seconds,
             self.p50.as_secs_f64() * 1000.0,
             self.p99.as_secs_f64() * 1000.0,
             self.ops as f64 / self.cpu.max(0.01),
+            self.cpu / self.seconds.max(0.001) * 100.0,
             self.failures
         )
     }
@@ -250,6 +251,8 @@ where
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The machine's cores, counted before this process pins itself to some of them.
+    let machine_cores = std::thread::available_parallelism().map_or(1, usize::from);
     let dir = tempfile::tempdir()?;
     let idp_port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
@@ -297,7 +300,26 @@ async fn main() -> anyhow::Result<()> {
             idp::config::hash_secret(SECRET)
         ),
     )?;
-    let mut child = tokio::process::Command::new(&args.idp_bin)
+    // With two cores or more, the IdP gets core 0 and this process (the load and the school)
+    // the others, so that the generator never takes the IdP's CPU.
+    let cores = machine_cores;
+    let mut command = if cores >= 2 {
+        let mut c = tokio::process::Command::new("taskset");
+        c.arg("-c").arg("0").arg(&args.idp_bin);
+        let _ = std::process::Command::new("taskset")
+            .args([
+                "-a",
+                "-pc",
+                &format!("1-{}", cores - 1),
+                &std::process::id().to_string(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .status();
+        c
+    } else {
+        tokio::process::Command::new(&args.idp_bin)
+    };
+    let mut child = command
         .arg("serve")
         .env("IDP_ISSUER", &issuer)
         .env("IDP_LISTEN", format!("127.0.0.1:{idp_port}"))
@@ -348,7 +370,7 @@ async fn main() -> anyhow::Result<()> {
     let mut sso_best = 0.0f64;
     let mut refresh_best = 0.0f64;
 
-    report.push_str("\n### Silent-SSO hops (authorize with cookie → code → token → ID-token check)\n\n| concurrency | hops | per second | p50 ms | p99 ms | per IdP CPU-second | failures |\n|---|---|---|---|---|---|---|\n");
+    report.push_str("\n### Silent-SSO hops (authorize with cookie → code → token → ID-token check)\n\n| concurrency | hops | per second | p50 ms | p99 ms | per IdP CPU-second | IdP CPU share | failures |\n|---|---|---|---|---|---|---|---|\n");
     for &c in &args.concurrency {
         let cookie = cookie.clone();
         let f = measure(&op, c, seconds, move |op, _| {
@@ -374,7 +396,7 @@ async fn main() -> anyhow::Result<()> {
         report.push('\n');
     }
 
-    report.push_str("\n### Refresh grants (each worker rotates its own token)\n\n| concurrency | grants | per second | p50 ms | p99 ms | per IdP CPU-second | failures |\n|---|---|---|---|---|---|---|\n");
+    report.push_str("\n### Refresh grants (each worker rotates its own token)\n\n| concurrency | grants | per second | p50 ms | p99 ms | per IdP CPU-second | IdP CPU share | failures |\n|---|---|---|---|---|---|---|---|\n");
     for &c in &args.concurrency {
         let mut starts = Vec::new();
         for _ in 0..c {
@@ -442,11 +464,11 @@ async fn main() -> anyhow::Result<()> {
     let verdict = |ok: bool| if ok { "met" } else { "not met" };
     let targets = format!(
         "\n### Targets (SQLite + in-memory state)\n\n| target | measured | |\n|---|---|---|\n\
-         | ≥ 1,500 silent-SSO hops per IdP CPU-second | {sso_best:.0} | {} |\n\
+         | ≥ 6,000 silent-SSO hops per IdP CPU-second | {sso_best:.0} | {} |\n\
          | ≥ 2,000 refresh grants per IdP CPU-second | {refresh_best:.0} | {} |\n\
          | idle resident memory < 40 MB | {:.1} MB | {} |\n\
          | < 2 KB more per active session | {per_session:.0} bytes | {} |\n",
-        verdict(sso_best >= 1500.0),
+        verdict(sso_best >= 6000.0),
         verdict(refresh_best >= 2000.0),
         rss_idle as f64 / 1024.0,
         verdict(rss_idle < 40 * 1024),
@@ -457,15 +479,15 @@ async fn main() -> anyhow::Result<()> {
     child.kill().await.ok();
 
     if !args.out.is_empty() {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(0);
+        let cores = machine_cores;
         let text = format!(
             "## Sign-in and tokens\n\nMeasured by `oidc-load` (tests/src/bin/oidc_load.rs), a benchmark harness, not a test.\n\n\
              Command:\n\n```sh\ncargo build --release -p idp -p federation-tests\ntarget/release/oidc-load --seconds {} --sessions {}\n```\n\n\
              Machine: {cores} cores. The IdP runs as its own process (release build, SQLite, in-memory state); the load \
-             generator and the school node that checks the one password share another process, so the \
-             per-CPU-second figures count the IdP's CPU time only (utime + stime from /proc).\n{report}",
+             generator and the school node that checks the one password share another process, pinned to \
+             the other core(s) while the IdP has core 0 (`taskset`), so the generator never takes the IdP's CPU; \
+             the per-CPU-second figures count the IdP's CPU time only (utime + stime from /proc), and \
+             \"IdP CPU share\" is that time over the run's wall time (100 % = one core busy).\n{report}",
             args.seconds, args.sessions
         );
         federation_tests::write_section(&args.out, "oidc-load", &text)?;
