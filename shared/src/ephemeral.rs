@@ -2,7 +2,7 @@
 //! caches. In memory by default (one process); Redis when configured, so that several instances
 //! of a service share it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,9 +24,14 @@ impl std::fmt::Debug for Ephemeral {
     }
 }
 
+type Sets = HashMap<String, (HashSet<String>, Instant)>;
+
 #[derive(Default)]
 pub struct MemoryStore {
     entries: Mutex<HashMap<String, (Vec<u8>, Instant)>>,
+    /// Sets apart, as sets: adding to one costs no copy of it (a busy expiry bucket holds
+    /// thousands of sessions).
+    sets: Mutex<Sets>,
 }
 
 impl MemoryStore {
@@ -41,6 +46,30 @@ impl MemoryStore {
             map.retain(|_, (_, expires)| *expires > now);
         }
         f(&mut map, now)
+    }
+
+    fn with_sets<T>(&self, f: impl FnOnce(&mut Sets, Instant) -> T) -> T {
+        let mut sets = self
+            .sets
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let now = Instant::now();
+        if sets.len() > 1024 && sets.len().is_power_of_two() {
+            sets.retain(|_, (_, expires)| *expires > now);
+        }
+        f(&mut sets, now)
+    }
+
+    /// The live set at `key`, if any (an expired one is dropped).
+    fn live_set<'a>(
+        sets: &'a mut Sets,
+        key: &str,
+        now: Instant,
+    ) -> Option<&'a mut HashSet<String>> {
+        if sets.get(key).is_some_and(|(_, expires)| *expires <= now) {
+            sets.remove(key);
+        }
+        sets.get_mut(key).map(|(members, _)| members)
     }
 
     fn live(map: &mut HashMap<String, (Vec<u8>, Instant)>, key: &str, now: Instant) -> bool {
@@ -173,6 +202,7 @@ impl Ephemeral {
         match self {
             Ephemeral::Memory(m) => {
                 m.with(|map, _| map.remove(key));
+                m.with_sets(|sets, _| sets.remove(key));
                 Ok(())
             }
             Ephemeral::Redis { conn, prefix } => {
@@ -219,17 +249,16 @@ impl Ephemeral {
     pub async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> anyhow::Result<()> {
         match self {
             Ephemeral::Memory(m) => {
-                m.with(|map, now| {
-                    let mut members: Vec<String> = if MemoryStore::live(map, key, now) {
-                        serde_json::from_slice(&map[key].0).unwrap_or_default()
-                    } else {
-                        Vec::new()
-                    };
-                    if !members.iter().any(|m| m == member) {
-                        members.push(member.to_owned());
+                m.with_sets(|sets, now| {
+                    let live = MemoryStore::live_set(sets, key, now).is_some();
+                    let entry = sets
+                        .entry(key.to_owned())
+                        .or_insert_with(|| (HashSet::new(), now + ttl));
+                    if !live {
+                        entry.0.clear();
                     }
-                    let bytes = serde_json::to_vec(&members).unwrap_or_default();
-                    map.insert(key.to_owned(), (bytes, now + ttl));
+                    entry.0.insert(member.to_owned());
+                    entry.1 = now + ttl;
                 });
                 Ok(())
             }
@@ -256,13 +285,11 @@ impl Ephemeral {
     /// Takes every member of the set at `key`, removing the set.
     pub async fn take_set(&self, key: &str) -> anyhow::Result<Vec<String>> {
         match self {
-            Ephemeral::Memory(m) => Ok(m.with(|map, now| {
-                if MemoryStore::live(map, key, now) {
-                    map.remove(key)
-                        .and_then(|(v, _)| serde_json::from_slice(&v).ok())
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
+            Ephemeral::Memory(m) => Ok(m.with_sets(|sets, now| {
+                let live = MemoryStore::live_set(sets, key, now).is_some();
+                match sets.remove(key) {
+                    Some((members, _)) if live => members.into_iter().collect(),
+                    _ => Vec::new(),
                 }
             })),
             Ephemeral::Redis { conn, prefix } => {
@@ -284,13 +311,9 @@ impl Ephemeral {
     pub async fn remove_from_set(&self, key: &str, member: &str) -> anyhow::Result<()> {
         match self {
             Ephemeral::Memory(m) => {
-                m.with(|map, now| {
-                    if MemoryStore::live(map, key, now) {
-                        let entry = map.get_mut(key).expect("live");
-                        let mut members: Vec<String> =
-                            serde_json::from_slice(&entry.0).unwrap_or_default();
-                        members.retain(|m| m != member);
-                        entry.0 = serde_json::to_vec(&members).unwrap_or_default();
+                m.with_sets(|sets, now| {
+                    if let Some(members) = MemoryStore::live_set(sets, key, now) {
+                        members.remove(member);
                     }
                 });
                 Ok(())
@@ -309,15 +332,10 @@ impl Ephemeral {
     /// How many members the sets at `keys` hold together, in one round trip.
     pub async fn count_in_sets(&self, keys: &[String]) -> anyhow::Result<u64> {
         match self {
-            Ephemeral::Memory(m) => Ok(m.with(|map, now| {
-                let mut sum = 0;
-                for key in keys {
-                    if MemoryStore::live(map, key, now) {
-                        sum += serde_json::from_slice::<Vec<String>>(&map[key.as_str()].0)
-                            .map_or(0, |v| v.len() as u64);
-                    }
-                }
-                sum
+            Ephemeral::Memory(m) => Ok(m.with_sets(|sets, now| {
+                keys.iter()
+                    .filter_map(|key| MemoryStore::live_set(sets, key, now).map(|s| s.len() as u64))
+                    .sum()
             })),
             Ephemeral::Redis { conn, prefix } => {
                 let mut pipe = redis::pipe();
