@@ -123,6 +123,14 @@ impl Op {
             .send()
             .await
             .unwrap();
+        // The application redeems its code, as every one does: what stays is the session.
+        if let Some(code) = done
+            .headers()
+            .get("location")
+            .and_then(|l| code_of(l.to_str().ok()?))
+        {
+            self.exchange(&code).await;
+        }
         done.headers()
             .get_all("set-cookie")
             .iter()
