@@ -82,6 +82,13 @@ async fn no_form_answers_arbitrary_text_with_a_server_error() {
                     &[("email", v), ("phone", v), ("address", v)],
                 )
                 .await,
+            signed_in
+                .submit(
+                    "/profile",
+                    "/profile/password",
+                    &[("password", v), ("password_again", v)],
+                )
+                .await,
             admin
                 .submit(
                     "/admin/accounts/new",
