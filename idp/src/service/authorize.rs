@@ -172,8 +172,15 @@ impl Authorizer {
         let Some((from, sub)) = self.links.linked_at(session, node_id).await? else {
             return Ok(None);
         };
-        let Some(there) = self.links.lookup(node_id, &sub).await? else {
-            return Ok(None);
+        // A linked school that cannot say who its account is now (its database is down, say)
+        // is not a jump: the person is asked to sign in there as if there were no link.
+        let there = match self.links.lookup(node_id, &sub).await {
+            Ok(Some(there)) => there,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                tracing::warn!(node = %node_id, error = %format!("{e:#}"), "a linked school did not answer: no jump");
+                return Ok(None);
+            }
         };
         let proven = &session.accounts[&from];
         Ok(Some(SignedInAccount {

@@ -430,3 +430,29 @@ async fn an_institution_is_found_by_part_of_its_name_without_javascript() {
     let none = search("zzz").await;
     assert!(none.contains("Sellise nimega asutust ei leitud"), "{none}");
 }
+
+#[tokio::test]
+async fn a_linked_school_that_cannot_answer_asks_for_a_sign_in_instead_of_failing() {
+    let world = World::start().await;
+    let anna = browser(&world.federation);
+    world.sign_in(&anna, "a", "Anna Allikas").await;
+    world.link_matching(&anna, "a", "b", "Anna Allikas").await;
+    // Another browser, signed in at A alone: opening B is a jump through the link.
+    let anna = browser(&world.federation);
+    world.sign_in(&anna, "a", "Anna Allikas").await;
+    // B's site answers, but it cannot say who its accounts are (its table is gone).
+    let b = &world.federation.node("b").unwrap().state.db;
+    shared::with_db!(b, pool => {
+        sqlx::query("ALTER TABLE accounts RENAME TO accounts_away")
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+    let (url, page) = world.open(&anna, "b").await;
+    // No jump: the IdP asks her to sign in at B, as if there were no link, instead of failing.
+    assert!(
+        url.starts_with(&format!("{}/login", world.idp)),
+        "{url}: {page}"
+    );
+    assert!(page.contains("Gümnaasium B"), "{page}");
+}
