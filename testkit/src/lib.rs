@@ -53,7 +53,20 @@ where
 
 /// As `eventually`, but gives the last description back instead of panicking, for a caller
 /// that adds more to the failure message.
-pub async fn try_eventually<T, F, Fut>(within: Duration, mut probe: F) -> Result<T, String>
+pub async fn try_eventually<T, F, Fut>(within: Duration, probe: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    try_eventually_every(within, Duration::from_millis(50), probe).await
+}
+
+/// As `try_eventually`, asking every `every` (a benchmark timing the wait asks often).
+pub async fn try_eventually_every<T, F, Fut>(
+    within: Duration,
+    every: Duration,
+    mut probe: F,
+) -> Result<T, String>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, String>>,
@@ -63,9 +76,17 @@ where
         match probe().await {
             Ok(value) => return Ok(value),
             Err(last) if started.elapsed() >= within => return Err(last),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(_) => tokio::time::sleep(every).await,
         }
     }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 pub fn urlencode(s: &str) -> String {

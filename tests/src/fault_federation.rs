@@ -375,6 +375,26 @@ impl Federation {
         )
     }
 
+    /// Signs `username` in on the IdP's page for `client`, with the password; returns the code.
+    pub async fn sign_in(
+        &self,
+        browser: &reqwest::Client,
+        client: &str,
+        username: &str,
+    ) -> anyhow::Result<String> {
+        let idp = self.idp.url();
+        let page = testkit::sign_in_page(browser, &idp, &self.authorize(client)).await;
+        let done = testkit::submit_idp_login(browser, &idp, &page, username, PASSWORD).await;
+        if !done.status().is_redirection() {
+            anyhow::bail!(
+                "sign-in refused ({}): {}",
+                done.status(),
+                done.text().await?
+            );
+        }
+        code_in(&location(&done)?)
+    }
+
     /// Signs `username` in at relying party `rp0` on the IdP's page, then opens every other
     /// relying party silently; returns an ID token of the session (for the logout hint).
     pub async fn sign_in_everywhere(
@@ -382,17 +402,7 @@ impl Federation {
         browser: &reqwest::Client,
         username: &str,
     ) -> anyhow::Result<String> {
-        let r = browser.get(self.authorize("rp0")).send().await?;
-        let login = location(&r)?;
-        let page = browser
-            .get(format!("{}{login}", self.idp.url()))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let done =
-            testkit::submit_idp_login(browser, &self.idp.url(), &page, username, PASSWORD).await;
-        let code = code_in(&location(&done)?)?;
+        let code = self.sign_in(browser, "rp0", username).await?;
         for i in 1..self.receivers.len() {
             let r = browser
                 .get(self.authorize(&format!("rp{i}")))

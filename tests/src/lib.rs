@@ -106,6 +106,15 @@ pub fn browser_with(
 
 pub use testkit::{hidden, submit_idp_login};
 
+/// The value at `fraction` (0.5, 0.99) of sorted samples; NaN when there are none.
+pub fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (fraction * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
 /// Replaces the part of a report between `<!-- begin NAME -->` and `<!-- end NAME -->` (added at
 /// the end when missing), so each benchmark harness rewrites only its own figures.
 pub fn write_section(path: &str, name: &str, content: &str) -> std::io::Result<()> {

@@ -6,15 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use tokio::process::{Child, Command};
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
+pub use testkit::free_port;
 
 /// Waits until `check` holds, at most `within`, looking every 50 ms.
 pub async fn wait_for<F, Fut>(what: &str, within: Duration, check: F) -> anyhow::Result<()>
@@ -36,14 +31,18 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let until = tokio::time::Instant::now() + within;
-    while tokio::time::Instant::now() < until {
-        if check().await {
-            return Ok(());
+    testkit::try_eventually_every(within, every, || {
+        let holds = check();
+        async move {
+            if holds.await {
+                Ok(())
+            } else {
+                Err(String::new())
+            }
         }
-        tokio::time::sleep(every).await;
-    }
-    bail!("{what}: not within {within:?}")
+    })
+    .await
+    .map_err(|_| anyhow::anyhow!("{what}: not within {within:?}"))
 }
 
 async fn answers(url: &str) -> bool {

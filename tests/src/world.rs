@@ -285,6 +285,39 @@ impl World {
         assert!(done.contains("Kontod on seotud"), "{done}");
     }
 
+    /// Removes the link to `client_id` at `node` as a person does: "Eemalda seos" on the profile,
+    /// then the button on the page that asks first; returns the page it ends on.
+    pub async fn remove_link(
+        &self,
+        client: &reqwest::Client,
+        node: &str,
+        client_id: &str,
+    ) -> String {
+        let base = self.url(node);
+        let asking = client
+            .get(format!("{base}/links/remove/confirm"))
+            .query(&[("client_id", client_id)])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(asking.contains("action=\"/links/remove\""), "{asking}");
+        client
+            .post(format!("{base}/links/remove"))
+            .form(&[
+                ("csrf", hidden(&asking, "csrf")),
+                ("client_id", client_id.to_owned()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// Waits until `check` holds for the account with personal code `code` at `node`.
     pub async fn eventually(
         &self,

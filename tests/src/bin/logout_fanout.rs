@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::routing::post;
 use clap::Parser;
+use federation_tests::percentile;
 use idp::oidc::acr::Acr;
 use idp::service::random_token;
 use idp::service::sessions::SignedInAccount;
@@ -52,14 +53,6 @@ async fn receiver(index: usize, arrived: mpsc::UnboundedSender<usize>) -> String
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 async fn measure(n: usize, rounds: usize) -> anyhow::Result<Vec<f64>> {
@@ -168,12 +161,12 @@ async fn main() -> anyhow::Result<()> {
         let row = format!(
             "| {n} | {} | {:.1} | {:.1} | {:.1} |",
             samples.len(),
-            percentile(&samples, 50.0),
-            percentile(&samples, 99.0),
+            percentile(&samples, 0.5),
+            percentile(&samples, 0.99),
             samples.last().copied().unwrap_or(f64::NAN),
         );
         println!("{row}");
-        rows.insert(n, (row, percentile(&samples, 99.0)));
+        rows.insert(n, (row, percentile(&samples, 0.99)));
     }
     if !args.out.is_empty() {
         let cores = std::thread::available_parallelism().map_or(0, |n| n.get());

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use federation_tests::fault_federation::{Federation, Options, code_in, location};
+use federation_tests::percentile;
 use federation_tests::processes::{OwnPostgres, OwnRedis, wait_every};
 use idp::store::persons::{self, Link, Timing};
 use shared::profile::SharedProfile;
@@ -55,14 +56,6 @@ struct Measured {
     /// (p50, p99) in milliseconds per step, and the number of samples.
     steps: Vec<(f64, f64, usize)>,
     plans: Vec<(String, String)>,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
 }
 
 fn summary(mut samples: Vec<f64>) -> (f64, f64, usize) {
@@ -269,32 +262,7 @@ async fn measure(
     for _ in 0..few {
         browser = Federation::browser();
         let t = Instant::now();
-        let r = browser.get(f.authorize_url("app", false)).send().await?;
-        if !r.status().is_redirection() {
-            anyhow::bail!("authorize answered {}: {}", r.status(), r.text().await?);
-        }
-        let page = browser
-            .get(format!("{idp}{}", location(&r)?))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let done = testkit::submit_idp_login(
-            &browser,
-            &idp,
-            &page,
-            &people[0],
-            federation_tests::fault_federation::PASSWORD,
-        )
-        .await;
-        if !done.status().is_redirection() {
-            anyhow::bail!(
-                "sign-in refused ({}): {}",
-                done.status(),
-                done.text().await?
-            );
-        }
-        code_in(&location(&done)?)?;
+        f.sign_in(&browser, "app", &people[0]).await?;
         times.push(ms(t));
     }
     steps.push(summary(times));
@@ -393,22 +361,7 @@ async fn measure(
     let mut times = Vec::new();
     for _ in 0..few {
         let b = Federation::browser();
-        let r = b.get(f.authorize_url("app", false)).send().await?;
-        let page = b
-            .get(format!("{idp}{}", location(&r)?))
-            .send()
-            .await?
-            .text()
-            .await?;
-        let done = testkit::submit_idp_login(
-            &b,
-            &idp,
-            &page,
-            &people[1],
-            federation_tests::fault_federation::PASSWORD,
-        )
-        .await;
-        let code = code_in(&location(&done)?)?;
+        let code = f.sign_in(&b, "app", &people[1]).await?;
         for j in 5..15 {
             let r = b
                 .get(f.authorize_url(&format!("rp{j}"), true))

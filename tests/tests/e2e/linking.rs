@@ -94,26 +94,7 @@ async fn linked_accounts_open_without_a_form_and_share_their_profile() {
     );
 
     // Removing the link to C stops single sign-on there: a new sign-in at A no longer opens C.
-    let profile = fresh
-        .get(format!("{}/profile", world.url("a")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let removed = fresh
-        .post(format!("{}/links/remove", world.url("a")))
-        .form(&[
-            ("csrf", hidden(&profile, "csrf")),
-            ("client_id", "c".into()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let removed = world.remove_link(&fresh, "a", "c").await;
     assert!(removed.contains("Seos on eemaldatud."), "{removed}");
     assert!(!removed.contains("data-institution=\"c\""), "{removed}");
     let third = browser(&world.federation);
@@ -360,26 +341,7 @@ async fn a_link_made_or_removed_reaches_the_nav_bar_of_her_sessions_at_every_nod
     .await;
 
     // She removes the link at A: the phone's page at B stops offering A.
-    let profile = laptop
-        .get(format!("{a}/profile"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let removed = laptop
-        .post(format!("{a}/links/remove"))
-        .form(&[
-            ("csrf", hidden(&profile, "csrf")),
-            ("client_id", "b".into()),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let removed = world.remove_link(&laptop, "a", "b").await;
     assert!(removed.contains("Seos on eemaldatud."), "{removed}");
     testkit::eventually(
         "B's nav bar no longer offers A",

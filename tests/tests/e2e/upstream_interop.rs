@@ -47,13 +47,7 @@ async fn start_op(port: u16, redirect_uri: &str, amr: &str) -> tokio::process::C
     child
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use testkit::free_port;
 
 async fn sign_in_through(amr_given: &str) -> (reqwest::Response, Stack, tokio::process::Child) {
     let port = free_port();

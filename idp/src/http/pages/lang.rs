@@ -45,11 +45,16 @@ pub async fn remember_ui_locales(
     request: Request,
     next: Next,
 ) -> Response {
-    let asked = request.uri().query().and_then(|q| {
-        url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "ui_locales")
-            .and_then(|(_, v)| v.split_whitespace().find_map(i18n::supported))
-    });
+    // Every request passes here: only one that names ui_locales has its query read.
+    let asked = request
+        .uri()
+        .query()
+        .filter(|q| q.contains("ui_locales"))
+        .and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "ui_locales")
+                .and_then(|(_, v)| v.split_whitespace().find_map(i18n::supported))
+        });
     let mut response = next.run(request).await;
     if let Some(value) = asked.and_then(|t| cookie(t.lang, secure(&state))) {
         response.headers_mut().append(header::SET_COOKIE, value);
