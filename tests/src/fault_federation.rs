@@ -1,6 +1,8 @@
 //! A federation of real processes for the fault-injection suite: the `idp` and `school-node`
-//! binaries on a PostgreSQL and a Redis server of the suite's own, and relying parties that only
-//! receive back-channel logout tokens (each can be taken down and brought back on its port).
+//! binaries on a PostgreSQL and a Redis server of the suite's own — one school (`jpk`) and as
+//! many more as asked (`kool0`, `kool1`, …), each with its own database, whose accounts can be
+//! linked — and, for the benchmarks, relying parties that only receive back-channel logout
+//! tokens (each can be taken down and brought back on its port).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,10 +10,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::routing::post;
+use idp::store::persons::{self, Link, Timing};
 use school_node::service::accounts::{self, PersonalDataInput};
 use school_node::service::passwords::Secret;
 use school_node::store::accounts::Role;
 use shared::jwt::JwksCache;
+use shared::profile::SharedProfile;
 use tokio::task::JoinHandle;
 
 use crate::processes::{OwnPostgres, OwnRedis, Service, free_port};
@@ -138,8 +142,11 @@ pub struct Options {
     pub node_receivers: usize,
     /// More school nodes registered (`k0`, `k1`, …), that nobody calls: a registry at scale.
     pub extra_nodes: usize,
-    /// A second real school, `kool2`, whose accounts can be linked with the first's.
-    pub second_school: bool,
+    /// More real schools (`kool0`, `kool1`, …), whose accounts can be linked with `jpk`'s.
+    pub schools: usize,
+    /// The IdP reaches every real school's back-channel logout endpoint over a link that holds
+    /// each request this long (a slow network; the schools themselves answer at once).
+    pub slow_backchannel: Option<Duration>,
 }
 
 impl Default for Options {
@@ -152,19 +159,52 @@ impl Default for Options {
             logout_deadline_seconds: None,
             node_receivers: 0,
             extra_nodes: 0,
-            second_school: false,
+            schools: 0,
+            slow_backchannel: None,
         }
     }
 }
 
+/// A school node's process, its database, and where its metrics are served.
+pub struct School {
+    pub id: String,
+    pub service: Service,
+    pub db: school_node::store::Database,
+    metrics_port: u16,
+}
+
+impl School {
+    pub fn url(&self) -> String {
+        self.service.url()
+    }
+
+    /// The node's `node_backchannel_logouts_total` by outcome since the process started:
+    /// (tokens that ended sessions, valid tokens that found nothing left to end).
+    pub async fn backchannel_logouts(&self) -> anyhow::Result<(u64, u64)> {
+        let text = reqwest::get(format!("http://127.0.0.1:{}/metrics", self.metrics_port))
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let count = |outcome: &str| {
+            let series = format!("node_backchannel_logouts_total{{outcome=\"{outcome}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(series.as_str()))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map_or(0, |v| v as u64)
+        };
+        Ok((count("ended"), count("nothing_to_end")))
+    }
+}
+
 pub struct Federation {
-    /// A second real school (`kool2`), when asked for: its process and database.
-    pub other: Option<(Service, school_node::store::Database)>,
     /// The IdP's published keys, as the relying parties know them.
     pub keys: Arc<JwksCache>,
     pub idp: Service,
-    pub node: Service,
-    pub node_db: school_node::store::Database,
+    /// The school (`jpk`) whose people the suite creates.
+    pub node: School,
+    /// More real schools (`kool0`, …), as many as the options asked for.
+    pub schools: Vec<School>,
     pub idp_db: idp::store::Database,
     pub receivers: Vec<Receiver>,
     pub received: Received,
@@ -185,11 +225,8 @@ impl Federation {
         let dir = root.join(name);
         std::fs::create_dir_all(&dir)?;
         let idp_url = pg.create_database(&format!("idp_{name}")).await?;
-        let node_url = pg.create_database(&format!("node_{name}")).await?;
-        let (idp_port, node_port) = (free_port(), free_port());
-        let other_port = options.second_school.then(free_port);
+        let idp_port = free_port();
         let issuer = format!("http://127.0.0.1:{idp_port}");
-        let node_base = format!("http://127.0.0.1:{node_port}");
         let received = Received::default();
         let updates = Received::default();
         let keys = Arc::new(JwksCache::new(
@@ -208,23 +245,41 @@ impl Federation {
             .await?;
             receivers.push(receiver);
         }
+        let mut planned = vec![("jpk".to_owned(), "Jõgeva Põhikool".to_owned())];
+        planned.extend((0..options.schools).map(|i| (format!("kool{i}"), format!("Kool {i}"))));
+        let mut registered = String::new();
+        let mut schools = Vec::new();
+        for (id, school_name) in &planned {
+            let port = free_port();
+            let backchannel_port = match options.slow_backchannel {
+                Some(delay) => slow_link(port, delay).await?,
+                None => port,
+            };
+            registered.push_str(&school_client(id, school_name, port, backchannel_port));
+            let db_url = pg.create_database(&format!("{id}_{name}")).await?;
+            let service = school(
+                id,
+                school_name,
+                port,
+                &dir,
+                &db_url,
+                redis,
+                &issuer,
+                &options,
+            )?;
+            schools.push((id.clone(), service, db_url));
+        }
         let clients = dir.join("clients.toml");
-        std::fs::write(
-            &clients,
-            clients_file(
-                &node_base,
-                other_port
-                    .map(|p| format!("http://127.0.0.1:{p}"))
-                    .as_deref(),
-                &receivers,
-                options.node_receivers,
-                options.extra_nodes,
-            ),
-        )?;
+        registered.push_str(&clients_file(
+            &receivers,
+            options.node_receivers,
+            options.extra_nodes,
+        ));
+        std::fs::write(&clients, registered)?;
         let mut idp_env = vec![
             ("ISSUER", issuer.clone()),
             ("LISTEN", format!("127.0.0.1:{idp_port}")),
-            ("DATABASE_URL", idp_url),
+            ("DATABASE_URL", idp_url.clone()),
             ("REDIS_URL", redis.url()),
             ("REDIS_PREFIX", format!("idp:{name}:")),
             ("CLIENTS_FILE", clients.display().to_string()),
@@ -239,51 +294,27 @@ impl Federation {
         }
         let mut idp = Service::new("idp", "idp", "IDP_", idp_port, &dir, &idp_env)?;
         idp.start().await?;
-        let mut node = school(
-            "jpk",
-            "Jõgeva Põhikool",
-            node_port,
-            &dir,
-            &node_url,
-            redis,
-            &issuer,
-            &options,
-        )?;
-        node.start().await?;
-        let other = match other_port {
-            Some(port) => {
-                let url = pg.create_database(&format!("kool2_{name}")).await?;
-                let mut service = school(
-                    "kool2",
-                    "Teine Kool",
-                    port,
-                    &dir,
-                    &url,
-                    redis,
-                    &issuer,
-                    &options,
-                )?;
-                service.start().await?;
-                let db =
-                    school_node::store::Database::connect(&url, &school_node::store::MIGRATIONS)
-                        .await?;
-                Some((service, db))
-            }
-            None => None,
-        };
-        let node_db =
-            school_node::store::Database::connect(&node_url, &school_node::store::MIGRATIONS)
-                .await?;
-        let idp_db =
-            idp::store::Database::connect(&pg.url(&format!("idp_{name}")), &idp::store::MIGRATIONS)
-                .await?;
+        let mut started = Vec::new();
+        for (id, (mut service, metrics_port), db_url) in schools {
+            service.start().await?;
+            let db =
+                school_node::store::Database::connect(&db_url, &school_node::store::MIGRATIONS)
+                    .await?;
+            started.push(School {
+                id,
+                service,
+                db,
+                metrics_port,
+            });
+        }
+        let node = started.remove(0);
+        let idp_db = idp::store::Database::connect(&idp_url, &idp::store::MIGRATIONS).await?;
         Ok(Federation {
-            other,
             keys,
             updates,
             idp,
             node,
-            node_db,
+            schools: started,
             idp_db,
             receivers,
             received,
@@ -304,9 +335,9 @@ impl Federation {
                 email: email.clone(),
                 ..Default::default()
             };
-            let id = accounts::create(&self.node_db, &input, &[Role::Teacher], None).await?;
+            let id = accounts::create(&self.node.db, &input, &[Role::Teacher], None).await?;
             let pw = Secret::new(PASSWORD);
-            accounts::change_password(&self.node_db, &id, &pw, &pw).await?;
+            accounts::change_password(&self.node.db, &id, &pw, &pw).await?;
             let username = format!("{first} {last}");
             self.persons.insert(username.clone(), id);
             names.push(username);
@@ -395,46 +426,6 @@ impl Federation {
         code_in(&location(&done)?)
     }
 
-    /// Signs `username` in at relying party `rp0` on the IdP's page, then opens every other
-    /// relying party silently; returns an ID token of the session (for the logout hint).
-    pub async fn sign_in_everywhere(
-        &self,
-        browser: &reqwest::Client,
-        username: &str,
-    ) -> anyhow::Result<String> {
-        let code = self.sign_in(browser, "rp0", username).await?;
-        for i in 1..self.receivers.len() {
-            let r = browser
-                .get(self.authorize(&format!("rp{i}")))
-                .send()
-                .await?;
-            code_in(&location(&r)?)?;
-        }
-        let tokens: serde_json::Value = reqwest::Client::new()
-            .post(format!("{}/token", self.idp.url()))
-            .basic_auth("rp0", Some(SECRET))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code.as_str()),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", VERIFIER),
-            ])
-            .send()
-            .await?
-            .json()
-            .await?;
-        tokens["id_token"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| anyhow::anyhow!("no ID token: {tokens}"))
-    }
-
-    /// Has the relying parties read the IdP's keys now, while it answers (a real node has them
-    /// from sign-in; the receivers would otherwise first ask when the IdP may be stopping).
-    pub async fn know_keys(&self, id_token: &str) -> anyhow::Result<()> {
-        self.keys.verify(id_token).await.map(|_| ())
-    }
-
     /// Ends the IdP session the ID token belongs to; returns the answer's status.
     pub async fn sign_out(
         idp: &str,
@@ -454,14 +445,71 @@ impl Federation {
         self.idp.command(args).await
     }
 
-    /// Signs in at the school node through single sign-on, as a person does; true when the
-    /// node's home page opened.
-    pub async fn sign_in_at_node(
+    /// Gives `username` an account at every other school, with the same name and e-mail, and
+    /// links them all with the account at `jpk` at the IdP (as confirming each link would).
+    pub async fn link_at_every_school(&self, username: &str) -> anyhow::Result<()> {
+        let (first, last) = username.split_once(' ').unwrap_or_default();
+        let home = Link {
+            node_id: "jpk".into(),
+            sub: self.persons[username].as_str().into(),
+        };
+        let profile = SharedProfile {
+            first_name: first.into(),
+            last_name: last.into(),
+            ..Default::default()
+        };
+        for school in &self.schools {
+            let input = PersonalDataInput {
+                first_name: first.into(),
+                last_name: last.into(),
+                ..Default::default()
+            };
+            let id = accounts::create(&school.db, &input, &[Role::Teacher], None).await?;
+            let there = Link {
+                node_id: school.id.as_str().into(),
+                sub: id.as_str().into(),
+            };
+            let now = shared::retry::now_millis();
+            let timing = Timing {
+                at_millis: now,
+                deadline_millis: now + 3_600_000,
+            };
+            persons::link(&self.idp_db, &home, &there, &profile, timing).await?;
+        }
+        Ok(())
+    }
+
+    /// `jpk` and every other school.
+    pub fn every_school(&self) -> Vec<&School> {
+        std::iter::once(&self.node).chain(&self.schools).collect()
+    }
+
+    /// Signs `username` in at `jpk` with the password on the IdP's page, then opens every other
+    /// school, which signs in through the IdP session without a form.
+    pub async fn sign_in_at_every_school(
         &self,
         browser: &reqwest::Client,
         username: &str,
+    ) -> anyhow::Result<()> {
+        for school in self.every_school() {
+            anyhow::ensure!(
+                self.sign_in_at(browser, &school.url(), username).await?,
+                "{username} signs in at {}",
+                school.id
+            );
+        }
+        Ok(())
+    }
+
+    /// Signs in at a school node through single sign-on, as a person does (filling in the
+    /// IdP's form when it shows one); true when the node's home page opened.
+    pub async fn sign_in_at(
+        &self,
+        browser: &reqwest::Client,
+        node: &str,
+        username: &str,
     ) -> anyhow::Result<bool> {
-        let mut url = format!("{}/login", self.node.url());
+        let mut url = format!("{node}/login");
         // Follow the hops by hand, filling in the IdP's form on the way.
         for _ in 0..10 {
             let r = browser.get(&url).send().await?;
@@ -485,9 +533,29 @@ impl Federation {
                 url = location(&done)?;
                 continue;
             }
-            return Ok(r.status().is_success() && url == format!("{}/", self.node.url()));
+            return Ok(r.status().is_success() && url == format!("{node}/"));
         }
         Ok(false)
+    }
+
+    /// Whether the browser's session at the school node is live (its home page opens).
+    pub async fn signed_in_at(browser: &reqwest::Client, node: &str) -> anyhow::Result<bool> {
+        let r = browser.get(format!("{node}/")).send().await?;
+        Ok(r.status() == reqwest::StatusCode::OK)
+    }
+
+    /// Signs out at the IdP, as "Logi välja" there does: the confirmation page, then the button.
+    /// Returns the answer's status.
+    pub async fn sign_out_at_idp(idp: &str, browser: &reqwest::Client) -> anyhow::Result<u16> {
+        let page = browser.get(format!("{idp}/logout")).send().await?;
+        if !page.status().is_success() {
+            return Ok(page.status().as_u16());
+        }
+        let page = page.text().await?;
+        Ok(testkit::confirm_idp_logout(browser, idp, &page)
+            .await
+            .status()
+            .as_u16())
     }
 }
 
@@ -513,23 +581,14 @@ pub fn code_in(location: &str) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("no code in {location}"))
 }
 
-fn clients_file(
-    node: &str,
-    other: Option<&str>,
-    receivers: &[Receiver],
-    node_receivers: usize,
-    extra: usize,
-) -> String {
+/// The receivers' and the unused registrations.
+fn clients_file(receivers: &[Receiver], node_receivers: usize, extra: usize) -> String {
     let hash = idp::config::hash_secret(SECRET);
-    let mut out = school_client("jpk", "Jõgeva Põhikool", node, &hash);
-    if let Some(other) = other {
-        out.push_str(&school_client("kool2", "Teine Kool", other, &hash));
-    }
     // An application that signs people in with their account at the real node.
-    out.push_str(&format!(
+    let mut out = format!(
         "[[client]]\nclient_id = \"app\"\nname = \"Rakendus\"\nsecret_hash = \"{hash}\"\n\
          redirect_uris = [\"{REDIRECT}\"]\nfederation_node = \"jpk\"\n\n"
-    ));
+    );
     for (i, r) in receivers.iter().enumerate() {
         if i < node_receivers {
             out.push_str(&format!(
@@ -555,17 +614,63 @@ fn clients_file(
     out
 }
 
-/// A real school's registration at the IdP.
-fn school_client(id: &str, name: &str, base: &str, hash: &str) -> String {
+/// A real school's registration at the IdP; its back-channel logouts go to `backchannel_port`
+/// (the school's own port, or a slow link to it).
+fn school_client(id: &str, name: &str, port: u16, backchannel_port: u16) -> String {
+    let hash = idp::config::hash_secret(SECRET);
+    let base = format!("http://127.0.0.1:{port}");
     format!(
         "[[client]]\nclient_id = \"{id}\"\nname = \"{name}\"\nsecret_hash = \"{hash}\"\n\
          jwks_uri = \"{base}/federation/jwks.json\"\nredirect_uris = [\"{base}/sso/callback\", \"{REDIRECT}\"]\n\
-         post_logout_redirect_uris = [\"{base}/\"]\nbackchannel_logout_uri = \"{base}/sso/backchannel-logout\"\n\
+         post_logout_redirect_uris = [\"{base}/\"]\n\
+         backchannel_logout_uri = \"http://127.0.0.1:{backchannel_port}/sso/backchannel-logout\"\n\
          federation_url = \"{base}\"\n\n"
     )
 }
 
-/// A school node's process: its settings, on the suite's PostgreSQL and Redis.
+/// A network link to `port` on this machine that holds every piece of a request `delay`
+/// before passing it on (answers come back at once); returns the port it listens on.
+async fn slow_link(port: u16, delay: Duration) -> anyhow::Result<u16> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let own = listener.local_addr()?.port();
+    tokio::spawn(async move {
+        while let Ok((inbound, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                    forward_slowly(inbound, outbound, delay).await;
+                }
+            });
+        }
+    });
+    Ok(own)
+}
+
+async fn forward_slowly(
+    inbound: tokio::net::TcpStream,
+    outbound: tokio::net::TcpStream,
+    delay: Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut from_client, mut to_client) = inbound.into_split();
+    let (mut from_server, mut to_server) = outbound.into_split();
+    let requests = async move {
+        let mut buffer = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = from_client.read(&mut buffer).await {
+            tokio::time::sleep(delay).await;
+            if to_server.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = to_server.shutdown().await;
+    };
+    let answers = async move {
+        let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+        let _ = to_client.shutdown().await;
+    };
+    tokio::join!(requests, answers);
+}
+
+/// A school node's process on the suite's PostgreSQL and Redis, and the port of its metrics.
 #[allow(clippy::too_many_arguments)]
 fn school(
     id: &str,
@@ -576,12 +681,14 @@ fn school(
     redis: &OwnRedis,
     issuer: &str,
     options: &Options,
-) -> anyhow::Result<Service> {
+) -> anyhow::Result<(Service, u16)> {
     let base = format!("http://127.0.0.1:{port}");
+    let metrics_port = free_port();
     let mut env = vec![
         ("INSTITUTION_ID", id.to_owned()),
         ("INSTITUTION_NAME", name.to_owned()),
         ("LISTEN", format!("127.0.0.1:{port}")),
+        ("METRICS_LISTEN", format!("127.0.0.1:{metrics_port}")),
         ("PUBLIC_URL", base),
         ("DATA_DIR", dir.join(id).display().to_string()),
         ("DATABASE_URL", database_url.to_owned()),
@@ -610,5 +717,6 @@ fn school(
         ]);
     }
     let service_name = if id == "jpk" { "node" } else { id };
-    Service::new(service_name, "school-node", "SCHOOL_", port, dir, &env)
+    let service = Service::new(service_name, "school-node", "SCHOOL_", port, dir, &env)?;
+    Ok((service, metrics_port))
 }

@@ -146,6 +146,8 @@ pub async fn backchannel_logout(State(state): State<AppState>, body: Bytes) -> R
         Ok(r) => r,
         Err(why) => {
             tracing::warn!(%why, "logout token refused");
+            metrics::counter!("node_backchannel_logouts_total", "outcome" => "refused")
+                .increment(1);
             return no_store(json_error(StatusCode::BAD_REQUEST, "invalid_request"));
         }
     };
@@ -157,6 +159,10 @@ pub async fn backchannel_logout(State(state): State<AppState>, body: Bytes) -> R
     match ended {
         Ok(n) => {
             tracing::info!(sessions = n, "back-channel logout");
+            // A token for sessions already ended is the IdP sending again what it may not
+            // have seen answered: a no-op, counted apart so that operators can see it.
+            let outcome = if n > 0 { "ended" } else { "nothing_to_end" };
+            metrics::counter!("node_backchannel_logouts_total", "outcome" => outcome).increment(1);
             no_store(StatusCode::OK.into_response())
         }
         Err(e) => {

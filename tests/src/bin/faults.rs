@@ -13,7 +13,7 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use federation_tests::fault_federation::{Federation, Options};
+use federation_tests::fault_federation::{Federation, Options, School};
 use federation_tests::processes::{OwnPostgres, OwnRedis, wait_for};
 
 #[derive(Parser)]
@@ -128,15 +128,33 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
-/// Distinct (relying party, session) pairs received, and receipts beyond the first.
-fn counted(f: &Federation) -> (usize, usize) {
-    let got = f.received.lock().unwrap().clone();
-    let distinct: std::collections::BTreeSet<_> = got.iter().cloned().collect();
-    (distinct.len(), got.len() - distinct.len())
+/// Back-channel logouts the schools took, as their metrics count them: (tokens that ended a
+/// session, tokens that found nothing left to end — the same logout sent again).
+async fn logouts_taken(schools: &[&School]) -> anyhow::Result<(u64, u64)> {
+    let mut total = (0, 0);
+    for school in schools {
+        let (ended, nothing) = school.backchannel_logouts().await?;
+        total = (total.0 + ended, total.1 + nothing);
+    }
+    Ok(total)
 }
 
-/// 20 people signed in at 10 relying parties sign out at once; while the 200 logout tokens are
-/// on their way the IdP gets `signal`, and is started again.
+/// Browsers (one per person) whose session at a school is still live.
+async fn sessions_left(browsers: &[reqwest::Client], schools: &[&School]) -> anyhow::Result<usize> {
+    let mut left = 0;
+    for browser in browsers {
+        for school in schools {
+            if Federation::signed_in_at(browser, &school.url()).await? {
+                left += 1;
+            }
+        }
+    }
+    Ok(left)
+}
+
+/// 20 people, each with linked accounts at 10 schools and signed in at all of them, sign out
+/// at once; while the 200 logout tokens are on their way (over a slow link to each school) the
+/// IdP gets `signal`, and is started again.
 async fn fan_out_interrupted(
     name: &str,
     signal: &str,
@@ -145,52 +163,62 @@ async fn fan_out_interrupted(
     redis: &OwnRedis,
 ) -> anyhow::Result<Row> {
     let options = Options {
-        receivers: 10,
-        receiver_delay: Duration::from_millis(300),
+        schools: 9,
+        slow_backchannel: Some(Duration::from_millis(300)),
         ..Options::default()
     };
     let mut f = Federation::start(name, dir, pg, redis, options).await?;
     let people = f.people(20).await?;
-    let mut sessions = Vec::new();
+    let mut browsers = Vec::new();
     for person in &people {
+        f.link_at_every_school(person).await?;
         let browser = Federation::browser();
-        let id_token = f.sign_in_everywhere(&browser, person).await?;
-        sessions.push((browser, id_token));
+        f.sign_in_at_every_school(&browser, person).await?;
+        browsers.push(browser);
     }
-    f.know_keys(&sessions[0].1).await?;
+    // The IdP is stopped and started while these are looked at: borrow the schools alone.
+    let schools: Vec<&School> = std::iter::once(&f.node).chain(&f.schools).collect();
+    let sent = people.len() * schools.len();
+    anyhow::ensure!(
+        sessions_left(&browsers, &schools).await? == sent,
+        "everyone is signed in at every school"
+    );
     let mut outs = tokio::task::JoinSet::new();
-    for (browser, id_token) in sessions {
+    for browser in browsers.clone() {
         let idp = f.idp.url();
-        outs.spawn(async move { Federation::sign_out(&idp, &browser, &id_token).await });
+        outs.spawn(async move { Federation::sign_out_at_idp(&idp, &browser).await });
     }
     let mut statuses = Vec::new();
     while let Some(status) = outs.join_next().await {
         statuses.push(status??);
     }
     let mut row = Row {
-        fault: format!("IdP gets SIG{signal} during a fan-out to 10 relying parties"),
-        sent: people.len() * f.receivers.len(),
+        fault: format!("IdP gets SIG{signal} during a fan-out to 10 school nodes"),
+        sent,
         exactly_once: signal == "TERM",
         server_errors: statuses.iter().filter(|s| **s >= 500).count(),
         ..Row::default()
     };
     wait_for(
-        "the first logout token arrives",
+        "the first school ends a session",
         Duration::from_secs(20),
-        || async { !f.received.lock().unwrap().is_empty() },
+        || async {
+            logouts_taken(&schools)
+                .await
+                .is_ok_and(|(ended, _)| ended > 0)
+        },
     )
     .await?;
-    let (before, _) = counted(&f);
+    let (before, _) = logouts_taken(&schools).await?;
     let exit = f.idp.signal(signal).await?;
-    let (at_stop, _) = counted(&f);
+    let (at_stop, _) = logouts_taken(&schools).await?;
     let stopped = Instant::now();
     f.idp.start().await?;
-    let sent = row.sent;
-    let all = wait_for(
-        "every relying party told",
-        Duration::from_secs(90),
-        || async { counted(&f).0 >= sent },
-    )
+    let all = wait_for("every school told", Duration::from_secs(90), || async {
+        logouts_taken(&schools)
+            .await
+            .is_ok_and(|(ended, _)| ended as usize >= sent)
+    })
     .await;
     row.recovered = all.is_ok().then(|| stopped.elapsed());
     // A delivery the IdP held when it stopped is sent again once its claim (30 s) runs out:
@@ -210,13 +238,16 @@ async fn fan_out_interrupted(
     )
     .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    (row.delivered, row.twice) = counted(&f);
+    let (ended, again) = logouts_taken(&schools).await?;
+    let left = sessions_left(&browsers, &schools).await?;
+    row.delivered = (ended as usize).min(sent - left);
+    row.twice = again as usize;
     row.note = format!(
-        "{before} of {sent} logout tokens had arrived when the signal was sent, {at_stop} when the IdP had stopped (exit code {}); \
-         the rest came after the restart{}",
+        "{before} of {sent} sessions at the schools had ended when the signal was sent, {at_stop} when the IdP had stopped (exit code {}); \
+         the rest after the restart; {left} sessions left live afterwards (each browser opened each school){}",
         exit.map_or("none: killed".into(), |c| c.to_string()),
         if signal == "KILL" {
-            "; a token under way when the process died is sent again (at least once), which a node takes as the no-op it is"
+            "; a logout under way when the process died is sent again (at least once): the school finds nothing left to end and answers 200, which its metrics count as `nothing_to_end`"
         } else {
             "; deliveries under way finished before the process ended, and none was sent twice"
         }
@@ -245,7 +276,10 @@ async fn redis_restarted(
     let mut browsers = Vec::new();
     for person in &people {
         let b = Federation::browser();
-        anyhow::ensure!(f.sign_in_at_node(&b, person).await?, "{person} signs in");
+        anyhow::ensure!(
+            f.sign_in_at(&b, &f.node.url(), person).await?,
+            "{person} signs in"
+        );
         browsers.push(b);
     }
     let profile = format!("{}/profile", f.node.url());
@@ -282,7 +316,7 @@ async fn redis_restarted(
             }
             _ => {}
         }
-        if f.sign_in_at_node(b, person).await? && status_of(b, &profile).await == 200 {
+        if f.sign_in_at(b, &f.node.url(), person).await? && status_of(b, &profile).await == 200 {
             row.delivered += 1;
         }
     }
@@ -311,7 +345,10 @@ async fn postgres_stopped(
     let mut browsers = Vec::new();
     for person in &people {
         let b = Federation::browser();
-        anyhow::ensure!(f.sign_in_at_node(&b, person).await?, "{person} signs in");
+        anyhow::ensure!(
+            f.sign_in_at(&b, &f.node.url(), person).await?,
+            "{person} signs in"
+        );
         browsers.push(b);
     }
     let mut row = Row {
@@ -325,11 +362,11 @@ async fn postgres_stopped(
             shared::profile::ProfileField::Address,
             Some(format!("Tänav {i}")),
         )]);
-        school_node::store::accounts::patch_personal_data(&f.node_db, &ids[i % ids.len()], &patch)
+        school_node::store::accounts::patch_personal_data(&f.node.db, &ids[i % ids.len()], &patch)
             .await?;
     }
     let profile = format!("{}/profile", f.node.url());
-    let early: i64 = shared::with_db!(&f.node_db, pool => sqlx::query_scalar(
+    let early: i64 = shared::with_db!(&f.node.db, pool => sqlx::query_scalar(
         "SELECT COUNT(*) FROM idp_outbox WHERE kind = 'profile' AND delivered_at IS NOT NULL",
     )
     .fetch_one(pool)
@@ -372,14 +409,14 @@ async fn postgres_stopped(
             }
         }
     }
-    let db = f.node_db.clone();
+    let db = f.node.db.clone();
     let _ = wait_for("the outbox drains", Duration::from_secs(30), || async {
         school_node::store::idp_outbox::waiting(&db)
             .await
             .is_ok_and(|(n, _)| n == 0)
     })
     .await;
-    let delivered: i64 = shared::with_db!(&f.node_db, pool => sqlx::query_scalar(
+    let delivered: i64 = shared::with_db!(&f.node.db, pool => sqlx::query_scalar(
         "SELECT COUNT(*) FROM idp_outbox WHERE kind = 'profile' AND delivered_at IS NOT NULL",
     )
     .fetch_one(pool)
@@ -439,7 +476,7 @@ async fn smtp_down(
             row.server_errors += 1;
         }
     }
-    let db = f.node_db.clone();
+    let db = f.node.db.clone();
     let n = people.len();
     wait_for(
         "the letters are given up",
@@ -451,11 +488,11 @@ async fn smtp_down(
         },
     )
     .await?;
-    let given_up = school_node::store::outbox::dead_letters(&f.node_db).await?;
+    let given_up = school_node::store::outbox::dead_letters(&f.node.db).await?;
     smtp.restart().await;
     let back = Instant::now();
     for letter in &given_up {
-        school_node::store::outbox::retry(&f.node_db, &letter.id, shared::retry::now_millis())
+        school_node::store::outbox::retry(&f.node.db, &letter.id, shared::retry::now_millis())
             .await?;
     }
     let _ = wait_for("the letters arrive", Duration::from_secs(20), || async {
@@ -479,32 +516,36 @@ async fn smtp_down(
     Ok(row)
 }
 
-/// A relying party is down longer than the logout deadline: its logouts are given up and
-/// listed by `idp outbox`; retried there once it is back, each arrives once.
+/// A school node is down longer than the logout deadline: its logouts are given up and listed
+/// by `idp outbox`; retried there once it is back, each ends its session there once.
 async fn node_down_past_deadline(
     dir: &std::path::Path,
     pg: &OwnPostgres,
     redis: &OwnRedis,
 ) -> anyhow::Result<Row> {
     let options = Options {
-        receivers: 2,
+        schools: 1,
         logout_deadline_seconds: Some(3),
         ..Options::default()
     };
     let mut f = Federation::start("deadline", dir, pg, redis, options).await?;
     let people = f.people(5).await?;
+    let mut browsers = Vec::new();
+    for person in &people {
+        f.link_at_every_school(person).await?;
+        let browser = Federation::browser();
+        f.sign_in_at_every_school(&browser, person).await?;
+        browsers.push(browser);
+    }
     let mut row = Row {
-        fault: "a relying party down longer than the logout deadline".into(),
+        fault: "a school node down longer than the logout deadline".into(),
         sent: people.len() * 2,
         exactly_once: true,
         ..Row::default()
     };
-    f.receivers[1].down().await;
-    for person in &people {
-        let b = Federation::browser();
-        let token = f.sign_in_everywhere(&b, person).await?;
-        f.know_keys(&token).await?;
-        if Federation::sign_out(&f.idp.url(), &b, &token).await? >= 500 {
+    f.schools[0].service.signal("TERM").await?;
+    for browser in &browsers {
+        if Federation::sign_out_at_idp(&f.idp.url(), browser).await? >= 500 {
             row.server_errors += 1;
         }
     }
@@ -520,7 +561,7 @@ async fn node_down_past_deadline(
         },
     )
     .await?;
-    f.receivers[1].up().await?;
+    f.schools[0].service.start().await?;
     let back = Instant::now();
     let listed = f.idp_cli(&["outbox"]).await?;
     let ids: Vec<String> = listed
@@ -531,19 +572,28 @@ async fn node_down_past_deadline(
     for id in &ids {
         f.idp_cli(&["outbox", "--retry", id]).await?;
     }
+    // The school's counters started again with its process: all it counts came after.
+    let schools = f.every_school();
     let sent = row.sent;
     let _ = wait_for(
         "every logout delivered",
         Duration::from_secs(20),
-        || async { counted(&f).0 >= sent },
+        || async {
+            logouts_taken(&schools)
+                .await
+                .is_ok_and(|(ended, _)| ended as usize >= sent)
+        },
     )
     .await;
     row.recovered = Some(back.elapsed());
     tokio::time::sleep(Duration::from_secs(1)).await;
-    (row.delivered, row.twice) = counted(&f);
+    let (ended, again) = logouts_taken(&schools).await?;
+    let left = sessions_left(&browsers, &schools).await?;
+    row.delivered = (ended as usize).min(sent - left);
+    row.twice = again as usize;
     row.note = format!(
-        "{} logouts to the absent relying party were given up at the 3 s deadline and listed by `idp outbox` with the reason; \
-         `idp outbox --retry` delivered each once it was back",
+        "the school was stopped; {} logouts to it were given up at the 3 s deadline and listed by `idp outbox` with the reason; \
+         it was started again and `idp outbox --retry` ended each session there once ({left} left live)",
         ids.len()
     );
     Ok(row)

@@ -209,7 +209,7 @@ async fn measure(
         receivers: 15,
         node_receivers: 5,
         extra_nodes: INSTITUTIONS - 13,
-        second_school: true,
+        schools: 1,
         ..Options::default()
     };
     let mut f = Federation::start(&name, root, pg, redis, options).await?;
@@ -220,38 +220,8 @@ async fn measure(
     let seed_seconds = started.elapsed().as_secs_f64();
     println!("seeded {n} persons, {links} links, {accounts} accounts in {seed_seconds:.1} s");
     link_measured(&f, &people, &ids).await?;
-    // The first person also has an account at the second real school, linked: the nav bar's jump.
-    let (_, other_db) = f.other.as_ref().expect("a second school");
-    let (first, last) = people[0].split_once(' ').unwrap_or_default();
-    let input = school_node::service::accounts::PersonalDataInput {
-        first_name: first.into(),
-        last_name: last.into(),
-        ..Default::default()
-    };
-    let there = school_node::service::accounts::create(other_db, &input, &[], None).await?;
-    let profile = SharedProfile {
-        first_name: first.into(),
-        last_name: last.into(),
-        ..Default::default()
-    };
-    let timing = Timing {
-        at_millis: shared::retry::now_millis(),
-        deadline_millis: shared::retry::now_millis() + 3_600_000,
-    };
-    persons::link(
-        &f.idp_db,
-        &Link {
-            node_id: "jpk".into(),
-            sub: ids[0].as_str().into(),
-        },
-        &Link {
-            node_id: "kool2".into(),
-            sub: there.as_str().into(),
-        },
-        &profile,
-        timing,
-    )
-    .await?;
+    // The first person also has an account at a second real school, linked: the nav bar's jump.
+    f.link_at_every_school(&people[0]).await?;
     let idp = f.idp.url();
     let few = (samples / 10).max(5);
     let mut steps = Vec::new();
@@ -282,7 +252,7 @@ async fn measure(
     let mut times = Vec::new();
     for _ in 0..samples {
         let t = Instant::now();
-        let r = browser.get(f.authorize_url("kool2", true)).send().await?;
+        let r = browser.get(f.authorize_url("kool0", true)).send().await?;
         code_in(&location(&r)?)?;
         times.push(ms(t));
     }
@@ -317,7 +287,7 @@ async fn measure(
     // 5. A profile change at the school reaching the 5 schools linked to it.
     let node = Federation::browser();
     anyhow::ensure!(
-        f.sign_in_at_node(&node, &people[0]).await?,
+        f.sign_in_at(&node, &f.node.url(), &people[0]).await?,
         "signed in at the school"
     );
     let mut times = Vec::new();
@@ -398,7 +368,7 @@ async fn measure(
         Vec::new()
     };
     f.idp.signal("TERM").await?;
-    f.node.signal("TERM").await?;
+    f.node.service.signal("TERM").await?;
     Ok(Measured {
         persons: n,
         links,
