@@ -552,6 +552,10 @@ impl Federation {
             return Ok(page.status().as_u16());
         }
         let page = page.text().await?;
+        anyhow::ensure!(
+            page.contains("action=\"/logout/confirm\""),
+            "not the sign-out confirmation: {page}"
+        );
         Ok(testkit::confirm_idp_logout(browser, idp, &page)
             .await
             .status()

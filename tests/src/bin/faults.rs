@@ -1,8 +1,8 @@
 //! faults: the fault-injection suite. Real `idp` and `school-node` processes on a PostgreSQL and
 //! a Redis server of the suite's own go through a bad day — the IdP killed (SIGKILL) or stopped
-//! (SIGTERM) in the middle of a back-channel fan-out to 10 relying parties, Redis restarted while
+//! (SIGTERM) in the middle of a back-channel fan-out to 10 school nodes, Redis restarted while
 //! people are signed in, PostgreSQL stopped for 10 s under traffic, the SMTP server down for the
-//! whole retry window, a relying party down past the logout deadline — and for each the suite
+//! whole retry window, a school node down past the logout deadline — and for each the suite
 //! counts messages sent, delivered, lost and delivered twice, and 5xx answers. It prints the table,
 //! writes it to docs/RELIABILITY.md, and exits non-zero when a fault lost a message, duplicated
 //! one where it must not, or answered 500.
@@ -247,7 +247,7 @@ async fn fan_out_interrupted(
          the rest after the restart; {left} sessions left live afterwards (each browser opened each school){}",
         exit.map_or("none: killed".into(), |c| c.to_string()),
         if signal == "KILL" {
-            "; a logout under way when the process died is sent again (at least once): the school finds nothing left to end and answers 200, which its metrics count as `nothing_to_end`"
+            "; a logout the IdP held when it died is sent again once its 30 s claim runs out (at least once): where the first had reached the school, the second finds nothing left to end, answered 200 and counted as `nothing_to_end`"
         } else {
             "; deliveries under way finished before the process ended, and none was sent twice"
         }
