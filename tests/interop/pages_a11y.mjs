@@ -119,6 +119,11 @@ async function pagesIn(lang) {
   // A parent and a child's profile.
   await page.goto(`${jpk}/login`);
   await signInAtIdp(page, 'Jaan Tamm', password);
+  // Linked at ten more institutions (the Rust test registered and linked them).
+  await audit(page, 'node-home-ten-institutions', lang);
+  if (lang === 'et') seen.tenInstitutions = await tenInstitutions(page);
+  else await page.click('nav details.institutions summary');
+  await audit(page, 'node-home-ten-institutions-open', lang);
   const child = await page.getAttribute('main a[href^="/children/"]', 'href');
   await visit('node-child', `${jpk}${child}`);
   await context.clearCookies();
@@ -141,6 +146,31 @@ async function pagesIn(lang) {
   await page.goto(`${idp}/logout`);
   await audit(page, 'idp-logout-confirm-signed-out', lang);
   await context.close();
+}
+
+// The nav bar of a person linked at ten more institutions: how tall it is at 1280 and 360 px, and
+// whether the keyboard opens the list and reaches every institution in it. Leaves it open.
+async function tenInstitutions(page) {
+  const navHeight = () => page.evaluate(() => Math.round(document.querySelector('nav').getBoundingClientRect().height));
+  const out = {};
+  await page.setViewportSize({ width: 1280, height: 900 });
+  out.navHeightWide = await navHeight();
+  await page.setViewportSize({ width: 360, height: 740 });
+  out.navHeight = await navHeight();
+  out.listed = await page.locator('nav details.institutions a[data-institution]').count();
+  await page.evaluate(() => document.activeElement && document.activeElement.blur());
+  const summary = await tabTo(page, (e) => e.tag === 'summary', 'the list of institutions');
+  out.summary = summary.text;
+  await page.keyboard.press('Enter');
+  out.reached = [];
+  for (let i = 0; i < out.listed; i += 1) {
+    await page.keyboard.press('Tab');
+    const id = await page.evaluate(() => document.activeElement?.getAttribute('data-institution'));
+    if (id) out.reached.push(id);
+  }
+  out.openSideways = await page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1);
+  await page.setViewportSize({ width: 1280, height: 900 });
+  return out;
 }
 
 // Only the keyboard: Tab until the element wanted has focus, then type or press Enter.
