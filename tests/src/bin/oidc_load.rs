@@ -25,8 +25,8 @@ struct Args {
     /// Seconds each scenario runs at each concurrency.
     #[arg(long, default_value_t = 5)]
     seconds: u64,
-    /// Extra sessions created to measure memory per session.
-    #[arg(long, default_value_t = 400)]
+    /// Sessions created to measure memory per session (after a quarter as many to warm up).
+    #[arg(long, default_value_t = 1200)]
     sessions: usize,
     /// Where to write the report; nothing is written when empty.
     #[arg(long, default_value = "docs/PERFORMANCE.md")]

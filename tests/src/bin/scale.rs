@@ -147,7 +147,7 @@ async fn seed(
         &school_node::service::passwords::Secret::new("pikk-parool-123"),
     )
     .await?;
-    let mut node = sqlx::PgConnection::connect(&pg.url(&format!("node_{name}"))).await?;
+    let mut node = sqlx::PgConnection::connect(&pg.url(&format!("jpk_{name}"))).await?;
     let mut copy = node
         .copy_in_raw("COPY accounts (id, first_name, last_name, name_key, email, password_hash, created_at, updated_at) FROM STDIN WITH (FORMAT csv)")
         .await?;
@@ -408,7 +408,7 @@ async fn plans(pg: &OwnPostgres, name: &str) -> anyhow::Result<Vec<(String, Stri
             "SELECT id FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= 1 AND claimed_until < 1 ORDER BY next_attempt_at LIMIT 500",
         ),
         (
-            "node",
+            "jpk",
             "an account by e-mail or name (sign-in)",
             "SELECT id FROM accounts WHERE email = 'opilane5@example.ee' OR name_key = 'opilane number5' ORDER BY created_at, id LIMIT 20",
         ),
