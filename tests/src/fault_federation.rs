@@ -1,22 +1,17 @@
-//! A federation of real processes for the fault-injection suite: the `idp` and `school-node`
-//! binaries on a PostgreSQL and a Redis server of the suite's own — one school (`jpk`) and as
-//! many more as asked (`kool0`, `kool1`, …), each with its own database, whose accounts can be
-//! linked — and, for the benchmarks, relying parties that only receive back-channel logout
-//! tokens (each can be taken down and brought back on its port).
+//! A federation of real processes for the fault-injection suite and the scale harness: the
+//! `idp` and `school-node` binaries on a PostgreSQL and a Redis server of the suite's own — one
+//! school (`jpk`) and as many more as asked (`kool0`, `kool1`, …), each with its own database,
+//! whose accounts can be linked.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::routing::post;
 use idp::store::persons::{self, Link, Timing};
 use school_node::service::accounts::{self, PersonalDataInput};
 use school_node::service::passwords::Secret;
 use school_node::store::accounts::Role;
-use shared::jwt::JwksCache;
 use shared::profile::SharedProfile;
-use tokio::task::JoinHandle;
 
 use crate::processes::{OwnPostgres, OwnRedis, Service, free_port};
 
@@ -30,116 +25,12 @@ const LAST: [&str; 10] = [
     "Kask", "Tamm", "Saar", "Mets", "Ilves", "Lepp", "Kuusk", "Pärn", "Sepp", "Rebane",
 ];
 
-/// What the receivers got: (relying party, IdP session id) for every logout token, and
-/// (node, phone) for every profile update.
-pub type Received = Arc<Mutex<Vec<(usize, String)>>>;
-
-/// A relying party that only takes back-channel logout tokens, answering `delay` after it acted.
-pub struct Receiver {
-    pub port: u16,
-    keys: Arc<JwksCache>,
-    delay: Duration,
-    index: usize,
-    received: Received,
-    updates: Received,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Receiver {
-    async fn start(
-        index: usize,
-        keys: Arc<JwksCache>,
-        delay: Duration,
-        received: Received,
-        updates: Received,
-    ) -> anyhow::Result<Self> {
-        let mut r = Receiver {
-            port: free_port(),
-            keys,
-            delay,
-            index,
-            received,
-            updates,
-            task: None,
-        };
-        r.up().await?;
-        Ok(r)
-    }
-
-    pub fn url(&self) -> String {
-        format!("{}/bc", self.base())
-    }
-
-    pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Listens (again) on its port.
-    pub async fn up(&mut self) -> anyhow::Result<()> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await?;
-        let (index, delay, received) = (self.index, self.delay, self.received.clone());
-        let keys = self.keys.clone();
-        let updates = self.updates.clone();
-        let profile = post(move |body: String| {
-            let updates = updates.clone();
-            async move {
-                let update: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                let phone = update["profile"]["phone"].as_str().unwrap_or("").to_owned();
-                updates.lock().unwrap().push((index, phone));
-                axum::Json(serde_json::json!({ "applied": true }))
-            }
-        });
-        let app = axum::Router::new()
-            .route(shared::federation::path::PROFILE, profile)
-            .route(
-                "/bc",
-                post(move |body: String| {
-                    let (received, keys) = (received.clone(), keys.clone());
-                    async move {
-                        // A node acts on a valid token at once (its sessions end) and answers
-                        // when it has finished; a slow one takes `delay` to answer.
-                        if let Some(sid) = sid_of(&keys, &body).await {
-                            received.lock().unwrap().push((index, sid));
-                        }
-                        tokio::time::sleep(delay).await;
-                        ""
-                    }
-                }),
-            );
-        self.task = Some(tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        }));
-        Ok(())
-    }
-
-    /// Stops listening: connections are refused, as to a node that is down.
-    pub async fn down(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-}
-
-/// The `sid` of a back-channel request's logout token, when the token is signed by the IdP.
-async fn sid_of(keys: &JwksCache, body: &str) -> Option<String> {
-    let token = body.strip_prefix("logout_token=")?;
-    let (_, claims) = keys.verify(token).await.ok()?;
-    claims.get("sid")?.as_str().map(str::to_owned)
-}
-
 #[derive(Clone)]
 pub struct Options {
-    pub receivers: usize,
-    pub receiver_delay: Duration,
     /// Mail goes by SMTP to this port (else to files).
     pub smtp_port: Option<u16>,
     pub mail_deadline_seconds: u64,
     pub logout_deadline_seconds: Option<i64>,
-    /// The first this many receivers are registered as school nodes (accounts there can be
-    /// linked; they take profile updates); the others as relying parties that sign people in
-    /// with their account at the real school.
-    pub node_receivers: usize,
     /// More school nodes registered (`k0`, `k1`, …), that nobody calls: a registry at scale.
     pub extra_nodes: usize,
     /// More real schools (`kool0`, `kool1`, …), whose accounts can be linked with `jpk`'s.
@@ -147,20 +38,21 @@ pub struct Options {
     /// The IdP reaches every real school's back-channel logout endpoint over a link that holds
     /// each request this long (a slow network; the schools themselves answer at once).
     pub slow_backchannel: Option<Duration>,
+    /// How often the outbox workers look for work besides being woken (retries wait for it):
+    /// often for the fault suite, whose deadlines are seconds.
+    pub poll_millis: u64,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
-            receivers: 0,
-            receiver_delay: Duration::ZERO,
             smtp_port: None,
             mail_deadline_seconds: 3600,
             logout_deadline_seconds: None,
-            node_receivers: 0,
             extra_nodes: 0,
             schools: 0,
             slow_backchannel: None,
+            poll_millis: 100,
         }
     }
 }
@@ -198,17 +90,12 @@ impl School {
 }
 
 pub struct Federation {
-    /// The IdP's published keys, as the relying parties know them.
-    pub keys: Arc<JwksCache>,
     pub idp: Service,
     /// The school (`jpk`) whose people the suite creates.
     pub node: School,
     /// More real schools (`kool0`, …), as many as the options asked for.
     pub schools: Vec<School>,
     pub idp_db: idp::store::Database,
-    pub receivers: Vec<Receiver>,
-    pub received: Received,
-    pub updates: Received,
     /// Username → account id at the node.
     pub persons: BTreeMap<String, String>,
     pub dir: PathBuf,
@@ -227,24 +114,6 @@ impl Federation {
         let idp_url = pg.create_database(&format!("idp_{name}")).await?;
         let idp_port = free_port();
         let issuer = format!("http://127.0.0.1:{idp_port}");
-        let received = Received::default();
-        let updates = Received::default();
-        let keys = Arc::new(JwksCache::new(
-            format!("{issuer}/jwks.json"),
-            reqwest::Client::new(),
-        ));
-        let mut receivers = Vec::new();
-        for i in 0..options.receivers {
-            let receiver = Receiver::start(
-                i,
-                keys.clone(),
-                options.receiver_delay,
-                received.clone(),
-                updates.clone(),
-            )
-            .await?;
-            receivers.push(receiver);
-        }
         let mut planned = vec![("jpk".to_owned(), "Jõgeva Põhikool".to_owned())];
         planned.extend((0..options.schools).map(|i| (format!("kool{i}"), format!("Kool {i}"))));
         let mut registered = String::new();
@@ -270,11 +139,7 @@ impl Federation {
             schools.push((id.clone(), service, db_url));
         }
         let clients = dir.join("clients.toml");
-        registered.push_str(&clients_file(
-            &receivers,
-            options.node_receivers,
-            options.extra_nodes,
-        ));
+        registered.push_str(&clients_file(options.extra_nodes));
         std::fs::write(&clients, registered)?;
         let mut idp_env = vec![
             ("ISSUER", issuer.clone()),
@@ -284,7 +149,7 @@ impl Federation {
             ("REDIS_PREFIX", format!("idp:{name}:")),
             ("CLIENTS_FILE", clients.display().to_string()),
             ("DATA_DIR", dir.join("idp").display().to_string()),
-            ("DELIVERY_POLL_MILLIS", "100".into()),
+            ("DELIVERY_POLL_MILLIS", options.poll_millis.to_string()),
             ("DELIVERY_RETRY_BASE_MILLIS", "200".into()),
             ("DELIVERY_RETRY_MAX_MILLIS", "1000".into()),
             ("SHUTDOWN_GRACE_SECONDS", "10".into()),
@@ -310,14 +175,10 @@ impl Federation {
         let node = started.remove(0);
         let idp_db = idp::store::Database::connect(&idp_url, &idp::store::MIGRATIONS).await?;
         Ok(Federation {
-            keys,
-            updates,
             idp,
             node,
             schools: started,
             idp_db,
-            receivers,
-            received,
             persons: BTreeMap::new(),
             dir,
         })
@@ -424,20 +285,6 @@ impl Federation {
             );
         }
         code_in(&location(&done)?)
-    }
-
-    /// Ends the IdP session the ID token belongs to; returns the answer's status.
-    pub async fn sign_out(
-        idp: &str,
-        browser: &reqwest::Client,
-        id_token: &str,
-    ) -> anyhow::Result<u16> {
-        let r = browser
-            .get(format!("{idp}/logout"))
-            .query(&[("id_token_hint", id_token)])
-            .send()
-            .await?;
-        Ok(r.status().as_u16())
     }
 
     /// Runs the `idp` command with the IdP's settings (`idp outbox`, say); returns its output.
@@ -585,30 +432,14 @@ pub fn code_in(location: &str) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("no code in {location}"))
 }
 
-/// The receivers' and the unused registrations.
-fn clients_file(receivers: &[Receiver], node_receivers: usize, extra: usize) -> String {
+/// An application of `jpk`'s, and the registrations nobody calls.
+fn clients_file(extra: usize) -> String {
     let hash = idp::config::hash_secret(SECRET);
     // An application that signs people in with their account at the real node.
     let mut out = format!(
         "[[client]]\nclient_id = \"app\"\nname = \"Rakendus\"\nsecret_hash = \"{hash}\"\n\
          redirect_uris = [\"{REDIRECT}\"]\nfederation_node = \"jpk\"\n\n"
     );
-    for (i, r) in receivers.iter().enumerate() {
-        if i < node_receivers {
-            out.push_str(&format!(
-                "[[client]]\nclient_id = \"rp{i}\"\nname = \"Kool {i}\"\nsecret_hash = \"{hash}\"\n\
-                 redirect_uris = [\"{REDIRECT}\"]\nbackchannel_logout_uri = \"{}\"\nfederation_url = \"{}\"\n\n",
-                r.url(),
-                r.base()
-            ));
-            continue;
-        }
-        out.push_str(&format!(
-            "[[client]]\nclient_id = \"rp{i}\"\nname = \"Rakendus {i}\"\nsecret_hash = \"{hash}\"\n\
-             redirect_uris = [\"{REDIRECT}\"]\nbackchannel_logout_uri = \"{}\"\nfederation_node = \"jpk\"\n\n",
-            r.url()
-        ));
-    }
     for i in 0..extra {
         out.push_str(&format!(
             "[[client]]\nclient_id = \"k{i}\"\nname = \"Kool k{i}\"\nsecret_hash = \"{hash}\"\n\
@@ -703,8 +534,8 @@ fn school(
         ("SSO__CLIENT_SECRET", SECRET.into()),
         ("SSO__SYNC_RETRY_BASE_MILLIS", "200".into()),
         ("SSO__SYNC_RETRY_MAX_MILLIS", "1000".into()),
-        ("SSO__SYNC_POLL_MILLIS", "100".into()),
-        ("MAIL__POLL_MILLIS", "100".into()),
+        ("SSO__SYNC_POLL_MILLIS", options.poll_millis.to_string()),
+        ("MAIL__POLL_MILLIS", options.poll_millis.to_string()),
         ("MAIL__RETRY_BASE_MILLIS", "200".into()),
         ("MAIL__RETRY_MAX_MILLIS", "1000".into()),
         (
