@@ -112,7 +112,11 @@ async fn main() -> anyhow::Result<()> {
             accounts: size.accounts,
             seed_seconds: size.seed_seconds,
             steps,
-            plans: if is_largest { plans.clone() } else { Vec::new() },
+            plans: if is_largest {
+                plans.clone()
+            } else {
+                Vec::new()
+            },
         });
     }
     let report = report(&results);
@@ -270,7 +274,11 @@ async fn sample(size: &Size, step: usize, i: usize) -> anyhow::Result<f64> {
         }
         // A jump from the nav bar: no password, the link opens the school.
         2 => {
-            let r = size.at_idp.get(f.authorize_url("kool0", true)).send().await?;
+            let r = size
+                .at_idp
+                .get(f.authorize_url("kool0", true))
+                .send()
+                .await?;
             code_in(&location(&r)?)?;
         }
         // The IdP's link transaction, among the million.
@@ -362,6 +370,9 @@ async fn measure(sizes: &[Size], samples: usize) -> anyhow::Result<Vec<Vec<(f64,
         .collect())
 }
 
+/// An outbox row as a failed wait reports it: client, attempts, delivered, given up, last error.
+type OutboxRow = (String, i32, Option<i64>, Option<i64>, Option<String>);
+
 /// Waits until the IdP has delivered `n` messages of `kind` queued since `since` (ms) to the
 /// real schools: each school answered 200 once it had applied the message.
 async fn delivered_since(f: &Federation, kind: &str, since: i64, n: usize) -> anyhow::Result<()> {
@@ -388,8 +399,7 @@ async fn delivered_since(f: &Federation, kind: &str, since: i64, n: usize) -> an
     .await;
     if let Err(e) = waited {
         // Say what the outbox holds, so that a run that stops here tells why.
-        let rows: Vec<(String, i32, Option<i64>, Option<i64>, Option<String>)> =
-            shared::with_db!(&f.idp_db, pool => sqlx::query_as(
+        let rows: Vec<OutboxRow> = shared::with_db!(&f.idp_db, pool => sqlx::query_as(
                 "SELECT client_id, attempts, delivered_at, gave_up_at, last_error FROM outbox \
                  WHERE kind = $1 AND created_at >= $2",
             )
