@@ -326,6 +326,23 @@ impl Federation {
         Ok(())
     }
 
+    /// `n` new people, each linked at every school and signed in at all of them in a browser of
+    /// their own: their usernames and the browsers.
+    pub async fn signed_in_everywhere(
+        &mut self,
+        n: usize,
+    ) -> anyhow::Result<(Vec<String>, Vec<reqwest::Client>)> {
+        let people = self.people(n).await?;
+        let mut browsers = Vec::new();
+        for person in &people {
+            self.link_at_every_school(person).await?;
+            let browser = Self::browser();
+            self.sign_in_at_every_school(&browser, person).await?;
+            browsers.push(browser);
+        }
+        Ok((people, browsers))
+    }
+
     /// `jpk` and every other school.
     pub fn every_school(&self) -> Vec<&School> {
         std::iter::once(&self.node).chain(&self.schools).collect()

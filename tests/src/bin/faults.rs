@@ -152,6 +152,21 @@ async fn sessions_left(browsers: &[reqwest::Client], schools: &[&School]) -> any
     Ok(left)
 }
 
+/// Counts into `row` what the schools took once the fault is over: delivered = sessions ended
+/// (by the schools' metrics, and no more than the browsers find gone), twice = logouts that
+/// found nothing left to end. Returns the sessions still live.
+async fn count_logouts(
+    row: &mut Row,
+    browsers: &[reqwest::Client],
+    schools: &[&School],
+) -> anyhow::Result<usize> {
+    let (ended, again) = logouts_taken(schools).await?;
+    let left = sessions_left(browsers, schools).await?;
+    row.delivered = (ended as usize).min(row.sent - left);
+    row.twice = again as usize;
+    Ok(left)
+}
+
 /// 20 people, each with linked accounts at 10 schools and signed in at all of them, sign out
 /// at once; while the 200 logout tokens are on their way (over a slow link to each school) the
 /// IdP gets `signal`, and is started again.
@@ -168,14 +183,7 @@ async fn fan_out_interrupted(
         ..Options::default()
     };
     let mut f = Federation::start(name, dir, pg, redis, options).await?;
-    let people = f.people(20).await?;
-    let mut browsers = Vec::new();
-    for person in &people {
-        f.link_at_every_school(person).await?;
-        let browser = Federation::browser();
-        f.sign_in_at_every_school(&browser, person).await?;
-        browsers.push(browser);
-    }
+    let (people, browsers) = f.signed_in_everywhere(20).await?;
     // The IdP is stopped and started while these are looked at: borrow the schools alone.
     let schools: Vec<&School> = std::iter::once(&f.node).chain(&f.schools).collect();
     let sent = people.len() * schools.len();
@@ -238,10 +246,7 @@ async fn fan_out_interrupted(
     )
     .await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (ended, again) = logouts_taken(&schools).await?;
-    let left = sessions_left(&browsers, &schools).await?;
-    row.delivered = (ended as usize).min(sent - left);
-    row.twice = again as usize;
+    let left = count_logouts(&mut row, &browsers, &schools).await?;
     row.note = format!(
         "{before} of {sent} sessions at the schools had ended when the signal was sent, {at_stop} when the IdP had stopped (exit code {}); \
          the rest after the restart; {left} sessions left live afterwards (each browser opened each school){}",
@@ -529,14 +534,7 @@ async fn node_down_past_deadline(
         ..Options::default()
     };
     let mut f = Federation::start("deadline", dir, pg, redis, options).await?;
-    let people = f.people(5).await?;
-    let mut browsers = Vec::new();
-    for person in &people {
-        f.link_at_every_school(person).await?;
-        let browser = Federation::browser();
-        f.sign_in_at_every_school(&browser, person).await?;
-        browsers.push(browser);
-    }
+    let (people, browsers) = f.signed_in_everywhere(5).await?;
     let mut row = Row {
         fault: "a school node down longer than the logout deadline".into(),
         sent: people.len() * 2,
@@ -587,10 +585,7 @@ async fn node_down_past_deadline(
     .await;
     row.recovered = Some(back.elapsed());
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (ended, again) = logouts_taken(&schools).await?;
-    let left = sessions_left(&browsers, &schools).await?;
-    row.delivered = (ended as usize).min(sent - left);
-    row.twice = again as usize;
+    let left = count_logouts(&mut row, &browsers, &schools).await?;
     row.note = format!(
         "the school was stopped; {} logouts to it were given up at the 3 s deadline and listed by `idp outbox` with the reason; \
          it was started again and `idp outbox --retry` ended each session there once ({left} left live)",
