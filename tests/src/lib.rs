@@ -107,6 +107,23 @@ pub fn browser_with(
 pub use testkit::{hidden, submit_idp_login};
 
 /// The value at `fraction` (0.5, 0.99) of sorted samples; NaN when there are none.
+/// Runs one of tests/interop's Node.js scripts (`command` is `node <script>` with its
+/// environment) and reads the one JSON line it prints; panics, with what it printed, when it
+/// fails.
+pub async fn run_node_script(command: &mut tokio::process::Command) -> serde_json::Value {
+    let output = command
+        .output()
+        .await
+        .expect("node runs: this test needs Node.js");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "node failed: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("not JSON: {stdout}"))
+}
+
 pub fn percentile(sorted: &[f64], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;

@@ -277,16 +277,8 @@ async fn redis_restarted(
     redis: &mut OwnRedis,
 ) -> anyhow::Result<Row> {
     let mut f = Federation::start("redis", dir, pg, redis, Options::default()).await?;
-    let people = f.people(10).await?;
-    let mut browsers = Vec::new();
-    for person in &people {
-        let b = Federation::browser();
-        anyhow::ensure!(
-            f.sign_in_at(&b, &f.node.url(), person).await?,
-            "{person} signs in"
-        );
-        browsers.push(b);
-    }
+    // No other schools here: signed in at `jpk` alone.
+    let (people, browsers) = f.signed_in_everywhere(10).await?;
     let profile = format!("{}/profile", f.node.url());
     let mut row = Row {
         fault: "Redis restarted (all sessions lost) while 10 people are signed in".into(),
@@ -346,16 +338,8 @@ async fn postgres_stopped(
     redis: &OwnRedis,
 ) -> anyhow::Result<Row> {
     let mut f = Federation::start("postgres", dir, pg, redis, Options::default()).await?;
-    let people = f.people(5).await?;
-    let mut browsers = Vec::new();
-    for person in &people {
-        let b = Federation::browser();
-        anyhow::ensure!(
-            f.sign_in_at(&b, &f.node.url(), person).await?,
-            "{person} signs in"
-        );
-        browsers.push(b);
-    }
+    // No other schools here: signed in at `jpk` alone.
+    let (_, browsers) = f.signed_in_everywhere(5).await?;
     let mut row = Row {
         fault: "PostgreSQL stopped for 10 s under traffic (node pages, IdP sign-on hops)".into(),
         sent: 10,

@@ -19,7 +19,8 @@ async fn sign_out_in_chromium(channels: LogoutChannels) -> Value {
     world.link_matching(&setup, "a", "c", "Anna Allikas").await;
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/browser_logout.mjs");
-    let output = tokio::process::Command::new("node")
+    let mut command = tokio::process::Command::new("node");
+    command
         .arg(script)
         .env("IDP", &world.idp)
         .env("NODE_A", world.url("a"))
@@ -27,17 +28,8 @@ async fn sign_out_in_chromium(channels: LogoutChannels) -> Value {
         .env("NODE_C", world.url("c"))
         .env("USERNAME", "Anna Allikas")
         .env("PASSWORD", DEMO_PASSWORD)
-        .env("NAME", "Anna Allikas")
-        .output()
-        .await
-        .expect("node runs: this test needs Node.js");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "node failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("not JSON: {stdout}"))
+        .env("NAME", "Anna Allikas");
+    federation_tests::run_node_script(&mut command).await
 }
 
 fn step<'a>(seen: &'a Value, what: &str) -> &'a Value {

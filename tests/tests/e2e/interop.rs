@@ -19,7 +19,8 @@ async fn run_client_with(
     only_exchange: bool,
 ) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/openid_client.mjs");
-    let output = tokio::process::Command::new("node")
+    let mut command = tokio::process::Command::new("node");
+    command
         .arg(script)
         .env("ISSUER", &stack.idp_url)
         .env("CLIENT_ID", client_id)
@@ -32,17 +33,8 @@ async fn run_client_with(
         .env("REDIRECT_URI", REDIRECT_URI)
         .env("POST_LOGOUT_URI", POST_LOGOUT_URI)
         .env("USERNAME", USERNAME)
-        .env("PASSWORD", PASSWORD)
-        .output()
-        .await
-        .expect("node runs: this test needs Node.js");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "node failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("not JSON: {stdout}"))
+        .env("PASSWORD", PASSWORD);
+    federation_tests::run_node_script(&mut command).await
 }
 
 #[tokio::test]

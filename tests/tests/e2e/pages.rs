@@ -34,18 +34,7 @@ async fn every_page_is_accessible_fits_a_phone_and_works_by_keyboard() {
     if let Ok(dir) = std::env::var("SCREENSHOTS") {
         command.env("SHOTS", dir);
     }
-    let output = command
-        .output()
-        .await
-        .expect("node runs: this test needs Node.js");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "node failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: Value =
-        serde_json::from_str(stdout.trim()).unwrap_or_else(|_| panic!("not JSON: {stdout}"));
+    let seen = federation_tests::run_node_script(&mut command).await;
     assert!(seen.get("failure").is_none(), "{seen:#}");
 
     let pages = seen["pages"].as_array().expect("pages");
