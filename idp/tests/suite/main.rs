@@ -6,5 +6,6 @@ mod common;
 mod keys;
 mod links;
 mod observe;
+mod outbox;
 mod secrets;
 mod shutdown;
