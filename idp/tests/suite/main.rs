@@ -6,6 +6,5 @@ mod common;
 mod keys;
 mod links;
 mod observe;
-mod outbox;
 mod secrets;
 mod shutdown;

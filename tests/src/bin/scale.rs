@@ -223,21 +223,11 @@ async fn seed(
 /// large size only.
 async fn settle(url: &str, tables: &[(&str, usize)]) -> anyhow::Result<()> {
     let mut conn = sqlx::PgConnection::connect(url).await?;
-    const INSERTED: &str = "SELECT CAST(n_tup_ins AS BIGINT), CAST(n_ins_since_vacuum AS BIGINT) \
-                            FROM pg_stat_user_tables WHERE relname = $1";
     for &(table, rows) in tables {
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            sqlx::query("SELECT pg_stat_clear_snapshot()")
-                .execute(&mut conn)
-                .await?;
-            let (inserted, _): (i64, i64) = sqlx::query_as(INSERTED)
-                .bind(table)
-                .fetch_one(&mut conn)
-                .await?;
-            if inserted as usize >= rows {
-                break;
-            }
+        while let (inserted, _) = inserted(&mut conn, table).await?
+            && (inserted as usize) < rows
+        {
             anyhow::ensure!(
                 Instant::now() < deadline,
                 "the statistics of {table} never showed its {rows} rows ({inserted})"
@@ -247,19 +237,27 @@ async fn settle(url: &str, tables: &[(&str, usize)]) -> anyhow::Result<()> {
     }
     sqlx::query("VACUUM ANALYZE").execute(&mut conn).await?;
     for &(table, _) in tables {
-        sqlx::query("SELECT pg_stat_clear_snapshot()")
-            .execute(&mut conn)
-            .await?;
-        let (_, since_vacuum): (i64, i64) = sqlx::query_as(INSERTED)
-            .bind(table)
-            .fetch_one(&mut conn)
-            .await?;
+        let (_, since_vacuum) = inserted(&mut conn, table).await?;
         anyhow::ensure!(
             since_vacuum == 0,
             "{table} still has {since_vacuum} rows counted as new after VACUUM"
         );
     }
     Ok(())
+}
+
+/// Rows the server has counted as inserted into `table`: in all, and since its last vacuum.
+async fn inserted(conn: &mut sqlx::PgConnection, table: &str) -> anyhow::Result<(i64, i64)> {
+    sqlx::query("SELECT pg_stat_clear_snapshot()")
+        .execute(&mut *conn)
+        .await?;
+    Ok(sqlx::query_as(
+        "SELECT CAST(n_tup_ins AS BIGINT), CAST(n_ins_since_vacuum AS BIGINT) \
+         FROM pg_stat_user_tables WHERE relname = $1",
+    )
+    .bind(table)
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// One size's federation, seeded, and the person's browsers its steps use.
@@ -585,7 +583,7 @@ fn report(results: &[Measured]) -> String {
     let mut out = String::from(
         "## National scale\n\nMeasured by `scale` (tests/src/bin/scale.rs), a benchmark harness, not a test.\n\n```sh\ncargo build --release -p idp -p school-node -p federation-tests\ntarget/release/scale            # --persons 1000,1000000 --samples 10000\n```\n\n",
     );
-    out.push_str("Machine: 2 cores. The release `idp` and `school-node` binaries run as processes of their own on a PostgreSQL and a Redis server of the harness's own (PostgreSQL with `fsync=off`); 10 of the schools are real (`jpk` and `kool0`…`kool8`, each a `school-node` process with its own database), and the measured person has linked accounts at all ten; the harness, which drives one person at a time, shares the machine. 1,000 institutions are registered. A profile change or a sign-out has reached a school when the school has applied it and answered the IdP's delivery (the IdP's outbox marks it delivered). Both sizes run side by side and every step's samples are taken in turns, one at each size (the order flipped every other time), so that what else the machine does falls on both alike. A link joins accounts at two of the registry-only institutions, whose address takes nothing; the harness removes the four messages each link queues for them once it is timed, as retrying thousands of them would be most of what the IdP did during the step (with them left, the link's p99 was 13 ms at both sizes). A profile change is timed until the 9 schools have it; the sample then also waits for the sender's own copy, so that the next one starts with the IdP's delivery round over.\n\nHow far the harness can resolve a difference: the same command with `--persons 1000,1001 --steps profile --out \"\"` measures two federations of the same size. Until session 6 the second one's profile change took from −2 % to +38 % longer at p50 over ten runs: its IdP took longer from queuing the messages to the first delivery, as the worker claimed each message with a database round trip of its own before sending any. Claiming the round's messages in one statement, two runs measured −1 % and −1 % at p50 (−0 % and −3 % at p99).\n\n");
+    out.push_str("Machine: 2 cores. The release `idp` and `school-node` binaries run as processes of their own on a PostgreSQL and a Redis server of the harness's own (PostgreSQL with `fsync=off`); 10 of the schools are real (`jpk` and `kool0`…`kool8`, each a `school-node` process with its own database), and the measured person has linked accounts at all ten; the harness, which drives one person at a time, shares the machine. 1,000 institutions are registered. A profile change or a sign-out has reached a school when the school has applied it and answered the IdP's delivery (the IdP's outbox marks it delivered). Both sizes run side by side and every step's samples are taken in turns, one at each size (the order flipped every other time), so that what else the machine does falls on both alike. A link joins accounts at two of the registry-only institutions, whose address takes nothing; the harness removes the four messages each link queues for them once it is timed, as retrying thousands of them would be most of what the IdP did during the step (with them left, the link's p99 was 13 ms at both sizes). A profile change is timed until the 9 schools have it; the sample then also waits for the sender's own copy, so that the next one starts with the IdP's delivery round over.\n\nHow far the harness can resolve a difference: the same command with `--persons 1000,1001 --steps profile --out \"\"` measures two federations of the same size. Over ten such runs (session 6) the second one's profile change took from −2 % to +38 % longer at p50, +4 % to +24 % in the three that waited for the sender's copy as now (its IdP took longer from queuing the messages to the first delivery; why was not found). A change of that step below is within that spread, not a property of the data.\n\n");
     out.push_str(
         "| size | persons | links | accounts at the school | seeded in |\n|---|---|---|---|---|\n",
     );
