@@ -104,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let measured = measure(&sizes, args.samples, &args.steps).await?;
     let largest = sizes.iter().max_by_key(|s| s.persons);
+    let largest_persons = largest.map(|s| s.persons);
     let plans = match largest {
         Some(size) => plans(&pg, &size.name).await?,
         None => Vec::new(),
@@ -118,7 +119,7 @@ async fn main() -> anyhow::Result<()> {
         for school in std::iter::once(&mut size.f.node).chain(&mut size.f.schools) {
             school.service.signal("TERM").await?;
         }
-        let is_largest = Some(size.persons) == args.persons.iter().copied().max();
+        let is_largest = Some(size.persons) == largest_persons;
         results.push(Measured {
             persons: size.persons,
             links: size.links,
@@ -141,54 +142,32 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Seeds the IdP's persons and links and the school's accounts with COPY.
-async fn seed(
-    f: &Federation,
-    pg: &OwnPostgres,
-    name: &str,
-    n: usize,
-) -> anyhow::Result<(usize, usize)> {
-    let mut idp = sqlx::PgConnection::connect(&pg.url(&format!("idp_{name}"))).await?;
+async fn seed(pg: &OwnPostgres, name: &str, n: usize) -> anyhow::Result<(usize, usize)> {
+    let idp_url = pg.url(&format!("idp_{name}"));
+    let mut idp = sqlx::PgConnection::connect(&idp_url).await?;
     let now = shared::retry::now_millis();
-    let extra = SILENT;
-    let mut copy = idp
-        .copy_in_raw("COPY persons (id, first_name, last_name, email, version, created_at, updated_at) FROM STDIN WITH (FORMAT csv)")
-        .await?;
-    let mut chunk = String::new();
-    for i in 0..n {
-        chunk.push_str(&format!(
-            "p{i},Isik,Number,isik{i}@example.ee,1,{now},{now}\n"
-        ));
-        if chunk.len() > 1 << 20 {
-            copy.send(std::mem::take(&mut chunk).into_bytes()).await?;
-        }
-    }
-    copy.send(chunk.into_bytes()).await?;
-    copy.finish().await?;
-    // Every person has an account at one school, every other person at a second one.
-    let mut copy = idp
-        .copy_in_raw("COPY links (node_id, sub, person_id, linked_at) FROM STDIN WITH (FORMAT csv)")
-        .await?;
-    let mut chunk = String::new();
-    let mut links = 0;
-    for i in 0..n {
-        chunk.push_str(&format!("k{},a{i},p{i},{now}\n", i % extra));
-        links += 1;
-        if i % 2 == 0 {
-            chunk.push_str(&format!("k{},b{i},p{i},{now}\n", (i + 1) % extra));
-            links += 1;
-        }
-        if chunk.len() > 1 << 20 {
-            copy.send(std::mem::take(&mut chunk).into_bytes()).await?;
-        }
-    }
-    copy.send(chunk.into_bytes()).await?;
-    copy.finish().await?;
-    idp.close().await?;
-    settle(
-        &pg.url(&format!("idp_{name}")),
-        &[("persons", n), ("links", links)],
+    copy_in(
+        &mut idp,
+        "COPY persons (id, first_name, last_name, email, version, created_at, updated_at) FROM STDIN WITH (FORMAT csv)",
+        (0..n).map(|i| format!("p{i},Isik,Number,isik{i}@example.ee,1,{now},{now}\n")),
     )
     .await?;
+    // Every person has an account at one school, every other person at a second one.
+    let links = n + n.div_ceil(2);
+    copy_in(
+        &mut idp,
+        "COPY links (node_id, sub, person_id, linked_at) FROM STDIN WITH (FORMAT csv)",
+        (0..n).map(|i| {
+            let mut rows = format!("k{},a{i},p{i},{now}\n", i % SILENT);
+            if i % 2 == 0 {
+                rows.push_str(&format!("k{},b{i},p{i},{now}\n", (i + 1) % SILENT));
+            }
+            rows
+        }),
+    )
+    .await?;
+    idp.close().await?;
+    settle(&idp_url, &[("persons", n), ("links", links)]).await?;
 
     // The school's accounts, all with one password hash (hashing 100,000 would only take long).
     let accounts = (n / 10).clamp(1_000, 100_000);
@@ -196,24 +175,37 @@ async fn seed(
         &school_node::service::passwords::Secret::new("pikk-parool-123"),
     )
     .await?;
-    let mut node = sqlx::PgConnection::connect(&pg.url(&format!("jpk_{name}"))).await?;
-    let mut copy = node
-        .copy_in_raw("COPY accounts (id, first_name, last_name, name_key, email, password_hash, created_at, updated_at) FROM STDIN WITH (FORMAT csv)")
-        .await?;
-    let mut chunk = String::new();
+    let jpk_url = pg.url(&format!("jpk_{name}"));
+    let mut node = sqlx::PgConnection::connect(&jpk_url).await?;
     let secs = now / 1_000;
-    for i in 0..accounts {
-        chunk.push_str(&format!("acct{i},Opilane,Number{i},opilane number{i},opilane{i}@example.ee,\"{hash}\",{secs},{secs}\n"));
+    copy_in(
+        &mut node,
+        "COPY accounts (id, first_name, last_name, name_key, email, password_hash, created_at, updated_at) FROM STDIN WITH (FORMAT csv)",
+        (0..accounts).map(|i| format!("acct{i},Opilane,Number{i},opilane number{i},opilane{i}@example.ee,\"{hash}\",{secs},{secs}\n")),
+    )
+    .await?;
+    node.close().await?;
+    settle(&jpk_url, &[("accounts", accounts)]).await?;
+    Ok((links, accounts))
+}
+
+/// Sends `rows` (CSV lines) through one COPY, a megabyte at a time.
+async fn copy_in(
+    conn: &mut sqlx::PgConnection,
+    statement: &str,
+    rows: impl Iterator<Item = String>,
+) -> anyhow::Result<()> {
+    let mut copy = conn.copy_in_raw(statement).await?;
+    let mut chunk = String::new();
+    for row in rows {
+        chunk.push_str(&row);
         if chunk.len() > 1 << 20 {
             copy.send(std::mem::take(&mut chunk).into_bytes()).await?;
         }
     }
     copy.send(chunk.into_bytes()).await?;
     copy.finish().await?;
-    node.close().await?;
-    settle(&pg.url(&format!("jpk_{name}")), &[("accounts", accounts)]).await?;
-    let _ = f;
-    Ok((links, accounts))
+    Ok(())
 }
 
 /// Leaves the seeded tables as a database of that size is in service: vacuumed and analyzed,
@@ -293,7 +285,7 @@ async fn prepare(
     let mut f = Federation::start(&name, root, pg, redis, options).await?;
     let person = f.people(1).await?.remove(0);
     let started = Instant::now();
-    let (links, accounts) = seed(&f, pg, &name, n).await?;
+    let (links, accounts) = seed(pg, &name, n).await?;
     let seed_seconds = started.elapsed().as_secs_f64();
     println!("seeded {n} persons, {links} links, {accounts} accounts in {seed_seconds:.1} s");
     // The person has accounts at the other 9 schools too, linked with the one at `jpk`.
