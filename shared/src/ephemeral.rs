@@ -282,6 +282,20 @@ impl Ephemeral {
         }
     }
 
+    /// The members of the set at `key`, leaving it as it is (empty when there is none).
+    pub async fn members(&self, key: &str) -> anyhow::Result<Vec<String>> {
+        match self {
+            Ephemeral::Memory(m) => Ok(m.with_sets(|sets, now| {
+                MemoryStore::live_set(sets, key, now)
+                    .map(|members| members.iter().cloned().collect())
+                    .unwrap_or_default()
+            })),
+            Ephemeral::Redis { conn, prefix } => {
+                Ok(query(conn, redis::cmd("SMEMBERS").arg(Self::key(prefix, key))).await?)
+            }
+        }
+    }
+
     /// Takes every member of the set at `key`, removing the set.
     pub async fn take_set(&self, key: &str) -> anyhow::Result<Vec<String>> {
         match self {

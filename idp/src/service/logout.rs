@@ -186,20 +186,13 @@ impl Logout {
         }
         let mut ended = 0;
         for account in accounts {
-            for session in self
-                .sessions
-                .end_sessions_of(&account.node_id, &account.sub)
-                .await?
-            {
-                self.deliveries.announce_logout(&session).await?;
-                ended += 1;
-            }
+            ended += self
+                .end_and_announce(&account.node_id, &account.sub, None)
+                .await?;
         }
         Ok(ended)
     }
-}
 
-impl Logout {
     /// A new password was set for an account: every IdP session holding it ends, but `keep`
     /// (the person who set it), and each end is announced as any sign-out.
     pub async fn password_changed(
@@ -208,11 +201,30 @@ impl Logout {
         sub: &AccountId,
         keep: Option<&Sid>,
     ) -> anyhow::Result<usize> {
-        let ended = self.sessions.end_sessions_but(node_id, sub, keep).await?;
-        for session in &ended {
-            self.deliveries.announce_logout(session).await?;
+        self.end_and_announce(node_id, sub, keep).await
+    }
+
+    /// Ends the account's sessions but `keep`. Each end is queued before the session goes:
+    /// cut off between the two, the node's request sent again finds the session and queues it
+    /// again (a school takes a second logout as a no-op), never none.
+    async fn end_and_announce(
+        &self,
+        node_id: &ClientId,
+        sub: &AccountId,
+        keep: Option<&Sid>,
+    ) -> anyhow::Result<usize> {
+        let mut ended = 0;
+        for (cookie, session) in self.sessions.sessions_of(node_id, sub).await? {
+            if keep == Some(&session.sid) {
+                continue;
+            }
+            self.deliveries.announce_logout(&session).await?;
+            self.sessions
+                .end_filed(&cookie, &session, node_id, sub)
+                .await?;
+            ended += 1;
         }
-        Ok(ended.len())
+        Ok(ended)
     }
 }
 

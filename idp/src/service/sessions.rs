@@ -261,40 +261,40 @@ impl Sessions {
         Ok(ended)
     }
 
-    /// Ends every session in which the account at `node_id` was signed in; returns them.
-    pub async fn end_sessions_of(
+    /// The sessions in which the account at `node_id` is signed in, by cookie. The account's
+    /// index is read, not taken: a session leaves it only once it has ended (see `end_filed`),
+    /// so a request cut off midway leaves the rest to be found again.
+    pub async fn sessions_of(
         &self,
         node_id: &ClientId,
         sub: &AccountId,
-    ) -> anyhow::Result<Vec<IdpSession>> {
-        self.end_sessions_but(node_id, sub, None).await
+    ) -> anyhow::Result<Vec<(String, IdpSession)>> {
+        let index = account_key(node_id, sub);
+        let mut found = Vec::new();
+        for cookie in self.store.members(&index).await? {
+            match self.load_raw(&cookie).await? {
+                Some(session) if session.accounts.get(node_id).is_some_and(|a| &a.sub == sub) => {
+                    found.push((cookie, session));
+                }
+                // Ended or moved on to another account: nothing of this account's is left there.
+                _ => self.store.remove_from_set(&index, &cookie).await?,
+            }
+        }
+        Ok(found)
     }
 
-    /// As `end_sessions_of`, sparing the session `keep` (it stays filed under the account).
-    pub async fn end_sessions_but(
+    /// Ends a session `sessions_of` found, then takes it out of that account's index.
+    pub async fn end_filed(
         &self,
+        cookie: &str,
+        session: &IdpSession,
         node_id: &ClientId,
         sub: &AccountId,
-        keep: Option<&Sid>,
-    ) -> anyhow::Result<Vec<IdpSession>> {
-        let index = account_key(node_id, sub);
-        let mut ended = Vec::new();
-        for cookie in self.store.take_set(&index).await? {
-            let Some(session) = self.load_raw(&cookie).await? else {
-                continue;
-            };
-            if session.accounts.get(node_id).is_none_or(|a| &a.sub != sub) {
-                continue;
-            }
-            if keep == Some(&session.sid) {
-                let left = session.created_at + self.max_seconds - self.clock.now() + GRACE_SECONDS;
-                self.store.add_to_set(&index, &cookie, ttl(left)).await?;
-                continue;
-            }
-            self.delete(&cookie, Some(&session)).await?;
-            ended.push(session);
-        }
-        Ok(ended)
+    ) -> anyhow::Result<()> {
+        self.delete(cookie, Some(session)).await?;
+        self.store
+            .remove_from_set(&account_key(node_id, sub), cookie)
+            .await
     }
 }
 
@@ -376,12 +376,16 @@ mod tests {
         let mut s2 = sessions.start();
         signed_in(&mut s2, "jpk", "jaan");
         sessions.save(&c2, &s2).await.unwrap();
-        let ended = sessions
-            .end_sessions_of(&"jpk".into(), &"mari".into())
+        let (jpk, mari) = (ClientId::from("jpk"), AccountId::from("mari"));
+        let found = sessions.sessions_of(&jpk, &mari).await.unwrap();
+        assert_eq!(found.len(), 1);
+        let (cookie, session) = &found[0];
+        sessions
+            .end_filed(cookie, session, &jpk, &mari)
             .await
             .unwrap();
-        assert_eq!(ended.len(), 1);
         assert!(sessions.load(&c1).await.unwrap().is_none());
+        assert!(sessions.sessions_of(&jpk, &mari).await.unwrap().is_empty());
         assert!(sessions.load(&c2).await.unwrap().is_some());
     }
 

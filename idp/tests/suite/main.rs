@@ -5,6 +5,7 @@ mod cluster;
 mod common;
 mod keys;
 mod links;
+mod logout_cut_off;
 mod observe;
 mod secrets;
 mod shutdown;

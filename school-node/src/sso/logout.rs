@@ -41,11 +41,7 @@ pub async fn index_session(
 
 /// Ends every node session of an IdP session; returns how many were found.
 pub async fn end_sessions_of_sid(store: &Ephemeral, sid: &str) -> anyhow::Result<usize> {
-    let ids = store.take_set(&sid_key(sid)).await?;
-    for id in &ids {
-        shared::session_store::end_session(store, id).await?;
-    }
-    Ok(ids.len())
+    end_indexed(store, &sid_key(sid), None).await
 }
 
 pub async fn end_sessions_of_sub(store: &Ephemeral, sub: &str) -> anyhow::Result<usize> {
@@ -59,13 +55,20 @@ pub async fn end_sessions_of_sub_but(
     sub: &str,
     keep: Option<&str>,
 ) -> anyhow::Result<usize> {
+    end_indexed(store, &sub_key(sub), keep).await
+}
+
+/// Ends the sessions an index lists but `keep`, each before it leaves the index: the index is
+/// the only way to find them, and a request cut off midway (the IdP gone, its connection
+/// closed) must leave the rest to the logout the IdP sends again.
+async fn end_indexed(store: &Ephemeral, index: &str, keep: Option<&str>) -> anyhow::Result<usize> {
     let mut ended = 0;
-    for id in store.take_set(&sub_key(sub)).await? {
+    for id in store.members(index).await? {
         if keep == Some(id.as_str()) {
-            store.add_to_set(&sub_key(sub), &id, INDEX_TTL).await?;
             continue;
         }
         shared::session_store::end_session(store, &id).await?;
+        store.remove_from_set(index, &id).await?;
         ended += 1;
     }
     Ok(ended)

@@ -76,3 +76,40 @@ async fn two_admins_approving_one_application_at_once_make_one_account() {
     .unwrap());
     assert_eq!(letters, 1, "one letter with the password");
 }
+
+/// The IdP may go away in the middle of a back-channel logout (killed, or past its timeout),
+/// and the server then drops the handler at whatever await it had reached. The IdP sends the
+/// logout again; that second token must still end the session, wherever the first was cut off.
+#[tokio::test]
+async fn a_logout_cut_off_midway_is_finished_by_the_one_sent_again() {
+    use school_node::sso::logout;
+    let node = TestNode::spawn().await;
+    let store = &node.state.ephemeral;
+    let mut cut_off = 0;
+    for turns in 0..200 {
+        let (session, sid) = (format!("cut{turns}"), format!("sid-cut{turns}"));
+        let key = format!("session:{session}");
+        store
+            .set(&key, b"{}", std::time::Duration::from_secs(60))
+            .await
+            .unwrap();
+        logout::index_session(store, &session, Some(&sid), "account")
+            .await
+            .unwrap();
+        if !testkit::cut_off_after(turns, logout::end_sessions_of_sid(store, &sid)).await {
+            cut_off += 1;
+        }
+        logout::end_sessions_of_sid(store, &sid).await.unwrap();
+        assert!(
+            store.get(&key).await.unwrap().is_none(),
+            "the session outlived a logout cut off after {turns} turns and the one sent again"
+        );
+    }
+    // In memory the ending never waits, so nothing can cut it off; on Redis it must have been.
+    if store.kind() == "redis" {
+        assert!(
+            cut_off > 0,
+            "no ending was cut off: the sweep tested nothing"
+        );
+    }
+}
