@@ -93,30 +93,22 @@ pub async fn enqueue(db: &Database, new: &NewDelivery<'_>, at: i64, deadline: i6
     Ok(())
 }
 
-pub async fn due(db: &Database, at: i64, limit: i64) -> Result<Vec<Delivery>> {
+/// Takes up to `limit` due deliveries for this worker until `until`, in one statement, oldest
+/// first. A row another worker claimed meanwhile fails the outer conditions when PostgreSQL
+/// checks them again on the row as that worker left it, so no delivery is taken twice.
+pub async fn claim_due(db: &Database, at: i64, until: i64, limit: i64) -> Result<Vec<Delivery>> {
     with_db!(db, pool => sqlx::query_as(
-        "SELECT id, client_id, sid, sub, attempts, deadline, kind, payload FROM outbox \
+        "UPDATE outbox SET claimed_until = $2 WHERE id IN (SELECT id FROM outbox \
          WHERE delivered_at IS NULL AND gave_up_at IS NULL AND next_attempt_at <= $1 AND claimed_until < $1 \
-         ORDER BY next_attempt_at LIMIT $2",
+         ORDER BY next_attempt_at LIMIT $3) \
+         AND delivered_at IS NULL AND gave_up_at IS NULL AND claimed_until < $1 \
+         RETURNING id, client_id, sid, sub, attempts, deadline, kind, payload",
     )
     .bind(at)
+    .bind(until)
     .bind(limit)
     .fetch_all(pool)
     .await)
-}
-
-/// Takes a delivery for one worker until `until`; false when another has it.
-pub async fn claim(db: &Database, id: &str, at: i64, until: i64) -> Result<bool> {
-    let n = with_db!(db, pool => sqlx::query(
-        "UPDATE outbox SET claimed_until = $3 WHERE id = $1 AND delivered_at IS NULL AND claimed_until < $2",
-    )
-    .bind(id)
-    .bind(at)
-    .bind(until)
-    .execute(pool)
-    .await?
-    .rows_affected());
-    Ok(n == 1)
 }
 
 pub async fn delivered(db: &Database, id: &str, at: i64) -> Result<()> {

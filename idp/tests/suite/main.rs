@@ -7,5 +7,6 @@ mod keys;
 mod links;
 mod logout_cut_off;
 mod observe;
+mod outbox;
 mod secrets;
 mod shutdown;
