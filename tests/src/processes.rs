@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::process::{Child, Command};
@@ -43,6 +43,13 @@ where
     })
     .await
     .map_err(|_| anyhow::anyhow!("{what}: not within {within:?}"))
+}
+
+/// The last lines of a log file, to quote in an error.
+fn log_tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
 async fn answers(url: &str) -> bool {
@@ -322,22 +329,31 @@ impl Service {
             .stdout(log.try_clone()?)
             .stderr(log)
             .kill_on_drop(true);
-        self.process = Some(
-            command
-                .spawn()
-                .with_context(|| format!("cannot start {}", self.name))?,
-        );
-        let health = self.health.clone();
-        wait_for(
-            &format!("{} answers", self.name),
-            Duration::from_secs(30),
-            || {
-                let health = health.clone();
-                async move { answers(&health).await }
-            },
-        )
-        .await
-        .with_context(|| format!("see {}", self.log.display()))
+        let mut process = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", self.name))?;
+        // A process that exits (a port taken since it was chosen, a bad setting) fails at once,
+        // and the error carries its log: the directory holding it may be gone by the time
+        // anyone reads the error.
+        let started = Instant::now();
+        loop {
+            let exited = process.try_wait()?;
+            if exited.is_none() && answers(&self.health).await {
+                self.process = Some(process);
+                return Ok(());
+            }
+            if exited.is_some() || started.elapsed() > Duration::from_secs(30) {
+                let why = exited.map_or("does not answer within 30 s".into(), |s| {
+                    format!("exited ({s})")
+                });
+                anyhow::bail!(
+                    "{} {why}; its log ends:\n{}",
+                    self.name,
+                    log_tail(&self.log)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Runs the binary once with other arguments and the same settings; its standard output.
