@@ -201,6 +201,23 @@ pub async fn submit_idp_login(
         .expect("the IdP answers")
 }
 
+/// Runs `work` for at most `turns` turns of the runtime and then drops it, as a server drops a
+/// handler whose client went away; true when it finished first. Sweeping `turns` from 0 upward
+/// cuts the work off at each of its awaits in turn.
+pub async fn cut_off_after<F: Future>(turns: usize, work: F) -> bool {
+    let mut work = std::pin::pin!(work);
+    for _ in 0..turns {
+        let done =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx).is_ready()))
+                .await;
+        if done {
+            return true;
+        }
+        tokio::task::yield_now().await;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,21 +246,4 @@ mod tests {
         assert_eq!(urlencode("a b/ü"), "a%20b%2F%C3%BC");
         assert_ne!(unique(), unique());
     }
-}
-
-/// Runs `work` for at most `turns` turns of the runtime and then drops it, as a server drops a
-/// handler whose client went away; true when it finished first. Sweeping `turns` from 0 upward
-/// cuts the work off at each of its awaits in turn.
-pub async fn cut_off_after<F: Future>(turns: usize, work: F) -> bool {
-    let mut work = std::pin::pin!(work);
-    for _ in 0..turns {
-        let done =
-            std::future::poll_fn(|cx| std::task::Poll::Ready(work.as_mut().poll(cx).is_ready()))
-                .await;
-        if done {
-            return true;
-        }
-        tokio::task::yield_now().await;
-    }
-    false
 }
