@@ -296,31 +296,6 @@ impl Ephemeral {
         }
     }
 
-    /// Takes every member of the set at `key`, removing the set.
-    pub async fn take_set(&self, key: &str) -> anyhow::Result<Vec<String>> {
-        match self {
-            Ephemeral::Memory(m) => Ok(m.with_sets(|sets, now| {
-                let live = MemoryStore::live_set(sets, key, now).is_some();
-                match sets.remove(key) {
-                    Some((members, _)) if live => members.into_iter().collect(),
-                    _ => Vec::new(),
-                }
-            })),
-            Ephemeral::Redis { conn, prefix } => {
-                let (members,): (Vec<String>,) = query_pipe(
-                    conn,
-                    redis::pipe()
-                        .atomic()
-                        .smembers(Self::key(prefix, key))
-                        .del(Self::key(prefix, key))
-                        .ignore(),
-                )
-                .await?;
-                Ok(members)
-            }
-        }
-    }
-
     /// Removes `member` from the set at `key`, if it is there.
     pub async fn remove_from_set(&self, key: &str, member: &str) -> anyhow::Result<()> {
         match self {

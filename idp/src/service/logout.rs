@@ -149,24 +149,36 @@ impl Logout {
             .collect()
     }
 
-    /// Ends the sessions that expired since the last sweep and announces each; returns how
-    /// many ended. A session whose end cannot be queued is an error for the next round.
+    /// Announces the end of each session that expired since the last sweep, then removes it;
+    /// returns how many ended. One whose end cannot be queued stays, an error this round and
+    /// found again by the next.
     pub async fn sweep_expired(&self) -> anyhow::Result<usize> {
-        let ended = self.sessions.sweep().await?;
-        metrics::gauge!("idp_sessions_active").set(self.sessions.active_count().await? as f64);
-        let mut failed = 0;
-        for session in &ended {
-            if let Err(e) = self.deliveries.announce_logout(session).await {
-                tracing::error!(sid = %session.sid, error = %format!("{e:#}"), "the end of an expired session could not be queued");
-                failed += 1;
+        let expired = self.sessions.expired().await?;
+        let (mut ended, mut failed) = (0, 0);
+        for (cookie, session) in &expired {
+            if !self.sessions.claim_expired(cookie).await? {
+                continue;
+            }
+            match self.deliveries.announce_logout(session).await {
+                Ok(_) => {
+                    self.sessions.end_expired(cookie, session).await?;
+                    ended += 1;
+                }
+                Err(e) => {
+                    tracing::error!(sid = %session.sid, error = %format!("{e:#}"), "the end of an expired session could not be queued");
+                    self.sessions.release_expired(cookie).await?;
+                    failed += 1;
+                }
             }
         }
+        self.sessions.swept().await?;
+        metrics::gauge!("idp_sessions_active").set(self.sessions.active_count().await? as f64);
         anyhow::ensure!(
             failed == 0,
-            "{failed} of {} expired sessions could not be announced",
-            ended.len()
+            "{failed} of {} expired sessions could not be announced; the next sweep tries again",
+            expired.len()
         );
-        Ok(ended.len())
+        Ok(ended)
     }
 
     /// Ends every IdP session in which this account or one linked to it is signed in, and

@@ -104,6 +104,13 @@ fn account_key(node_id: &ClientId, sub: &AccountId) -> String {
 
 const LAST_SWEPT: &str = "session-expiry:last-swept";
 
+/// An expired session being announced by one instance, held this long at most.
+fn sweeping_key(cookie: &str) -> String {
+    format!("session-expiry:sweeping:{cookie}")
+}
+
+const SWEEP_CLAIM: Duration = Duration::from_secs(60);
+
 /// An expired session stays stored this long past its end, for the sweeper to announce it.
 const GRACE_SECONDS: i64 = 600;
 
@@ -226,39 +233,76 @@ impl Sessions {
         self.store.count_in_sets(&buckets).await
     }
 
-    /// Takes the sessions that have expired since the last sweep (by any IdP instance) and
-    /// removes them; the caller announces their end.
-    pub async fn sweep(&self) -> anyhow::Result<Vec<IdpSession>> {
-        let now = self.clock.now();
-        let current = now / self.bucket_seconds;
+    /// The buckets to sweep: those wholly past since the last sweep (by any IdP instance);
+    /// a long pause does not replay all history.
+    async fn unswept(&self) -> anyhow::Result<std::ops::Range<i64>> {
+        let current = self.clock.now() / self.bucket_seconds;
+        let oldest = current - 1 - GRACE_SECONDS / self.bucket_seconds;
         let last = match self.store.get(LAST_SWEPT).await? {
             Some(v) => std::str::from_utf8(&v)
                 .ok()
                 .and_then(|s| s.parse::<i64>().ok())
                 .unwrap_or(current - 1),
-            None => current - 1 - GRACE_SECONDS / self.bucket_seconds,
+            None => oldest,
         };
-        // A bucket is swept once it is wholly past; a long pause does not replay all history.
-        let from = (last + 1).max(current - 1 - GRACE_SECONDS / self.bucket_seconds);
-        let mut ended = Vec::new();
-        for bucket in from..current {
-            for cookie in self.store.take_set(&bucket_key(bucket)).await? {
-                if let Some(session) = self.load_raw(&cookie).await?
-                    && now >= self.ends_at(&session)
-                {
-                    self.store.delete(&key(&cookie)).await?;
-                    ended.push(session);
+        Ok((last + 1).max(oldest)..current)
+    }
+
+    /// The sessions that have expired since the last sweep, by cookie. They stay stored and
+    /// filed until `end_expired`: one whose end could not be announced (the database down, the
+    /// process stopped midway) is found again by the next sweep.
+    pub async fn expired(&self) -> anyhow::Result<Vec<(String, IdpSession)>> {
+        let now = self.clock.now();
+        let mut found = Vec::new();
+        for bucket in self.unswept().await? {
+            let filed = bucket_key(bucket);
+            for cookie in self.store.members(&filed).await? {
+                match self.load_raw(&cookie).await? {
+                    Some(session) if now >= self.ends_at(&session) => found.push((cookie, session)),
+                    // Gone already, or used since and filed under a later bucket.
+                    _ => self.store.remove_from_set(&filed, &cookie).await?,
                 }
             }
+        }
+        Ok(found)
+    }
+
+    /// Takes an expired session for this instance for a while, so that two sweeping at once
+    /// do not both announce it; false when another has it.
+    pub async fn claim_expired(&self, cookie: &str) -> anyhow::Result<bool> {
+        self.store
+            .set_new(&sweeping_key(cookie), b"1", SWEEP_CLAIM)
+            .await
+    }
+
+    /// Lets the next sweep try again a session whose end could not be announced.
+    pub async fn release_expired(&self, cookie: &str) -> anyhow::Result<()> {
+        self.store.delete(&sweeping_key(cookie)).await
+    }
+
+    /// Removes an expired session once its end is announced.
+    pub async fn end_expired(&self, cookie: &str, session: &IdpSession) -> anyhow::Result<()> {
+        self.delete(cookie, Some(session)).await
+    }
+
+    /// Records the sweep as far as the first bucket still holding a session (one whose end
+    /// was not announced): the next sweep starts there.
+    pub async fn swept(&self) -> anyhow::Result<()> {
+        let unswept = self.unswept().await?;
+        let mut through = unswept.start - 1;
+        for bucket in unswept {
+            if self.store.count_in_sets(&[bucket_key(bucket)]).await? > 0 {
+                break;
+            }
+            through = bucket;
         }
         self.store
             .set(
                 LAST_SWEPT,
-                (current - 1).to_string().as_bytes(),
+                through.to_string().as_bytes(),
                 ttl(GRACE_SECONDS * 10),
             )
-            .await?;
-        Ok(ended)
+            .await
     }
 
     /// The sessions in which the account at `node_id` is signed in, by cookie. The account's
@@ -320,6 +364,45 @@ mod tests {
         );
     }
 
+    /// The sweeper's part here, its announcing left out: ends the expired sessions and
+    /// returns them.
+    async fn sweep(sessions: &Sessions) -> Vec<IdpSession> {
+        let mut ended = Vec::new();
+        for (cookie, session) in sessions.expired().await.unwrap() {
+            if sessions.claim_expired(&cookie).await.unwrap() {
+                sessions.end_expired(&cookie, &session).await.unwrap();
+                ended.push(session);
+            }
+        }
+        sessions.swept().await.unwrap();
+        ended
+    }
+
+    #[tokio::test]
+    async fn an_expired_session_whose_end_was_not_announced_is_found_by_the_next_sweep() {
+        let clock = Clock::manual();
+        let sessions = sessions(&clock);
+        let cookie = random_token();
+        let mut a = sessions.start();
+        signed_in(&mut a, "jpk", "1");
+        sessions.save(&cookie, &a).await.unwrap();
+        clock.advance(Duration::from_secs(75));
+        let found = sessions.expired().await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(sessions.claim_expired(&cookie).await.unwrap());
+        assert!(
+            !sessions.claim_expired(&cookie).await.unwrap(),
+            "a second sweeper leaves it to the first"
+        );
+        // Announcing failed (the database down): released, not ended.
+        sessions.release_expired(&cookie).await.unwrap();
+        sessions.swept().await.unwrap();
+        clock.advance(Duration::from_secs(30));
+        let ended = sweep(&sessions).await;
+        assert_eq!(ended.iter().map(|s| &s.sid).collect::<Vec<_>>(), [&a.sid]);
+        assert!(sweep(&sessions).await.is_empty(), "announced once");
+    }
+
     #[tokio::test]
     async fn the_sweep_ends_idle_sessions_once_and_spares_those_in_use() {
         let clock = Clock::manual();
@@ -330,7 +413,7 @@ mod tests {
         sessions.save(&idle, &a).await.unwrap();
         let b = sessions.start();
         sessions.save(&used, &b).await.unwrap();
-        assert!(sessions.sweep().await.unwrap().is_empty());
+        assert!(sweep(&sessions).await.is_empty());
 
         clock.advance(Duration::from_secs(50));
         let b = sessions.load(&used).await.unwrap().expect("in use");
@@ -340,13 +423,13 @@ mod tests {
             sessions.load(&idle).await.unwrap().is_none(),
             "idle past 60 s"
         );
-        let ended = sessions.sweep().await.unwrap();
+        let ended = sweep(&sessions).await;
         assert_eq!(ended.iter().map(|s| &s.sid).collect::<Vec<_>>(), [&a.sid]);
-        assert!(sessions.sweep().await.unwrap().is_empty(), "announced once");
+        assert!(sweep(&sessions).await.is_empty(), "announced once");
         assert!(sessions.load(&used).await.unwrap().is_some());
 
         clock.advance(Duration::from_secs(60));
-        let ended = sessions.sweep().await.unwrap();
+        let ended = sweep(&sessions).await;
         assert_eq!(ended.iter().map(|s| &s.sid).collect::<Vec<_>>(), [&b.sid]);
     }
 
@@ -409,7 +492,7 @@ mod tests {
         sessions.delete(&ended, s.as_ref()).await.unwrap();
         assert_eq!(sessions.active_count().await.unwrap(), 2, "signed out");
         clock.advance(Duration::from_secs(30));
-        sessions.sweep().await.unwrap();
+        sweep(&sessions).await;
         assert_eq!(
             sessions.active_count().await.unwrap(),
             1,
