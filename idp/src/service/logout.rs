@@ -153,7 +153,7 @@ impl Logout {
     /// returns how many ended. One whose end cannot be queued stays, an error this round and
     /// found again by the next.
     pub async fn sweep_expired(&self) -> anyhow::Result<usize> {
-        let expired = self.sessions.expired().await?;
+        let (unswept, expired) = self.sessions.expired().await?;
         let (mut ended, mut failed) = (0, 0);
         for (cookie, session) in &expired {
             if !self.sessions.claim_expired(cookie).await? {
@@ -161,7 +161,7 @@ impl Logout {
             }
             match self.deliveries.announce_logout(session).await {
                 Ok(_) => {
-                    self.sessions.end_expired(cookie, session).await?;
+                    self.sessions.delete(cookie, Some(session)).await?;
                     ended += 1;
                 }
                 Err(e) => {
@@ -171,7 +171,7 @@ impl Logout {
                 }
             }
         }
-        self.sessions.swept().await?;
+        self.sessions.swept(unswept).await?;
         metrics::gauge!("idp_sessions_active").set(self.sessions.active_count().await? as f64);
         anyhow::ensure!(
             failed == 0,

@@ -3,6 +3,7 @@
 //! `sid` that tokens carry is a separate random value.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -235,7 +236,7 @@ impl Sessions {
 
     /// The buckets to sweep: those wholly past since the last sweep (by any IdP instance);
     /// a long pause does not replay all history.
-    async fn unswept(&self) -> anyhow::Result<std::ops::Range<i64>> {
+    async fn unswept(&self) -> anyhow::Result<Range<i64>> {
         let current = self.clock.now() / self.bucket_seconds;
         let oldest = current - 1 - GRACE_SECONDS / self.bucket_seconds;
         let last = match self.store.get(LAST_SWEPT).await? {
@@ -248,13 +249,15 @@ impl Sessions {
         Ok((last + 1).max(oldest)..current)
     }
 
-    /// The sessions that have expired since the last sweep, by cookie. They stay stored and
-    /// filed until `end_expired`: one whose end could not be announced (the database down, the
-    /// process stopped midway) is found again by the next sweep.
-    pub async fn expired(&self) -> anyhow::Result<Vec<(String, IdpSession)>> {
+    /// The sessions that have expired since the last sweep, by cookie, and the buckets read
+    /// (for `swept`). They stay stored and filed until `delete`d: one whose end could not be
+    /// announced (the database down, the process stopped midway) is found again by the next
+    /// sweep.
+    pub async fn expired(&self) -> anyhow::Result<(Range<i64>, Vec<(String, IdpSession)>)> {
         let now = self.clock.now();
+        let unswept = self.unswept().await?;
         let mut found = Vec::new();
-        for bucket in self.unswept().await? {
+        for bucket in unswept.clone() {
             let filed = bucket_key(bucket);
             for cookie in self.store.members(&filed).await? {
                 match self.load_raw(&cookie).await? {
@@ -264,7 +267,7 @@ impl Sessions {
                 }
             }
         }
-        Ok(found)
+        Ok((unswept, found))
     }
 
     /// Takes an expired session for this instance for a while, so that two sweeping at once
@@ -280,15 +283,9 @@ impl Sessions {
         self.store.delete(&sweeping_key(cookie)).await
     }
 
-    /// Removes an expired session once its end is announced.
-    pub async fn end_expired(&self, cookie: &str, session: &IdpSession) -> anyhow::Result<()> {
-        self.delete(cookie, Some(session)).await
-    }
-
-    /// Records the sweep as far as the first bucket still holding a session (one whose end
-    /// was not announced): the next sweep starts there.
-    pub async fn swept(&self) -> anyhow::Result<()> {
-        let unswept = self.unswept().await?;
+    /// Records the sweep of the buckets `expired` read as far as the first still holding a
+    /// session (one whose end was not announced): the next sweep starts there.
+    pub async fn swept(&self, unswept: Range<i64>) -> anyhow::Result<()> {
         let mut through = unswept.start - 1;
         for bucket in unswept {
             if self.store.count_in_sets(&[bucket_key(bucket)]).await? > 0 {
@@ -368,13 +365,14 @@ mod tests {
     /// returns them.
     async fn sweep(sessions: &Sessions) -> Vec<IdpSession> {
         let mut ended = Vec::new();
-        for (cookie, session) in sessions.expired().await.unwrap() {
+        let (unswept, expired) = sessions.expired().await.unwrap();
+        for (cookie, session) in expired {
             if sessions.claim_expired(&cookie).await.unwrap() {
-                sessions.end_expired(&cookie, &session).await.unwrap();
+                sessions.delete(&cookie, Some(&session)).await.unwrap();
                 ended.push(session);
             }
         }
-        sessions.swept().await.unwrap();
+        sessions.swept(unswept).await.unwrap();
         ended
     }
 
@@ -387,7 +385,7 @@ mod tests {
         signed_in(&mut a, "jpk", "1");
         sessions.save(&cookie, &a).await.unwrap();
         clock.advance(Duration::from_secs(75));
-        let found = sessions.expired().await.unwrap();
+        let (unswept, found) = sessions.expired().await.unwrap();
         assert_eq!(found.len(), 1);
         assert!(sessions.claim_expired(&cookie).await.unwrap());
         assert!(
@@ -396,7 +394,7 @@ mod tests {
         );
         // Announcing failed (the database down): released, not ended.
         sessions.release_expired(&cookie).await.unwrap();
-        sessions.swept().await.unwrap();
+        sessions.swept(unswept).await.unwrap();
         clock.advance(Duration::from_secs(30));
         let ended = sweep(&sessions).await;
         assert_eq!(ended.iter().map(|s| &s.sid).collect::<Vec<_>>(), [&a.sid]);

@@ -51,3 +51,17 @@ pub async fn node_with_mari(
     tokio::spawn(node.run());
     (url, mari)
 }
+
+/// An IdP database of its own: on the PostgreSQL server TEST_DATABASE_URL names, else a SQLite
+/// file in the directory returned with it (which must live as long as the database).
+pub async fn idp_database(prefix: &str) -> (idp::store::Database, tempfile::TempDir) {
+    use idp::store::{Database, MIGRATIONS};
+    let dir = tempfile::tempdir().unwrap();
+    let db = match testkit::fresh_database(prefix).await {
+        Some(url) => Database::connect(&url, &MIGRATIONS).await.unwrap(),
+        None => Database::open_file(dir.path(), "idp.db", &MIGRATIONS)
+            .await
+            .unwrap(),
+    };
+    (db, dir)
+}

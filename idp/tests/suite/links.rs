@@ -2,19 +2,12 @@
 //! one): linking, merging, refusing a second account at one node, profile changes queued for
 //! every linked node, unlinking.
 
+use idp::store::Database;
 use idp::store::persons::{self, Link, Linked, Timing};
-use idp::store::{Database, MIGRATIONS};
 use shared::profile::{ProfileChanges, ProfileField, SharedProfile};
 
 async fn database() -> (Database, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = match testkit::fresh_database("idp_test_links").await {
-        Some(url) => Database::connect(&url, &MIGRATIONS).await.unwrap(),
-        None => Database::open_file(dir.path(), "idp.db", &MIGRATIONS)
-            .await
-            .unwrap(),
-    };
-    (db, dir)
+    crate::common::idp_database("idp_test_links").await
 }
 
 fn at(node: &str, sub: &str) -> Link {

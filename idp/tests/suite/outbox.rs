@@ -4,18 +4,11 @@
 
 use std::collections::HashSet;
 
+use idp::store::Database;
 use idp::store::outbox::{self, NewDelivery, OutboxKind};
-use idp::store::{Database, MIGRATIONS};
 
 async fn database() -> (Database, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = match testkit::fresh_database("idp_test_outbox").await {
-        Some(url) => Database::connect(&url, &MIGRATIONS).await.unwrap(),
-        None => Database::open_file(dir.path(), "idp.db", &MIGRATIONS)
-            .await
-            .unwrap(),
-    };
-    (db, dir)
+    crate::common::idp_database("idp_test_outbox").await
 }
 
 async fn queue(db: &Database, n: usize, at: i64) {
