@@ -245,6 +245,40 @@ impl Ephemeral {
         }
     }
 
+    /// Takes one back from a counter that is still live, never below zero, keeping its window;
+    /// an expired or absent counter is left absent. (A reservation taken with [`Ephemeral::incr`]
+    /// before an attempt is returned this way when the attempt did not count.)
+    pub async fn decr(&self, key: &str) -> anyhow::Result<()> {
+        match self {
+            Ephemeral::Memory(m) => {
+                m.with(|map, now| {
+                    if MemoryStore::live(map, key, now) {
+                        let entry = map.get_mut(key).expect("live");
+                        let n = parse_count(&entry.0).saturating_sub(1);
+                        entry.0 = n.to_string().into_bytes();
+                    }
+                });
+                Ok(())
+            }
+            Ephemeral::Redis { conn, prefix } => {
+                // One script, so that the counter cannot expire between the check and the
+                // DECR (which would leave a -1 with no time to live).
+                const SCRIPT: &str = "if redis.call('EXISTS', KEYS[1]) == 1 and \
+                    tonumber(redis.call('GET', KEYS[1])) > 0 then \
+                    return redis.call('DECR', KEYS[1]) end return 0";
+                let _: i64 = query(
+                    conn,
+                    redis::cmd("EVAL")
+                        .arg(SCRIPT)
+                        .arg(1)
+                        .arg(Self::key(prefix, key)),
+                )
+                .await?;
+                Ok(())
+            }
+        }
+    }
+
     /// Adds `member` to the set at `key` and (re)starts the set's time to live.
     pub async fn add_to_set(&self, key: &str, member: &str, ttl: Duration) -> anyhow::Result<()> {
         match self {

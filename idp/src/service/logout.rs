@@ -35,6 +35,20 @@ pub struct LoggedOut {
     pub ended: bool,
 }
 
+/// What an RP-initiated logout came to. No page may say "signed out" when nothing ended.
+#[derive(Debug)]
+pub enum Ending {
+    /// The browser's IdP session ended and its institutions are being told.
+    Ended(LoggedOut),
+    /// The browser had no live IdP session: nothing ended (the client may be sent back, its
+    /// person is signed out here already).
+    NotSignedIn(LoggedOut),
+    /// The browser has a live session the request does not vouch for (no hint, or a hint for
+    /// another session: an earlier one, or someone else's): the person is asked first
+    /// (RP-Initiated Logout 1.0 §2).
+    AskFirst,
+}
+
 #[derive(Debug)]
 pub enum LogoutError {
     /// Bad hint, unknown client or unregistered redirect URI.
@@ -65,6 +79,8 @@ pub struct Checked {
     pub hint: Option<shared::jwt::Claims>,
     /// The registered post-logout URI to return to.
     pub next: Option<String>,
+    /// The client the hint was issued to, or the one named.
+    pub client_id: Option<String>,
 }
 
 impl Logout {
@@ -95,49 +111,54 @@ impl Logout {
         {
             return Err(LogoutError::Invalid);
         }
-        let client = hinted_client
-            .or(request.client_id.clone())
-            .and_then(|id| self.clients.get(&id));
+        let client_id = hinted_client.or(request.client_id.clone());
+        let client = client_id.as_deref().and_then(|id| self.clients.get(id));
         let next = match (&request.post_logout_redirect_uri, &client) {
             (Some(uri), Some(client)) if client.allows_post_logout(uri) => Some(uri.clone()),
             (Some(_), _) => return Err(LogoutError::Invalid),
             (None, _) => None,
         };
-        Ok(Checked { hint, next })
+        Ok(Checked {
+            hint,
+            next,
+            client_id,
+        })
     }
 
-    /// Ends the session behind `cookie`, unless the hint names another.
+    /// Ends the session behind `cookie` when the request vouches for it: a hint for that very
+    /// session (`sid`), or the person's press of the confirmation button.
     pub async fn end(
         &self,
         checked: Checked,
         cookie: Option<&str>,
-    ) -> Result<LoggedOut, LogoutError> {
-        let Checked { hint, next } = checked;
+        confirmed: bool,
+    ) -> Result<Ending, LogoutError> {
+        let Checked { hint, next, .. } = checked;
         let mut out = LoggedOut {
             next,
             ..LoggedOut::default()
         };
         let Some(cookie) = cookie else {
-            return Ok(out);
+            return Ok(Ending::NotSignedIn(out));
         };
-        let session = self.sessions.load(cookie).await?;
+        let Some(session) = self.sessions.load(cookie).await? else {
+            // A cookie whose session is gone: forget it, and say nothing ended.
+            self.sessions.delete(cookie, None).await?;
+            out.ended = true;
+            return Ok(Ending::NotSignedIn(out));
+        };
         let hinted_sid = hint
             .as_ref()
             .and_then(|c| c.get("sid"))
             .and_then(Value::as_str);
-        // A hint for another session must not end this one.
-        if let (Some(s), Some(sid)) = (&session, hinted_sid)
-            && s.sid != sid
-        {
-            return Ok(out);
+        if !confirmed && hinted_sid != Some(session.sid.as_str()) {
+            return Ok(Ending::AskFirst);
         }
-        if let Some(session) = &session {
-            out.institutions = self.deliveries.announce_logout(session).await?;
-            out.frames = self.front_channel_frames(session);
-        }
-        self.sessions.delete(cookie, session.as_ref()).await?;
+        out.institutions = self.deliveries.announce_logout(&session).await?;
+        out.frames = self.front_channel_frames(&session);
+        self.sessions.delete(cookie, Some(&session)).await?;
         out.ended = true;
-        Ok(out)
+        Ok(Ending::Ended(out))
     }
 
     fn front_channel_frames(&self, session: &IdpSession) -> Vec<String> {

@@ -225,7 +225,7 @@ impl SignIn {
         browser: &str,
     ) -> Result<PasswordResult, SignInError> {
         let view = self.view(id, None).await?;
-        if self.throttle.paused(client_ip).await? {
+        if !self.throttle.admit(client_ip).await? {
             metrics::counter!("idp_throttled_total").increment(1);
             return Ok(PasswordResult::Refused(
                 Box::new(view),
@@ -251,6 +251,10 @@ impl SignIn {
         };
         metrics::counter!("idp_signins_total", "method" => "password", "outcome" => label)
             .increment(1);
+        // Only a wrong password keeps its place in the address's count.
+        if !matches!(outcome, CheckOutcome::Invalid) {
+            self.throttle.release(client_ip).await?;
+        }
         let refusal = match outcome {
             CheckOutcome::SignedIn { sub, claims } => {
                 let account = SignedInAccount {
@@ -272,10 +276,7 @@ impl SignIn {
                     self.proven(id, &node_id, account, cookie, browser).await?,
                 ));
             }
-            CheckOutcome::Invalid => {
-                self.throttle.failed(client_ip).await?;
-                PasswordRefusal::Invalid
-            }
+            CheckOutcome::Invalid => PasswordRefusal::Invalid,
             CheckOutcome::Ambiguous => PasswordRefusal::Ambiguous,
             CheckOutcome::Throttled { .. } => PasswordRefusal::Throttled,
             CheckOutcome::Unavailable => PasswordRefusal::Unavailable,

@@ -17,26 +17,20 @@ pub struct AddressThrottle {
 
 /// IPv6 clients rotate through their /64, so count the network, not the address.
 fn key(addr: IpAddr) -> String {
-    match addr {
-        IpAddr::V4(v4) => format!("signin-fail:{v4}"),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            format!(
-                "signin-fail:{:x}:{:x}:{:x}:{:x}::/64",
-                s[0], s[1], s[2], s[3]
-            )
-        }
-    }
+    format!("signin-fail:{}", shared::http::network_of(addr))
 }
 
 impl AddressThrottle {
-    pub async fn paused(&self, addr: IpAddr) -> anyhow::Result<bool> {
-        Ok(self.store.count(&key(addr)).await? >= self.limit)
+    /// Takes this attempt's place in the address's count before any node is asked, so that
+    /// forty attempts sent at once are held to the limit as forty sent one by one are; false
+    /// when the address is paused.
+    pub async fn admit(&self, addr: IpAddr) -> anyhow::Result<bool> {
+        Ok(self.store.incr(&key(addr), self.window).await? <= self.limit)
     }
 
-    pub async fn failed(&self, addr: IpAddr) -> anyhow::Result<()> {
-        self.store.incr(&key(addr), self.window).await?;
-        Ok(())
+    /// An admitted attempt that was not a failed password gives its place back.
+    pub async fn release(&self, addr: IpAddr) -> anyhow::Result<()> {
+        self.store.decr(&key(addr)).await
     }
 }
 
@@ -52,17 +46,21 @@ mod tests {
             window: Duration::from_secs(60),
         };
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
-        throttle.failed(a).await.unwrap();
-        assert!(!throttle.paused(a).await.unwrap());
-        throttle.failed(a).await.unwrap();
-        assert!(throttle.paused(a).await.unwrap());
-        assert!(!throttle.paused(b).await.unwrap());
+        assert!(throttle.admit(a).await.unwrap());
+        throttle.release(a).await.unwrap();
+        assert!(throttle.admit(a).await.unwrap());
+        assert!(throttle.admit(a).await.unwrap());
+        assert!(
+            !throttle.admit(a).await.unwrap(),
+            "two failures, then paused"
+        );
+        assert!(throttle.admit(b).await.unwrap());
         let v6a: IpAddr = "2001:db8:1:2:3::1".parse().unwrap();
         let v6b: IpAddr = "2001:db8:1:2:4::9".parse().unwrap();
-        throttle.failed(v6a).await.unwrap();
-        throttle.failed(v6b).await.unwrap();
+        assert!(throttle.admit(v6a).await.unwrap());
+        assert!(throttle.admit(v6b).await.unwrap());
         assert!(
-            throttle.paused(v6a).await.unwrap(),
+            !throttle.admit(v6a).await.unwrap(),
             "one /64 is one network"
         );
     }

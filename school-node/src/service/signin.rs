@@ -66,11 +66,10 @@ impl SignIn {
         let key = shared::names::normalize(typed);
         // Counted by what was typed, so an unknown name is answered exactly like a known one.
         let login = if typed.contains('@') { &email } else { &key };
-        if self.throttle.paused(login, from).await? {
+        let Some(delay) = self.throttle.admit(login, from).await? else {
             metrics::counter!("node_throttled_total").increment(1);
             return Ok(Outcome::Throttled { minutes });
-        }
-        let delay = self.throttle.delay(login).await?;
+        };
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
@@ -85,6 +84,7 @@ impl SignIn {
         let candidates = if !by_email.is_empty() {
             by_email
         } else if by_name.len() > 1 {
+            self.throttle.release(login, from).await?;
             return Ok(Outcome::AmbiguousName);
         } else {
             by_name
@@ -101,11 +101,11 @@ impl SignIn {
         for row in &candidates {
             let stored = row.password_hash.as_deref().unwrap_or(&self.dummy_hash);
             if passwords::verify(password, stored).await? && row.password_hash.is_some() {
-                self.throttle.clear(login, from).await?;
+                self.throttle.succeeded(login, from).await?;
                 return Ok(Outcome::SignedIn(accounts::get(&self.db, &row.id).await?));
             }
         }
-        self.throttle.record_failure(login, from).await?;
+        // The failure was counted when the attempt was admitted.
         Ok(Outcome::Invalid)
     }
 }

@@ -76,32 +76,42 @@ impl Throttle {
         self.config.window_minutes.max(1)
     }
 
-    /// Whether this address, or this address with this username, is paused.
-    pub async fn paused(&self, login: &str, addr: IpAddr) -> anyhow::Result<bool> {
-        Ok(
-            self.store.count(&address_key(addr)).await? >= self.config.per_address
-                || self.store.count(&pair_key(login, addr)).await? >= self.config.per_pair,
-        )
-    }
-
-    /// How long an attempt with this username waits before it is answered.
-    pub async fn delay(&self, login: &str) -> anyhow::Result<Duration> {
-        let failures = self.store.count(&login_key(login)).await?;
-        Ok(Duration::from_millis(delay_after(&self.config, failures)))
-    }
-
-    pub async fn record_failure(&self, login: &str, addr: IpAddr) -> anyhow::Result<()> {
+    /// Takes this attempt's place in the counts *before* its password is checked, so that a
+    /// burst of parallel attempts is held to the same numbers as attempts sent one by one (a
+    /// count read first and written after the check lets every request of a burst through).
+    /// `None`: the pair or the address is paused and nothing may be checked. Otherwise the
+    /// delay this attempt waits first, from the username's earlier attempts.
+    pub async fn admit(&self, login: &str, addr: IpAddr) -> anyhow::Result<Option<Duration>> {
         let window = self.window();
-        self.store.incr(&address_key(addr), window).await?;
-        self.store.incr(&pair_key(login, addr), window).await?;
-        self.store.incr(&login_key(login), window).await?;
-        Ok(())
+        let pair = pair_key(login, addr);
+        if self.store.incr(&pair, window).await? > self.config.per_pair {
+            return Ok(None);
+        }
+        if self.store.incr(&address_key(addr), window).await? > self.config.per_address {
+            // Paused by the address: this attempt is not one of the pair's either.
+            self.store.decr(&pair).await?;
+            return Ok(None);
+        }
+        let earlier = self.store.incr(&login_key(login), window).await? - 1;
+        Ok(Some(Duration::from_millis(delay_after(
+            &self.config,
+            earlier,
+        ))))
     }
 
-    /// A successful sign-in forgets this username's failures.
-    pub async fn clear(&self, login: &str, addr: IpAddr) -> anyhow::Result<()> {
+    /// An admitted attempt signed in: this username's failures are forgotten, and the attempt
+    /// does not count against its address (a school behind one address signs in all day).
+    pub async fn succeeded(&self, login: &str, addr: IpAddr) -> anyhow::Result<()> {
         self.store.delete(&pair_key(login, addr)).await?;
-        self.store.delete(&login_key(login)).await
+        self.store.delete(&login_key(login)).await?;
+        self.store.decr(&address_key(addr)).await
+    }
+
+    /// An admitted attempt that checked no password (an ambiguous name) gives its place back.
+    pub async fn release(&self, login: &str, addr: IpAddr) -> anyhow::Result<()> {
+        self.store.decr(&pair_key(login, addr)).await?;
+        self.store.decr(&address_key(addr)).await?;
+        self.store.decr(&login_key(login)).await
     }
 
     /// Counts one use of `what` by `key`; true when the limit for the window is passed.
@@ -149,23 +159,44 @@ mod tests {
         let throttle = Throttle::new(Ephemeral::memory(), ThrottleConfig::default());
         let (attacker, owner) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         for _ in 0..5 {
-            assert!(!throttle.paused("mari", attacker).await.unwrap());
-            throttle.record_failure("mari", attacker).await.unwrap();
+            assert!(throttle.admit("mari", attacker).await.unwrap().is_some());
         }
-        assert!(throttle.paused("mari", attacker).await.unwrap());
-        assert!(
-            !throttle.paused("mari", owner).await.unwrap(),
-            "the owner's address"
-        );
-        assert!(
-            !throttle.paused("jaan", attacker).await.unwrap(),
-            "another name"
+        assert_eq!(throttle.admit("mari", attacker).await.unwrap(), None);
+        assert_eq!(
+            throttle.admit("mari", owner).await.unwrap(),
+            Some(Duration::from_millis(250)),
+            "the owner's address is admitted, only slowed"
         );
         assert_eq!(
-            throttle.delay("mari").await.unwrap(),
-            Duration::from_millis(250)
+            throttle.admit("jaan", attacker).await.unwrap(),
+            Some(Duration::ZERO),
+            "another name"
         );
-        throttle.clear("mari", owner).await.unwrap();
-        assert_eq!(throttle.delay("mari").await.unwrap(), Duration::ZERO);
+        throttle.succeeded("mari", owner).await.unwrap();
+        assert_eq!(
+            throttle.admit("mari", owner).await.unwrap(),
+            Some(Duration::ZERO)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_burst_from_one_address_is_admitted_only_up_to_the_limits() {
+        let throttle = Throttle::new(Ephemeral::memory(), ThrottleConfig::default());
+        let addr: IpAddr = "10.0.0.1".parse().unwrap();
+        let admitted = burst(&throttle, addr, |_| "mari".to_owned()).await;
+        assert_eq!(admitted, 5, "one pair: five checks");
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        let admitted = burst(&throttle, other, |i| format!("user{i}")).await;
+        assert_eq!(admitted, 30, "one address: thirty");
+    }
+
+    /// Forty attempts at once; how many were admitted.
+    async fn burst(throttle: &Throttle, addr: IpAddr, login: impl Fn(usize) -> String) -> usize {
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..40 {
+            let (throttle, login) = (throttle.clone(), login(i));
+            set.spawn(async move { throttle.admit(&login, addr).await.unwrap() });
+        }
+        set.join_all().await.into_iter().flatten().count()
     }
 }

@@ -213,6 +213,7 @@ impl TestNode {
 }
 
 /// A browser: one cookie jar, redirects shown rather than followed.
+#[derive(Clone)]
 pub struct Browser {
     pub base: String,
     pub client: reqwest::Client,

@@ -3,7 +3,10 @@
 //! to try again and ends nothing; a sign-in form's values replayed from another browser sign no
 //! one in.
 
-use federation_tests::stack::{CHALLENGE, PASSWORD, REDIRECT_URI, Stack, USERNAME, urlencode};
+use federation_tests::stack::{
+    CHALLENGE, PASSWORD, POST_LOGOUT_URI, REDIRECT_URI, SECRET, Stack, USERNAME, VERIFIER,
+    urlencode,
+};
 use federation_tests::{hidden, submit_idp_login};
 use reqwest::StatusCode;
 
@@ -206,12 +209,7 @@ async fn a_plain_sign_out_link_ends_nothing_until_the_person_presses_the_button(
 
 /// Opens the IdP's sign-in page for rp-basic in `browser`; returns its HTML.
 async fn sign_in_page(stack: &Stack, browser: &reqwest::Client) -> String {
-    let authorize = format!(
-        "{}/authorize?client_id=rp-basic&redirect_uri={}&response_type=code&scope=openid&state=s1&code_challenge={CHALLENGE}&code_challenge_method=S256",
-        stack.idp_url,
-        urlencode(REDIRECT_URI)
-    );
-    testkit::sign_in_page(browser, &stack.idp_url, &authorize).await
+    testkit::sign_in_page(browser, &stack.idp_url, &sign_in_page_url(stack)).await
 }
 
 fn browser_at(addr: &str) -> reqwest::Client {
@@ -284,4 +282,157 @@ async fn the_idp_says_it_is_live_and_ready() {
     let report: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(report["ready"], true, "{report}");
     assert_eq!(report["migrations"], true, "{report}");
+}
+
+/// An ID token for rp-basic from the session in `browser`.
+async fn id_token(stack: &Stack, browser: &reqwest::Client) -> String {
+    let code = stack.code(browser, "rp-basic", CHALLENGE).await;
+    let tokens: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/token", stack.idp_url))
+        .basic_auth("rp-basic", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["id_token"].as_str().unwrap().to_owned()
+}
+
+fn logout_with(stack: &Stack, hint: &str) -> String {
+    format!(
+        "{}/logout?id_token_hint={hint}&post_logout_redirect_uri={}&state=bye",
+        stack.idp_url,
+        urlencode(POST_LOGOUT_URI)
+    )
+}
+
+/// The hint is for another session than the browser's: an earlier one of the same person,
+/// or an attacker's own opened in the victim's browser. Nothing ends, no page says "signed
+/// out", nothing sends the browser on as if it were done: the person is asked.
+#[tokio::test]
+async fn a_hint_for_another_session_asks_first_and_ends_nothing() {
+    let stack = Stack::start(|_| {}).await;
+    let victim = stack.browser();
+    let earlier = id_token(&stack, &victim).await;
+    // The earlier session ends as it should: its own hint, straight back to the client.
+    let r = victim
+        .get(logout_with(&stack, &earlier))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("{POST_LOGOUT_URI}?state=bye")
+    );
+    // Signed in again, later.
+    stack.code(&victim, "rp-basic", CHALLENGE).await;
+    let attacker = stack.browser();
+    let attackers = id_token(&stack, &attacker).await;
+
+    for hint in [&earlier, &attackers] {
+        let r = victim.get(logout_with(&stack, hint)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "a question, not a redirect");
+        let page = r.text().await.unwrap();
+        assert!(
+            page.contains("Kas soovid ühisest sisselogimisest välja logida?"),
+            "{page}"
+        );
+        assert!(!page.contains("Oled välja logitud"), "{page}");
+        assert!(
+            location(&victim, &silent(&stack, "rp-basic"))
+                .await
+                .contains("code="),
+            "the victim's session is still live"
+        );
+    }
+    assert!(
+        location(&attacker, &silent(&stack, "rp-basic"))
+            .await
+            .contains("code="),
+        "and so is the attacker's"
+    );
+
+    // Pressing the button ends the victim's own session and then goes back to the client.
+    let page = victim
+        .get(logout_with(&stack, &attackers))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = testkit::confirm_idp_logout(&victim, &stack.idp_url, &page).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("{POST_LOGOUT_URI}?state=bye")
+    );
+    let after = location(&victim, &silent(&stack, "rp-basic")).await;
+    assert!(after.contains("error=login_required"), "{after}");
+}
+
+#[tokio::test]
+async fn a_hint_in_a_browser_with_no_session_says_nothing_was_signed_out() {
+    let stack = Stack::start(|_| {}).await;
+    let hint = id_token(&stack, &stack.browser()).await;
+    let stranger = stack.browser();
+    let r = stranger
+        .get(format!("{}/logout?id_token_hint={hint}", stack.idp_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Sa ei ole sisse logitud"), "{page}");
+    assert!(!page.contains("Oled välja logitud"), "{page}");
+}
+
+/// Forty usernames posted at once from one address: the IdP's own pause after its limit holds
+/// for the burst (the count is taken before the node is asked), not only for a series.
+#[tokio::test]
+async fn forty_sign_ins_at_once_from_one_address_ask_the_node_only_up_to_the_limit() {
+    let stack = Stack::start(|c| c.signin_failures_per_address = 10).await;
+    let mut forms = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let (browser, idp) = (stack.browser(), stack.idp_url.clone());
+        let page_of = sign_in_page_url(&stack);
+        forms.spawn(async move {
+            let page = testkit::sign_in_page(&browser, &idp, &page_of).await;
+            (browser, idp, page)
+        });
+    }
+    let forms = forms.join_all().await;
+    let mut answers = tokio::task::JoinSet::new();
+    for (i, (browser, idp, page)) in forms.into_iter().enumerate() {
+        answers.spawn(async move {
+            let r = submit_idp_login(&browser, &idp, &page, &format!("Tundmatu {i}"), "x").await;
+            r.text().await.unwrap()
+        });
+    }
+    let answers = answers.join_all().await;
+    let asked = answers
+        .iter()
+        .filter(|page| page.contains("Vale kasutajanimi või salasõna"))
+        .count();
+    let paused = answers
+        .iter()
+        .filter(|page| page.contains("Liiga palju ebaõnnestunud sisselogimiskatseid"))
+        .count();
+    assert_eq!((asked, paused), (10, 30), "ten passed on to the node");
+}
+
+fn sign_in_page_url(stack: &Stack) -> String {
+    format!(
+        "{}/authorize?client_id=rp-basic&redirect_uri={}&response_type=code&scope=openid&state=s1&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        stack.idp_url,
+        urlencode(REDIRECT_URI)
+    )
 }

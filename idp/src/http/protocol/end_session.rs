@@ -1,7 +1,8 @@
 //! RP-initiated logout 1.0 (`service::logout`): ends the IdP session, tells every institution
 //! in it, and returns to the client's registered post-logout URI (exact match) with its `state`.
-//! Without a valid `id_token_hint` (a plain link from anywhere) the person is asked first, and
-//! nothing ends until they press the button on the IdP's own page.
+//! Unless a valid `id_token_hint` names the browser's own session (a plain link from anywhere,
+//! or a hint for an earlier or another person's session) the person is asked first, and nothing
+//! ends until they press the button on the IdP's own page.
 
 use askama::Template;
 use axum::extract::{RawForm, RawQuery, State};
@@ -16,7 +17,7 @@ use crate::http::extract::{Browser, SessionCookie, VerifiedForm};
 use crate::http::render;
 use crate::i18n;
 use crate::service::authorize::with_params;
-use crate::service::logout::{LogoutError, LogoutRequest};
+use crate::service::logout::{Ending, LogoutError, LogoutRequest};
 use crate::service::sessions::COOKIE;
 use crate::state::AppState;
 
@@ -42,12 +43,14 @@ impl LogoutParams {
         format!("/logout?{query}")
     }
 
-    /// The values the confirmation form carries on (never a hint: there is none then).
-    fn fields(&self) -> Vec<(&'static str, String)> {
+    /// The values the confirmation form carries on. Never the hint: the button, not the hint,
+    /// vouches then; the client the hint named goes on as `client_id`, so that its
+    /// post-logout URI is still checked against its registration.
+    fn fields(&self, client_id: Option<String>) -> Vec<(&'static str, String)> {
         [
             ("post_logout_redirect_uri", &self.post_logout_redirect_uri),
             ("state", &self.state),
-            ("client_id", &self.client_id),
+            ("client_id", &client_id),
             ("ui_locales", &self.ui_locales),
         ]
         .into_iter()
@@ -60,6 +63,8 @@ impl LogoutParams {
 #[template(path = "logged_out.html")]
 struct LoggedOutPage {
     t: &'static i18n::Texts,
+    /// False: there was no session to end, and the page says so instead.
+    ended: bool,
     institutions: Vec<String>,
     frames: Vec<String>,
     next: Option<String>,
@@ -132,21 +137,13 @@ async fn end_session(
         Ok(checked) => checked,
         Err(_) => return Err(bad().in_lang(t)),
     };
-    // A plain link from anywhere must not sign a person out of every school: ask first.
-    if checked.hint.is_none() && cookie.as_deref().is_some() && !confirmed {
-        let page = ConfirmPage {
-            t,
-            csrf: browser.csrf_token(),
-            fields: p.fields(),
-        };
-        let mut response = render(StatusCode::OK, &page)?;
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        return Ok(response);
-    }
-    let out = match state.logout.end(checked, cookie.as_deref()).await {
-        Ok(out) => out,
+    let client_id = checked.client_id.clone();
+    let ending = match state
+        .logout
+        .end(checked, cookie.as_deref(), confirmed)
+        .await
+    {
+        Ok(ending) => ending,
         Err(LogoutError::Invalid) => return Err(bad().in_lang(t)),
         // The session stays: the person is told and can try again.
         Err(LogoutError::Internal(e)) => {
@@ -157,6 +154,23 @@ async fn end_session(
             .titled(|t| t.logout_failed_title)
             .retry_at(retry)
             .in_lang(t));
+        }
+    };
+    let (out, ended) = match ending {
+        Ending::Ended(out) => (out, true),
+        Ending::NotSignedIn(out) => (out, false),
+        // Not sure the person asked for it: a plain link, or a hint for another session.
+        Ending::AskFirst => {
+            let page = ConfirmPage {
+                t,
+                csrf: browser.csrf_token(),
+                fields: p.fields(p.client_id.clone().or(client_id)),
+            };
+            let mut response = render(StatusCode::OK, &page)?;
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return Ok(response);
         }
     };
     let jar = if out.ended {
@@ -178,6 +192,7 @@ async fn end_session(
     }
     let page = LoggedOutPage {
         t,
+        ended,
         institutions: out.institutions,
         frames: out.frames,
         next,
