@@ -195,6 +195,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         links: links.clone(),
         keys: keys.clone(),
         issuer: issuer.clone(),
+        tokens: tokens.clone(),
     };
     let node_requests = NodeRequests {
         clients: clients.clone(),

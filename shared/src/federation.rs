@@ -274,6 +274,11 @@ pub struct UnlinkAnswer {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignOutRequest {
     pub sub: AccountId,
+    /// When the sign-out was asked for (Unix seconds). A message that arrives late (it waited
+    /// in the node's outbox) ends only the sessions authenticated by then, never a later
+    /// sign-in. Absent from older nodes: the time it arrives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_at: Option<i64>,
 }
 
 /// Node → IdP: the account's password was set anew; end the IdP sessions that hold it, but the
@@ -283,6 +288,9 @@ pub struct PasswordChanged {
     pub sub: AccountId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_sid: Option<Sid>,
+    /// When the password was set (Unix seconds), as for [`SignOutRequest::made_at`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made_at: Option<i64>,
 }
 
 /// The answer to a sign-out or a password change: how many IdP sessions ended.

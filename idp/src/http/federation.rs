@@ -121,7 +121,7 @@ pub async fn sign_out(State(state): State<AppState>, headers: HeaderMap, body: B
         Ok(c) => c,
         Err(r) => return r,
     };
-    match state.node_requests.sign_out(&node, &request.sub).await {
+    match state.node_requests.sign_out(&node, &request).await {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => refused(e),
     }

@@ -70,6 +70,7 @@ pub struct Logout {
     pub links: Links,
     pub keys: KeyRing,
     pub issuer: String,
+    pub tokens: super::tokens::Tokens,
 }
 
 /// A logout request whose every part was checked.
@@ -202,12 +203,15 @@ impl Logout {
         Ok(ended)
     }
 
-    /// Ends every IdP session in which this account or one linked to it is signed in, and
-    /// announces each end to its clients; returns how many sessions ended.
+    /// Ends every IdP session in which this account or one linked to it was signed in by
+    /// `made_at` (when the node's admin asked), announces each end to its clients, and revokes
+    /// those accounts' grants from then; returns how many sessions ended. A later sign-in is
+    /// not what was asked about: a message that waited in the node's outbox leaves it alone.
     pub async fn sign_out_everywhere(
         &self,
         node_id: &ClientId,
         sub: &AccountId,
+        made_at: i64,
     ) -> anyhow::Result<usize> {
         let from = Link {
             node_id: node_id.clone(),
@@ -220,35 +224,50 @@ impl Logout {
         let mut ended = 0;
         for account in accounts {
             ended += self
-                .end_and_announce(&account.node_id, &account.sub, None)
+                .end_and_announce(&account.node_id, &account.sub, None, made_at)
                 .await?;
         }
         Ok(ended)
     }
 
-    /// A new password was set for an account: every IdP session holding it ends, but `keep`
-    /// (the person who set it), and each end is announced as any sign-out.
+    /// A new password was set for an account at `made_at`: every IdP session that held it by
+    /// then ends, but `keep` (the person who set it), each end announced as any sign-out, and
+    /// the account's grants from before it are revoked.
     pub async fn password_changed(
         &self,
         node_id: &ClientId,
         sub: &AccountId,
         keep: Option<&Sid>,
+        made_at: i64,
     ) -> anyhow::Result<usize> {
-        self.end_and_announce(node_id, sub, keep).await
+        self.end_and_announce(node_id, sub, keep, made_at).await
     }
 
-    /// Ends the account's sessions but `keep`. Each end is queued before the session goes:
-    /// cut off between the two, the node's request sent again finds the session and queues it
-    /// again (a school takes a second logout as a no-op), never none.
+    /// Ends the account's sessions authenticated by `made_at` but `keep`, and revokes its
+    /// grants likewise. Each end is queued before the session goes: cut off between the two,
+    /// the node's request sent again finds the session and queues it again (a school takes a
+    /// second logout as a no-op), never none.
     async fn end_and_announce(
         &self,
         node_id: &ClientId,
         sub: &AccountId,
         keep: Option<&Sid>,
+        made_at: i64,
     ) -> anyhow::Result<usize> {
+        let clients: Vec<String> = self
+            .clients
+            .all()
+            .iter()
+            .filter(|c| &c.node_id == node_id)
+            .map(|c| c.client_id.to_string())
+            .collect();
+        self.tokens
+            .revoke_account(&clients, sub.as_str(), made_at, keep)
+            .await?;
         let mut ended = 0;
         for (cookie, session) in self.sessions.sessions_of(node_id, sub).await? {
-            if keep == Some(&session.sid) {
+            let signed_in_at = session.accounts.get(node_id).map(|a| a.auth_time);
+            if keep == Some(&session.sid) || signed_in_at.is_some_and(|at| at > made_at) {
                 continue;
             }
             self.deliveries.announce_logout(&session).await?;

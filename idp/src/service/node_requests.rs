@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use shared::ephemeral::Ephemeral;
 use shared::federation::{
-    PasswordChanged, ProfileChangeAnswer, REPLAY_SECONDS, SignOutAnswer, UnlinkAnswer,
-    UnlinkRequest, check_token,
+    PasswordChanged, ProfileChangeAnswer, REPLAY_SECONDS, SignOutAnswer, SignOutRequest,
+    UnlinkAnswer, UnlinkRequest, check_token,
 };
 use shared::profile::ProfileChange;
 use shared::{AccountId, Clock};
@@ -113,9 +113,13 @@ impl NodeRequests {
     pub async fn sign_out(
         &self,
         node: &Client,
-        sub: &AccountId,
+        request: &SignOutRequest,
     ) -> Result<SignOutAnswer, NodeRequestError> {
-        let ended = self.logout.sign_out_everywhere(&node.node_id, sub).await?;
+        let made_at = self.made_at(request.made_at);
+        let ended = self
+            .logout
+            .sign_out_everywhere(&node.node_id, &request.sub, made_at)
+            .await?;
         Ok(SignOutAnswer {
             sessions: u64::try_from(ended).unwrap_or(u64::MAX),
         })
@@ -131,11 +135,25 @@ impl NodeRequests {
     ) -> Result<SignOutAnswer, NodeRequestError> {
         let ended = self
             .logout
-            .password_changed(&node.node_id, &request.sub, request.keep_sid.as_ref())
+            .password_changed(
+                &node.node_id,
+                &request.sub,
+                request.keep_sid.as_ref(),
+                self.made_at(request.made_at),
+            )
             .await?;
         Ok(SignOutAnswer {
             sessions: u64::try_from(ended).unwrap_or(u64::MAX),
         })
+    }
+}
+
+impl NodeRequests {
+    /// When a node's event happened: as it says, but never in the future (a node's clock ahead
+    /// of ours must not reach sessions begun after the message arrived).
+    fn made_at(&self, said: Option<i64>) -> i64 {
+        let now = self.clock.now();
+        said.map_or(now, |at| at.min(now))
     }
 }
 

@@ -99,30 +99,43 @@ pub enum Redeemed {
     Fresh(GrantRow),
     /// Used before: a replay. The grant id, so the caller can revoke it.
     Replayed(String),
+    /// Issued to another client than the one presenting it: left as it was.
+    OtherClient,
     Unknown,
 }
 
-/// Uses a refresh token once, if its grant stands, and stores its successor. Two statements
-/// and no transaction: a crash between them costs the client a new sign-in, never a second use.
-pub async fn rotate(db: &Database, old_hash: &str, new_hash: &str, at: i64) -> Result<Redeemed> {
+/// Uses a refresh token of `client_id` once, if its grant stands, and stores its successor.
+/// Two statements and no transaction: a crash between them costs the client a new sign-in,
+/// never a second use. A token of another client is not touched.
+pub async fn rotate(
+    db: &Database,
+    old_hash: &str,
+    new_hash: &str,
+    client_id: &str,
+    at: i64,
+) -> Result<Redeemed> {
     with_db!(db, pool => {
         let used: Option<GrantRow> = sqlx::query_as(
-            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+            "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND client_id = $3 AND used_at IS NULL AND expires_at > $2 \
              AND NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = refresh_tokens.grant_id AND g.revoked_at IS NOT NULL) \
              RETURNING grant_id AS id, client_id, sub, sid, scope, claims, auth_time, expires_at, \
              CAST(NULL AS BIGINT) AS revoked_at",
         )
         .bind(old_hash)
         .bind(at)
+        .bind(client_id)
         .fetch_optional(pool)
         .await?;
         let Some(grant) = used else {
-            let known: Option<(String, Option<i64>)> = sqlx::query_as("SELECT grant_id, used_at FROM refresh_tokens WHERE token_hash = $1")
-                .bind(old_hash)
-                .fetch_optional(pool)
-                .await?;
+            let known: Option<(String, String, Option<i64>)> = sqlx::query_as(
+                "SELECT grant_id, client_id, used_at FROM refresh_tokens WHERE token_hash = $1",
+            )
+            .bind(old_hash)
+            .fetch_optional(pool)
+            .await?;
             return Ok(match known {
-                Some((grant_id, Some(_))) => Redeemed::Replayed(grant_id),
+                Some((_, owner, _)) if owner != client_id => Redeemed::OtherClient,
+                Some((grant_id, _, Some(_))) => Redeemed::Replayed(grant_id),
                 _ => Redeemed::Unknown,
             });
         };
@@ -149,4 +162,40 @@ pub async fn grant_of_refresh(db: &Database, hash: &str) -> Result<Option<String
         .bind(hash)
         .fetch_optional(pool)
         .await)
+}
+
+/// Revokes every standing grant of account `sub` at `client_ids` whose sign-in was at or
+/// before `authenticated_by`, but those of session `keep_sid`; returns the grants revoked (so
+/// that their access tokens can be refused at once too).
+pub async fn revoke_of_account(
+    db: &Database,
+    client_ids: &[String],
+    sub: &str,
+    authenticated_by: i64,
+    keep_sid: Option<&str>,
+    at: i64,
+) -> Result<Vec<String>> {
+    if client_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The client list is this registry's, never input: numbered placeholders, bound below.
+    let placeholders: Vec<String> = (0..client_ids.len())
+        .map(|i| format!("${}", i + 5))
+        .collect();
+    let sql = format!(
+        "UPDATE grants SET revoked_at = $1 WHERE sub = $2 AND revoked_at IS NULL AND auth_time <= $3 \
+         AND sid <> $4 AND client_id IN ({}) RETURNING id",
+        placeholders.join(", ")
+    );
+    with_db!(db, pool => {
+        let mut query = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(at)
+            .bind(sub)
+            .bind(authenticated_by)
+            .bind(keep_sid.unwrap_or(""));
+        for id in client_ids {
+            query = query.bind(id);
+        }
+        query.fetch_all(pool).await
+    })
 }

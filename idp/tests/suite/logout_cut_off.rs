@@ -57,13 +57,13 @@ async fn ending_sessions_cut_off_midway_is_finished_by_the_request_sent_again() 
         );
         session.participants.insert(jpk.clone());
         state.sessions.save(&cookie, &session).await.unwrap();
-        let first = state.logout.password_changed(&jpk, &sub, None);
+        let first = state.logout.password_changed(&jpk, &sub, None, i64::MAX);
         if !testkit::cut_off_after(turns, first).await {
             cut_off += 1;
         }
         state
             .logout
-            .password_changed(&jpk, &sub, None)
+            .password_changed(&jpk, &sub, None, i64::MAX)
             .await
             .unwrap();
         assert!(

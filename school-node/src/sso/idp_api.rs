@@ -173,6 +173,7 @@ impl IdpApi {
     async fn deliver(&self, message: &Message) -> anyhow::Result<bool> {
         let kind = MessageKind::parse(&message.kind);
         let sub = message.account_id.as_str().into();
+        let made_at = Some(message.made_at / 1000);
         let sent = match kind {
             Some(MessageKind::Profile) => {
                 match serde_json::from_str::<ProfileChanges>(&message.payload) {
@@ -183,14 +184,21 @@ impl IdpApi {
                     Err(e) => Sent::Refused(format!("the stored change cannot be read: {e}")),
                 }
             }
-            Some(MessageKind::SignOut) => self.send(path::SIGN_OUT, &SignOutRequest { sub }).await,
+            Some(MessageKind::SignOut) => {
+                self.send(path::SIGN_OUT, &SignOutRequest { sub, made_at })
+                    .await
+            }
             Some(MessageKind::PasswordChanged) => {
                 let keep_sid = serde_json::from_str::<Option<String>>(&message.payload)
                     .ok()
                     .flatten()
                     .map(Into::into);
-                self.send(path::PASSWORD_CHANGED, &PasswordChanged { sub, keep_sid })
-                    .await
+                let message = PasswordChanged {
+                    sub,
+                    keep_sid,
+                    made_at,
+                };
+                self.send(path::PASSWORD_CHANGED, &message).await
             }
             None => Sent::Refused(format!("unknown kind {}", message.kind)),
         };

@@ -45,6 +45,8 @@ pub struct Message {
     pub payload: String,
     pub attempts: i32,
     pub created_at: i64,
+    /// When the event happened (milliseconds); a retry does not change it.
+    pub made_at: i64,
 }
 
 /// A message given up: refused by the IdP, or past its deadline.
@@ -79,8 +81,8 @@ where
     i64: Bind<DB>,
 {
     sqlx::query(
-        "INSERT INTO idp_outbox (kind, account_id, payload, created_at, next_attempt_at) \
-         VALUES ($1, $2, $3, $4, 0)",
+        "INSERT INTO idp_outbox (kind, account_id, payload, created_at, made_at, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $4, 0)",
     )
     .bind(kind.as_str().to_owned())
     .bind(account_id.to_owned())
@@ -102,7 +104,8 @@ pub async fn enqueue(
 /// Messages due and free to take: each the oldest waiting one of its account.
 pub async fn due(db: &Database, now: i64, limit: i64) -> Result<Vec<Message>> {
     Ok(with_db!(db, pool => sqlx::query_as(
-        "SELECT CAST(seq AS BIGINT) AS seq, kind, account_id, payload, attempts, created_at FROM idp_outbox o \
+        "SELECT CAST(seq AS BIGINT) AS seq, kind, account_id, payload, attempts, created_at, \
+         COALESCE(made_at, created_at) AS made_at FROM idp_outbox o \
          WHERE delivered_at IS NULL AND given_up_at IS NULL AND next_attempt_at <= $1 AND claimed_until < $1 \
          AND NOT EXISTS (SELECT 1 FROM idp_outbox e WHERE e.account_id = o.account_id AND e.seq < o.seq \
                          AND e.delivered_at IS NULL AND e.given_up_at IS NULL) \
@@ -185,7 +188,8 @@ pub async fn dead_letters(db: &Database) -> Result<Vec<DeadMessage>> {
 /// One given-up message, to be tried again.
 pub async fn dead_letter(db: &Database, seq: i64) -> Result<Option<Message>> {
     Ok(with_db!(db, pool => sqlx::query_as(
-        "SELECT CAST(seq AS BIGINT) AS seq, kind, account_id, payload, attempts, created_at FROM idp_outbox \
+        "SELECT CAST(seq AS BIGINT) AS seq, kind, account_id, payload, attempts, created_at, \
+         COALESCE(made_at, created_at) AS made_at FROM idp_outbox \
          WHERE seq = $1 AND given_up_at IS NOT NULL AND delivered_at IS NULL",
     )
     .bind(seq)

@@ -735,3 +735,94 @@ async fn one_refresh_token_presented_twice_at_once_is_honoured_once_and_ends_the
         assert_eq!(answer["error"], "invalid_grant");
     }
 }
+
+/// A fresh grant for rp-basic: its refresh and access tokens.
+async fn fresh_grant(stack: &Stack) -> (String, String) {
+    let code = stack.code(&stack.browser(), "rp-basic", CHALLENGE).await;
+    let (status, tokens) = token(
+        stack,
+        &code_form(&code, VERIFIER),
+        Some(("rp-basic", SECRET)),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    (
+        tokens["refresh_token"].as_str().unwrap().to_owned(),
+        tokens["access_token"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn refresh(stack: &Stack, client: &str, refresh: &str) -> (StatusCode, Value) {
+    token(
+        stack,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+        Some((client, SECRET)),
+    )
+    .await
+}
+
+async fn userinfo(stack: &Stack, access: &str) -> StatusCode {
+    reqwest::Client::new()
+        .get(format!("{}/userinfo", stack.idp_url))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// RFC 9700 §4.14.2: the account's refresh tokens die with it. An admin closes the account at
+/// its school; the node's message reaches the IdP, and the refresh token and the access token
+/// issued before are refused.
+#[tokio::test]
+async fn closing_an_account_revokes_its_grants() {
+    let stack = Stack::start(|_| {}).await;
+    let (refresh_token, access) = fresh_grant(&stack).await;
+    stack
+        .node
+        .sign_outs()
+        .close_account(&stack.mari)
+        .await
+        .unwrap();
+    testkit::eventually("the grant is revoked", Duration::from_secs(20), || async {
+        match refresh(&stack, "rp-basic", &refresh_token).await {
+            (StatusCode::BAD_REQUEST, answer) if answer["error"] == "invalid_grant" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(userinfo(&stack, &access).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_new_password_revokes_the_grants_from_before_it() {
+    let stack = Stack::start(|_| {}).await;
+    let (refresh_token, _) = fresh_grant(&stack).await;
+    stack
+        .node
+        .sign_outs()
+        .password_changed(&stack.mari, None, None)
+        .await
+        .unwrap();
+    testkit::eventually("the grant is revoked", Duration::from_secs(20), || async {
+        match refresh(&stack, "rp-basic", &refresh_token).await {
+            (StatusCode::BAD_REQUEST, answer) if answer["error"] == "invalid_grant" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+}
+
+/// A refresh token presented by another client is refused and left as it was, so that the
+/// client it was issued to can still use it.
+#[tokio::test]
+async fn a_refresh_token_of_another_client_is_refused_without_being_spent() {
+    let stack = Stack::start(|_| {}).await;
+    let (refresh_token, _) = fresh_grant(&stack).await;
+    let (status, answer) = refresh(&stack, "rp-post", &refresh_token).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer["error"], "invalid_grant");
+    let (status, answer) = refresh(&stack, "rp-basic", &refresh_token).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["refresh_token"].is_string());
+}

@@ -190,3 +190,92 @@ async fn a_refused_profile_change_is_set_aside_and_later_changes_go_on() {
         .unwrap();
     assert_eq!(again.status(), reqwest::StatusCode::NOT_FOUND);
 }
+
+/// Holds (or frees) a node's messages to the IdP by their next attempt time, as a long backoff
+/// would.
+async fn hold_messages(world: &World, node: &str, until: i64) {
+    let db = &world.federation.node(node).unwrap().state.db;
+    shared::with_db!(db, pool => {
+        sqlx::query("UPDATE idp_outbox SET next_attempt_at = $1 WHERE delivered_at IS NULL")
+            .bind(until)
+            .execute(pool)
+            .await
+            .unwrap();
+    });
+}
+
+/// "Logi välja kõikjalt" is pressed while the IdP is down; the person signs in again once it
+/// is back, before the message gets there. The late message ends the sessions from before it,
+/// not the new one.
+#[tokio::test]
+async fn a_late_sign_out_ends_only_the_sessions_from_before_it() {
+    let mut world = World::start().await;
+    let a = world.url("a");
+    let anna = browser(&world.federation);
+    world.sign_in(&anna, "a", "Anna Allikas").await;
+    let admin = browser(&world.federation);
+    world.sign_in(&admin, "a", "Dora Direktor").await;
+    let id = world.account("a", ANNA).await.id;
+    let account_page = format!("/admin/accounts/{id}");
+
+    world.federation.idp.as_mut().unwrap().stop().await.unwrap();
+    let page = press(
+        &admin,
+        &a,
+        &account_page,
+        &format!("/admin/accounts/{id}/sign-out"),
+    )
+    .await;
+    assert!(page.contains("järjekorras"), "{page}");
+    // Once the node has tried and failed, the message waits (a long backoff); held twice, in
+    // case a retry was under way the first time.
+    let db = world.federation.node("a").unwrap().state.db.clone();
+    testkit::eventually("a failed attempt", Duration::from_secs(10), || async {
+        let attempts: i64 = shared::with_db!(&db, pool => sqlx::query_scalar(
+            "SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM idp_outbox WHERE delivered_at IS NULL",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap());
+        if attempts > 0 { Ok(()) } else { Err("no attempt yet".to_owned()) }
+    })
+    .await;
+    hold_messages(&world, "a", i64::MAX).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    hold_messages(&world, "a", i64::MAX).await;
+    world
+        .federation
+        .idp
+        .as_mut()
+        .unwrap()
+        .restart()
+        .await
+        .unwrap();
+    // A second later (times are in seconds) Anna signs in again, in another browser.
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    let again = browser(&world.federation);
+    world.sign_in(&again, "a", "Anna Allikas").await;
+
+    hold_messages(&world, "a", 0).await;
+    testkit::eventually("the IdP did it", Duration::from_secs(20), || async {
+        let page = text(&admin, &format!("{a}{account_page}")).await;
+        if page.contains("Väljalogimine kõikjalt: tehtud") {
+            Ok(page)
+        } else {
+            Err(page)
+        }
+    })
+    .await;
+    // Her first IdP session ends when the IdP kept it (Redis); in memory the restart forgot it.
+    let before = usize::from(std::env::var("TEST_REDIS_URL").is_ok());
+    let page = text(&admin, &format!("{a}{account_page}")).await;
+    assert!(
+        page.contains(&format!(
+            "Lõpetatud seansse keskses autentimisteenuses: {before}."
+        )),
+        "her new IdP session was not among them: {page}"
+    );
+    // Give a (wrong) back-channel logout time to arrive: the new session stays.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(signed_in(&again, &a).await, "signed in after the message");
+}

@@ -12,8 +12,14 @@ impl Tokens {
     ) -> Result<TokenResponse, OAuthError> {
         let now = self.clock.now();
         let next = random_token();
-        let grant = match grants::rotate(&self.db, &sha256_hex(token), &sha256_hex(&next), now)
-            .await?
+        let grant = match grants::rotate(
+            &self.db,
+            &sha256_hex(token),
+            &sha256_hex(&next),
+            client.client_id.as_str(),
+            now,
+        )
+        .await?
         {
             Redeemed::Fresh(grant) => grant,
             Redeemed::Replayed(grant_id) => {
@@ -23,13 +29,14 @@ impl Tokens {
                     "the refresh token was already used",
                 ));
             }
+            // Not rotated: a wrong client must not spend the right client's next refresh.
+            Redeemed::OtherClient => {
+                return Err(OAuthError::invalid_grant(
+                    "the refresh token was issued to another client",
+                ));
+            }
             Redeemed::Unknown => return Err(OAuthError::invalid_grant("unknown refresh token")),
         };
-        if client.client_id != grant.client_id.as_str() {
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was issued to another client",
-            ));
-        }
         if grant.revoked_at.is_some() || grant.expires_at < now {
             return Err(OAuthError::invalid_grant(
                 "the grant was revoked or has expired",
@@ -79,5 +86,33 @@ impl Tokens {
         let ttl =
             Duration::from_secs(u64::try_from(self.lifetimes.access_token).unwrap_or(300) + 60);
         self.store.set(&revoked_key(grant_id), b"1", ttl).await
+    }
+
+    /// The account's grants end with it (RFC 9700 §4.14.2): closed, disabled, signed out
+    /// everywhere or given a new password. Revokes the standing grants of `sub` at the clients
+    /// of node `node` whose sign-in was at or before `authenticated_by`, but those of session
+    /// `keep` (the person who set a new password); their access tokens are refused at once.
+    pub async fn revoke_account(
+        &self,
+        clients: &[String],
+        sub: &str,
+        authenticated_by: i64,
+        keep: Option<&Sid>,
+    ) -> anyhow::Result<usize> {
+        let revoked = grants::revoke_of_account(
+            &self.db,
+            clients,
+            sub,
+            authenticated_by,
+            keep.map(Sid::as_str),
+            self.clock.now(),
+        )
+        .await?;
+        let ttl =
+            Duration::from_secs(u64::try_from(self.lifetimes.access_token).unwrap_or(300) + 60);
+        for grant_id in &revoked {
+            self.store.set(&revoked_key(grant_id), b"1", ttl).await?;
+        }
+        Ok(revoked.len())
     }
 }
