@@ -94,6 +94,18 @@ pub async fn security_headers(
     for (name, value) in headers {
         response.headers_mut().insert(name, value.clone());
     }
+    // Every page is made for one person (their data, a form with their CSRF token, an error
+    // naming their request): no browser or proxy keeps a copy. Style sheets, logos and
+    // protocol documents say what they like.
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
+    if html && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 

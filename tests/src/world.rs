@@ -237,11 +237,21 @@ impl World {
             .send()
             .await
             .unwrap();
-        if next.url().path() == "/login" {
+        let review = if next.url().path() == "/login" {
             let page = next.text().await.unwrap();
-            return submit_idp_login(client, &self.idp, &page, username, DEMO_PASSWORD).await;
+            submit_idp_login(client, &self.idp, &page, username, DEMO_PASSWORD).await
+        } else {
+            next
+        };
+        if review.url().path() == "/link/review" {
+            // Both accounts' personal data: no browser or proxy may keep it.
+            assert_eq!(
+                review.headers().get("cache-control").map(|v| v.as_bytes()),
+                Some(&b"no-store"[..]),
+                "the link review is not cached"
+            );
         }
-        next
+        review
     }
 
     pub async fn confirm(

@@ -148,6 +148,31 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for VerifiedForm<T> {
     }
 }
 
+/// A page's query parameters, deserialised once every value is checked: a control character
+/// (NUL among them) in any of them is refused with a page, as in every form, before it can
+/// reach a store or be shown back; a query that does not fit is a page too, not a bare 400.
+pub struct CleanQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for CleanQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let fields: Vec<(String, String)> =
+            serde_html_form::from_str(query).map_err(|e| AppError::bad_request().caused_by(e))?;
+        if fields.iter().any(|(k, v)| {
+            shared::names::has_forbidden_control(k) || shared::names::has_forbidden_control(v)
+        }) {
+            return Err(AppError::new(axum::http::StatusCode::BAD_REQUEST, |t| {
+                t.control_characters
+            }));
+        }
+        let value =
+            serde_html_form::from_str(query).map_err(|e| AppError::bad_request().caused_by(e))?;
+        Ok(CleanQuery(value))
+    }
+}
+
 /// The IdP session cookie's value, when the browser sent one.
 pub struct SessionCookie(pub Option<String>);
 

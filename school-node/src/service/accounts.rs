@@ -7,6 +7,7 @@ use shared::profile::{ProfileChanges, ProfileField};
 use shared::{Email, PersonalCode, Phone};
 
 use super::passwords::{self, PasswordProblem, Secret};
+use super::throttle::Throttle;
 use super::{FieldErrors, Problem, Result, ServiceError};
 use crate::store::accounts::{self as store, AccountRow, NewAccount, PersonalData, Role};
 use crate::store::{Database, StoreError};
@@ -93,8 +94,6 @@ pub struct ProfileInput {
     pub email: String,
     pub phone: String,
     pub address: String,
-    pub password: String,
-    pub password_again: String,
     /// The values the form showed (when `shown` is set; an empty field is an empty value). A
     /// field left as shown keeps what is stored now, which may have changed meanwhile at a
     /// linked institution: a stale form never undoes that change.
@@ -273,12 +272,7 @@ pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -
     let mut errors = FieldErrors::default();
     let (email, phone, address) =
         check_contact(&mut errors, &input.email, &input.phone, &input.address);
-    let password = optional_password(&mut errors, &input.password, &input.password_again);
     errors.into_result()?;
-    let hash = match &password {
-        Some(pw) => Some(passwords::hash(pw).await?),
-        None => None,
-    };
     // Only what the person changed in the form is written, onto the data as stored then.
     let mut patch = ProfileChanges::new();
     for (field, typed, shown, value) in [
@@ -311,10 +305,42 @@ pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -
     {
         return Err(ServiceError::NotFound);
     }
-    if let Some(hash) = hash {
-        store::set_password(db, id, &hash, false).await?;
-    }
     Ok(())
+}
+
+/// Wrong current passwords for one account in a throttle window before the form refuses more.
+const CURRENT_PASSWORD_TRIES: u64 = 5;
+
+/// A person changes their own password. With the current one, so that a borrowed session (a
+/// browser left signed in) cannot take the account over: unless the account has none yet (an
+/// eID sign-in) or must replace the temporary one it has just signed in with. Tries are
+/// counted per account before the check, so a burst is held to the same number.
+pub async fn change_own_password(
+    db: &Database,
+    throttle: &Throttle,
+    id: &str,
+    current: &Secret,
+    password: &Secret,
+    again: &Secret,
+) -> Result<()> {
+    let row = store::by_id(db, id).await?.ok_or(ServiceError::NotFound)?;
+    if let Some(stored) = row.password_hash.as_deref()
+        && !row.must_change_password
+    {
+        if throttle
+            .hit("current-password", id, CURRENT_PASSWORD_TRIES)
+            .await?
+        {
+            return Err(FieldErrors::one("current_password", Problem::TooManyTries));
+        }
+        if !passwords::verify(current, stored).await? {
+            return Err(FieldErrors::one(
+                "current_password",
+                Problem::CurrentPassword,
+            ));
+        }
+    }
+    change_password(db, id, password, again).await
 }
 
 /// Sets a password the person chose; it is no longer temporary.

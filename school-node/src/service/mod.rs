@@ -25,6 +25,10 @@ pub enum Problem {
     Phone,
     PasswordTooShort,
     PasswordMismatch,
+    /// The current password, asked before a new one, is wrong.
+    CurrentPassword,
+    /// Too many wrong tries of a secret; wait out the window.
+    TooManyTries,
     UnknownPersonalCode,
     NotAStudent,
     SelfRelation,

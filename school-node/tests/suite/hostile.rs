@@ -135,3 +135,50 @@ async fn no_form_answers_arbitrary_text_with_a_server_error() {
     );
     assert_eq!(after.first_name, "Mari");
 }
+
+/// Every page shows one person's data or a form with their token: none is kept by a browser or
+/// a proxy. The style sheet may be cached.
+#[tokio::test]
+async fn pages_with_personal_data_are_not_cached() {
+    let node = TestNode::spawn().await;
+    let mari = node.mari().await;
+    node.director().await;
+    let admin = node.director_signed_in().await;
+    let pages = [
+        "/".to_owned(),
+        "/profile".to_owned(),
+        "/password".to_owned(),
+        "/admin/accounts".to_owned(),
+        "/admin/accounts/new".to_owned(),
+        format!("/admin/accounts/{mari}"),
+        "/admin/applications".to_owned(),
+        "/admin/mail".to_owned(),
+    ];
+    for path in &pages {
+        let page = admin.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        assert_eq!(page.headers["cache-control"], "no-store", "{path}");
+    }
+    let anonymous = node.browser();
+    for path in ["/login", "/forgot", "/apply", "/no-such-page"] {
+        let page = anonymous.get(path).await;
+        assert_eq!(page.headers["cache-control"], "no-store", "{path}");
+    }
+    let css = anonymous.get("/static/site.css").await;
+    assert_ne!(
+        css.headers.get("cache-control").map(|v| v.as_bytes()),
+        Some(&b"no-store"[..])
+    );
+}
+
+#[tokio::test]
+async fn the_language_cookie_is_secure_under_https() {
+    let node = TestNode::spawn_with(|c| c.public_url = "https://kool.example.ee".into()).await;
+    let page = node.browser().get("/lang/en").await;
+    let cookie = page.headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.starts_with("lang=en") || cookie.contains("=en"),
+        "{cookie}"
+    );
+    assert!(cookie.contains("Secure"), "{cookie}");
+}

@@ -249,8 +249,6 @@ async fn profile_saves_contact_data_and_a_new_password() {
         ("email", "Mari@Example.ee"),
         ("phone", "+372 5123 4567"),
         ("address", "Tamme tn 5-12, Jõgeva linn"),
-        ("password", "uus-salasõna"),
-        ("password_again", "uus-salasõna"),
     ];
     browser
         .submit("/profile", "/profile", &fields)
@@ -258,6 +256,18 @@ async fn profile_saves_contact_data_and_a_new_password() {
         .assert_redirect("/profile");
     let page = browser.get("/profile").await;
     page.assert_contains("Andmed on salvestatud.");
+    browser
+        .submit(
+            "/profile",
+            "/profile/password",
+            &[
+                ("current_password", "maasikad-2024"),
+                ("password", "uus-salasõna"),
+                ("password_again", "uus-salasõna"),
+            ],
+        )
+        .await
+        .assert_redirect("/profile");
     page.assert_contains("mari@example.ee");
     let account = node.get_account(&id).await;
     assert_eq!(account.phone.as_deref(), Some("+37251234567"));
@@ -288,9 +298,9 @@ async fn bad_profile_input_is_named_and_changes_nothing() {
     let short = browser
         .submit(
             "/profile",
-            "/profile",
+            "/profile/password",
             &[
-                ("email", "uus@example.ee"),
+                ("current_password", "maasikad-2024"),
                 ("password", "1234567"),
                 ("password_again", "1234567"),
             ],
@@ -300,9 +310,9 @@ async fn bad_profile_input_is_named_and_changes_nothing() {
     let mismatch = browser
         .submit(
             "/profile",
-            "/profile",
+            "/profile/password",
             &[
-                ("email", "uus@example.ee"),
+                ("current_password", "maasikad-2024"),
                 ("password", "12345678"),
                 ("password_again", "12345679"),
             ],
@@ -315,6 +325,90 @@ async fn bad_profile_input_is_named_and_changes_nothing() {
     assert_eq!(account.phone, None);
     node.browser()
         .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
+        .await;
+}
+
+/// A borrowed session (a browser left signed in) must not take the account over: changing
+/// one's own password asks for the current one, on the profile and on the password page, and
+/// wrong guesses are counted, a burst included.
+#[tokio::test]
+async fn a_new_password_of_ones_own_asks_for_the_current_one() {
+    let node = TestNode::spawn().await;
+    node.mari().await;
+    let borrowed = node.mari_signed_in().await;
+    for (page, action) in [
+        ("/profile", "/profile/password"),
+        ("/password", "/password"),
+    ] {
+        borrowed
+            .get(page)
+            .await
+            .assert_contains("Praegune salasõna");
+        let without = borrowed
+            .submit(
+                page,
+                action,
+                &[
+                    ("password", "voetud-konto"),
+                    ("password_again", "voetud-konto"),
+                ],
+            )
+            .await;
+        assert_eq!(without.status, StatusCode::UNPROCESSABLE_ENTITY, "{action}");
+        without.assert_contains("Praegune salasõna on vale.");
+    }
+    // A burst of guesses: five are checked, the rest refused unchecked.
+    let csrf = borrowed.get("/profile").await.csrf();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (browser, csrf) = (borrowed.clone(), csrf.clone());
+        set.spawn(async move {
+            let guess = format!("arvan-{i}");
+            browser
+                .post(
+                    "/profile/password",
+                    &[
+                        ("csrf", csrf.as_str()),
+                        ("current_password", guess.as_str()),
+                        ("password", "voetud-konto"),
+                        ("password_again", "voetud-konto"),
+                    ],
+                )
+                .await
+                .body
+        });
+    }
+    let answers = set.join_all().await;
+    let wrong = answers
+        .iter()
+        .filter(|b| b.contains("Praegune salasõna on vale."))
+        .count();
+    assert_eq!(wrong, 3, "with the two above, five checks in the window");
+    // The password did not change.
+    node.browser()
+        .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
+        .await;
+}
+
+#[tokio::test]
+async fn the_right_current_password_changes_it() {
+    let node = TestNode::spawn().await;
+    node.mari().await;
+    let browser = node.mari_signed_in().await;
+    browser
+        .submit(
+            "/profile",
+            "/profile/password",
+            &[
+                ("current_password", "maasikad-2024"),
+                ("password", "uus-salasõna-1"),
+                ("password_again", "uus-salasõna-1"),
+            ],
+        )
+        .await
+        .assert_redirect("/profile");
+    node.browser()
+        .sign_in_ok("Mari Maasikas", "uus-salasõna-1", "Mari Maasikas")
         .await;
 }
 

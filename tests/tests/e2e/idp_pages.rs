@@ -266,6 +266,20 @@ async fn control_characters_are_refused_before_any_store() {
         to.starts_with(REDIRECT_URI) && to.contains("error=invalid_request"),
         "{to}"
     );
+    // In the institution search of the linking page: refused with the page, never echoed.
+    let r = browser
+        .get(format!("{}/link?from=jpk&q=Kool%00%3Cb%3E", stack.idp_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("juhtmärke"), "{page}");
+    assert!(
+        !page.contains('\0') && !page.contains("&lt;b&gt;"),
+        "not echoed: {page}"
+    );
 }
 
 #[tokio::test]

@@ -402,6 +402,7 @@ async fn a_new_password_ends_the_accounts_other_sessions_here_and_at_the_idp() {
         .post(format!("{jpk}/password"))
         .form(&[
             ("csrf", hidden(&page, "csrf")),
+            ("current_password", DEMO_PASSWORD.to_owned()),
             ("password", "uus-salasona-2026".to_owned()),
             ("password_again", "uus-salasona-2026".to_owned()),
         ])

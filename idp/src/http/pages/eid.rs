@@ -2,14 +2,14 @@
 //! upstream's answer.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::continue_to;
 use crate::error::{AppError, PageResult};
-use crate::http::extract::{Browser, SessionCookie};
+use crate::http::extract::{Browser, CleanQuery, SessionCookie};
 use crate::http::{redirect_no_store, render};
 use crate::i18n::{self, Texts};
 use crate::service::eid::{Callback, EidStop};
@@ -87,7 +87,7 @@ pub async fn start(
     headers: HeaderMap,
     browser: Browser,
     Path(id): Path<String>,
-    Query(q): Query<StartQuery>,
+    CleanQuery(q): CleanQuery<StartQuery>,
 ) -> PageResult {
     let t = i18n::texts(&headers, None);
     match state.eid.start(&id, &q.r, &browser.binding()).await {
@@ -102,7 +102,7 @@ pub async fn callback(
     browser: Browser,
     cookie: SessionCookie,
     Path(id): Path<String>,
-    Query(q): Query<CallbackQuery>,
+    CleanQuery(q): CleanQuery<CallbackQuery>,
 ) -> PageResult<Response> {
     let t = i18n::texts(&headers, None);
     let answer = Callback {

@@ -2,7 +2,7 @@
 //! personal data compare, confirm.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use shared::ClientId;
 use shared::profile::{ProfileField, SharedProfile};
 
 use crate::error::{AppError, PageResult};
-use crate::http::extract::{Browser, SessionCookie, VerifiedForm};
+use crate::http::extract::{Browser, CleanQuery, SessionCookie, VerifiedForm};
 use crate::http::render;
 use crate::i18n::{self, Texts};
 use crate::service::linking::{Keep, Reviewed, Stop};
@@ -113,7 +113,7 @@ pub async fn choose(
     State(state): State<AppState>,
     headers: HeaderMap,
     cookie: SessionCookie,
-    Query(q): Query<LinkQuery>,
+    CleanQuery(q): CleanQuery<LinkQuery>,
 ) -> PageResult {
     let t = i18n::texts(&headers, None);
     let from = ClientId::new(q.from);
@@ -143,7 +143,7 @@ pub async fn with(
     headers: HeaderMap,
     browser: Browser,
     cookie: SessionCookie,
-    Query(q): Query<LinkQuery>,
+    CleanQuery(q): CleanQuery<LinkQuery>,
 ) -> PageResult<Response> {
     let t = i18n::texts(&headers, None);
     let (from, to) = (ClientId::new(q.from), ClientId::new(q.to));
@@ -162,7 +162,7 @@ pub async fn review(
     headers: HeaderMap,
     browser: Browser,
     cookie: SessionCookie,
-    Query(q): Query<LinkQuery>,
+    CleanQuery(q): CleanQuery<LinkQuery>,
 ) -> PageResult {
     let t = i18n::texts(&headers, None);
     let (from, to) = (ClientId::new(q.from), ClientId::new(q.to));

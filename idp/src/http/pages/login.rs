@@ -2,7 +2,7 @@
 //! institution's node (`service::signin`); the IdP never stores one.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
@@ -10,7 +10,7 @@ use shared::Secret;
 
 use super::continue_to;
 use crate::error::{AppError, PageResult};
-use crate::http::extract::{Browser, ClientAddr, SessionCookie, VerifiedForm};
+use crate::http::extract::{Browser, CleanQuery, ClientAddr, SessionCookie, VerifiedForm};
 use crate::http::{redirect_no_store, render};
 use crate::i18n::{self, Texts};
 use crate::service::new_password::NewPasswordRefusal;
@@ -102,7 +102,7 @@ pub async fn form(
     headers: HeaderMap,
     browser: Browser,
     cookie: SessionCookie,
-    Query(query): Query<LoginQuery>,
+    CleanQuery(query): CleanQuery<LoginQuery>,
 ) -> PageResult {
     let view = state
         .signin
@@ -209,7 +209,7 @@ pub async fn new_password_form(
     State(state): State<AppState>,
     headers: HeaderMap,
     browser: Browser,
-    Query(query): Query<NewPasswordQuery>,
+    CleanQuery(query): CleanQuery<NewPasswordQuery>,
 ) -> PageResult {
     let t = i18n::texts(&headers, None);
     let institution = state

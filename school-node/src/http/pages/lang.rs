@@ -1,16 +1,23 @@
 //! The language switch: remembers the choice in a cookie and goes back where the person was.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
 use crate::i18n::{LOCALE_COOKIE, Locale};
+use crate::state::AppState;
 
-pub async fn switch(Path(code): Path<String>, headers: HeaderMap, jar: CookieJar) -> Response {
+pub async fn switch(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    jar: CookieJar,
+) -> Response {
     let locale = Locale::parse(&code).unwrap_or(Locale::Et);
     let cookie = Cookie::build((LOCALE_COOKIE, locale.code()))
         .path("/")
+        .secure(state.config.secure_cookies())
         .same_site(SameSite::Lax)
         .max_age(time::Duration::days(365))
         .build();

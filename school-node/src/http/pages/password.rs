@@ -17,12 +17,15 @@ use crate::service::passwords::Secret;
 struct PasswordPage {
     base: Base,
     forced: bool,
+    /// Whether the form asks for the current password (see `accounts::change_own_password`).
+    ask_current: bool,
     errors: Errors,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct PasswordForm {
+    current_password: String,
     password: String,
     password_again: String,
 }
@@ -35,6 +38,7 @@ pub async fn show(ctx: Ctx) -> PageResult {
     page(PasswordPage {
         base: ctx.base().await?,
         forced,
+        ask_current: account.has_password && !forced,
         errors: Errors::none(ctx.t()),
     })
 }
@@ -43,8 +47,22 @@ pub async fn save(ctx: Ctx, VerifiedForm(form): VerifiedForm<PasswordForm>) -> P
     let Some(account) = ctx.user.as_ref() else {
         return Ok(Redirect::to("/login").into_response());
     };
-    let (password, again) = (Secret::new(form.password), Secret::new(form.password_again));
-    match accounts::change_password(&ctx.state.db, &account.id, &password, &again).await {
+    let (current, password, again) = (
+        Secret::new(form.current_password),
+        Secret::new(form.password),
+        Secret::new(form.password_again),
+    );
+    let state = &ctx.state;
+    match accounts::change_own_password(
+        &state.db,
+        &state.recovery.throttle,
+        &account.id,
+        &current,
+        &password,
+        &again,
+    )
+    .await
+    {
         Ok(()) => {
             ctx.password_changed(&account.id, true).await?;
             ctx.flash(ctx.t().saved).await?;
@@ -58,6 +76,7 @@ pub async fn save(ctx: Ctx, VerifiedForm(form): VerifiedForm<PasswordForm>) -> P
                 PasswordPage {
                     base: ctx.base().await?,
                     forced,
+                    ask_current: account.has_password && !forced,
                     errors,
                 },
             )

@@ -60,6 +60,7 @@ pub async fn show(
 #[derive(serde::Deserialize, Default)]
 #[serde(default)]
 pub struct PasswordForm {
+    current_password: String,
     password: String,
     password_again: String,
 }
@@ -69,11 +70,23 @@ pub async fn save_password(
     SignedIn { ctx, account }: SignedIn,
     VerifiedForm(form): VerifiedForm<PasswordForm>,
 ) -> PageResult {
-    let (password, again) = (
-        crate::service::passwords::Secret::new(&form.password),
-        crate::service::passwords::Secret::new(&form.password_again),
+    use crate::service::passwords::Secret;
+    let (current, password, again) = (
+        Secret::new(&form.current_password),
+        Secret::new(&form.password),
+        Secret::new(&form.password_again),
     );
-    match accounts::change_password(&ctx.state.db, &account.id, &password, &again).await {
+    let state = &ctx.state;
+    match accounts::change_own_password(
+        &state.db,
+        &state.recovery.throttle,
+        &account.id,
+        &current,
+        &password,
+        &again,
+    )
+    .await
+    {
         Ok(()) => {
             ctx.password_changed(&account.id, true).await?;
             ctx.flash(ctx.t().password_saved).await?;
@@ -99,18 +112,10 @@ pub async fn save(
     match accounts::update_own_profile(&ctx.state.db, &account.id, &form).await {
         Ok(()) => {
             ctx.state.profile_changed();
-            if !form.password.is_empty() {
-                ctx.password_changed(&account.id, true).await?;
-            }
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/profile").into_response())
         }
         Err(ServiceError::Invalid(errors)) => {
-            let form = ProfileInput {
-                password: String::new(),
-                password_again: String::new(),
-                ..form
-            };
             let errors = Errors::from(ctx.t(), errors);
             page_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
