@@ -106,8 +106,21 @@ pub async fn security_headers(
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    // Every 503 (a page, an OAuth `temporarily_unavailable`, a readiness probe) says when to
+    // come back, so that balancers and clients wait instead of hammering.
+    if response.status() == axum::http::StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
     response
 }
+
+/// What a 503 asks the caller to wait, in seconds.
+pub const RETRY_AFTER_SECONDS: &str = "5";
 
 /// The origin (scheme, host and port) of a URL, for `frame-ancestors`.
 pub fn origin_of(url: &str) -> Option<String> {
@@ -156,5 +169,41 @@ mod tests {
             Some("http://idp.localhost:8080")
         );
         assert_eq!(origin_of("nonsense"), None);
+    }
+}
+
+#[cfg(test)]
+mod middleware_tests {
+    use super::*;
+    use axum::http::StatusCode;
+    use axum::response::{Html, IntoResponse};
+    use tower::ServiceExt;
+
+    async fn answer_of(html: bool, status: StatusCode) -> Response {
+        let app = axum::Router::new()
+            .fallback(move || async move {
+                if html {
+                    (status, Html("<p>Mari</p>")).into_response()
+                } else {
+                    (status, "{}").into_response()
+                }
+            })
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(BuiltHeaders::from(SecurityPolicy::default())),
+                security_headers,
+            ));
+        app.oneshot(Request::new(axum::body::Body::empty()))
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn pages_are_not_stored_and_every_503_says_when_to_come_back() {
+        let page = answer_of(true, StatusCode::OK).await;
+        assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
+        assert!(!page.headers().contains_key(header::RETRY_AFTER));
+        let json = answer_of(false, StatusCode::SERVICE_UNAVAILABLE).await;
+        assert_eq!(json.headers()[header::RETRY_AFTER], RETRY_AFTER_SECONDS);
+        assert!(!json.headers().contains_key(header::CACHE_CONTROL));
     }
 }

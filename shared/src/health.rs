@@ -77,7 +77,7 @@ async fn applied(db: &Db, migrations: &Migrations) -> Result<bool, sqlx::Error> 
 /// stopped, restarting, out of connections — rather than a fault in this program: such a
 /// request is answered 503 with "try again in a moment", not 500.
 pub fn is_unavailable(cause: &str) -> bool {
-    const MARKS: [&str; 12] = [
+    const MARKS: [&str; 14] = [
         "pool timed out",
         "closed pool",
         "error communicating with database",
@@ -90,6 +90,9 @@ pub fn is_unavailable(cause: &str) -> bool {
         "broken pipe",
         "connection closed",
         "timed out",
+        // Closed for maintenance (ALLOW_CONNECTIONS false), or full.
+        "not currently accepting connections",
+        "too many connections",
     ];
     let cause = cause.to_lowercase();
     MARKS.iter().any(|mark| cause.contains(mark))

@@ -217,6 +217,11 @@ impl Stack {
     }
 
     /// A browser for the IdP: cookies kept, redirects shown rather than followed.
+    /// The IdP's database URL, when it is PostgreSQL or another URL rather than its own file.
+    pub fn idp_config_database_url(&self) -> Option<String> {
+        self.idp_config.database_url.clone()
+    }
+
     pub fn browser(&self) -> reqwest::Client {
         reqwest::Client::builder()
             .cookie_store(true)

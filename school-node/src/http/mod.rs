@@ -251,12 +251,6 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
     if let Some(allow) = response.headers().get(header::ALLOW) {
         page.headers_mut().insert(header::ALLOW, allow.clone());
     }
-    if kind == ErrorKind::Unavailable {
-        page.headers_mut().insert(
-            header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static("5"),
-        );
-    }
     page
 }
 

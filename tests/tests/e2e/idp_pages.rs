@@ -399,7 +399,7 @@ async fn a_hint_in_a_browser_with_no_session_says_nothing_was_signed_out() {
     let hint = id_token(&stack, &stack.browser()).await;
     let stranger = stack.browser();
     let r = stranger
-        .get(format!("{}/logout?id_token_hint={hint}", stack.idp_url))
+        .get(format!("{}/link?from=jpk", stack.idp_url))
         .send()
         .await
         .unwrap();
@@ -449,4 +449,58 @@ fn sign_in_page_url(stack: &Stack) -> String {
         stack.idp_url,
         urlencode(REDIRECT_URI)
     )
+}
+
+/// With its database gone, the IdP answers 503 with `Retry-After`, as README promises: on a
+/// page (the linking page reads the person's links), at the token endpoint (`temporarily_unavailable`)
+/// and at `/health/ready`. PostgreSQL only (the test closes the IdP's database to connections).
+#[tokio::test]
+async fn a_503_from_the_idp_says_when_to_come_back() {
+    let Ok(admin) = std::env::var("TEST_DATABASE_URL") else {
+        return;
+    };
+    let stack = Stack::start(|_| {}).await;
+    let browser = stack.browser();
+    let code = stack.code(&browser, "rp-basic", CHALLENGE).await;
+    let url = stack.idp_config_database_url().unwrap();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let pool = sqlx::PgPool::connect(&admin).await.unwrap();
+    for statement in [
+        format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"),
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+
+    let r = browser
+        .get(format!("{}/link?from=jpk", stack.idp_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let r = reqwest::Client::new()
+        .post(format!("{}/token", stack.idp_url))
+        .basic_auth("rp-basic", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "5");
+    let answer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(answer["error"], "temporarily_unavailable");
+    let r = reqwest::get(format!("{}/health/ready", stack.idp_url))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(r.headers()["retry-after"], "5");
 }
