@@ -93,11 +93,13 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(|| async { "ok" }))
         .route("/health/ready", get(health))
         .route("/static/site.css", get(stylesheet))
+        .nest("/admin", pages::admin::router(config.max_upload_bytes))
+        // After every route (the nested admin pages too): a route layer covers only the
+        // routes added before it.
         .route_layer(middleware::from_fn_with_state(
             "school-node",
             shared::metrics::track,
         ))
-        .nest("/admin", pages::admin::router(config.max_upload_bytes))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(form_limit))
         .layer(middleware::from_fn_with_state(state.clone(), error_pages))

@@ -182,3 +182,43 @@ async fn the_language_cookie_is_secure_under_https() {
     );
     assert!(cookie.contains("Secure"), "{cookie}");
 }
+
+/// Every route is counted, the admin pages (nested under /admin) among them, as
+/// docs/OPERATIONS.md shows an operator.
+#[tokio::test]
+async fn every_route_appears_in_the_metrics_the_admin_pages_too() {
+    let port = testkit::free_port();
+    let node = TestNode::spawn_with(|c| {
+        c.metrics_listen = Some(format!("127.0.0.1:{port}").parse().unwrap());
+    })
+    .await;
+    let mari = node.mari().await;
+    node.director().await;
+    let admin = node.director_signed_in().await;
+    for path in [
+        "/profile",
+        "/admin/accounts",
+        &format!("/admin/accounts/{mari}"),
+    ] {
+        assert_eq!(admin.get(path).await.status, StatusCode::OK, "{path}");
+    }
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for route in [
+        "/profile",
+        "/admin/accounts",
+        "/admin/accounts/{id}",
+        "/login",
+    ] {
+        let series = metrics.lines().find(|line| {
+            line.starts_with("http_requests_total{")
+                && line.contains("service=\"school-node\"")
+                && line.contains(&format!("route=\"{route}\""))
+        });
+        assert!(series.is_some(), "{route} is counted:\n{metrics}");
+    }
+}
