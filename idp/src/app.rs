@@ -352,8 +352,10 @@ fn spawn_reload(
 fn spawn_retention(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let every = Duration::from_secs(state.config.retention_sweep_seconds.max(1));
+        let mut wait = shared::retry::first_run(every);
         loop {
-            tokio::time::sleep(every).await;
+            tokio::time::sleep(wait).await;
+            wait = every;
             if let Err(e) = state.retention.sweep().await {
                 tracing::warn!(error = %format!("{e:#}"), "the retention sweep failed");
             }

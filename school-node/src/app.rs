@@ -255,9 +255,13 @@ impl Application {
                 self.state.db.clone(),
                 self.state.config.retention_hours * 3600,
             );
+            let every =
+                std::time::Duration::from_secs(self.state.config.retention_sweep_seconds.max(1));
             tokio::spawn(async move {
+                let mut wait = shared::retry::first_run(every);
                 loop {
-                    tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    tokio::time::sleep(wait).await;
+                    wait = every;
                     match crate::store::retention::sweep(&db, crate::store::now(), keep).await {
                         Ok(swept) => tracing::info!(?swept, "retention sweep"),
                         Err(e) => tracing::warn!(error = %e, "the retention sweep failed"),

@@ -38,6 +38,9 @@ pub struct Config {
     /// Sent letters, used or expired sign-in links and delivered profile changes are deleted
     /// this long after they ended (the sweep runs hourly).
     pub retention_hours: i64,
+    /// How often the retention sweep runs; the first runs soon after start (within a minute),
+    /// so that a node restarted more often than this still sweeps.
+    pub retention_sweep_seconds: u64,
     /// Where Prometheus metrics are served (`GET /metrics`); never the public address.
     pub metrics_listen: Option<SocketAddr>,
     /// Logs as JSON lines (for a log collector) instead of text.
@@ -73,6 +76,7 @@ impl Default for Config {
             log_json: false,
             metrics_listen: None,
             retention_hours: 24 * 30,
+            retention_sweep_seconds: 3600,
             sign_in_link_minutes: 60,
             throttle: ThrottleConfig::default(),
             mail: MailConfig::default(),

@@ -123,3 +123,9 @@ mod tests {
         assert_eq!(backoff.after(10_000), 1_000);
     }
 }
+
+/// When a periodic chore first runs after start: soon (within a minute), not a whole period
+/// later, so that a service restarted more often than its period still does it.
+pub fn first_run(every: std::time::Duration) -> std::time::Duration {
+    every.min(std::time::Duration::from_secs(60))
+}

@@ -651,3 +651,36 @@ async fn the_retention_sweep_forgets_sent_letters_and_spent_links() {
         (0, 0)
     );
 }
+
+/// The sweep runs by itself soon after start, at the period it is given.
+#[tokio::test]
+async fn the_retention_sweep_runs_soon_after_start_at_its_setting() {
+    let smtp = SmtpServer::start().await;
+    let node = TestNode::spawn_with_smtp_and(&smtp, |c| {
+        c.retention_hours = 0;
+        c.retention_sweep_seconds = 1;
+    })
+    .await;
+    node.mari().await;
+    node.browser()
+        .submit("/forgot", "/forgot", &[("username", "Mari Maasikas")])
+        .await
+        .assert_redirect("/forgot/sent");
+    smtp.wait_for(1).await;
+    let db = node.state.db.clone();
+    testkit::eventually(
+        "the sent letter is swept",
+        Duration::from_secs(10),
+        || async {
+            let n: i64 = shared::with_db!(&db, pool => sqlx::query_scalar(
+                "SELECT CAST(COUNT(*) AS BIGINT) FROM mail_outbox"
+            ).fetch_one(pool).await.unwrap());
+            if n == 0 {
+                Ok(())
+            } else {
+                Err(format!("{n} letters kept"))
+            }
+        },
+    )
+    .await;
+}
