@@ -60,21 +60,134 @@ pub async fn request_id(request: Request, next: Next) -> Response {
 pub fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "info,sqlx=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
     if json {
-        builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .init();
+        use tracing_subscriber::util::SubscriberInitExt;
+        json_lines(filter, std::io::stdout).init();
     } else {
-        builder.init();
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+}
+
+/// JSON lines, each written while a request is handled led by that request's
+/// `"request_id"` (a SIEM filters on one top-level field), and with every span it is in
+/// (the request's among them), not only the innermost.
+fn json_lines<W>(
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    let format = tracing_subscriber::fmt::format()
+        .json()
+        .with_current_span(true)
+        .with_span_list(true);
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+        .event_format(WithRequestId(format))
+        .finish()
+}
+
+/// Puts the current request's id first in each JSON line.
+struct WithRequestId<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for WithRequestId<F>
+where
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let Some(id) = current_request_id() else {
+            return self.0.format_event(ctx, writer, event);
+        };
+        let mut line = String::new();
+        self.0.format_event(
+            ctx,
+            tracing_subscriber::fmt::format::Writer::new(&mut line),
+            event,
+        )?;
+        // The id is plain (`sane`, or ours): nothing in it needs escaping.
+        match line.strip_prefix('{') {
+            Some(rest) => write!(writer, "{{\"request_id\":\"{id}\",{rest}"),
+            None => writer.write_str(&line),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer the test reads back.
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'w> tracing_subscriber::fmt::MakeWriter<'w> for Lines {
+        type Writer = Lines;
+        fn make_writer(&'w self) -> Lines {
+            self.clone()
+        }
+    }
+
+    #[tracing::instrument]
+    async fn federation_call(node: &str) {
+        tracing::info!("asking the node");
+    }
+
+    /// A line from inside a span of its own (a federation call) within a request carries the
+    /// request's id at the top, as every line of that request does; a line outside has none.
+    #[tokio::test]
+    async fn every_json_line_of_a_request_leads_with_its_id() {
+        use tower::ServiceExt;
+        let lines = Lines::default();
+        let subscriber = json_lines("info".into(), lines.clone());
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = axum::Router::new()
+            .route(
+                "/login",
+                axum::routing::post(|| async {
+                    tracing::info!("signing in");
+                    federation_call("jpk").await;
+                    "ok"
+                }),
+            )
+            .layer(axum::middleware::from_fn(request_id));
+        let request = axum::http::Request::post("/login")
+            .header(REQUEST_ID_HEADER, "3f2a9c1b7d0e")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.oneshot(request).await.unwrap();
+        tracing::info!("between requests");
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let parsed: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(parsed.len(), 3, "{text}");
+        for line in &parsed[..2] {
+            assert_eq!(line["request_id"], "3f2a9c1b7d0e", "{line}");
+        }
+        assert_eq!(parsed[1]["span"]["name"], "federation_call", "{text}");
+        assert!(parsed[2].get("request_id").is_none(), "{text}");
+    }
 
     #[test]
     fn only_a_plain_caller_id_is_taken() {
