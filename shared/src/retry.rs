@@ -108,6 +108,12 @@ pub async fn join_within(what: &str, worker: JoinHandle<()>, grace: Duration) {
     }
 }
 
+/// When a periodic chore first runs after start: soon (within a minute), not a whole period
+/// later, so that a service restarted more often than its period still does it.
+pub fn first_run(every: std::time::Duration) -> std::time::Duration {
+    every.min(std::time::Duration::from_secs(60))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,10 +128,4 @@ mod tests {
         assert_eq!(waits, [100, 200, 400, 800, 1_000, 1_000]);
         assert_eq!(backoff.after(10_000), 1_000);
     }
-}
-
-/// When a periodic chore first runs after start: soon (within a minute), not a whole period
-/// later, so that a service restarted more often than its period still does it.
-pub fn first_run(every: std::time::Duration) -> std::time::Duration {
-    every.min(std::time::Duration::from_secs(60))
 }

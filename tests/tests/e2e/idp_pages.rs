@@ -399,7 +399,7 @@ async fn a_hint_in_a_browser_with_no_session_says_nothing_was_signed_out() {
     let hint = id_token(&stack, &stack.browser()).await;
     let stranger = stack.browser();
     let r = stranger
-        .get(format!("{}/link?from=jpk", stack.idp_url))
+        .get(format!("{}/logout?id_token_hint={hint}", stack.idp_url))
         .send()
         .await
         .unwrap();
