@@ -153,6 +153,18 @@ async fn id_card_and_smart_id_sign_in_by_personal_code() {
             ("email", "juku@example.ee"),
             ("phone", ""),
             ("address", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.url().as_str(), format!("{jpk}/profile"));
+    // He has no password yet: the profile's password form asks for no current one.
+    let profile = text(&client, &format!("{jpk}/profile")).await;
+    assert!(!profile.contains("current_password"), "{profile}");
+    let saved = client
+        .post(format!("{jpk}/profile/password"))
+        .form(&[
+            ("csrf", hidden(&profile, "csrf").as_str()),
             ("password", "juku-uus-parool"),
             ("password_again", "juku-uus-parool"),
         ])
