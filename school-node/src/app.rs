@@ -119,7 +119,12 @@ impl Application {
         config.validate()?;
         let (db, ephemeral) = open_storage(&config).await?;
         let throttle = Throttle::new(ephemeral.clone(), config.throttle.clone());
-        let signin = SignIn::new(db.clone(), throttle.clone()).await?;
+        let audit = crate::service::audit::Audit {
+            db: db.clone(),
+            institution: config.institution_id.clone(),
+            institution_name: config.institution_name.clone(),
+        };
+        let signin = SignIn::new(db.clone(), throttle.clone(), audit.clone()).await?;
         let outbox = Outbox::new(db.clone());
         let mailer = Arc::new(Mailer::new(
             &config.mail,
@@ -182,7 +187,9 @@ impl Application {
             }
             None => None,
         };
+        shared::audit::log_events(config.audit_log);
         let state = AppState {
+            audit,
             logo,
             config: Arc::new(config),
             db,
@@ -251,9 +258,10 @@ impl Application {
             workers.push(("profile sync", api.spawn(stopping)));
         }
         let retention = {
-            let (db, keep) = (
+            let (db, keep, keep_events) = (
                 self.state.db.clone(),
                 self.state.config.retention_hours * 3600,
+                self.state.config.audit_retention_days.max(1) * 86_400_000,
             );
             let every =
                 std::time::Duration::from_secs(self.state.config.retention_sweep_seconds.max(1));
@@ -265,6 +273,13 @@ impl Application {
                     match crate::store::retention::sweep(&db, crate::store::now(), keep).await {
                         Ok(swept) => tracing::info!(?swept, "retention sweep"),
                         Err(e) => tracing::warn!(error = %e, "the retention sweep failed"),
+                    }
+                    let before = shared::retry::now_millis() - keep_events;
+                    match shared::audit::sweep(&db, before).await {
+                        Ok(events) => tracing::info!(events, "audit events swept"),
+                        Err(e) => {
+                            tracing::warn!(error = %format!("{e:#}"), "the audit sweep failed")
+                        }
                     }
                 }
             })

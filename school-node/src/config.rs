@@ -41,6 +41,10 @@ pub struct Config {
     /// How often the retention sweep runs; the first runs soon after start (within a minute),
     /// so that a node restarted more often than this still sweeps.
     pub retention_sweep_seconds: u64,
+    /// Audit events are deleted this many days after they happened.
+    pub audit_retention_days: i64,
+    /// Each audit event is also one JSON line on the log target `audit` (for a SIEM).
+    pub audit_log: bool,
     /// Where Prometheus metrics are served (`GET /metrics`); never the public address.
     pub metrics_listen: Option<SocketAddr>,
     /// Logs as JSON lines (for a log collector) instead of text.
@@ -77,6 +81,8 @@ impl Default for Config {
             metrics_listen: None,
             retention_hours: 24 * 30,
             retention_sweep_seconds: 3600,
+            audit_retention_days: 365,
+            audit_log: false,
             sign_in_link_minutes: 60,
             throttle: ThrottleConfig::default(),
             mail: MailConfig::default(),

@@ -63,6 +63,35 @@ impl Locale {
 }
 
 pub struct Texts {
+    pub events_title: &'static str,
+    pub events_hint: &'static str,
+    pub events_admin_title: &'static str,
+    pub events_none: &'static str,
+    pub event_when: &'static str,
+    pub event_what: &'static str,
+    pub event_who: &'static str,
+    pub event_network: &'static str,
+    pub event_failed: &'static str,
+    pub event_you: &'static str,
+    pub event_system: &'static str,
+    pub role_sync: &'static str,
+    pub role_linking: &'static str,
+    pub ev_signin_password: &'static str,
+    pub ev_signin_sso: &'static str,
+    pub ev_signout: &'static str,
+    pub ev_profile_changed: &'static str,
+    pub ev_password_set: &'static str,
+    pub ev_account_created: &'static str,
+    pub ev_account_closed: &'static str,
+    pub ev_account_reopened: &'static str,
+    pub ev_application_approved: &'static str,
+    pub ev_application_rejected: &'static str,
+    pub ev_import: &'static str,
+    pub ev_data_viewed: &'static str,
+    pub ev_data_read: &'static str,
+    pub ev_other: &'static str,
+    pub my_data: &'static str,
+    pub my_data_hint: &'static str,
     pub undelivered_mail: &'static str,
     pub undelivered_mail_hint: &'static str,
     pub no_undelivered_mail: &'static str,
@@ -318,6 +347,35 @@ impl Texts {
 }
 
 pub static ET: Texts = Texts {
+    events_title: "Tegevused sinu kontoga",
+    events_hint: "Kes ja millal sinu kontoga sisse logis, sinu andmeid vaatas või muutis.",
+    events_admin_title: "Konto viimased sündmused",
+    events_none: "Sündmusi ei ole.",
+    event_when: "Aeg",
+    event_what: "Mis",
+    event_who: "Kes",
+    event_network: "Võrk",
+    event_failed: "ebaõnnestus",
+    event_you: "sina",
+    event_system: "süsteem",
+    role_sync: "andmete ühtlustamine",
+    role_linking: "kontode sidumine",
+    ev_signin_password: "Sisselogimine salasõnaga",
+    ev_signin_sso: "Sisselogimine ühise sisselogimisega",
+    ev_signout: "Väljalogimine",
+    ev_profile_changed: "Andmete muutmine",
+    ev_password_set: "Uus salasõna",
+    ev_account_created: "Konto loomine",
+    ev_account_closed: "Konto sulgemine",
+    ev_account_reopened: "Konto taasavamine",
+    ev_application_approved: "Taotluse kinnitamine",
+    ev_application_rejected: "Taotluse tagasilükkamine",
+    ev_import: "Õpilaste import",
+    ev_data_viewed: "Andmete vaatamine",
+    ev_data_read: "Andmete lugemine teise asutuse poolt",
+    ev_other: "Muu sündmus",
+    my_data: "Minu andmed",
+    my_data_hint: "Kõik sinu seotud kontod, seansid ja see, kes sinu andmeid kasutas, on ühel lehel.",
     undelivered_mail: "Kättetoimetamata kirjad",
     undelivered_mail_hint: "Need kirjad jäid tähtaja jooksul kohale toimetamata või on saaja aadress vigane. Proovi uuesti (näiteks kui e-posti server oli maas) või loobu.",
     no_undelivered_mail: "Kõik kirjad on kohale toimetatud.",
@@ -523,6 +581,35 @@ pub static ET: Texts = Texts {
 };
 
 pub static EN: Texts = Texts {
+    events_title: "Activity on your account",
+    events_hint: "Who signed in to your account, and who viewed or changed your data, and when.",
+    events_admin_title: "The account's recent events",
+    events_none: "No events.",
+    event_when: "When",
+    event_what: "What",
+    event_who: "Who",
+    event_network: "Network",
+    event_failed: "failed",
+    event_you: "you",
+    event_system: "the system",
+    role_sync: "data sync",
+    role_linking: "linking accounts",
+    ev_signin_password: "Signed in with a password",
+    ev_signin_sso: "Signed in through single sign-on",
+    ev_signout: "Signed out",
+    ev_profile_changed: "Data changed",
+    ev_password_set: "New password",
+    ev_account_created: "Account created",
+    ev_account_closed: "Account closed",
+    ev_account_reopened: "Account reopened",
+    ev_application_approved: "Application approved",
+    ev_application_rejected: "Application rejected",
+    ev_import: "Students imported",
+    ev_data_viewed: "Data viewed",
+    ev_data_read: "Data read by another institution",
+    ev_other: "Other event",
+    my_data: "My data",
+    my_data_hint: "All your linked accounts, sessions and who used your data, on one page.",
     undelivered_mail: "Undelivered letters",
     undelivered_mail_hint: "These letters were not delivered before their deadline, or their address cannot receive mail. Try again (if the mail server was down, say) or discard them.",
     no_undelivered_mail: "Every letter was delivered.",
@@ -726,6 +813,39 @@ pub static EN: Texts = Texts {
     p_not_student: "The person with this personal code is not a student.",
     p_self: "A person cannot be their own child.",
 };
+
+impl Texts {
+    /// What an audit event was, for the person.
+    pub fn event_kind(&self, kind: &str) -> &'static str {
+        use shared::audit::kind as k;
+        match kind {
+            k::SIGNIN_PASSWORD => self.ev_signin_password,
+            k::SIGNIN_SSO => self.ev_signin_sso,
+            k::SIGNOUT => self.ev_signout,
+            k::PROFILE_CHANGED => self.ev_profile_changed,
+            k::PASSWORD_SET | k::PASSWORD_TEMPORARY => self.ev_password_set,
+            k::ACCOUNT_CREATED => self.ev_account_created,
+            k::ACCOUNT_CLOSED => self.ev_account_closed,
+            k::ACCOUNT_REOPENED => self.ev_account_reopened,
+            k::APPLICATION_APPROVED => self.ev_application_approved,
+            k::APPLICATION_REJECTED => self.ev_application_rejected,
+            k::IMPORT => self.ev_import,
+            k::DATA_VIEWED => self.ev_data_viewed,
+            k::DATA_READ => self.ev_data_read,
+            _ => self.ev_other,
+        }
+    }
+
+    pub fn actor_role(&self, role: &str) -> &'static str {
+        match role {
+            "admin" => self.role_admin,
+            "parent" => self.role_parent,
+            "sync" => self.role_sync,
+            "linking" => self.role_linking,
+            _ => "",
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

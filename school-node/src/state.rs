@@ -29,6 +29,8 @@ pub struct AppState {
     pub node_key: Arc<shared::jwt::SigningKey>,
     /// The institution's logo, when it has one: its media type and bytes.
     pub logo: Option<Arc<(&'static str, Vec<u8>)>>,
+    /// Audit events of this institution's accounts.
+    pub audit: crate::service::audit::Audit,
 }
 
 impl AppState {

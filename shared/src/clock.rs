@@ -87,3 +87,47 @@ mod tests {
         assert!((system.now_millis() - system_millis()).abs() < 1_000);
     }
 }
+
+/// A moment (Unix milliseconds) as Estonians read it: Tallinn time (UTC+2, +3 in summer from
+/// the last Sunday of March to the last Sunday of October, 01:00 UTC), "04.12.2026 18:20".
+pub fn tallinn_time(millis: i64) -> String {
+    let Ok(utc) = time::OffsetDateTime::from_unix_timestamp(millis.div_euclid(1_000)) else {
+        return String::new();
+    };
+    let last_sunday = |month: time::Month| {
+        let mut day =
+            time::Date::from_calendar_date(utc.year(), month, 31).unwrap_or(time::Date::MIN);
+        while day.weekday() != time::Weekday::Sunday {
+            day = day.previous_day().unwrap_or(day);
+        }
+        day.with_hms(1, 0, 0).map(|t| t.assume_utc()).ok()
+    };
+    let summer = match (
+        last_sunday(time::Month::March),
+        last_sunday(time::Month::October),
+    ) {
+        (Some(start), Some(end)) => utc >= start && utc < end,
+        _ => false,
+    };
+    let local = utc + time::Duration::hours(if summer { 3 } else { 2 });
+    local
+        .format(time::macros::format_description!(
+            "[day].[month].[year] [hour]:[minute]"
+        ))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tallinn_tests {
+    use super::tallinn_time;
+
+    #[test]
+    fn winter_and_summer_time() {
+        // 2026-12-04 16:20 UTC is 18:20 in Tallinn; 2026-07-01 12:00 UTC is 15:00.
+        assert_eq!(tallinn_time(1_796_401_200_000), "04.12.2026 18:20");
+        assert_eq!(tallinn_time(1_782_907_200_000), "01.07.2026 15:00");
+        // The switch: 2026-03-29 00:59 UTC is still winter, 01:00 summer.
+        assert_eq!(tallinn_time(1_774_745_940_000), "29.03.2026 02:59");
+        assert_eq!(tallinn_time(1_774_746_000_000), "29.03.2026 04:00");
+    }
+}

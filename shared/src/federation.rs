@@ -155,6 +155,10 @@ pub struct AccountQuery {
     pub sub: Option<AccountId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub personal_code: Option<PersonalCode>,
+    /// Read to compare with the person's account at this institution before linking: the
+    /// node records it in the account's data tracker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_linking_with: Option<crate::profile::ChangeOrigin>,
 }
 
 /// The node's answer to an account query: only an active account is described.

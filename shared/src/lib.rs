@@ -1,5 +1,6 @@
 //! Types and rules that the IdP and the school nodes share.
 
+pub mod audit;
 pub mod check;
 pub mod clock;
 pub mod config;

@@ -21,6 +21,20 @@ pub enum ProfileField {
     Address,
 }
 
+impl ProfileField {
+    /// The field's stable name (as serialised).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileField::FirstName => "first_name",
+            ProfileField::LastName => "last_name",
+            ProfileField::PersonalCode => "personal_code",
+            ProfileField::Email => "email",
+            ProfileField::Phone => "phone",
+            ProfileField::Address => "address",
+        }
+    }
+}
+
 /// Personal data as stored at a node and at the IdP. The typed fields hold only valid values,
 /// so a profile that arrives in a message was checked as it was read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +174,17 @@ pub struct ProfileUpdate {
     pub sub: AccountId,
     pub version: i64,
     pub profile: SharedProfile,
+    /// The institution where the change was made (id and name), for the account's data
+    /// tracker; absent from older IdPs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<ChangeOrigin>,
+}
+
+/// Where a synced change was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeOrigin {
+    pub client_id: String,
+    pub name: String,
 }
 
 /// Node → IdP: fields of an account that changed at the node.

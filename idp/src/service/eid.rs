@@ -187,6 +187,7 @@ impl Eid {
             .get(&client.node_id)
             .ok_or(EidStop::UnknownClient)?;
         let query = AccountQuery {
+            for_linking_with: None,
             sub: None,
             personal_code: Some(person.personal_code.clone()),
         };

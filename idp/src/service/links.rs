@@ -152,6 +152,27 @@ impl Links {
         let query = AccountQuery {
             sub: Some(sub.clone()),
             personal_code: None,
+            for_linking_with: None,
+        };
+        self.nodes.lookup_account(&client, &query).await
+    }
+
+    /// The node's account `sub`, read to compare it with the account at `other` before
+    /// linking (the node shows the read in the person's data tracker).
+    async fn read_for_linking(
+        &self,
+        account: &Link,
+        other: &ClientId,
+    ) -> anyhow::Result<Option<NodeAccount>> {
+        let client = self.node(&account.node_id)?;
+        let reader = self.node(other)?;
+        let query = AccountQuery {
+            sub: Some(account.sub.clone()),
+            personal_code: None,
+            for_linking_with: Some(shared::profile::ChangeOrigin {
+                client_id: reader.client_id.to_string(),
+                name: reader.name.clone(),
+            }),
         };
         self.nodes.lookup_account(&client, &query).await
     }
@@ -177,8 +198,8 @@ impl Links {
             return Ok(Review::AlreadyLinked);
         }
         let (Ok(Some(account_a)), Ok(Some(account_b))) = (
-            self.lookup(&a.node_id, &a.sub).await,
-            self.lookup(&b.node_id, &b.sub).await,
+            self.read_for_linking(a, &b.node_id).await,
+            self.read_for_linking(b, &a.node_id).await,
         ) else {
             return Ok(Review::Unavailable);
         };
@@ -250,7 +271,15 @@ impl Links {
             at_millis: at,
             deadline_millis: self.deliveries.profile_deadline(at),
         };
-        let version = persons::apply_changes(&self.db, from, changes, timing).await?;
+        let origin = self
+            .clients
+            .get(&from.node_id)
+            .map(|c| shared::profile::ChangeOrigin {
+                client_id: c.client_id.to_string(),
+                name: c.name.clone(),
+            });
+        let version =
+            persons::apply_changes(&self.db, from, changes, timing, origin.as_ref()).await?;
         self.deliveries.wake();
         Ok(version)
     }

@@ -3,7 +3,7 @@
 //! node in the same transaction, so no change is stored without being sent.
 
 use shared::db::{Bind, Statement};
-use shared::profile::{ProfileChanges, ProfileUpdate, SharedProfile, next_version};
+use shared::profile::{ChangeOrigin, ProfileChanges, ProfileUpdate, SharedProfile, next_version};
 use shared::{AccountId, ClientId, Email, PersonalCode, Phone};
 
 use super::outbox::{self, NewDelivery, OutboxKind};
@@ -127,6 +127,7 @@ fn deliveries<DB: sqlx::Database>(
     profile: &SharedProfile,
     version: i64,
     timing: Timing,
+    origin: Option<&ChangeOrigin>,
 ) -> Vec<Statement<DB>>
 where
     String: Bind<DB>,
@@ -140,6 +141,7 @@ where
                 sub: link.sub.clone(),
                 version,
                 profile: profile.clone(),
+                origin: origin.cloned(),
             };
             outbox::enqueue_statement(
                 &NewDelivery {
@@ -260,7 +262,7 @@ async fn link_once(
                 return Ok(None);
             }
         }
-        for statement in deliveries(&links, profile, version, timing) {
+        for statement in deliveries(&links, profile, version, timing, None) {
             statement.execute(&mut *tx).await?;
         }
         for statement in institutions_changed(&links, timing) {
@@ -274,16 +276,19 @@ async fn link_once(
 /// Applies changes made at the node of `from` to its person and queues the result for every
 /// linked node (the sender too, so concurrent edits end the same everywhere). None when the
 /// account is not linked.
+/// `origin` (the institution where the change was made) goes to every linked node with it.
 pub async fn apply_changes(
     db: &Database,
     from: &Link,
     changes: &ProfileChanges,
     timing: Timing,
+    origin: Option<&ChangeOrigin>,
 ) -> Result<Option<i64>> {
     // Optimistic: a concurrent change at another node makes the update miss, and it reads again.
     loop {
         let step =
-            shared::db::retrying(5, || apply_changes_once(db, from, changes, timing)).await?;
+            shared::db::retrying(5, || apply_changes_once(db, from, changes, timing, origin))
+                .await?;
         match step {
             Applied::NotLinked => return Ok(None),
             Applied::Version(version) => return Ok(Some(version)),
@@ -304,6 +309,7 @@ async fn apply_changes_once(
     from: &Link,
     changes: &ProfileChanges,
     timing: Timing,
+    origin: Option<&ChangeOrigin>,
 ) -> Result<Applied> {
     let at = timing.at_millis / 1000;
     with_db!(db, pool => {
@@ -335,7 +341,7 @@ async fn apply_changes_once(
             return Ok(Applied::Missed);
         }
         let links: Vec<Link> = sqlx::query_as(LINKS_OF).bind(&person_id).fetch_all(&mut *tx).await?;
-        for statement in deliveries(&links, &profile, version, timing) {
+        for statement in deliveries(&links, &profile, version, timing, origin) {
             statement.execute(&mut *tx).await?;
         }
         tx.commit().await?;

@@ -119,7 +119,7 @@ async fn changes_reach_every_linked_node_and_versions_only_grow() {
     changes.insert(ProfileField::Phone, Some("+37251234567".into()));
     // Not linked: nothing to do.
     assert_eq!(
-        persons::apply_changes(&db, &at("a", "1"), &changes, TIMING)
+        persons::apply_changes(&db, &at("a", "1"), &changes, TIMING, None)
             .await
             .unwrap(),
         None
@@ -127,12 +127,12 @@ async fn changes_reach_every_linked_node_and_versions_only_grow() {
     persons::link(&db, &at("a", "1"), &at("b", "2"), &anna(), TIMING)
         .await
         .unwrap();
-    let first = persons::apply_changes(&db, &at("b", "2"), &changes, TIMING)
+    let first = persons::apply_changes(&db, &at("b", "2"), &changes, TIMING, None)
         .await
         .unwrap()
         .unwrap();
     // The same change again is harmless: same data, a newer version.
-    let again = persons::apply_changes(&db, &at("b", "2"), &changes, TIMING)
+    let again = persons::apply_changes(&db, &at("b", "2"), &changes, TIMING, None)
         .await
         .unwrap()
         .unwrap();
@@ -194,9 +194,9 @@ async fn concurrent_edits_at_three_nodes_all_land() {
         change(ProfileField::Address, "Tartu"),
     );
     let (x, y, z) = tokio::join!(
-        persons::apply_changes(&db, &a, &phone, TIMING),
-        persons::apply_changes(&db, &b, &email, TIMING),
-        persons::apply_changes(&db, &c, &address, TIMING),
+        persons::apply_changes(&db, &a, &phone, TIMING, None),
+        persons::apply_changes(&db, &b, &email, TIMING, None),
+        persons::apply_changes(&db, &c, &address, TIMING, None),
     );
     let mut versions = [x.unwrap(), y.unwrap(), z.unwrap()].map(|v| v.expect("linked"));
     versions.sort_unstable();

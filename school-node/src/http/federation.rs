@@ -112,7 +112,7 @@ pub async fn account(State(state): State<AppState>, headers: HeaderMap, body: By
     let Ok(query) = serde_json::from_slice::<AccountQuery>(&body) else {
         return json_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
-    signed(api.account(&state.db, &request, &query).await)
+    signed(api.account(&state.db, &state.audit, &request, &query).await)
 }
 
 /// A person chose a new password on the IdP's page after signing in with a temporary one.
@@ -142,7 +142,7 @@ pub async fn profile(State(state): State<AppState>, headers: HeaderMap, body: By
     let Ok(update) = serde_json::from_slice::<ProfileUpdate>(&body) else {
         return json_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
-    match apply_update(&state.db, &update).await {
+    match apply_update(&state.db, &state.audit, &update).await {
         Ok(outcome) => Json(ProfileUpdateAnswer {
             applied: outcome == Synced::Applied,
         })

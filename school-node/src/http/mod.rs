@@ -105,6 +105,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), error_pages))
         .layer(sessions)
         .layer(TraceLayer::new_for_http())
+        .layer(middleware::from_fn_with_state(
+            state.config.trust_forwarded_for,
+            shared::audit::client_network,
+        ))
         .layer(middleware::from_fn(shared::observe::request_id))
         .layer(middleware::from_fn_with_state(
             std::sync::Arc::new(shared::headers::BuiltHeaders::from(security_policy(&state))),

@@ -85,3 +85,62 @@ pub fn page(template: impl Template) -> PageResult {
 pub fn page_with(status: axum::http::StatusCode, template: impl Template) -> PageResult {
     Ok((status, Html(template.render()?)).into_response())
 }
+
+/// One audit event as a person reads it.
+pub struct EventLine {
+    pub when: String,
+    pub what: String,
+    pub who: String,
+    pub network: String,
+    pub kind: String,
+}
+
+/// The events as lines of a table, in the page's language.
+pub fn event_lines(t: &Texts, events: &[shared::audit::Event]) -> Vec<EventLine> {
+    use shared::audit::ActorKind;
+    events
+        .iter()
+        .map(|e| {
+            let a = &e.actor;
+            let name = a.name.clone().or_else(|| a.institution.clone());
+            let role = a.role.as_deref().map(|r| t.actor_role(r)).unwrap_or("");
+            let who = match (a.kind, name) {
+                (ActorKind::Person, _) if a.id.is_none() || a.id == e.subject => {
+                    t.event_you.to_owned()
+                }
+                (ActorKind::System, _) | (_, None) => t.event_system.to_owned(),
+                (_, Some(name)) if role.is_empty() => name,
+                (_, Some(name)) => format!("{name} ({role})"),
+            };
+            let mut what = t.event_kind(&e.kind).to_owned();
+            if e.kind == shared::audit::kind::PROFILE_CHANGED
+                && let Some(fields) = &e.detail
+            {
+                let names: Vec<&str> = fields.split(',').map(|f| field_label(t, f)).collect();
+                what = format!("{what}: {}", names.join(", "));
+            }
+            if e.outcome != "ok" {
+                what = format!("{what} ({})", t.event_failed);
+            }
+            EventLine {
+                when: shared::clock::tallinn_time(e.at),
+                what,
+                who,
+                network: e.network.clone().unwrap_or_default(),
+                kind: e.kind.clone(),
+            }
+        })
+        .collect()
+}
+
+fn field_label<'a>(t: &Texts, field: &'a str) -> &'a str {
+    match field {
+        "first_name" => t.first_name,
+        "last_name" => t.last_name,
+        "personal_code" => t.personal_code,
+        "email" => t.email,
+        "phone" => t.phone,
+        "address" => t.address,
+        other => other,
+    }
+}

@@ -77,6 +77,13 @@ pub async fn callback(ctx: Ctx, Query(query): Query<CallbackQuery>) -> PageResul
         });
     };
     ctx.sign_in(&account.id).await?;
+    let audit = &ctx.state.audit;
+    let event = audit.event(
+        shared::audit::kind::SIGNIN_SSO,
+        audit.person(&account),
+        &account.id,
+    );
+    audit.record(event).await?;
     ctx.session
         .insert(SESSION_ID_TOKEN, &signed_in.id_token)
         .await?;

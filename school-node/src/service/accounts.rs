@@ -11,6 +11,7 @@ use super::throttle::Throttle;
 use super::{FieldErrors, Problem, Result, ServiceError};
 use crate::store::accounts::{self as store, AccountRow, NewAccount, PersonalData, Role};
 use crate::store::{Database, StoreError};
+use shared::audit::Event;
 
 const MAX_NAME: usize = 100;
 const MAX_ADDRESS: usize = 300;
@@ -256,10 +257,11 @@ pub async fn admin_update(
     id: &str,
     input: &PersonalDataInput,
     roles: &[Role],
+    event: Event,
 ) -> Result<()> {
     let data = input.validate().map_err(ServiceError::Invalid)?;
     get(db, id).await?;
-    store::update_personal_data(db, id, &data)
+    store::update_personal_data(db, id, &data, event)
         .await
         .map_err(taken)?;
     store::set_roles(db, id, roles).await?;
@@ -267,7 +269,13 @@ pub async fn admin_update(
 }
 
 /// Saves a person's own profile; nothing is stored unless every field is good.
-pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -> Result<()> {
+/// `event` is recorded with the change, naming the changed fields.
+pub async fn update_own_profile(
+    db: &Database,
+    id: &str,
+    input: &ProfileInput,
+    event: Event,
+) -> Result<()> {
     get(db, id).await?;
     let mut errors = FieldErrors::default();
     let (email, phone, address) =
@@ -299,7 +307,7 @@ pub async fn update_own_profile(db: &Database, id: &str, input: &ProfileInput) -
             patch.insert(field, value);
         }
     }
-    if !store::patch_personal_data(db, id, &patch)
+    if !store::patch_personal_data(db, id, &patch, event)
         .await
         .map_err(taken)?
     {
@@ -419,6 +427,7 @@ pub async fn update_child(
     parent_id: &str,
     child_id: &str,
     input: &ChildInput,
+    event: Event,
 ) -> Result<()> {
     let child = child_of(db, parent_id, child_id).await?;
     let mut errors = FieldErrors::default();
@@ -435,7 +444,7 @@ pub async fn update_child(
         None => None,
     };
     let patch = ProfileChanges::from([(ProfileField::Email, email)]);
-    store::patch_personal_data(db, &child.id, &patch)
+    store::patch_personal_data(db, &child.id, &patch, event)
         .await
         .map_err(taken)?;
     if let Some(hash) = hash {

@@ -240,7 +240,8 @@ fn decided(e: StoreError) -> ServiceError {
 
 /// Approves: a parent account with a temporary password that only the letter carries (or the
 /// existing account), related to the children who are students here.
-pub async fn approve(desk: &Desk<'_>, id: &str) -> Result<()> {
+/// Approves an application; returns the parent's account (created, or the one that existed).
+pub async fn approve(desk: &Desk<'_>, id: &str) -> Result<String> {
     let db = desk.db;
     let row = store::by_id(db, id).await?.ok_or(ServiceError::NotFound)?;
     if row.status != "pending" {
@@ -255,7 +256,7 @@ pub async fn approve(desk: &Desk<'_>, id: &str) -> Result<()> {
     let ctx = letter_context(desk, &review.application);
     let row = &review.application;
     let at = storage::now();
-    match &review.existing_parent {
+    let parent_account = match &review.existing_parent {
         Some(parent) => {
             let mail = letters::children_added(&ctx, &row.email);
             let approval = Approval {
@@ -269,6 +270,7 @@ pub async fn approve(desk: &Desk<'_>, id: &str) -> Result<()> {
             store::approve(db, &approval, at, now_millis())
                 .await
                 .map_err(decided)?;
+            parent.id.clone()
         }
         None => {
             let password = passwords::temporary();
@@ -298,10 +300,11 @@ pub async fn approve(desk: &Desk<'_>, id: &str) -> Result<()> {
             store::approve(db, &approval, at, now_millis())
                 .await
                 .map_err(decided)?;
+            parent_id
         }
-    }
+    };
     desk.outbox.wake();
-    Ok(())
+    Ok(parent_account)
 }
 
 pub async fn reject(desk: &Desk<'_>, id: &str, reason: &str) -> Result<()> {

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod applications;
+pub mod audit;
 pub mod idp_messages;
 pub mod import;
 pub mod passwords;

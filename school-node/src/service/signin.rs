@@ -10,10 +10,12 @@ use std::sync::Arc;
 
 use super::Result;
 use super::accounts::{self, Account};
+use super::audit::Audit;
 use super::passwords::{self, Secret};
 use super::throttle::Throttle;
 use crate::store::Database;
 use crate::store::accounts as store;
+use shared::audit::kind;
 
 /// More accounts than this sharing one e-mail are not tried one by one.
 const MAX_SHARED_EMAIL: usize = 4;
@@ -35,16 +37,18 @@ pub enum Outcome {
 pub struct SignIn {
     db: Database,
     throttle: Throttle,
+    audit: Audit,
     /// A real hash of a random password, verified for unknown users to spend the same time.
     dummy_hash: Arc<str>,
 }
 
 impl SignIn {
-    pub async fn new(db: Database, throttle: Throttle) -> anyhow::Result<Self> {
+    pub async fn new(db: Database, throttle: Throttle, audit: Audit) -> anyhow::Result<Self> {
         let dummy_hash = passwords::hash(&passwords::temporary()).await?;
         Ok(Self {
             db,
             throttle,
+            audit,
             dummy_hash: dummy_hash.into(),
         })
     }
@@ -102,10 +106,22 @@ impl SignIn {
             let stored = row.password_hash.as_deref().unwrap_or(&self.dummy_hash);
             if passwords::verify(password, stored).await? && row.password_hash.is_some() {
                 self.throttle.succeeded(login, from).await?;
-                return Ok(Outcome::SignedIn(accounts::get(&self.db, &row.id).await?));
+                let account = accounts::get(&self.db, &row.id).await?;
+                let audit = &self.audit;
+                let event = audit.event(kind::SIGNIN_PASSWORD, audit.person(&account), &account.id);
+                audit.record(event).await?;
+                return Ok(Outcome::SignedIn(account));
             }
         }
-        // The failure was counted when the attempt was admitted.
+        // The failure was counted when the attempt was admitted. A wrong password for one
+        // known account shows in its owner's activity; guesses at unknown names show nowhere.
+        if let [row] = candidates.as_slice() {
+            let actor = shared::audit::Actor::of(shared::audit::ActorKind::Person);
+            let event = self.audit.event(kind::SIGNIN_PASSWORD, actor, &row.id);
+            self.audit
+                .record_or_log(event.failed("invalid_password"))
+                .await;
+        }
         Ok(Outcome::Invalid)
     }
 }

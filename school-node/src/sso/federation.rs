@@ -103,6 +103,7 @@ impl FederationApi {
     pub async fn account(
         &self,
         db: &Database,
+        audit: &crate::service::audit::Audit,
         call: &CallClaims,
         query: &AccountQuery,
     ) -> anyhow::Result<String> {
@@ -112,7 +113,19 @@ impl FederationApi {
             (None, None) => None,
         };
         let outcome = match found.filter(|a| !a.disabled) {
-            Some(account) => AccountOutcome::Ok(describe(&account)),
+            Some(account) => {
+                // Another institution sees this person's data: it shows in their tracker.
+                if let Some(reader) = &query.for_linking_with {
+                    let actor = crate::service::audit::Audit::institution(
+                        &reader.client_id,
+                        Some(&reader.name),
+                        "linking",
+                    );
+                    let event = audit.event(shared::audit::kind::DATA_READ, actor, &account.id);
+                    audit.record(event).await?;
+                }
+                AccountOutcome::Ok(describe(&account))
+            }
             None => AccountOutcome::Unknown,
         };
         self.answer(call, outcome)

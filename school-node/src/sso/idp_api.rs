@@ -244,13 +244,27 @@ impl IdpApi {
 }
 
 /// Applies the IdP's version of a linked account's personal data.
-pub async fn apply_update(db: &Database, update: &ProfileUpdate) -> Result<Synced, UpdateError> {
+pub async fn apply_update(
+    db: &Database,
+    audit: &crate::service::audit::Audit,
+    update: &ProfileUpdate,
+) -> Result<Synced, UpdateError> {
     // The typed fields were checked as the message was read; the names are checked here.
     let p = &update.profile;
     if p.first_name.trim().is_empty() || p.last_name.trim().is_empty() {
         return Err(UpdateError::Invalid("a name is empty"));
     }
-    match store::apply_synced(db, update.sub.as_str(), p, update.version).await {
+    // Changed at another institution (an older IdP does not say which): the person sees who.
+    let actor = match &update.origin {
+        Some(o) => crate::service::audit::Audit::institution(&o.client_id, Some(&o.name), "sync"),
+        None => shared::audit::Actor::of(shared::audit::ActorKind::Institution),
+    };
+    let event = audit.event(
+        shared::audit::kind::PROFILE_CHANGED,
+        actor,
+        update.sub.as_str(),
+    );
+    match store::apply_synced(db, update.sub.as_str(), p, update.version, event).await {
         Ok(Synced::NotFound) => Err(UpdateError::NotFound),
         Ok(outcome) => Ok(outcome),
         Err(StoreError::Conflict) => Err(UpdateError::Conflict),

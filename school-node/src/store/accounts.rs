@@ -6,6 +6,7 @@ use shared::db::{Bind, Statement};
 use shared::profile::ProfileChanges;
 
 use super::idp_outbox::MessageKind;
+use shared::audit::Event;
 use shared::{Email, OptionalText, PersonalCode, Phone};
 
 use super::{Database, Result, now, with_db};
@@ -181,28 +182,55 @@ const UPDATE_PERSONAL_DATA: &str = "UPDATE accounts SET first_name = $2, last_na
 
 /// Saves personal data changed here and, in the same transaction, queues the changed fields for
 /// the IdP, which passes them on to the person's linked accounts. False when there is no account.
-pub async fn update_personal_data(db: &Database, id: &str, data: &PersonalData) -> Result<bool> {
-    save_personal_data(db, id, |_| data.clone()).await
+/// `event` (its detail set to the changed fields' names) is recorded in the same transaction
+/// when anything changed.
+pub async fn update_personal_data(
+    db: &Database,
+    id: &str,
+    data: &PersonalData,
+    event: Event,
+) -> Result<bool> {
+    save_personal_data(db, id, |_| data.clone(), event).await
 }
 
 /// Changes only the given fields, on the data as stored at that moment: a field the person left
 /// alone keeps what a linked institution may have changed meanwhile.
-pub async fn patch_personal_data(db: &Database, id: &str, patch: &ProfileChanges) -> Result<bool> {
-    save_personal_data(db, id, |old| {
-        let mut data = old.clone();
-        // The patch holds values the form checked; one that did not fit would change nothing.
-        if data.apply(patch).is_err() {
-            return old.clone();
-        }
-        data
-    })
+pub async fn patch_personal_data(
+    db: &Database,
+    id: &str,
+    patch: &ProfileChanges,
+    event: Event,
+) -> Result<bool> {
+    save_personal_data(
+        db,
+        id,
+        |old| {
+            let mut data = old.clone();
+            // The patch holds values the form checked; one that did not fit would change nothing.
+            if data.apply(patch).is_err() {
+                return old.clone();
+            }
+            data
+        },
+        event,
+    )
     .await
+}
+
+/// The names of the changed fields, for an audit event (never the values, old or new).
+pub fn changed_fields(changes: &ProfileChanges) -> String {
+    changes
+        .keys()
+        .map(|field| field.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 async fn save_personal_data(
     db: &Database,
     id: &str,
     new_data: impl Fn(&PersonalData) -> PersonalData,
+    event: Event,
 ) -> Result<bool> {
     let at = now();
     with_db!(db, pool => {
@@ -240,6 +268,9 @@ async fn save_personal_data(
             super::idp_outbox::enqueue_statement(MessageKind::Profile, id, payload, shared::retry::now_millis())
                 .execute(&mut *tx)
                 .await?;
+            shared::audit::insert_statement(&event.clone().detail(changed_fields(&changes)))
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
     });
@@ -262,33 +293,57 @@ pub async fn apply_synced(
     id: &str,
     data: &PersonalData,
     version: i64,
+    event: Event,
 ) -> Result<Synced> {
     let key = shared::names::name_key(&data.first_name, &data.last_name);
-    let done = with_db!(db, pool => sqlx::query(
-        "UPDATE accounts SET first_name = $2, last_name = $3, name_key = $4, personal_code = $5, email = $6, \
-         phone = $7, address = $8, updated_at = $9, synced_version = $10 WHERE id = $1 AND synced_version < $10",
-    )
-    .bind(id)
-    .bind(&data.first_name)
-    .bind(&data.last_name)
-    .bind(&key)
-    .bind(&data.personal_code)
-    .bind(&data.email)
-    .bind(&data.phone)
-    .bind(&data.address)
-    .bind(now())
-    .bind(version)
-    .execute(pool)
-    .await?
-    .rows_affected());
-    if done == 1 {
-        return Ok(Synced::Applied);
-    }
-    Ok(if by_id(db, id).await?.is_some() {
-        Synced::Stale
-    } else {
-        Synced::NotFound
-    })
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        // The row's write lock first, then what it held, so that the event names what changed.
+        let locked = sqlx::query(
+            "UPDATE accounts SET updated_at = updated_at WHERE id = $1 AND synced_version < $2",
+        )
+        .bind(id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if locked == 0 {
+            drop(tx);
+            return Ok(if by_id(db, id).await?.is_some() {
+                Synced::Stale
+            } else {
+                Synced::NotFound
+            });
+        }
+        let old: AccountRow = sqlx::query_as(select("WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        sqlx::query(
+            "UPDATE accounts SET first_name = $2, last_name = $3, name_key = $4, personal_code = $5, email = $6, \
+             phone = $7, address = $8, updated_at = $9, synced_version = $10 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&data.first_name)
+        .bind(&data.last_name)
+        .bind(&key)
+        .bind(&data.personal_code)
+        .bind(&data.email)
+        .bind(&data.phone)
+        .bind(&data.address)
+        .bind(now())
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        let changes = data.changes_since(&old.data());
+        if !changes.is_empty() {
+            shared::audit::insert_statement(&event.detail(changed_fields(&changes)))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(Synced::Applied)
 }
 
 pub async fn set_password(db: &Database, id: &str, hash: &str, must_change: bool) -> Result<bool> {

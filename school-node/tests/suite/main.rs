@@ -2,6 +2,7 @@
 //! HTTP as a browser sees it (`http`), its command line (`cli`), and its mail through a real
 //! SMTP server (`mail`).
 
+mod audit;
 mod bursts;
 mod cli;
 mod common;

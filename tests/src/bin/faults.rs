@@ -351,8 +351,16 @@ async fn postgres_stopped(
             shared::profile::ProfileField::Address,
             Some(format!("Tänav {i}")),
         )]);
-        school_node::store::accounts::patch_personal_data(&f.node.db, &ids[i % ids.len()], &patch)
-            .await?;
+        school_node::store::accounts::patch_personal_data(
+            &f.node.db,
+            &ids[i % ids.len()],
+            &patch,
+            shared::audit::Event::new(
+                shared::audit::kind::PROFILE_CHANGED,
+                shared::audit::Actor::system(),
+            ),
+        )
+        .await?;
     }
     let profile = format!("{}/profile", f.node.url());
     let early: i64 = shared::with_db!(&f.node.db, pool => sqlx::query_scalar(

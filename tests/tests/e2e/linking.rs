@@ -279,9 +279,18 @@ async fn a_stale_profile_form_does_not_undo_a_synced_change() {
     let mut synced = anna.data();
     synced.address = Some("Riia 2, Tartu".into());
     let db = &world.federation.node("a").unwrap().state.db;
-    school_node::store::accounts::apply_synced(db, &anna.id, &synced, i64::MAX / 2)
-        .await
-        .unwrap();
+    school_node::store::accounts::apply_synced(
+        db,
+        &anna.id,
+        &synced,
+        i64::MAX / 2,
+        shared::audit::Event::new(
+            shared::audit::kind::PROFILE_CHANGED,
+            shared::audit::Actor::system(),
+        ),
+    )
+    .await
+    .unwrap();
     // She changes only her phone; the address field is submitted empty, as it was shown.
     let saved = client
         .post(format!("{a}/profile"))

@@ -11,6 +11,7 @@ use crate::http::extract::{SignedIn, VerifiedForm};
 use crate::http::render::{Base, Errors, page, page_with};
 use crate::service::ServiceError;
 use crate::service::accounts::{self, Account, ChildInput};
+use shared::audit::kind;
 
 #[derive(Template)]
 #[template(path = "child.html")]
@@ -23,6 +24,11 @@ struct ChildPage {
 
 pub async fn show(SignedIn { ctx, account }: SignedIn, Path(child_id): Path<String>) -> PageResult {
     let child = accounts::child_of(&ctx.state.db, &account.id, &child_id).await?;
+    // A parent opening a child's page is an access to the child's data.
+    let audit = &ctx.state.audit;
+    audit
+        .record(audit.event(kind::DATA_VIEWED, audit.parent(&account), &child.id))
+        .await?;
     let email = child.email.text_or_empty();
     page(ChildPage {
         base: ctx.base().await?,
@@ -37,11 +43,15 @@ pub async fn save(
     Path(child_id): Path<String>,
     VerifiedForm(form): VerifiedForm<ChildInput>,
 ) -> PageResult {
-    match accounts::update_child(&ctx.state.db, &account.id, &child_id, &form).await {
+    let audit = &ctx.state.audit;
+    let event = audit.event(kind::PROFILE_CHANGED, audit.parent(&account), &child_id);
+    match accounts::update_child(&ctx.state.db, &account.id, &child_id, &form, event).await {
         Ok(()) => {
             ctx.state.profile_changed();
             if !form.password.is_empty() {
                 ctx.password_changed(&child_id, false).await?;
+                let event = audit.event(kind::PASSWORD_SET, audit.parent(&account), &child_id);
+                audit.record(event).await?;
             }
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to(&format!("/children/{child_id}")).into_response())

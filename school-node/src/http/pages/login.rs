@@ -127,6 +127,15 @@ pub struct Empty {}
 /// Ends the node's session and, after a single sign-on, the IdP's (RP-initiated logout).
 pub async fn logout(ctx: Ctx, VerifiedForm(_): VerifiedForm<Empty>) -> PageResult<Response> {
     let id_token: Option<String> = ctx.session.get(SESSION_ID_TOKEN).await?;
+    if let Some(account) = &ctx.user {
+        let audit = &ctx.state.audit;
+        let event = audit.event(
+            shared::audit::kind::SIGNOUT,
+            audit.person(account),
+            &account.id,
+        );
+        audit.record(event).await?;
+    }
     ctx.session.flush().await?;
     if let (Some(sso), Some(id_token)) = (ctx.state.sso.clone(), id_token) {
         let back = format!("{}/logged-out", ctx.state.config.site_url());

@@ -65,6 +65,13 @@ pub async fn save(ctx: Ctx, VerifiedForm(form): VerifiedForm<PasswordForm>) -> P
     {
         Ok(()) => {
             ctx.password_changed(&account.id, true).await?;
+            let audit = &ctx.state.audit;
+            let event = audit.event(
+                shared::audit::kind::PASSWORD_SET,
+                audit.person(account),
+                &account.id,
+            );
+            audit.record(event).await?;
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/").into_response())
         }

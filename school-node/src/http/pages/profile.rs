@@ -6,10 +6,11 @@ use axum::response::{IntoResponse, Redirect};
 use shared::OptionalText;
 
 use crate::error::PageResult;
-use crate::http::extract::{SignedIn, VerifiedForm};
-use crate::http::render::{Base, Errors, page, page_with};
+use crate::http::extract::{Ctx, SignedIn, VerifiedForm};
+use crate::http::render::{Base, Errors, EventLine, event_lines, page, page_with};
 use crate::service::ServiceError;
 use crate::service::accounts::{self, Account, ProfileInput};
+use shared::audit::kind;
 
 #[derive(Template)]
 #[template(path = "profile.html")]
@@ -18,6 +19,29 @@ struct ProfilePage {
     account: Account,
     form: ProfileInput,
     errors: Errors,
+    /// The account's own events (who signed in, who viewed or changed its data).
+    events: Vec<EventLine>,
+    /// "Minu andmed" at the IdP, when this school is in the federation.
+    my_data_url: Option<String>,
+}
+
+/// How many of the account's events its profile shows.
+const PROFILE_EVENTS: i64 = 20;
+
+async fn events_of(ctx: &Ctx, account: &Account) -> PageResult<Vec<EventLine>> {
+    let events = ctx
+        .state
+        .audit
+        .of_account(&account.id, PROFILE_EVENTS)
+        .await?;
+    Ok(event_lines(ctx.t(), &events))
+}
+
+fn my_data_url(ctx: &Ctx) -> Option<String> {
+    ctx.state.sso.as_ref().map(|_| {
+        let issuer = ctx.state.config.sso.issuer.trim_end_matches('/');
+        format!("{issuer}/me?ui_locales={}", ctx.locale.code())
+    })
 }
 
 fn shown(account: &Account) -> ProfileInput {
@@ -50,6 +74,8 @@ pub async fn show(
         base.flash = Some(ctx.t().linked_done.to_owned());
     }
     page(ProfilePage {
+        events: events_of(&ctx, &account).await?,
+        my_data_url: my_data_url(&ctx),
         base,
         form: shown(&account),
         account,
@@ -89,12 +115,17 @@ pub async fn save_password(
     {
         Ok(()) => {
             ctx.password_changed(&account.id, true).await?;
+            let audit = &ctx.state.audit;
+            let event = audit.event(kind::PASSWORD_SET, audit.person(&account), &account.id);
+            audit.record(event).await?;
             ctx.flash(ctx.t().password_saved).await?;
             Ok(Redirect::to("/profile").into_response())
         }
         Err(ServiceError::Invalid(errors)) => page_with(
             StatusCode::UNPROCESSABLE_ENTITY,
             ProfilePage {
+                events: events_of(&ctx, &account).await?,
+                my_data_url: my_data_url(&ctx),
                 base: ctx.base().await?,
                 form: shown(&account),
                 account,
@@ -109,7 +140,9 @@ pub async fn save(
     SignedIn { ctx, account }: SignedIn,
     VerifiedForm(form): VerifiedForm<ProfileInput>,
 ) -> PageResult {
-    match accounts::update_own_profile(&ctx.state.db, &account.id, &form).await {
+    let audit = &ctx.state.audit;
+    let event = audit.event(kind::PROFILE_CHANGED, audit.person(&account), &account.id);
+    match accounts::update_own_profile(&ctx.state.db, &account.id, &form, event).await {
         Ok(()) => {
             ctx.state.profile_changed();
             ctx.flash(ctx.t().saved).await?;
@@ -120,6 +153,8 @@ pub async fn save(
             page_with(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ProfilePage {
+                    events: events_of(&ctx, &account).await?,
+                    my_data_url: my_data_url(&ctx),
                     base: ctx.base().await?,
                     account,
                     form,

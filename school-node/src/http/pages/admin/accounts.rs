@@ -15,6 +15,7 @@ use crate::service::passwords::{self, Secret};
 use crate::service::sign_out::SignOutState;
 use crate::service::{FieldErrors, Problem, ServiceError};
 use crate::store::accounts::Role;
+use shared::audit::kind;
 
 #[derive(Template)]
 #[template(path = "admin_accounts.html")]
@@ -56,6 +57,8 @@ struct AccountPage {
     errors: Errors,
     /// Where the last "sign out everywhere" is, said for the admin.
     sign_out_state: Option<String>,
+    /// The account's recent events.
+    events: Vec<crate::http::render::EventLine>,
 }
 
 /// The account form as posted: personal data, role check boxes and, for a new account, a
@@ -123,11 +126,12 @@ pub async fn new_form(Admin(SignedIn { ctx, .. }): Admin) -> PageResult {
         child_code: String::new(),
         errors: Errors::none(ctx.t()),
         sign_out_state: None,
+        events: Vec::new(),
     })
 }
 
 pub async fn create(
-    Admin(SignedIn { ctx, .. }): Admin,
+    Admin(SignedIn { ctx, account: me }): Admin,
     VerifiedForm(form): VerifiedForm<AccountForm>,
 ) -> PageResult {
     let temporary =
@@ -148,6 +152,12 @@ pub async fn create(
     };
     match result {
         Ok(id) => {
+            let audit = &ctx.state.audit;
+            let mut event = audit.event(kind::ACCOUNT_CREATED, audit.admin(&me), &id);
+            if temporary.is_some() {
+                event = event.detail("temporary_password");
+            }
+            audit.record(event).await?;
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
         }
@@ -164,11 +174,15 @@ pub async fn create(
                 child_code: String::new(),
                 errors: Errors::from(ctx.t(), errors),
                 sign_out_state: None,
+                events: Vec::new(),
             },
         ),
         Err(e) => Err(e.into()),
     }
 }
+
+/// How many of an account's events its admin page shows.
+const ADMIN_EVENTS: i64 = 30;
 
 async fn edit_page(
     ctx: &crate::http::extract::Ctx,
@@ -190,7 +204,13 @@ async fn edit_page(
             SignOutState::Done { sessions, .. } => format!("{} {sessions}.", t.sign_out_state_done),
             SignOutState::GivenUp { why } => format!("{} {why}", t.sign_out_state_given_up),
         });
+    let events = ctx
+        .state
+        .audit
+        .of_account(&account.id, ADMIN_EVENTS)
+        .await?;
     Ok(AccountPage {
+        events: crate::http::render::event_lines(t, &events),
         sign_out_state,
         base: ctx.base().await?,
         action: format!("/admin/accounts/{}", account.id),
@@ -204,8 +224,16 @@ async fn edit_page(
     })
 }
 
-pub async fn edit_form(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String>) -> PageResult {
+pub async fn edit_form(
+    Admin(SignedIn { ctx, account: me }): Admin,
+    Path(id): Path<String>,
+) -> PageResult {
     let account = accounts::get(&ctx.state.db, &id).await?;
+    // Opening a person's page is an access to their data: it shows in their data tracker.
+    let audit = &ctx.state.audit;
+    audit
+        .record(audit.event(kind::DATA_VIEWED, audit.admin(&me), &id))
+        .await?;
     let (form, roles) = (data_of(&account), account.roles.clone());
     page(
         edit_page(
@@ -221,11 +249,13 @@ pub async fn edit_form(Admin(SignedIn { ctx, .. }): Admin, Path(id): Path<String
 }
 
 pub async fn update(
-    Admin(SignedIn { ctx, .. }): Admin,
+    Admin(SignedIn { ctx, account: me }): Admin,
     Path(id): Path<String>,
     VerifiedForm(form): VerifiedForm<AccountForm>,
 ) -> PageResult {
-    match accounts::admin_update(&ctx.state.db, &id, &form.data(), &form.roles()).await {
+    let audit = &ctx.state.audit;
+    let event = audit.event(kind::PROFILE_CHANGED, audit.admin(&me), &id);
+    match accounts::admin_update(&ctx.state.db, &id, &form.data(), &form.roles(), event).await {
         Ok(()) => {
             ctx.state.profile_changed();
             ctx.flash(ctx.t().saved).await?;
@@ -289,31 +319,42 @@ pub async fn remove_child(
 }
 
 pub async fn disable(
-    Admin(SignedIn { ctx, .. }): Admin,
+    Admin(SignedIn { ctx, account: me }): Admin,
     Path(id): Path<String>,
     VerifiedForm(_): VerifiedForm<Empty>,
 ) -> PageResult {
     ctx.state.sign_outs().close_account(&id).await?;
+    let audit = &ctx.state.audit;
+    audit
+        .record(audit.event(kind::ACCOUNT_CLOSED, audit.admin(&me), &id))
+        .await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }
 
 /// "Logi välja kõikjalt": ends the person's sessions here, at the IdP and at every linked
 /// institution (the IdP's part as soon as it answers).
 pub async fn sign_out(
-    Admin(SignedIn { ctx, .. }): Admin,
+    Admin(SignedIn { ctx, account: me }): Admin,
     Path(id): Path<String>,
     VerifiedForm(_): VerifiedForm<Empty>,
 ) -> PageResult {
     ctx.state.sign_outs().everywhere(&id).await?;
+    let audit = &ctx.state.audit;
+    let event = audit.event(kind::SIGNOUT, audit.admin(&me), &id);
+    audit.record(event.detail("everywhere")).await?;
     ctx.flash(ctx.t().sign_out_queued).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }
 
 pub async fn enable(
-    Admin(SignedIn { ctx, .. }): Admin,
+    Admin(SignedIn { ctx, account: me }): Admin,
     Path(id): Path<String>,
     VerifiedForm(_): VerifiedForm<Empty>,
 ) -> PageResult {
     accounts::reopen(&ctx.state.db, &id).await?;
+    let audit = &ctx.state.audit;
+    audit
+        .record(audit.event(kind::ACCOUNT_REOPENED, audit.admin(&me), &id))
+        .await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }

@@ -11,6 +11,7 @@ use crate::http::extract::{Admin, SignedIn, VerifiedForm};
 use crate::http::render::{Base, Errors, page, page_with};
 use crate::service::ServiceError;
 use crate::service::applications::{self, Review};
+use shared::audit::kind;
 
 #[derive(Template)]
 #[template(path = "admin_applications.html")]
@@ -41,22 +42,35 @@ pub async fn list(Admin(SignedIn { ctx, .. }): Admin) -> PageResult {
 }
 
 pub async fn approve(
-    Admin(SignedIn { ctx, .. }): Admin,
+    Admin(SignedIn { ctx, account: me }): Admin,
     Path(id): Path<String>,
     VerifiedForm(_): VerifiedForm<Empty>,
 ) -> PageResult {
-    applications::approve(&ctx.state.application_desk(), &id).await?;
+    let parent = applications::approve(&ctx.state.application_desk(), &id).await?;
+    let audit = &ctx.state.audit;
+    let event = audit.event(kind::APPLICATION_APPROVED, audit.admin(&me), &parent);
+    audit
+        .record(event.detail(format!("application {id}")))
+        .await?;
     ctx.flash(ctx.t().saved).await?;
     Ok(Redirect::to("/admin/applications").into_response())
 }
 
 pub async fn reject(
-    Admin(SignedIn { ctx, .. }): Admin,
+    Admin(SignedIn { ctx, account: me }): Admin,
     Path(id): Path<String>,
     VerifiedForm(form): VerifiedForm<RejectForm>,
 ) -> PageResult {
     match applications::reject(&ctx.state.application_desk(), &id, &form.reason).await {
         Ok(()) => {
+            // The applicant has no account: the application is the subject.
+            let audit = &ctx.state.audit;
+            let event = audit.event(
+                kind::APPLICATION_REJECTED,
+                audit.admin(&me),
+                &format!("application:{id}"),
+            );
+            audit.record(event).await?;
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/admin/applications").into_response())
         }

@@ -75,7 +75,10 @@ fn bad_upload(e: axum::extract::multipart::MultipartError) -> AppError {
     }
 }
 
-pub async fn upload(Admin(SignedIn { ctx, .. }): Admin, mut multipart: Multipart) -> PageResult {
+pub async fn upload(
+    Admin(SignedIn { ctx, account: me }): Admin,
+    mut multipart: Multipart,
+) -> PageResult {
     let t = ctx.t();
     let (mut csrf, mut file) = (None, None);
     while let Some(field) = multipart.next_field().await.map_err(bad_upload)? {
@@ -100,6 +103,15 @@ pub async fn upload(Admin(SignedIn { ctx, .. }): Admin, mut multipart: Multipart
     };
     match import::import_students(&ctx.state.db, &bytes).await? {
         Ok(rows) => {
+            let created = rows
+                .iter()
+                .filter(|r| r.outcome == RowOutcome::Created)
+                .count();
+            let audit = &ctx.state.audit;
+            let event = shared::audit::Event::new(shared::audit::kind::IMPORT, audit.admin(&me))
+                .at_institution(&audit.institution)
+                .detail(format!("{} rows, {created} accounts created", rows.len()));
+            audit.record(event).await?;
             let report = rows
                 .iter()
                 .map(|r| ReportRow {

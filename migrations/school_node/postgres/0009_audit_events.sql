@@ -1,0 +1,28 @@
+-- Audit events (the data tracker, "andmejälgija"): who did what to whose data, when, from
+-- which network. Appended, never edited (the trigger refuses an UPDATE); deleted only by the
+-- retention sweep after `audit_retention_days`.
+CREATE TABLE audit_events (
+    id                BIGSERIAL PRIMARY KEY,
+    at                BIGINT NOT NULL,
+    kind              TEXT NOT NULL,
+    outcome           TEXT NOT NULL,
+    actor_kind        TEXT NOT NULL,
+    actor_id          TEXT,
+    actor_name        TEXT,
+    actor_institution TEXT,
+    actor_role        TEXT,
+    subject           TEXT,
+    institution       TEXT,
+    request_id        TEXT,
+    network           TEXT,
+    detail            TEXT
+);
+CREATE INDEX audit_events_subject ON audit_events (subject, at);
+CREATE INDEX audit_events_at ON audit_events (at);
+CREATE FUNCTION audit_events_refuse_update() RETURNS trigger AS $$
+BEGIN
+    RAISE EXCEPTION 'audit events are never edited';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER audit_events_append_only BEFORE UPDATE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION audit_events_refuse_update();

@@ -1,0 +1,402 @@
+//! Audit events, the data tracker ("andmejälgija"): who saw or changed whose data, when, at
+//! which institution, in which role, from which network, and in answer to which request. Both
+//! services keep them in their own database (`audit_events`, appended and never edited) and
+//! sweep them after `audit_retention_days`; with `audit_log` each is also one JSON line on the
+//! log target `audit`, for a SIEM.
+//!
+//! An event never holds a password, a token or an old value: a profile change names the fields
+//! that changed, not what they were.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::{Deserialize, Serialize};
+
+use crate::db::{Bind, Db, Statement};
+use crate::with_db;
+
+/// The kinds of events, as stored (the pages and `events --kind` use these names).
+pub mod kind {
+    pub const SIGNIN_PASSWORD: &str = "signin.password";
+    pub const SIGNIN_SSO: &str = "signin.sso";
+    pub const SIGNIN_EID: &str = "signin.eid";
+    /// A silent single sign-on hop, a nav-bar jump among them.
+    pub const SIGNIN_HOP: &str = "signin.hop";
+    pub const SIGNOUT: &str = "signout";
+    pub const LINK: &str = "link";
+    pub const UNLINK: &str = "unlink";
+    pub const MERGE: &str = "merge";
+    pub const PROFILE_CHANGED: &str = "profile.changed";
+    pub const PASSWORD_SET: &str = "password.set";
+    pub const PASSWORD_TEMPORARY: &str = "password.temporary";
+    pub const ACCOUNT_CREATED: &str = "account.created";
+    pub const ACCOUNT_CLOSED: &str = "account.closed";
+    pub const ACCOUNT_REOPENED: &str = "account.reopened";
+    pub const APPLICATION_APPROVED: &str = "application.approved";
+    pub const APPLICATION_REJECTED: &str = "application.rejected";
+    pub const IMPORT: &str = "import.csv";
+    /// Someone opened the person's data (an admin's account page, a parent's child page).
+    pub const DATA_VIEWED: &str = "data.viewed";
+    /// Another institution read the person's data over the federation (to compare for linking).
+    pub const DATA_READ: &str = "data.read";
+}
+
+/// Who did it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// The person themselves (the account's owner, or the IdP's person).
+    Person,
+    /// A school's administrator.
+    Admin,
+    /// A parent, on a child's account.
+    Parent,
+    /// An operator of the federation (the IdP's console).
+    Operator,
+    /// Another institution, through the federation (a sync, a read for linking).
+    Institution,
+    /// The system itself (expiry, a sweep).
+    System,
+}
+
+impl ActorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorKind::Person => "person",
+            ActorKind::Admin => "admin",
+            ActorKind::Parent => "parent",
+            ActorKind::Operator => "operator",
+            ActorKind::Institution => "institution",
+            ActorKind::System => "system",
+        }
+    }
+
+    pub fn parse(s: &str) -> ActorKind {
+        match s {
+            "person" => ActorKind::Person,
+            "admin" => ActorKind::Admin,
+            "parent" => ActorKind::Parent,
+            "operator" => ActorKind::Operator,
+            "institution" => ActorKind::Institution,
+            _ => ActorKind::System,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub kind: ActorKind,
+    /// The actor's account (or person, or personal code of an operator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Shown to the person: "Anne Direktor".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The institution the actor acted at or for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub institution: Option<String>,
+    /// The actor's role there ("admin", "parent", …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self::of(ActorKind::System)
+    }
+
+    pub fn of(kind: ActorKind) -> Self {
+        Actor {
+            kind,
+            id: None,
+            name: None,
+            institution: None,
+            role: None,
+        }
+    }
+}
+
+/// One audit event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    /// Unix milliseconds.
+    pub at: i64,
+    /// What happened: `signin.password`, `profile.changed`, `data.viewed`, …
+    pub kind: String,
+    /// `ok`, or `failed:<reason class>`.
+    pub outcome: String,
+    pub actor: Actor,
+    /// Whose data: the node's account id, or at the IdP a person (`person:<id>`) or an
+    /// account (`<institution>/<account id>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The institution where it happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub institution: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The client's network (IPv4 /24, IPv6 /48), never the address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    /// What else the event needs, never a secret or an old value: the changed fields' names,
+    /// the method of a sign-in, the reason of a sign-out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+tokio::task_local! {
+    /// The network of the client whose request this task is answering.
+    static CLIENT_NETWORK: String;
+}
+
+/// Runs `work` with the client's network known to every event it records.
+pub async fn with_client<F: std::future::Future>(addr: Option<IpAddr>, work: F) -> F::Output {
+    match addr {
+        Some(addr) => CLIENT_NETWORK.scope(network_of(addr), work).await,
+        None => work.await,
+    }
+}
+
+/// The middleware: every event recorded while a request is answered names the client's
+/// network (`trust_forwarded_for` as the service is configured).
+pub async fn client_network(
+    axum::extract::State(trust_forwarded_for): axum::extract::State<bool>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let (parts, body) = request.into_parts();
+    let addr = crate::http::client_addr(&parts, trust_forwarded_for);
+    let request = axum::extract::Request::from_parts(parts, body);
+    with_client(addr, next.run(request)).await
+}
+
+/// The network an address is recorded by: IPv4 /24, IPv6 /48. Enough to tell "at school" from
+/// "abroad", not enough to point at a household.
+pub fn network_of(addr: IpAddr) -> String {
+    match addr {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    }
+}
+
+impl Event {
+    /// A successful event of `kind` by `actor`, now, in the current request (its id and the
+    /// client's network are taken from the request being answered).
+    pub fn new(kind: &str, actor: Actor) -> Self {
+        Event {
+            at: crate::retry::now_millis(),
+            kind: kind.to_owned(),
+            outcome: "ok".into(),
+            actor,
+            subject: None,
+            institution: None,
+            request_id: crate::observe::current_request_id(),
+            network: CLIENT_NETWORK.try_with(Clone::clone).ok(),
+            detail: None,
+        }
+    }
+
+    pub fn subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    pub fn at_institution(mut self, institution: impl Into<String>) -> Self {
+        self.institution = Some(institution.into());
+        self
+    }
+
+    pub fn failed(mut self, reason: &str) -> Self {
+        self.outcome = format!("failed:{reason}");
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+static AUDIT_LOG: AtomicBool = AtomicBool::new(false);
+
+/// With `audit_log = true` every event is also written to the log target `audit`.
+pub fn log_events(on: bool) {
+    AUDIT_LOG.store(on, Ordering::Relaxed);
+}
+
+fn log(event: &Event) {
+    if AUDIT_LOG.load(Ordering::Relaxed)
+        && let Ok(line) = serde_json::to_string(event)
+    {
+        tracing::info!(target: "audit", event = %line, "audit");
+    }
+}
+
+const INSERT: &str = "INSERT INTO audit_events (at, kind, outcome, actor_kind, actor_id, actor_name, \
+     actor_institution, actor_role, subject, institution, request_id, network, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
+/// The insert of `event`, to run in the transaction of the change it describes.
+pub fn insert_statement<DB: sqlx::Database>(event: &Event) -> Statement<DB>
+where
+    String: Bind<DB>,
+    Option<String>: Bind<DB>,
+    i64: Bind<DB>,
+{
+    log(event);
+    sqlx::query(INSERT)
+        .bind(event.at)
+        .bind(event.kind.clone())
+        .bind(event.outcome.clone())
+        .bind(event.actor.kind.as_str().to_owned())
+        .bind(event.actor.id.clone())
+        .bind(event.actor.name.clone())
+        .bind(event.actor.institution.clone())
+        .bind(event.actor.role.clone())
+        .bind(event.subject.clone())
+        .bind(event.institution.clone())
+        .bind(event.request_id.clone())
+        .bind(event.network.clone())
+        .bind(event.detail.clone())
+}
+
+/// Records `event` on its own (where no stored change goes with it: a sign-in, a view).
+pub async fn record(db: &Db, event: &Event) -> anyhow::Result<()> {
+    with_db!(db, pool => insert_statement(event).execute(pool).await.map(|_| ())?);
+    Ok(())
+}
+
+/// Which events to read.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Any of these subjects (empty: all).
+    pub subjects: Vec<String>,
+    pub kind: Option<String>,
+    pub institution: Option<String>,
+    /// Unix milliseconds, inclusive.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Only views and changes by someone other than the person (the data tracker).
+    pub by_others: bool,
+    pub limit: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    at: i64,
+    kind: String,
+    outcome: String,
+    actor_kind: String,
+    actor_id: Option<String>,
+    actor_name: Option<String>,
+    actor_institution: Option<String>,
+    actor_role: Option<String>,
+    subject: Option<String>,
+    institution: Option<String>,
+    request_id: Option<String>,
+    network: Option<String>,
+    detail: Option<String>,
+}
+
+impl From<Row> for Event {
+    fn from(r: Row) -> Self {
+        Event {
+            at: r.at,
+            kind: r.kind,
+            outcome: r.outcome,
+            actor: Actor {
+                kind: ActorKind::parse(&r.actor_kind),
+                id: r.actor_id,
+                name: r.actor_name,
+                institution: r.actor_institution,
+                role: r.actor_role,
+            },
+            subject: r.subject,
+            institution: r.institution,
+            request_id: r.request_id,
+            network: r.network,
+            detail: r.detail,
+        }
+    }
+}
+
+/// The events `filter` asks for, newest first.
+pub async fn list(db: &Db, filter: &Filter) -> anyhow::Result<Vec<Event>> {
+    // Conditions are fixed text with numbered placeholders; values are bound below.
+    let mut conditions = vec!["at >= $1".to_owned(), "at <= $2".to_owned()];
+    let mut n = 2;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if filter.kind.is_some() {
+        conditions.push(format!("kind = {}", next()));
+    }
+    if filter.institution.is_some() {
+        conditions.push(format!(
+            "(institution = {0} OR actor_institution = {0})",
+            next()
+        ));
+    }
+    if filter.by_others {
+        conditions.push("actor_kind <> 'person'".into());
+    }
+    if !filter.subjects.is_empty() {
+        let marks: Vec<String> = filter.subjects.iter().map(|_| next()).collect();
+        conditions.push(format!("subject IN ({})", marks.join(", ")));
+    }
+    let limit = next();
+    let sql = format!(
+        "SELECT at, kind, outcome, actor_kind, actor_id, actor_name, actor_institution, actor_role, \
+         subject, institution, request_id, network, detail FROM audit_events WHERE {} \
+         ORDER BY at DESC, id DESC LIMIT {limit}",
+        conditions.join(" AND ")
+    );
+    let rows: Vec<Row> = with_db!(db, pool => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(filter.since.unwrap_or(0))
+            .bind(filter.until.unwrap_or(i64::MAX));
+        if let Some(kind) = &filter.kind {
+            q = q.bind(kind.clone());
+        }
+        if let Some(institution) = &filter.institution {
+            q = q.bind(institution.clone());
+        }
+        for subject in &filter.subjects {
+            q = q.bind(subject.clone());
+        }
+        q.bind(filter.limit.max(1)).fetch_all(pool).await?
+    });
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
+/// Deletes the events older than `before` (Unix milliseconds); returns how many.
+pub async fn sweep(db: &Db, before: i64) -> anyhow::Result<u64> {
+    Ok(
+        with_db!(db, pool => sqlx::query("DELETE FROM audit_events WHERE at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_network_is_recorded_not_an_address() {
+        assert_eq!(network_of("192.0.2.77".parse().unwrap()), "192.0.2.0/24");
+        assert_eq!(
+            network_of("2001:db8:aa:bb:cc::1".parse().unwrap()),
+            "2001:db8:aa::/48"
+        );
+    }
+}
