@@ -42,6 +42,8 @@ enum Command {
     /// Make a new federation signing key; the previous one stays published. Restart each
     /// instance to sign with the new one.
     RotateKey,
+    /// Print audit events, newest first (`--json` for one object per line).
+    Events(shared::audit::EventsArgs),
 }
 
 #[tokio::main]
@@ -87,6 +89,10 @@ async fn main() -> anyhow::Result<()> {
             db.backup_to(&to).await?;
             println!("backed up to {}", to.display());
             Ok(())
+        }
+        Command::Events(args) => {
+            let (db, _) = school_node::app::open_storage(&config).await?;
+            args.print(&db).await
         }
         Command::RotateKey => {
             let (db, _) = school_node::app::open_storage(&config).await?;

@@ -387,9 +387,119 @@ pub async fn sweep(db: &Db, before: i64) -> anyhow::Result<u64> {
     )
 }
 
+/// `events`: which events to print (both services' command lines).
+#[derive(Debug, Clone, clap::Args)]
+pub struct EventsArgs {
+    /// Whose events: a node's account id; at the IdP a person (`person:<id>`) or an account
+    /// (`<institution>/<account id>`). Several may be given.
+    #[arg(long = "subject", alias = "account")]
+    pub subjects: Vec<String>,
+    /// One kind only (signin.password, data.viewed, profile.changed, …).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Where it happened, or the institution that acted.
+    #[arg(long)]
+    pub institution: Option<String>,
+    /// From this time on (2026-12-01 or RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Up to this time.
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, default_value_t = 100)]
+    pub limit: i64,
+    /// One JSON object per line (for an export or a SIEM).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl EventsArgs {
+    pub fn filter(&self) -> anyhow::Result<Filter> {
+        Ok(Filter {
+            subjects: self.subjects.clone(),
+            kind: self.kind.clone(),
+            institution: self.institution.clone(),
+            since: self.since.as_deref().map(parse_time).transpose()?,
+            until: self.until.as_deref().map(parse_time).transpose()?,
+            by_others: false,
+            limit: self.limit,
+        })
+    }
+
+    /// Reads and prints the events (newest first).
+    pub async fn print(&self, db: &Db) -> anyhow::Result<()> {
+        let events = list(db, &self.filter()?).await?;
+        print!("{}", render(&events, self.json));
+        Ok(())
+    }
+}
+
+/// A time given on the command line: RFC 3339 (`2026-12-01T00:00:00Z`) or a date
+/// (`2026-12-01`, midnight UTC); Unix milliseconds.
+pub fn parse_time(text: &str) -> anyhow::Result<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let at = match time::OffsetDateTime::parse(text, &Rfc3339) {
+        Ok(at) => at,
+        Err(_) => time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
+            .map_err(|_| anyhow::anyhow!("not a time (2026-12-01 or 2026-12-01T08:00:00Z): {text}"))?
+            .midnight()
+            .assume_utc(),
+    };
+    Ok(i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+}
+
+/// Events as the `events` commands print them: one JSON object per line, or a line of text
+/// each (time in UTC, kind, outcome, subject, actor, institution, network, request id).
+pub fn render(events: &[Event], json: bool) -> String {
+    let mut out = String::new();
+    for e in events {
+        if json {
+            out.push_str(&serde_json::to_string(e).unwrap_or_default());
+        } else {
+            let at = time::OffsetDateTime::from_unix_timestamp(e.at.div_euclid(1_000))
+                .ok()
+                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .unwrap_or_default();
+            let actor = [
+                Some(e.actor.kind.as_str()),
+                e.actor.name.as_deref(),
+                e.actor.role.as_deref(),
+                e.actor.institution.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("/");
+            let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+            out.push_str(&format!(
+                "{at} {} {} subject={} actor={actor} institution={} network={} request={}{}",
+                e.kind,
+                e.outcome,
+                dash(&e.subject),
+                dash(&e.institution),
+                dash(&e.network),
+                dash(&e.request_id),
+                e.detail
+                    .as_deref()
+                    .map(|d| format!(" detail={d}"))
+                    .unwrap_or_default(),
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_line_times() {
+        assert_eq!(parse_time("2026-12-01").unwrap(), 1_796_083_200_000);
+        assert_eq!(parse_time("2026-12-01T02:00:00+02:00").unwrap(), 1_796_083_200_000);
+        assert!(parse_time("eile").is_err());
+    }
 
     #[test]
     fn a_network_is_recorded_not_an_address() {

@@ -196,3 +196,33 @@ async fn a_backup_taken_while_the_node_runs_restores_every_account() {
         .sign_in_ok("Mari Maasikas", "maasikad-2024", "Mari Maasikas")
         .await;
 }
+
+/// `school-node events` prints what the pages show, filtered, as JSON lines for an export;
+/// the events survive a restart (they are in the database, not in memory).
+#[tokio::test]
+async fn events_prints_an_accounts_events_as_json_lines() {
+    let node = TestNode::spawn().await;
+    let mari = node.mari().await;
+    node.mari_signed_in().await;
+    node.browser()
+        .sign_in("Mari Maasikas", "vale-salasona")
+        .await
+        .assert_contains("Vale kasutajanimi");
+    let out = school_node(
+        &node.config,
+        &["events", "--account", &mari, "--kind", "signin.password", "--json"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let outcomes: Vec<&str> = lines.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["failed:invalid_password", "ok"], "newest first");
+    assert!(lines.iter().all(|e| e["subject"] == mari.as_str()));
+    let text = school_node(&node.config, &["events", "--since", "2020-01-01"]);
+    assert!(String::from_utf8(text.stdout).unwrap().contains("signin.password ok"));
+    let bad = school_node(&node.config, &["events", "--since", "eile"]);
+    assert!(!bad.status.success());
+}
