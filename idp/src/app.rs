@@ -85,6 +85,9 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         None => Ephemeral::memory(),
     };
     let keys = KeyRing::load(&db, clock.clone(), key_encryption(&config)?).await?;
+    shared::audit::log_events(config.audit_log);
+    // The writer task ends with the last recorder, when the services are dropped.
+    let (audit, _writer) = shared::audit::Recorder::start(db.clone());
     let http = http_client()?;
     let clients = Registry::new(http.clone());
     let registration = Registration {
@@ -142,6 +145,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         wake: Arc::default(),
     };
     let links = Links {
+        audit: audit.clone(),
         db: db.clone(),
         store: ephemeral.clone(),
         nodes: nodes.clone(),
@@ -151,6 +155,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
     };
     let pending = PendingLogins::new(ephemeral.clone());
     let authorizer = Authorizer {
+        audit: audit.clone(),
         sessions: sessions.clone(),
         links: links.clone(),
         clients: clients.clone(),
@@ -160,6 +165,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         clock: clock.clone(),
     };
     let signin = SignIn {
+        audit: audit.clone(),
         pending: pending.clone(),
         sessions: sessions.clone(),
         clients: clients.clone(),
@@ -189,6 +195,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         store: ephemeral.clone(),
     };
     let logout = Logout {
+        audit: audit.clone(),
         sessions: sessions.clone(),
         deliveries: deliveries.clone(),
         clients: clients.clone(),
@@ -215,12 +222,14 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         db: db.clone(),
         clock: config.clock.clone(),
         keep_seconds: config.retention_hours * 3600,
+        audit_days: config.audit_retention_days,
     };
     let health = Health {
         db: db.clone(),
         ephemeral,
     };
     let state = AppState::new(crate::state::Services {
+        audit,
         config: Arc::new(config),
         keys,
         clients,

@@ -100,6 +100,10 @@ pub struct Config {
     /// after they ended; the sweep runs every `retention_sweep_seconds`.
     pub retention_hours: i64,
     pub retention_sweep_seconds: u64,
+    /// Audit events are deleted this many days after they happened.
+    pub audit_retention_days: i64,
+    /// Each audit event is also one JSON line on the log target `audit` (for a SIEM).
+    pub audit_log: bool,
     /// Where Prometheus metrics are served (`GET /metrics`); never the public address.
     pub metrics_listen: Option<SocketAddr>,
     /// Logs as JSON lines (for a log collector) instead of text.
@@ -148,6 +152,8 @@ impl Default for Config {
             metrics_listen: None,
             retention_hours: 24 * 30,
             retention_sweep_seconds: 3600,
+            audit_retention_days: 365,
+            audit_log: false,
             key_encryption_key_file: None,
             previous_key_encryption_key_file: None,
             clock: shared::Clock::system(),

@@ -42,6 +42,9 @@ struct Cli {
 enum Command {
     /// Serve the IdP.
     Serve,
+    /// Print audit events, newest first (`--json` for one object per line). A person's events
+    /// are those of `--subject person:<id>` and of each of their accounts (`<institution>/<id>`).
+    Events(shared::audit::EventsArgs),
     /// Make a new signing key; the old one signs nothing more and leaves the JWKS after `--keep-minutes`.
     RotateKey {
         #[arg(long, default_value = "ES256")]
@@ -149,6 +152,10 @@ async fn main() -> anyhow::Result<()> {
                 }
                 Command::CheckConfig => {
                     shared::check::report(&idp::check::check_config(&config).await)
+                }
+                Command::Events(args) => {
+                    let db = idp::app::open_database(&config).await?;
+                    args.print(&db).await
                 }
                 Command::Clients => {
                     // The registry as the configuration makes it, which a running IdP follows.

@@ -38,6 +38,8 @@ impl std::ops::Deref for AppState {
 }
 
 pub struct Services {
+    /// Audit events (the person's data tracker).
+    pub audit: shared::audit::Recorder,
     pub config: Arc<Config>,
     pub keys: KeyRing,
     pub clients: Registry,

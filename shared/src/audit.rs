@@ -144,17 +144,27 @@ pub struct Event {
     pub detail: Option<String>,
 }
 
-tokio::task_local! {
-    /// The network of the client whose request this task is answering.
-    static CLIENT_NETWORK: String;
+/// The client whose request is being answered, as events and sessions record it.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    /// IPv4 /24 or IPv6 /48.
+    pub network: Option<String>,
+    /// The browser's `User-Agent`, cut to 200 characters.
+    pub user_agent: Option<String>,
 }
 
-/// Runs `work` with the client's network known to every event it records.
-pub async fn with_client<F: std::future::Future>(addr: Option<IpAddr>, work: F) -> F::Output {
-    match addr {
-        Some(addr) => CLIENT_NETWORK.scope(network_of(addr), work).await,
-        None => work.await,
-    }
+tokio::task_local! {
+    static CLIENT: Client;
+}
+
+/// The client of the request this task is answering (empty outside a request).
+pub fn current_client() -> Client {
+    CLIENT.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// Runs `work` with the client known to every event it records.
+pub async fn with_client<F: std::future::Future>(client: Client, work: F) -> F::Output {
+    CLIENT.scope(client, work).await
 }
 
 /// The middleware: every event recorded while a request is answered names the client's
@@ -165,9 +175,16 @@ pub async fn client_network(
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let (parts, body) = request.into_parts();
-    let addr = crate::http::client_addr(&parts, trust_forwarded_for);
+    let client = Client {
+        network: crate::http::client_addr(&parts, trust_forwarded_for).map(network_of),
+        user_agent: parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(200).collect()),
+    };
     let request = axum::extract::Request::from_parts(parts, body);
-    with_client(addr, next.run(request)).await
+    with_client(client, next.run(request)).await
 }
 
 /// The network an address is recorded by: IPv4 /24, IPv6 /48. Enough to tell "at school" from
@@ -197,7 +214,7 @@ impl Event {
             subject: None,
             institution: None,
             request_id: crate::observe::current_request_id(),
-            network: CLIENT_NETWORK.try_with(Clone::clone).ok(),
+            network: CLIENT.try_with(|c| c.network.clone()).ok().flatten(),
             detail: None,
         }
     }
@@ -269,6 +286,67 @@ where
 /// Records `event` on its own (where no stored change goes with it: a sign-in, a view).
 pub async fn record(db: &Db, event: &Event) -> anyhow::Result<()> {
     with_db!(db, pool => insert_statement(event).execute(pool).await.map(|_| ())?);
+    Ok(())
+}
+
+/// Records events: at once where a stored change goes with it, or soon, in batches, on the
+/// hot paths (a silent sign-on hop writes no row of its own: a writer task inserts what
+/// gathered in one transaction). A batch not yet written when the process dies is lost; a
+/// change is never recorded that way.
+#[derive(Clone)]
+pub struct Recorder {
+    db: Db,
+    queue: tokio::sync::mpsc::Sender<Event>,
+}
+
+/// Events waiting for the writer at most; past this, `soon` writes at once.
+const QUEUE: usize = 10_000;
+/// Events written in one transaction at most.
+const BATCH: usize = 500;
+
+impl Recorder {
+    /// A recorder and its writer task (which ends when every recorder is dropped).
+    pub fn start(db: Db) -> (Self, tokio::task::JoinHandle<()>) {
+        let (queue, mut waiting) = tokio::sync::mpsc::channel::<Event>(QUEUE);
+        let writer_db = db.clone();
+        let writer = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while waiting.recv_many(&mut batch, BATCH).await > 0 {
+                if let Err(e) = record_all(&writer_db, &batch).await {
+                    tracing::error!(error = %format!("{e:#}"), events = batch.len(), "audit events could not be recorded");
+                }
+                batch.clear();
+            }
+        });
+        (Recorder { db, queue }, writer)
+    }
+
+    pub async fn now(&self, event: Event) -> anyhow::Result<()> {
+        record(&self.db, &event).await
+    }
+
+    /// Queues the event for the writer; a full queue writes it at once instead.
+    pub async fn soon(&self, event: Event) {
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(event)) = self.queue.try_send(event)
+            && let Err(e) = record(&self.db, &event).await
+        {
+            tracing::error!(error = %format!("{e:#}"), "an audit event could not be recorded");
+        }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+}
+
+async fn record_all(db: &Db, events: &[Event]) -> anyhow::Result<()> {
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        for event in events {
+            insert_statement(event).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    });
     Ok(())
 }
 
@@ -440,10 +518,13 @@ pub fn parse_time(text: &str) -> anyhow::Result<i64> {
     use time::format_description::well_known::Rfc3339;
     let at = match time::OffsetDateTime::parse(text, &Rfc3339) {
         Ok(at) => at,
-        Err(_) => time::Date::parse(text, time::macros::format_description!("[year]-[month]-[day]"))
-            .map_err(|_| anyhow::anyhow!("not a time (2026-12-01 or 2026-12-01T08:00:00Z): {text}"))?
-            .midnight()
-            .assume_utc(),
+        Err(_) => time::Date::parse(
+            text,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| anyhow::anyhow!("not a time (2026-12-01 or 2026-12-01T08:00:00Z): {text}"))?
+        .midnight()
+        .assume_utc(),
     };
     Ok(i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
 }
@@ -458,7 +539,10 @@ pub fn render(events: &[Event], json: bool) -> String {
         } else {
             let at = time::OffsetDateTime::from_unix_timestamp(e.at.div_euclid(1_000))
                 .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+                .and_then(|t| {
+                    t.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
                 .unwrap_or_default();
             let actor = [
                 Some(e.actor.kind.as_str()),
@@ -497,7 +581,10 @@ mod tests {
     #[test]
     fn command_line_times() {
         assert_eq!(parse_time("2026-12-01").unwrap(), 1_796_083_200_000);
-        assert_eq!(parse_time("2026-12-01T02:00:00+02:00").unwrap(), 1_796_083_200_000);
+        assert_eq!(
+            parse_time("2026-12-01T02:00:00+02:00").unwrap(),
+            1_796_083_200_000
+        );
         assert!(parse_time("eile").is_err());
     }
 

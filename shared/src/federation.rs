@@ -25,6 +25,8 @@ pub mod path {
     pub const PROFILE: &str = "/federation/v1/profile";
     pub const SET_PASSWORD: &str = "/federation/v1/set-password";
     pub const INSTITUTIONS: &str = "/federation/v1/institutions";
+    /// The account's audit events, for the person's "Minu andmed" at the IdP.
+    pub const EVENTS: &str = "/federation/v1/events";
     /// Node → IdP.
     pub const PROFILE_CHANGES: &str = "/federation/v1/profile-changes";
     pub const UNLINK: &str = "/federation/v1/unlink";
@@ -159,6 +161,20 @@ pub struct AccountQuery {
     /// node records it in the account's data tracker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub for_linking_with: Option<crate::profile::ChangeOrigin>,
+}
+
+/// IdP → node: the audit events of account `sub` (the person asked, signed in at the IdP).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsQuery {
+    pub sub: AccountId,
+    /// From this time on (Unix milliseconds).
+    pub since: i64,
+}
+
+/// The node's answer: the account's events, newest first (at most a few hundred).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventsAnswer {
+    pub events: Vec<crate::audit::Event>,
 }
 
 /// The node's answer to an account query: only an active account is described.

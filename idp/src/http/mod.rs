@@ -93,6 +93,10 @@ pub fn router(state: AppState) -> Router {
             pages::lang::remember_ui_locales,
         ))
         .layer(middleware::from_fn(error_pages))
+        .layer(middleware::from_fn_with_state(
+            state.config.trust_forwarded_for,
+            shared::audit::client_network,
+        ))
         .layer(middleware::from_fn(shared::observe::request_id))
         .layer(middleware::from_fn_with_state(
             std::sync::Arc::new(shared::headers::BuiltHeaders::from(

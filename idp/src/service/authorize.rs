@@ -11,6 +11,7 @@ use super::sessions::{IdpSession, Sessions, SignedInAccount};
 use super::signin::{PendingLogins, Purpose};
 use super::tokens::Tokens;
 use crate::oidc::request::{self, AuthorizeRequest, Prompt, RawAuthorize};
+use shared::audit::{Actor, ActorKind, Event, kind};
 
 /// The `error_description` of `login_required` when the person is signed in at the IdP but has
 /// no account here linked to theirs. Nodes tell this apart to offer linking.
@@ -44,6 +45,8 @@ impl From<anyhow::Error> for Refused {
 
 #[derive(Clone)]
 pub struct Authorizer {
+    /// Audit events (the person's data tracker).
+    pub audit: shared::audit::Recorder,
     pub sessions: Sessions,
     pub links: Links,
     pub clients: Registry,
@@ -119,6 +122,12 @@ impl Authorizer {
                 let location = self
                     .finish(cookie, session.clone(), &request, &account)
                     .await?;
+                // Written in a batch: the hop's own path stays free of a database write.
+                let event = Event::new(kind::SIGNIN_HOP, Actor::of(ActorKind::Person))
+                    .subject(format!("{}/{}", client.node_id, account.sub))
+                    .at_institution(client.node_id.as_str())
+                    .detail(method);
+                self.audit.soon(event).await;
                 return Ok(Authorized::Code {
                     cookie: cookie.to_owned(),
                     location,

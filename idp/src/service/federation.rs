@@ -164,4 +164,19 @@ impl NodeApi {
             },
         )
     }
+
+    /// The audit events of the node's account `sub` since `since`, for its person's page.
+    pub async fn events_of(
+        &self,
+        node: &Client,
+        sub: &shared::AccountId,
+        since: i64,
+    ) -> anyhow::Result<Vec<shared::audit::Event>> {
+        let query = shared::federation::EventsQuery {
+            sub: sub.clone(),
+            since,
+        };
+        let answer: shared::federation::EventsAnswer = self.ask(node, path::EVENTS, &query).await?;
+        Ok(answer.events)
+    }
 }

@@ -14,6 +14,7 @@ use super::federation::{NodeAccount, NodeApi};
 use super::sessions::{IdpSession, NavCache};
 use crate::store::Database;
 use crate::store::persons::{self, Link, Linked, Timing};
+use shared::audit::{Actor, ActorKind, Event, kind};
 
 /// What comparing two accounts found.
 #[derive(Debug)]
@@ -37,6 +38,8 @@ pub enum Review {
 
 #[derive(Clone)]
 pub struct Links {
+    /// Audit events (the person's data tracker).
+    pub audit: shared::audit::Recorder,
     pub db: Database,
     /// Holds the links generation, which every change of a link moves on.
     pub store: shared::ephemeral::Ephemeral,
@@ -254,6 +257,21 @@ impl Links {
         let linked = persons::link(&self.db, a, b, profile, timing).await?;
         self.links_changed().await?;
         self.deliveries.wake();
+        if let Linked::Done { person_id, links } = &linked {
+            // Linking two accounts that each had other links merges two persons.
+            let kind = if links.len() > 2 {
+                kind::MERGE
+            } else {
+                kind::LINK
+            };
+            for (this, other) in [(a, b), (b, a)] {
+                let event = Event::new(kind, Actor::of(ActorKind::Person))
+                    .subject(account_subject(this))
+                    .at_institution(this.node_id.as_str())
+                    .detail(format!("with {}; person:{person_id}", other.node_id));
+                self.audit.now(event).await?;
+            }
+        }
         Ok(linked)
     }
 
@@ -281,6 +299,21 @@ impl Links {
         let version =
             persons::apply_changes(&self.db, from, changes, timing, origin.as_ref()).await?;
         self.deliveries.wake();
+        if version.is_some() {
+            let fields: Vec<&str> = changes.keys().map(|f| f.as_str()).collect();
+            let actor = Actor {
+                kind: ActorKind::Institution,
+                id: None,
+                name: origin.as_ref().map(|o| o.name.clone()),
+                institution: Some(from.node_id.to_string()),
+                role: Some("sync".into()),
+            };
+            let event = Event::new(kind::PROFILE_CHANGED, actor)
+                .subject(account_subject(from))
+                .at_institution(from.node_id.as_str())
+                .detail(fields.join(","));
+            self.audit.now(event).await?;
+        }
         Ok(version)
     }
 
@@ -293,8 +326,20 @@ impl Links {
         let removed = persons::unlink(&self.db, from, node_id, timing).await?;
         self.links_changed().await?;
         self.deliveries.wake();
+        if removed {
+            let event = Event::new(kind::UNLINK, Actor::of(ActorKind::Person))
+                .subject(account_subject(from))
+                .at_institution(from.node_id.as_str())
+                .detail(format!("from {node_id}"));
+            self.audit.now(event).await?;
+        }
         Ok(removed)
     }
+}
+
+/// How an account is named as an audit event's subject at the IdP: `<institution>/<account>`.
+pub fn account_subject(account: &Link) -> String {
+    format!("{}/{}", account.node_id, account.sub)
 }
 
 /// The institutions linked to the account `sub` at `node_id`, itself left out, for the nav bar.

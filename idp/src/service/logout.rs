@@ -13,6 +13,7 @@ use super::keys::KeyRing;
 use super::links::Links;
 use super::sessions::{IdpSession, Sessions};
 use crate::store::persons::Link;
+use shared::audit::{Actor, ActorKind, Event, kind};
 
 /// An RP-initiated logout request (RP-Initiated Logout 1.0 §2).
 #[derive(Debug, Default)]
@@ -64,6 +65,8 @@ impl From<anyhow::Error> for LogoutError {
 
 #[derive(Clone)]
 pub struct Logout {
+    /// Audit events (the person's data tracker).
+    pub audit: shared::audit::Recorder,
     pub sessions: Sessions,
     pub deliveries: Deliveries,
     pub clients: Registry,
@@ -158,8 +161,21 @@ impl Logout {
         out.institutions = self.deliveries.announce_logout(&session).await?;
         out.frames = self.front_channel_frames(&session);
         self.sessions.delete(cookie, Some(&session)).await?;
+        self.record_end(&session, Actor::of(ActorKind::Person), "by_person")
+            .await;
         out.ended = true;
         Ok(Ending::Ended(out))
+    }
+
+    /// A sign-out in the activity of every account the session held.
+    async fn record_end(&self, session: &IdpSession, actor: Actor, reason: &str) {
+        for (node_id, account) in &session.accounts {
+            let event = Event::new(kind::SIGNOUT, actor.clone())
+                .subject(format!("{node_id}/{}", account.sub))
+                .at_institution(node_id.as_str())
+                .detail(format!("{reason}; sid {}", session.sid.as_str()));
+            self.audit.soon(event).await;
+        }
     }
 
     fn front_channel_frames(&self, session: &IdpSession) -> Vec<String> {
@@ -184,6 +200,7 @@ impl Logout {
             match self.deliveries.announce_logout(session).await {
                 Ok(_) => {
                     self.sessions.delete(cookie, Some(session)).await?;
+                    self.record_end(session, Actor::system(), "expired").await;
                     ended += 1;
                 }
                 Err(e) => {
@@ -224,7 +241,7 @@ impl Logout {
         let mut ended = 0;
         for account in accounts {
             ended += self
-                .end_and_announce(&account.node_id, &account.sub, None, made_at)
+                .end_and_announce(&account.node_id, &account.sub, None, made_at, "everywhere")
                 .await?;
         }
         Ok(ended)
@@ -240,7 +257,8 @@ impl Logout {
         keep: Option<&Sid>,
         made_at: i64,
     ) -> anyhow::Result<usize> {
-        self.end_and_announce(node_id, sub, keep, made_at).await
+        self.end_and_announce(node_id, sub, keep, made_at, "new_password")
+            .await
     }
 
     /// Ends the account's sessions authenticated by `made_at` but `keep`, and revokes its
@@ -253,6 +271,7 @@ impl Logout {
         sub: &AccountId,
         keep: Option<&Sid>,
         made_at: i64,
+        reason: &str,
     ) -> anyhow::Result<usize> {
         let clients: Vec<String> = self
             .clients
@@ -274,6 +293,13 @@ impl Logout {
             self.sessions
                 .end_filed(&cookie, &session, node_id, sub)
                 .await?;
+            // Asked by the account's school (its admin, a closed account, a new password).
+            let actor = Actor {
+                institution: Some(node_id.to_string()),
+                name: self.clients.get(node_id).map(|c| c.name.clone()),
+                ..Actor::of(ActorKind::Institution)
+            };
+            self.record_end(&session, actor, reason).await;
             ended += 1;
         }
         Ok(ended)

@@ -47,6 +47,11 @@ pub struct IdpSession {
     /// The nav bar's institutions by node, as read at a links generation.
     #[serde(default)]
     pub nav: BTreeMap<ClientId, NavCache>,
+    /// The browser it began in and its network, for the person's list of their sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
 }
 
 /// Linked institutions read for one account, valid while no link anywhere has changed.
@@ -76,6 +81,8 @@ impl IdpSession {
             participants: BTreeSet::new(),
             filed: Filed::default(),
             nav: BTreeMap::new(),
+            user_agent: None,
+            network: None,
         }
     }
 }
@@ -142,9 +149,14 @@ impl Sessions {
             .min(session.created_at + self.max_seconds)
     }
 
-    /// A new, empty session starting now.
+    /// A new, empty session starting now, in the browser of the request being answered.
     pub fn start(&self) -> IdpSession {
-        IdpSession::new(self.clock.now())
+        let client = shared::audit::current_client();
+        IdpSession {
+            user_agent: client.user_agent,
+            network: client.network,
+            ..IdpSession::new(self.clock.now())
+        }
     }
 
     async fn load_raw(&self, cookie: &str) -> anyhow::Result<Option<IdpSession>> {

@@ -18,6 +18,7 @@ use super::throttle::AddressThrottle;
 use super::{is_token, random_token};
 use crate::oidc::acr::Acr;
 use crate::oidc::request::AuthorizeRequest;
+use shared::audit::{Actor, ActorKind, Event, kind};
 
 /// How long a sign-in page stays valid.
 pub const PENDING_MINUTES: u64 = 15;
@@ -182,6 +183,8 @@ fn must_change_password(account: &SignedInAccount) -> bool {
 
 #[derive(Clone)]
 pub struct SignIn {
+    /// Audit events (the person's data tracker).
+    pub audit: shared::audit::Recorder,
     pub pending: PendingLogins,
     pub sessions: Sessions,
     pub clients: Registry,
@@ -308,6 +311,16 @@ impl SignIn {
             self.sessions.delete(old, Some(&session)).await?;
         }
         session.accounts.insert(node_id.clone(), account.clone());
+        let method = if account.amr.iter().any(|m| m == "pwd") {
+            kind::SIGNIN_PASSWORD
+        } else {
+            kind::SIGNIN_EID
+        };
+        let event = Event::new(method, Actor::of(ActorKind::Person))
+            .subject(format!("{node_id}/{}", account.sub))
+            .at_institution(node_id.as_str())
+            .detail(account.amr.join(" "));
+        self.audit.soon(event).await;
         let cookie = random_token();
         let location = match &pending.purpose {
             Purpose::Authorize(request) => {

@@ -115,6 +115,18 @@ pub async fn account(State(state): State<AppState>, headers: HeaderMap, body: By
     signed(api.account(&state.db, &state.audit, &request, &query).await)
 }
 
+/// The IdP asks for an account's audit events, for its person's own page.
+pub async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let (api, request) = match from_idp(&state, &headers).await {
+        Ok(r) => r,
+        Err(refused) => return refused,
+    };
+    let Ok(query) = serde_json::from_slice::<shared::federation::EventsQuery>(&body) else {
+        return json_error(StatusCode::BAD_REQUEST, "invalid_request");
+    };
+    signed(api.events(&state.audit, &request, &query).await)
+}
+
 /// A person chose a new password on the IdP's page after signing in with a temporary one.
 pub async fn set_password(
     State(state): State<AppState>,

@@ -87,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route(path::ACCOUNT, post(federation::account))
         .route(path::PROFILE, post(federation::profile))
         .route(path::INSTITUTIONS, post(federation::institutions))
+        .route(path::EVENTS, post(federation::events))
         .route(path::SET_PASSWORD, post(federation::set_password))
         .route("/lang/{code}", get(pages::lang::switch))
         .route("/health", get(health))

@@ -182,3 +182,29 @@ impl FederationApi {
         self.answer(call, outcome)
     }
 }
+
+/// How many of an account's events the IdP gets for the person's page.
+const EVENTS_FOR_IDP: i64 = 500;
+
+impl FederationApi {
+    /// The account's audit events since `since`, for the person's "Minu andmed" at the IdP
+    /// (the IdP asks only for an account of the person signed in there).
+    pub async fn events(
+        &self,
+        audit: &crate::service::audit::Audit,
+        call: &CallClaims,
+        query: &shared::federation::EventsQuery,
+    ) -> anyhow::Result<String> {
+        let events = shared::audit::list(
+            &audit.db,
+            &shared::audit::Filter {
+                subjects: vec![query.sub.as_str().to_owned()],
+                since: Some(query.since),
+                limit: EVENTS_FOR_IDP,
+                ..shared::audit::Filter::default()
+            },
+        )
+        .await?;
+        self.answer(call, shared::federation::EventsAnswer { events })
+    }
+}

@@ -210,19 +210,37 @@ async fn events_prints_an_accounts_events_as_json_lines() {
         .assert_contains("Vale kasutajanimi");
     let out = school_node(
         &node.config,
-        &["events", "--account", &mari, "--kind", "signin.password", "--json"],
+        &[
+            "events",
+            "--account",
+            &mari,
+            "--kind",
+            "signin.password",
+            "--json",
+        ],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let outcomes: Vec<&str> = lines.iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    let outcomes: Vec<&str> = lines
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
     assert_eq!(outcomes, ["failed:invalid_password", "ok"], "newest first");
     assert!(lines.iter().all(|e| e["subject"] == mari.as_str()));
     let text = school_node(&node.config, &["events", "--since", "2020-01-01"]);
-    assert!(String::from_utf8(text.stdout).unwrap().contains("signin.password ok"));
+    assert!(
+        String::from_utf8(text.stdout)
+            .unwrap()
+            .contains("signin.password ok")
+    );
     let bad = school_node(&node.config, &["events", "--since", "eile"]);
     assert!(!bad.status.success());
 }
