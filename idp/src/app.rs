@@ -184,7 +184,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         pending: pending.clone(),
         signin: signin.clone(),
         clients: clients.clone(),
-        nodes,
+        nodes: nodes.clone(),
         store: ephemeral.clone(),
     };
     let linking = Linking {
@@ -208,7 +208,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         clients: clients.clone(),
         issuer: issuer.clone(),
         replay: ephemeral.clone(),
-        links,
+        links: links.clone(),
         logout: logout.clone(),
         clock: clock.clone(),
     };
@@ -216,7 +216,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         registry: clients.clone(),
         replay: ephemeral.clone(),
         issuer,
-        clock,
+        clock: clock.clone(),
     };
     let retention = crate::service::retention::Retention {
         db: db.clone(),
@@ -228,7 +228,18 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         db: db.clone(),
         ephemeral,
     };
+    let my_data = crate::service::my_data::MyData {
+        db: db.clone(),
+        sessions: sessions.clone(),
+        links: links.clone(),
+        logout: logout.clone(),
+        clients: clients.clone(),
+        nodes: nodes.clone(),
+        audit: audit.clone(),
+        clock: clock.clone(),
+    };
     let state = AppState::new(crate::state::Services {
+        my_data,
         audit,
         config: Arc::new(config),
         keys,

@@ -55,4 +55,5 @@ pub struct Services {
     pub node_requests: NodeRequests,
     pub health: Health,
     pub retention: Retention,
+    pub my_data: crate::service::my_data::MyData,
 }

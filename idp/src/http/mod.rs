@@ -43,6 +43,15 @@ pub fn router(state: AppState) -> Router {
         .route("/link/with", get(pages::link::with))
         .route("/link/review", get(pages::link::review))
         .route("/link/confirm", post(pages::link::confirm))
+        .route("/me", get(pages::me::show))
+        .route("/me/data.json", get(pages::me::download))
+        .route("/me/sessions/end", post(pages::me::end_session))
+        .route("/me/sessions/leave", post(pages::me::leave))
+        .route("/me/sessions/end-all", post(pages::me::end_all))
+        .route(
+            "/me/links/remove",
+            get(pages::me::confirm_remove_link).post(pages::me::remove_link),
+        )
         .route("/token", post(protocol::token::token))
         .route(
             "/userinfo",

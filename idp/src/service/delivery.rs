@@ -42,10 +42,20 @@ const CLAIM_MILLIS: i64 = 30_000;
 impl Deliveries {
     /// Queues a logout for every participant of an ending session; returns the institutions told.
     pub async fn announce_logout(&self, session: &IdpSession) -> anyhow::Result<Vec<String>> {
+        self.announce_logout_to(session, |_| true).await
+    }
+
+    /// Announces the end of the session to the participants `only` picks (the clients of one
+    /// institution, when a person signs out of it alone).
+    pub async fn announce_logout_to(
+        &self,
+        session: &IdpSession,
+        only: impl Fn(&super::clients::Client) -> bool,
+    ) -> anyhow::Result<Vec<String>> {
         let at = self.clock.now_millis();
         let mut told = Vec::new();
         for client_id in &session.participants {
-            let Some(client) = self.clients.get(client_id) else {
+            let Some(client) = self.clients.get(client_id).filter(|c| only(c)) else {
                 continue;
             };
             let Some(account) = session.accounts.get(&client.node_id) else {

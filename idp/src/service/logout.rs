@@ -167,6 +167,48 @@ impl Logout {
         Ok(Ending::Ended(out))
     }
 
+    /// The person ends one of their sessions from their own page (the browser it is in may be
+    /// elsewhere): every institution in it is told, as at any sign-out.
+    pub async fn end_from_my_page(&self, cookie: &str, session: &IdpSession) -> anyhow::Result<()> {
+        self.deliveries.announce_logout(session).await?;
+        self.sessions.delete(cookie, Some(session)).await?;
+        self.record_end(
+            session,
+            Actor::of(ActorKind::Person),
+            "by_person_from_my_data",
+        )
+        .await;
+        Ok(())
+    }
+
+    /// The person signs out of one institution only: its clients are told (back-channel), its
+    /// account leaves the session, and the session goes on with the others. (A later visit
+    /// there signs in again through the session, as a nav-bar jump does.)
+    pub async fn leave_institution(
+        &self,
+        cookie: &str,
+        mut session: IdpSession,
+        node_id: &ClientId,
+    ) -> anyhow::Result<()> {
+        self.deliveries
+            .announce_logout_to(&session, |c| &c.node_id == node_id)
+            .await?;
+        let Some(account) = session.accounts.remove(node_id) else {
+            return Ok(());
+        };
+        session
+            .participants
+            .retain(|id| self.clients.get(id).is_none_or(|c| &c.node_id != node_id));
+        session.nav.remove(node_id);
+        self.sessions.save(cookie, &session).await?;
+        let event = Event::new(kind::SIGNOUT, Actor::of(ActorKind::Person))
+            .subject(format!("{node_id}/{}", account.sub))
+            .at_institution(node_id.as_str())
+            .detail(format!("this_institution; sid {}", session.sid.as_str()));
+        self.audit.soon(event).await;
+        Ok(())
+    }
+
     /// A sign-out in the activity of every account the session held.
     async fn record_end(&self, session: &IdpSession, actor: Actor, reason: &str) {
         for (node_id, account) in &session.accounts {

@@ -13,6 +13,7 @@ pub mod keys;
 pub mod linking;
 pub mod links;
 pub mod logout;
+pub mod my_data;
 pub mod new_password;
 pub mod node_requests;
 pub mod registration;

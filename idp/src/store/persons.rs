@@ -93,6 +93,27 @@ pub async fn linked_accounts(db: &Database, link: &Link) -> Result<Vec<Link>> {
     .await)
 }
 
+/// A person's link with when it was made (Unix milliseconds), for their own page.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LinkSince {
+    pub node_id: String,
+    pub sub: String,
+    pub person_id: String,
+    pub linked_at: i64,
+}
+
+/// Every link of the person `link` belongs to, with when each was made.
+pub async fn links_with_times(db: &Database, link: &Link) -> Result<Vec<LinkSince>> {
+    with_db!(db, pool => sqlx::query_as(
+        "SELECT l.node_id, l.sub, l.person_id, l.linked_at FROM links l JOIN links me ON me.person_id = l.person_id \
+         WHERE me.node_id = $1 AND me.sub = $2 ORDER BY l.linked_at",
+    )
+    .bind(&link.node_id)
+    .bind(&link.sub)
+    .fetch_all(pool)
+    .await)
+}
+
 fn upsert_person<DB: sqlx::Database>(
     id: &str,
     profile: &SharedProfile,

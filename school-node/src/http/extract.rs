@@ -99,6 +99,15 @@ impl Ctx {
             } else {
                 Vec::new()
             },
+            my_data_url: self.user.as_ref().and(self.my_data_url()),
+        })
+    }
+
+    /// "Minu andmed" at the IdP, in this page's language, when single sign-on is on.
+    pub fn my_data_url(&self) -> Option<String> {
+        self.state.sso.as_ref().map(|_| {
+            let issuer = self.state.config.sso.issuer.trim_end_matches('/');
+            format!("{issuer}/me?ui_locales={}", self.locale.code())
         })
     }
 

@@ -246,6 +246,7 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         csrf: String::new(),
         flash: None,
         institutions: Vec::new(),
+        my_data_url: None,
     };
     let body = ErrorPage {
         base,

@@ -20,6 +20,8 @@ pub struct Base {
     pub institutions: crate::sso::client::Institutions,
     /// Whether this institution has a logo (at `/logo`).
     pub logo: bool,
+    /// "Minu andmed" at the IdP, for a signed-in person when the school is in the federation.
+    pub my_data_url: Option<String>,
 }
 
 /// Field errors in the person's language.

@@ -11,6 +11,7 @@ mod idp_protocol;
 mod interop;
 mod linking;
 mod logout;
+mod my_data;
 mod node_outbox;
 mod pages;
 mod sign_out_everywhere;

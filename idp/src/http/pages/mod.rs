@@ -4,6 +4,7 @@ pub mod eid;
 pub mod lang;
 pub mod link;
 pub mod login;
+pub mod me;
 
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;

@@ -37,13 +37,6 @@ async fn events_of(ctx: &Ctx, account: &Account) -> PageResult<Vec<EventLine>> {
     Ok(event_lines(ctx.t(), &events))
 }
 
-fn my_data_url(ctx: &Ctx) -> Option<String> {
-    ctx.state.sso.as_ref().map(|_| {
-        let issuer = ctx.state.config.sso.issuer.trim_end_matches('/');
-        format!("{issuer}/me?ui_locales={}", ctx.locale.code())
-    })
-}
-
 fn shown(account: &Account) -> ProfileInput {
     ProfileInput {
         email: account.email.text_or_empty(),
@@ -75,7 +68,7 @@ pub async fn show(
     }
     page(ProfilePage {
         events: events_of(&ctx, &account).await?,
-        my_data_url: my_data_url(&ctx),
+        my_data_url: ctx.my_data_url(),
         base,
         form: shown(&account),
         account,
@@ -125,7 +118,7 @@ pub async fn save_password(
             StatusCode::UNPROCESSABLE_ENTITY,
             ProfilePage {
                 events: events_of(&ctx, &account).await?,
-                my_data_url: my_data_url(&ctx),
+                my_data_url: ctx.my_data_url(),
                 base: ctx.base().await?,
                 form: shown(&account),
                 account,
@@ -154,7 +147,7 @@ pub async fn save(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 ProfilePage {
                     events: events_of(&ctx, &account).await?,
-                    my_data_url: my_data_url(&ctx),
+                    my_data_url: ctx.my_data_url(),
                     base: ctx.base().await?,
                     account,
                     form,
