@@ -138,6 +138,12 @@ async function pagesIn(lang) {
   await audit(page, 'idp-link-review', lang);
   await Promise.all([page.waitForNavigation(), page.click('main form[action="/link/confirm"] button[type=submit]')]);
   await audit(page, 'node-profile-linked', lang);
+  // "Minu andmed" at the IdP, from the nav bar, and its question before a link goes.
+  await Promise.all([page.waitForNavigation(), page.click('nav a[data-my-data]')]);
+  await audit(page, 'idp-my-data', lang);
+  await page.goto(`${idp}/me/links/remove?client_id=laagri&ui_locales=${lang}`);
+  await audit(page, 'idp-my-data-remove-link', lang);
+  await page.goto(`${jpk}/profile`);
   await Promise.all([page.waitForNavigation(), page.click('main form[action="/links/remove/confirm"] button')]);
   await audit(page, 'node-remove-link', lang);
   await Promise.all([page.waitForNavigation(), page.click('main form[action="/links/remove"] button')]);

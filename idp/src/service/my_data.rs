@@ -257,15 +257,14 @@ impl MyData {
         for (node_id, events) in asks.join_all().await {
             let institution = self.name_of(node_id.as_str());
             match events {
-                Ok(events) => tracked.extend(
-                    events
-                        .into_iter()
-                        .filter(by_someone_else)
-                        .map(|event| TrackedEvent {
+                Ok(events) => {
+                    tracked.extend(events.into_iter().filter(by_someone_else).map(|event| {
+                        TrackedEvent {
                             institution_name: institution.clone(),
                             event,
-                        }),
-                ),
+                        }
+                    }))
+                }
                 Err(e) => {
                     tracing::warn!(node = %node_id, error = %format!("{e:#}"), "a school's events could not be read");
                     unavailable.push(institution);
