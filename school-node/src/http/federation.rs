@@ -141,7 +141,7 @@ pub async fn set_password(
         return json_error(StatusCode::BAD_REQUEST, "invalid_request");
     };
     signed(
-        api.set_password(&state.db, &state.ephemeral, &request, &set)
+        api.set_password(&state.db, &state.ephemeral, &state.audit, &request, &set)
             .await,
     )
 }

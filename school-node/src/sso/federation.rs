@@ -155,6 +155,7 @@ impl FederationApi {
         &self,
         db: &Database,
         sessions: &Ephemeral,
+        audit: &crate::service::audit::Audit,
         call: &CallClaims,
         request: &SetPassword,
     ) -> anyhow::Result<String> {
@@ -168,6 +169,12 @@ impl FederationApi {
                 match accounts::change_password(db, &account.id, pw, again).await {
                     Ok(()) => {
                         super::logout::end_sessions_of_sub(sessions, &account.id).await?;
+                        let event = audit.event(
+                            shared::audit::kind::PASSWORD_SET,
+                            audit.person(&account),
+                            &account.id,
+                        );
+                        audit.record(event.detail("idp_page")).await?;
                         SetPasswordOutcome::Set
                     }
                     Err(crate::service::ServiceError::Invalid(_)) => SetPasswordOutcome::Refused {

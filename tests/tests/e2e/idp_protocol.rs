@@ -614,6 +614,34 @@ async fn the_retention_sweep_brings_every_table_back_to_a_bounded_size() {
         keys, 2,
         "the current key of each algorithm stays, the retired one goes"
     );
+
+    // Audit events stay `audit_retention_days` (365), then go too.
+    let events = || async {
+        let all = shared::audit::Filter {
+            limit: 10_000,
+            ..Default::default()
+        };
+        shared::audit::list(&stack.idp_db, &all)
+            .await
+            .unwrap()
+            .len()
+    };
+    testkit::eventually(
+        "the sign-ins are recorded",
+        Duration::from_secs(10),
+        || async {
+            match events().await {
+                n if n >= 6 => Ok(()),
+                n => Err(format!("{n} events")),
+            }
+        },
+    )
+    .await;
+    stack.idp.retention.sweep().await.unwrap();
+    assert!(events().await >= 6, "kept within the year");
+    clock.advance(Duration::from_secs(366 * 86_400));
+    stack.idp.retention.sweep().await.unwrap();
+    assert_eq!(events().await, 0);
 }
 
 /// The value of one series in a Prometheus text page (0 when it is not there yet).
