@@ -578,6 +578,48 @@ pub fn render(events: &[Event], json: bool) -> String {
 mod tests {
     use super::*;
 
+    /// With `audit_log` each event is one JSON line on the log target `audit`.
+    #[test]
+    fn the_audit_log_writes_each_event_as_json_on_its_target() {
+        #[derive(Clone, Default)]
+        struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_env_filter("off,audit=info")
+            .json()
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let event = Event::new(kind::DATA_VIEWED, Actor::of(ActorKind::Admin)).subject("a1");
+            log_events(false);
+            log(&event);
+            log_events(true);
+            log(&event);
+            log_events(false);
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let written: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(written.len(), 1, "only while on: {text}");
+        assert_eq!(written[0]["target"], "audit");
+        let event: Event =
+            serde_json::from_str(written[0]["fields"]["event"].as_str().unwrap()).unwrap();
+        assert_eq!(event.kind, kind::DATA_VIEWED);
+        assert_eq!(event.subject.as_deref(), Some("a1"));
+    }
+
     #[test]
     fn command_line_times() {
         assert_eq!(parse_time("2026-12-01").unwrap(), 1_796_083_200_000);
