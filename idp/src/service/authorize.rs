@@ -119,15 +119,21 @@ impl Authorizer {
                 };
                 metrics::counter!("idp_signins_total", "method" => method, "outcome" => "ok")
                     .increment(1);
+                // A hop signs the person in at an application of this session once; an
+                // application asking again silently (prompt=none every few minutes, say) is
+                // not a new sign-in and is not recorded again.
+                let first_here = !session.participants.contains(&request.client_id);
                 let location = self
                     .finish(cookie, session.clone(), &request, &account)
                     .await?;
-                // Written in a batch: the hop's own path stays free of a database write.
-                let event = Event::new(kind::SIGNIN_HOP, Actor::of(ActorKind::Person))
-                    .subject(format!("{}/{}", client.node_id, account.sub))
-                    .at_institution(client.node_id.as_str())
-                    .detail(method);
-                self.audit.soon(event).await;
+                if first_here {
+                    // Written in a batch: the hop's own path does no database write for it.
+                    let event = Event::new(kind::SIGNIN_HOP, Actor::of(ActorKind::Person))
+                        .subject(format!("{}/{}", client.node_id, account.sub))
+                        .at_institution(client.node_id.as_str())
+                        .detail(method);
+                    self.audit.soon(event).await;
+                }
                 return Ok(Authorized::Code {
                     cookie: cookie.to_owned(),
                     location,
