@@ -57,7 +57,7 @@ struct Workers {
 
 pub async fn open_database(config: &Config) -> anyhow::Result<Database> {
     match &config.database_url {
-        Some(url) => Database::connect(url, &store::MIGRATIONS).await,
+        Some(url) => Database::connect_with(url, &store::MIGRATIONS, &config.database_pool).await,
         None => Database::open_file(&config.data_dir, "idp.db", &store::MIGRATIONS).await,
     }
 }

@@ -102,6 +102,8 @@ pub struct Config {
     pub retention_sweep_seconds: u64,
     /// Audit events are deleted this many days after they happened.
     pub audit_retention_days: i64,
+    /// The database pool's size and timeouts, and how often it is probed.
+    pub database_pool: shared::db::PoolSettings,
     /// Each audit event is also one JSON line on the log target `audit` (for a SIEM).
     pub audit_log: bool,
     /// Where Prometheus metrics are served (`GET /metrics`); never the public address.
@@ -153,6 +155,7 @@ impl Default for Config {
             retention_hours: 24 * 30,
             retention_sweep_seconds: 3600,
             audit_retention_days: 365,
+            database_pool: shared::db::PoolSettings::default(),
             audit_log: false,
             key_encryption_key_file: None,
             previous_key_encryption_key_file: None,

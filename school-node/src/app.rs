@@ -29,7 +29,9 @@ pub struct Application {
 /// Opens the database and the ephemeral store the configuration names.
 pub async fn open_storage(config: &Config) -> anyhow::Result<(Database, Ephemeral)> {
     let db = match &config.database_url {
-        Some(url) => Database::connect(url, &store::MIGRATIONS).await?,
+        Some(url) => {
+            { Database::connect_with(url, &store::MIGRATIONS, &config.database_pool).await }?
+        }
         None => Database::open_file(&config.data_dir, "school-node.db", &store::MIGRATIONS).await?,
     };
     let ephemeral = match &config.redis_url {

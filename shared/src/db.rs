@@ -5,6 +5,8 @@
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -14,10 +16,56 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+/// A service's database: the pool, and the gate that answers at once while it is unreachable.
 #[derive(Clone, Debug)]
-pub enum Db {
+pub struct Db {
+    pool: Pool,
+    gate: Arc<Gate>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// Whether the database was reachable at the probe's last look. While it is not, every query
+/// fails at once (a 503 with `Retry-After` to the caller) instead of each request waiting out
+/// the pool's acquire timeout; the probe finds it back by itself.
+#[derive(Debug, Default)]
+pub struct Gate {
+    unreachable: AtomicBool,
+}
+
+/// How a service's pool is sized and how long it waits (settings `database_pool.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PoolSettings {
+    /// PostgreSQL connections at most (SQLite always uses one).
+    pub max_connections: u32,
+    /// How long opening one connection may take.
+    pub connect_timeout_millis: u64,
+    /// How long a query waits for a free connection.
+    pub acquire_timeout_millis: u64,
+    /// How often the database is probed (and found gone, or back).
+    pub probe_millis: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            connect_timeout_millis: 2_000,
+            acquire_timeout_millis: 2_000,
+            probe_millis: 250,
+        }
+    }
+}
+
+/// The error every query answers with while the database is unreachable; it reads as
+/// "unavailable" (`health::is_unavailable`), so callers answer 503.
+pub fn unreachable_error() -> sqlx::Error {
+    sqlx::Error::PoolTimedOut
 }
 
 /// One service's migrations, one folder per database kind.
@@ -26,13 +74,30 @@ pub struct Migrations {
     pub postgres: &'static Migrator,
 }
 
-/// Runs the same body with `$pool` bound to whichever pool `$db` holds.
+/// Runs the same body with `$pool` bound to whichever pool `$db` holds. While the probe finds
+/// the database unreachable, the enclosing function returns `unreachable_error()` at once.
 #[macro_export]
 macro_rules! with_db {
+    ($db:expr, $pool:ident => $body:expr) => {{
+        let db: &$crate::db::Db = &$db;
+        if db.unreachable() {
+            return Err($crate::db::unreachable_error().into());
+        }
+        match db.pool() {
+            $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Postgres($pool) => $body,
+        }
+    }};
+}
+
+/// As [`with_db!`] without the gate, for tests and tools that look into a database directly
+/// (and are not in a function that returns a `Result`).
+#[macro_export]
+macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::db::Db::Sqlite($pool) => $body,
-            $crate::db::Db::Postgres($pool) => $body,
+        match ($db).pool() {
+            $crate::db::Pool::Sqlite($pool) => $body,
+            $crate::db::Pool::Postgres($pool) => $body,
         }
     };
 }
@@ -49,18 +114,78 @@ impl<DB: sqlx::Database, T> Bind<DB> for T where
 pub type Statement<DB> = sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>;
 
 impl Db {
-    /// Whether the database answers.
+    fn new(pool: Pool) -> Self {
+        Db {
+            pool,
+            gate: Arc::default(),
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Whether the probe last found the database unreachable.
+    pub fn unreachable(&self) -> bool {
+        self.gate.unreachable.load(Ordering::Relaxed)
+    }
+
+    /// Whether the database answers (past the gate: this is how the probe looks).
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        crate::with_db!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+            Pool::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()),
+        }
+    }
+
+    /// Probes the database every `every` until the last clone of this `Db` is dropped: an
+    /// answer within the interval opens the gate, none closes it.
+    pub fn spawn_probe(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let gate = Arc::downgrade(&self.gate);
+        let pool = self.pool.clone();
+        tokio::spawn(async move {
+            let every = every.max(Duration::from_millis(50));
+            loop {
+                tokio::time::sleep(every).await;
+                let Some(gate) = gate.upgrade() else {
+                    return;
+                };
+                let probe = Db {
+                    pool: pool.clone(),
+                    gate: gate.clone(),
+                };
+                let reachable =
+                    matches!(tokio::time::timeout(every, probe.ping()).await, Ok(Ok(())));
+                let was = gate.unreachable.swap(!reachable, Ordering::Relaxed);
+                if was == reachable {
+                    if reachable {
+                        tracing::info!("the database answers again");
+                    } else {
+                        tracing::warn!(
+                            "the database does not answer: requests that need it get 503 at once"
+                        );
+                    }
+                }
+            }
+        })
     }
 
     /// Opens the database named by `url` (`postgres://…`, `sqlite://…`) and migrates it. A
     /// SQLite file that another process is creating or migrating at the same moment is locked
     /// for a while: that is waited out. (PostgreSQL migrations take a lock of their own.)
     pub async fn connect(url: &str, migrations: &Migrations) -> anyhow::Result<Self> {
+        Self::connect_with(url, migrations, &PoolSettings::default()).await
+    }
+
+    /// As [`Db::connect`], with the pool's size and timeouts as configured.
+    pub async fn connect_with(
+        url: &str,
+        migrations: &Migrations,
+        settings: &PoolSettings,
+    ) -> anyhow::Result<Self> {
         let mut attempt = 0;
         loop {
-            match Self::connect_once(url, migrations).await {
+            match Self::connect_once(url, migrations, settings).await {
                 Err(e) if url.starts_with("sqlite:") && attempt < 10 => {
                     attempt += 1;
                     tracing::info!(error = %format!("{e:#}"), attempt, "the SQLite file is busy; trying again");
@@ -71,15 +196,29 @@ impl Db {
         }
     }
 
-    async fn connect_once(url: &str, migrations: &Migrations) -> anyhow::Result<Self> {
+    async fn connect_once(
+        url: &str,
+        migrations: &Migrations,
+        settings: &PoolSettings,
+    ) -> anyhow::Result<Self> {
         let db = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(5))
-                .connect(url)
-                .await
-                .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
-            Db::Postgres(pool)
+            let options = sqlx::postgres::PgConnectOptions::from_str(url)
+                .with_context(|| format!("not a PostgreSQL URL: {}", redact(url)))?;
+            let connect = Duration::from_millis(settings.connect_timeout_millis.max(1));
+            let pool = tokio::time::timeout(
+                connect,
+                PgPoolOptions::new()
+                    .max_connections(settings.max_connections.max(1))
+                    .acquire_timeout(Duration::from_millis(
+                        settings.acquire_timeout_millis.max(1),
+                    ))
+                    .connect_with(options),
+            )
+            .await
+            .map_err(|_| anyhow::anyhow!("no answer within {connect:?}"))
+            .and_then(|r| r.map_err(anyhow::Error::from))
+            .with_context(|| format!("cannot connect to PostgreSQL at {}", redact(url)))?;
+            Db::new(Pool::Postgres(pool))
         } else if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url)
                 .with_context(|| format!("not a SQLite URL: {url}"))?
@@ -99,7 +238,7 @@ impl Db {
                 .connect_with(options)
                 .await
                 .with_context(|| format!("cannot open SQLite database {url}"))?;
-            Db::Sqlite(pool)
+            Db::new(Pool::Sqlite(pool))
         } else {
             anyhow::bail!(
                 "the database URL must start with sqlite: or postgres://, not {}",
@@ -107,6 +246,7 @@ impl Db {
             );
         };
         db.migrate(migrations).await?;
+        db.spawn_probe(Duration::from_millis(settings.probe_millis));
         Ok(db)
     }
 
@@ -123,9 +263,9 @@ impl Db {
     }
 
     async fn migrate(&self, migrations: &Migrations) -> anyhow::Result<()> {
-        match self {
-            Db::Sqlite(pool) => migrations.sqlite.run(pool).await,
-            Db::Postgres(pool) => migrations.postgres.run(pool).await,
+        match &self.pool {
+            Pool::Sqlite(pool) => migrations.sqlite.run(pool).await,
+            Pool::Postgres(pool) => migrations.postgres.run(pool).await,
         }
         .context("database migration failed")
     }
@@ -133,8 +273,8 @@ impl Db {
     /// Copies a SQLite database, while it is in use, into a new file `to` (an online backup:
     /// `VACUUM INTO`). PostgreSQL is backed up with `pg_dump`.
     pub async fn backup_to(&self, to: &Path) -> anyhow::Result<()> {
-        match self {
-            Db::Sqlite(pool) => {
+        match &self.pool {
+            Pool::Sqlite(pool) => {
                 anyhow::ensure!(!to.exists(), "{} exists already", to.display());
                 sqlx::query("VACUUM INTO $1")
                     .bind(to.display().to_string())
@@ -143,16 +283,16 @@ impl Db {
                     .with_context(|| format!("cannot back up into {}", to.display()))?;
                 Ok(())
             }
-            Db::Postgres(_) => anyhow::bail!(
+            Pool::Postgres(_) => anyhow::bail!(
                 "the database is PostgreSQL: back it up with pg_dump (docs/OPERATIONS.md)"
             ),
         }
     }
 
     pub fn kind(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres(_) => "postgres",
+        match &self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
         }
     }
 }

@@ -20,11 +20,17 @@ pub struct Readiness {
 /// Checks the stores a service needs.
 pub async fn readiness(db: &Db, migrations: &Migrations, ephemeral: &Ephemeral) -> Readiness {
     let mut problems = Vec::new();
-    let database = match db.ping().await {
-        Ok(_) => true,
-        Err(e) => {
-            problems.push(format!("database: {e}"));
-            false
+    // The probe's view first: while it finds the database gone, so does readiness.
+    let database = if db.unreachable() {
+        problems.push("database: does not answer (the probe looks every moment)".to_owned());
+        false
+    } else {
+        match db.ping().await {
+            Ok(_) => true,
+            Err(e) => {
+                problems.push(format!("database: {e}"));
+                false
+            }
         }
     };
     let migrations = database
@@ -57,9 +63,9 @@ pub async fn readiness(db: &Db, migrations: &Migrations, ephemeral: &Ephemeral) 
 
 /// Whether the newest migration this build has is applied.
 async fn applied(db: &Db, migrations: &Migrations) -> Result<bool, sqlx::Error> {
-    let newest = match db {
-        Db::Sqlite(_) => migrations.sqlite.iter().map(|m| m.version).max(),
-        Db::Postgres(_) => migrations.postgres.iter().map(|m| m.version).max(),
+    let newest = match db.pool() {
+        crate::db::Pool::Sqlite(_) => migrations.sqlite.iter().map(|m| m.version).max(),
+        crate::db::Pool::Postgres(_) => migrations.postgres.iter().map(|m| m.version).max(),
     };
     let Some(newest) = newest else {
         return Ok(true);

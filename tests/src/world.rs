@@ -353,30 +353,34 @@ impl World {
 
     /// What the outboxes hold, for a failure message.
     pub async fn sync_state(&self) -> String {
+        self.outboxes()
+            .await
+            .unwrap_or_else(|e| format!("the outboxes cannot be read: {e}"))
+    }
+
+    async fn outboxes(&self) -> Result<String, sqlx::Error> {
         let idp = &self.federation.idp.as_ref().unwrap().db;
-        let rows: Vec<IdpOutboxRow> = shared::with_db!(idp, pool => sqlx::query_as(
+        let rows: Vec<IdpOutboxRow> = shared::with_pool!(idp, pool => sqlx::query_as(
                 "SELECT kind, client_id, CAST(attempts AS BIGINT), delivered_at, last_error, payload FROM outbox ORDER BY created_at",
             )
             .fetch_all(pool)
-            .await
-            .unwrap_or_default());
+            .await?);
         let mut out = String::from("IdP outbox:\n");
         for row in rows {
             out.push_str(&format!("  {row:?}\n"));
         }
         for node in &self.federation.nodes {
-            let rows: Vec<NodeOutboxRow> = shared::with_db!(&node.state.db, pool => sqlx::query_as(
+            let rows: Vec<NodeOutboxRow> = shared::with_pool!(&node.state.db, pool => sqlx::query_as(
                     "SELECT CAST(seq AS BIGINT), kind || ' ' || payload, CAST(attempts AS BIGINT), delivered_at, COALESCE(last_error, '') || COALESCE(' given up ' || CAST(given_up_at AS TEXT), '') FROM idp_outbox ORDER BY seq",
                 )
                 .fetch_all(pool)
-                .await
-                .unwrap_or_default());
+                .await?);
             out.push_str(&format!("{} outbox:\n", node.id));
             for row in rows {
                 out.push_str(&format!("  {row:?}\n"));
             }
         }
-        out
+        Ok(out)
     }
 
     /// Saves the profile form at `node` as a person does: a field given `None` is left as the

@@ -28,7 +28,7 @@ async fn two_idps_starting_together_make_one_key_per_algorithm() {
         );
         let (a, b) = (a.unwrap(), b.unwrap());
         let db = a.database().unwrap();
-        let counts: Vec<(String, i64)> = shared::with_db!(&db, pool => sqlx::query_as(
+        let counts: Vec<(String, i64)> = shared::with_pool!(&db, pool => sqlx::query_as(
             "SELECT alg, CAST(COUNT(*) AS BIGINT) FROM signing_keys WHERE retired_at IS NULL GROUP BY alg ORDER BY alg",
         )
         .fetch_all(pool)
@@ -48,7 +48,7 @@ async fn two_idps_starting_together_make_one_key_per_algorithm() {
 }
 
 async fn stored_keys(db: &idp::store::Database) -> Vec<String> {
-    shared::with_db!(db, pool => sqlx::query_scalar("SELECT private_pem FROM signing_keys ORDER BY kid")
+    shared::with_pool!(db, pool => sqlx::query_scalar("SELECT private_pem FROM signing_keys ORDER BY kid")
         .fetch_all(pool)
         .await
         .unwrap())

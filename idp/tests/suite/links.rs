@@ -34,7 +34,7 @@ const TIMING: Timing = Timing {
 
 /// Deliveries of `kind` waiting for `node`.
 async fn waiting(db: &Database, node: &str, kind: &str) -> i64 {
-    shared::with_db!(db, pool => sqlx::query_scalar(
+    shared::with_pool!(db, pool => sqlx::query_scalar(
         "SELECT COUNT(*) FROM outbox WHERE client_id = $1 AND kind = $2 AND delivered_at IS NULL",
     )
     .bind(node)

@@ -70,7 +70,7 @@ async fn ending_sessions_cut_off_midway_is_finished_by_the_request_sent_again() 
             state.sessions.load(&cookie).await.unwrap().is_none(),
             "the session outlived a request cut off after {turns} turns and the one sent again"
         );
-        let queued: i64 = shared::with_db!(&db, pool => sqlx::query_scalar(
+        let queued: i64 = shared::with_pool!(&db, pool => sqlx::query_scalar(
             "SELECT COUNT(*) FROM outbox WHERE kind = 'logout' AND sid = $1",
         )
         .bind(session.sid.as_str())

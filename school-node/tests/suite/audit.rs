@@ -93,7 +93,7 @@ async fn an_event_cannot_be_edited() {
     let event = Event::new(kind::SIGNOUT, Actor::system()).subject("x");
     shared::audit::record(&node.state.db, &event).await.unwrap();
     let db = &node.state.db;
-    let edited = shared::with_db!(db, pool => sqlx::query("UPDATE audit_events SET kind = 'nothing'")
+    let edited = shared::with_pool!(db, pool => sqlx::query("UPDATE audit_events SET kind = 'nothing'")
         .execute(pool)
         .await
         .map(|_| ()));

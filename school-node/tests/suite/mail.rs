@@ -139,7 +139,7 @@ async fn expired_and_forged_links_are_refused_and_change_nothing() {
         .submit("/forgot", "/forgot", &[("username", "mari@example.ee")])
         .await;
     let path = node.path_of(&link_in(&smtp.wait_for(1).await[0]));
-    shared::with_db!(&node.state.db, pool => sqlx::query("UPDATE sign_in_tokens SET expires_at = 0").execute(pool).await.unwrap().rows_affected());
+    shared::with_pool!(&node.state.db, pool => sqlx::query("UPDATE sign_in_tokens SET expires_at = 0").execute(pool).await.unwrap().rows_affected());
 
     let forged = format!("/reset/{}", "ab".repeat(32));
     for bad in [
@@ -290,7 +290,7 @@ async fn a_parent_applies_the_admin_approves_and_the_letter_signs_them_in() {
     // The temporary password is only in the letter: the outbox forgets it once the letter is
     // recorded as sent (a moment after the server has it).
     testkit::eventually("the outbox forgot the password", std::time::Duration::from_secs(10), || async {
-        let kept: Vec<String> = shared::with_db!(&node.state.db, pool => sqlx::query_scalar("SELECT body_text FROM mail_outbox").fetch_all(pool).await.unwrap());
+        let kept: Vec<String> = shared::with_pool!(&node.state.db, pool => sqlx::query_scalar("SELECT body_text FROM mail_outbox").fetch_all(pool).await.unwrap());
         if kept.iter().all(|body| !body.contains(&password)) {
             Ok(())
         } else {
@@ -447,7 +447,7 @@ async fn nothing_is_lost_while_the_smtp_server_is_down() {
         .assert_redirect("/forgot/sent");
     // Both wait in the outbox while delivery fails and is retried.
     for _ in 0..100 {
-        let failures: i64 = shared::with_db!(&node.state.db, pool => sqlx::query_scalar(
+        let failures: i64 = shared::with_pool!(&node.state.db, pool => sqlx::query_scalar(
             "SELECT COUNT(*) FROM mail_outbox WHERE attempts >= 2 AND sent_at IS NULL"
         ).fetch_one(pool).await.unwrap());
         if failures == 2 {
@@ -627,7 +627,7 @@ async fn the_retention_sweep_forgets_sent_letters_and_spent_links() {
     .await;
     let db = &node.state.db;
     let count = |table: &'static str| async move {
-        let n: i64 = shared::with_db!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(
+        let n: i64 = shared::with_pool!(db, pool => sqlx::query_scalar(sqlx::AssertSqlSafe(
             format!("SELECT CAST(COUNT(*) AS BIGINT) FROM {table}")
         )).fetch_one(pool).await.unwrap());
         n
@@ -672,7 +672,7 @@ async fn the_retention_sweep_runs_soon_after_start_at_its_setting() {
         "the sent letter is swept",
         Duration::from_secs(10),
         || async {
-            let n: i64 = shared::with_db!(&db, pool => sqlx::query_scalar(
+            let n: i64 = shared::with_pool!(&db, pool => sqlx::query_scalar(
                 "SELECT CAST(COUNT(*) AS BIGINT) FROM mail_outbox"
             ).fetch_one(pool).await.unwrap());
             if n == 0 {

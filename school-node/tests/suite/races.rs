@@ -68,7 +68,7 @@ async fn two_admins_approving_one_application_at_once_make_one_account() {
         accounts_before + 1,
         "one account"
     );
-    let letters: i64 = shared::with_db!(&node.state.db, pool => sqlx::query_scalar(
+    let letters: i64 = shared::with_pool!(&node.state.db, pool => sqlx::query_scalar(
         "SELECT COUNT(*) FROM mail_outbox WHERE purpose = 'account_created'",
     )
     .fetch_one(pool)

@@ -236,7 +236,7 @@ async fn fan_out_interrupted(
         "the IdP's outbox is empty",
         Duration::from_secs(90),
         || async {
-            let waiting: Result<i64, _> = shared::with_db!(&db, pool => sqlx::query_scalar(
+            let waiting: Result<i64, _> = shared::with_pool!(&db, pool => sqlx::query_scalar(
             "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND gave_up_at IS NULL",
         )
         .fetch_one(pool)
@@ -363,7 +363,7 @@ async fn postgres_stopped(
         .await?;
     }
     let profile = format!("{}/profile", f.node.url());
-    let early: i64 = shared::with_db!(&f.node.db, pool => sqlx::query_scalar(
+    let early: i64 = shared::with_pool!(&f.node.db, pool => sqlx::query_scalar(
         "SELECT COUNT(*) FROM idp_outbox WHERE kind = 'profile' AND delivered_at IS NOT NULL",
     )
     .fetch_one(pool)
@@ -413,7 +413,7 @@ async fn postgres_stopped(
             .is_ok_and(|(n, _)| n == 0)
     })
     .await;
-    let delivered: i64 = shared::with_db!(&f.node.db, pool => sqlx::query_scalar(
+    let delivered: i64 = shared::with_pool!(&f.node.db, pool => sqlx::query_scalar(
         "SELECT COUNT(*) FROM idp_outbox WHERE kind = 'profile' AND delivered_at IS NOT NULL",
     )
     .fetch_one(pool)

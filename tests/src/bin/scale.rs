@@ -458,7 +458,7 @@ async fn measure(
 /// address takes nothing: left, every link's four would be retried through the rest of the
 /// step, thousands a second, and the tails measured would be that backlog's, not a link's.
 async fn forget_undeliverable(f: &Federation, since: i64) -> anyhow::Result<()> {
-    shared::with_db!(&f.idp_db, pool => sqlx::query(
+    shared::with_pool!(&f.idp_db, pool => sqlx::query(
         "DELETE FROM outbox WHERE created_at >= $1 AND client_id LIKE 'k%' \
          AND client_id NOT LIKE 'kool%'",
     )
@@ -483,7 +483,7 @@ async fn delivered_since(f: &Federation, kind: &str, since: i64, n: usize) -> an
         || {
             let db = db.clone();
             async move {
-                let got: Result<i64, _> = shared::with_db!(&db, pool => sqlx::query_scalar(
+                let got: Result<i64, _> = shared::with_pool!(&db, pool => sqlx::query_scalar(
                     // Found through the index on delivered_at, planned for this `since` every
                     // time (not persistent): the harness looks every millisecond, and a cached
                     // generic plan that scanned the whole outbox as often (chosen at one size
@@ -503,7 +503,7 @@ async fn delivered_since(f: &Federation, kind: &str, since: i64, n: usize) -> an
     .await;
     if let Err(e) = waited {
         // Say what the outbox holds, so that a run that stops here tells why.
-        let rows: Vec<OutboxRow> = shared::with_db!(&f.idp_db, pool => sqlx::query_as(
+        let rows: Vec<OutboxRow> = shared::with_pool!(&f.idp_db, pool => sqlx::query_as(
                 "SELECT client_id, attempts, delivered_at, gave_up_at, last_error FROM outbox \
                  WHERE kind = $1 AND created_at >= $2",
             )

@@ -64,7 +64,7 @@ async fn a_sign_out_that_cannot_be_recorded_is_shown_with_a_retry_and_ends_nothi
     let browser = stack.browser();
     stack.code(&browser, "rp-basic", CHALLENGE).await;
     // The outbox the fan-out is queued in is gone: the sign-out cannot be recorded.
-    shared::with_db!(&stack.idp_db, pool => sqlx::query("DROP TABLE outbox").execute(pool).await.map(|_| ()).unwrap());
+    shared::with_pool!(&stack.idp_db, pool => sqlx::query("DROP TABLE outbox").execute(pool).await.map(|_| ()).unwrap());
 
     let logout = format!("{}/logout?client_id=rp-basic", stack.idp_url);
     let confirm = browser

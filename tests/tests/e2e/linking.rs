@@ -219,7 +219,7 @@ async fn accounts_whose_data_differ_are_not_linked_and_the_field_is_named() {
         assert!(!page.contains("name=\"review\""), "{page}");
     }
     let idp_db = &world.federation.idp.as_ref().unwrap().db;
-    let links: i64 = shared::with_db!(idp_db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM links")
+    let links: i64 = shared::with_pool!(idp_db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM links")
         .fetch_one(pool)
         .await
         .unwrap());
@@ -239,7 +239,7 @@ async fn linking_two_linked_accounts_merges_the_persons_and_keeps_every_link() {
     world.link_matching(&client, "b", "c", "Mari Mets").await;
 
     let idp_db = &world.federation.idp.as_ref().unwrap().db;
-    let (persons, links): (i64, i64) = shared::with_db!(idp_db, pool => (
+    let (persons, links): (i64, i64) = shared::with_pool!(idp_db, pool => (
         sqlx::query_scalar("SELECT COUNT(*) FROM persons").fetch_one(pool).await.unwrap(),
         sqlx::query_scalar("SELECT COUNT(*) FROM links").fetch_one(pool).await.unwrap(),
     ));
@@ -413,7 +413,7 @@ async fn a_linked_school_that_cannot_answer_asks_for_a_sign_in_instead_of_failin
     world.sign_in(&anna, "a", "Anna Allikas").await;
     // B's site answers, but it cannot say who its accounts are (its table is gone).
     let b = &world.federation.node("b").unwrap().state.db;
-    shared::with_db!(b, pool => {
+    shared::with_pool!(b, pool => {
         sqlx::query("ALTER TABLE accounts RENAME TO accounts_away")
             .execute(pool)
             .await

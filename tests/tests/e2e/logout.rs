@@ -322,7 +322,7 @@ async fn node_down_then_back(restart_idp: bool) {
     let r = testkit::confirm_idp_logout(&browser, &stack.idp_url, &page).await;
     assert_eq!(r.status(), StatusCode::OK);
     let attempts = || async {
-        let n: i64 = shared::with_db!(&stack.idp_db, pool => sqlx::query_scalar("SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM outbox WHERE delivered_at IS NULL").fetch_one(pool).await.unwrap());
+        let n: i64 = shared::with_pool!(&stack.idp_db, pool => sqlx::query_scalar("SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM outbox WHERE delivered_at IS NULL").fetch_one(pool).await.unwrap());
         n
     };
     testkit::eventually(
@@ -410,7 +410,7 @@ async fn signing_out_at_the_node_ends_the_idp_session_and_tells_the_node_by_back
         "the fan-out reached the node",
         std::time::Duration::from_secs(5),
         || async {
-            let n: i64 = shared::with_db!(&stack.idp_db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL").fetch_one(pool).await.unwrap());
+            let n: i64 = shared::with_pool!(&stack.idp_db, pool => sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL").fetch_one(pool).await.unwrap());
             if n > 0 { Ok(n) } else { Err("nothing delivered".to_owned()) }
         },
     )

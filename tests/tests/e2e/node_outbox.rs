@@ -195,7 +195,7 @@ async fn a_refused_profile_change_is_set_aside_and_later_changes_go_on() {
 /// would.
 async fn hold_messages(world: &World, node: &str, until: i64) {
     let db = &world.federation.node(node).unwrap().state.db;
-    shared::with_db!(db, pool => {
+    shared::with_pool!(db, pool => {
         sqlx::query("UPDATE idp_outbox SET next_attempt_at = $1 WHERE delivered_at IS NULL")
             .bind(until)
             .execute(pool)
@@ -231,7 +231,7 @@ async fn a_late_sign_out_ends_only_the_sessions_from_before_it() {
     // case a retry was under way the first time.
     let db = world.federation.node("a").unwrap().state.db.clone();
     testkit::eventually("a failed attempt", Duration::from_secs(10), || async {
-        let attempts: i64 = shared::with_db!(&db, pool => sqlx::query_scalar(
+        let attempts: i64 = shared::with_pool!(&db, pool => sqlx::query_scalar(
             "SELECT CAST(COALESCE(MAX(attempts), 0) AS BIGINT) FROM idp_outbox WHERE delivered_at IS NULL",
         )
         .fetch_one(pool)
