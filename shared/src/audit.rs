@@ -105,6 +105,18 @@ impl Actor {
         Self::of(ActorKind::System)
     }
 
+    /// Another institution, through the federation: its id, its name when known, and what it
+    /// did it as (`sync`, `linking`, …).
+    pub fn institution(id: &str, name: Option<&str>, role: Option<&str>) -> Self {
+        Actor {
+            kind: ActorKind::Institution,
+            id: None,
+            name: name.map(str::to_owned),
+            institution: Some(id.to_owned()),
+            role: role.map(str::to_owned),
+        }
+    }
+
     pub fn of(kind: ActorKind) -> Self {
         Actor {
             kind,

@@ -301,13 +301,8 @@ impl Links {
         self.deliveries.wake();
         if version.is_some() {
             let fields: Vec<&str> = changes.keys().map(|f| f.as_str()).collect();
-            let actor = Actor {
-                kind: ActorKind::Institution,
-                id: None,
-                name: origin.as_ref().map(|o| o.name.clone()),
-                institution: Some(from.node_id.to_string()),
-                role: Some("sync".into()),
-            };
+            let name = origin.as_ref().map(|o| o.name.as_str());
+            let actor = Actor::institution(from.node_id.as_str(), name, Some("sync"));
             let event = Event::new(kind::PROFILE_CHANGED, actor)
                 .subject(account_subject(from))
                 .at_institution(from.node_id.as_str())

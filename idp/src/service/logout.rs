@@ -336,11 +336,8 @@ impl Logout {
                 .end_filed(&cookie, &session, node_id, sub)
                 .await?;
             // Asked by the account's school (its admin, a closed account, a new password).
-            let actor = Actor {
-                institution: Some(node_id.to_string()),
-                name: self.clients.get(node_id).map(|c| c.name.clone()),
-                ..Actor::of(ActorKind::Institution)
-            };
+            let name = self.clients.get(node_id).map(|c| c.name.clone());
+            let actor = Actor::institution(node_id.as_str(), name.as_deref(), None);
             self.record_end(&session, actor, reason).await;
             ended += 1;
         }

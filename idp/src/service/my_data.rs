@@ -275,8 +275,11 @@ impl MyData {
         (tracked, unavailable)
     }
 
-    /// Ends one of the person's sessions (this one or another browser's).
-    pub async fn end_session(&self, cookie: Option<&str>, sid: &str) -> Result<(), MyDataError> {
+    /// Every live session of the person signed in behind `cookie`, by cookie.
+    async fn person_sessions(
+        &self,
+        cookie: Option<&str>,
+    ) -> Result<Vec<(String, IdpSession)>, MyDataError> {
         let session = self.current(cookie).await?;
         let links: Vec<Link> = self
             .accounts(&session)
@@ -284,12 +287,25 @@ impl MyData {
             .into_iter()
             .map(|(l, _)| l)
             .collect();
-        let (cookie, found) = self
-            .sessions_of(&links)
+        Ok(self.sessions_of(&links).await?)
+    }
+
+    /// One of the person's sessions by its `sid` (a form's value is only looked up among them).
+    async fn person_session(
+        &self,
+        cookie: Option<&str>,
+        sid: &str,
+    ) -> Result<(String, IdpSession), MyDataError> {
+        self.person_sessions(cookie)
             .await?
             .into_iter()
             .find(|(_, s)| s.sid.as_str() == sid)
-            .ok_or(MyDataError::NotFound)?;
+            .ok_or(MyDataError::NotFound)
+    }
+
+    /// Ends one of the person's sessions (this one or another browser's).
+    pub async fn end_session(&self, cookie: Option<&str>, sid: &str) -> Result<(), MyDataError> {
+        let (cookie, found) = self.person_session(cookie, sid).await?;
         self.logout.end_from_my_page(&cookie, &found).await?;
         Ok(())
     }
@@ -301,19 +317,7 @@ impl MyData {
         sid: &str,
         node_id: &str,
     ) -> Result<(), MyDataError> {
-        let session = self.current(cookie).await?;
-        let links: Vec<Link> = self
-            .accounts(&session)
-            .await?
-            .into_iter()
-            .map(|(l, _)| l)
-            .collect();
-        let (cookie, found) = self
-            .sessions_of(&links)
-            .await?
-            .into_iter()
-            .find(|(_, s)| s.sid.as_str() == sid)
-            .ok_or(MyDataError::NotFound)?;
+        let (cookie, found) = self.person_session(cookie, sid).await?;
         let node_id = ClientId::new(node_id);
         if !found.accounts.contains_key(&node_id) {
             return Err(MyDataError::NotFound);
@@ -326,18 +330,27 @@ impl MyData {
 
     /// Ends every session of the person, this one too; returns how many.
     pub async fn end_all(&self, cookie: Option<&str>) -> Result<usize, MyDataError> {
-        let session = self.current(cookie).await?;
-        let links: Vec<Link> = self
-            .accounts(&session)
-            .await?
-            .into_iter()
-            .map(|(l, _)| l)
-            .collect();
-        let all = self.sessions_of(&links).await?;
+        let all = self.person_sessions(cookie).await?;
         for (cookie, found) in &all {
             self.logout.end_from_my_page(cookie, found).await?;
         }
         Ok(all.len())
+    }
+
+    /// The person's linked account at `node_id` (for the question before its link goes): its
+    /// institution's name. Nothing else is read for it.
+    pub async fn linked_institution(
+        &self,
+        cookie: Option<&str>,
+        node_id: &str,
+    ) -> Result<String, MyDataError> {
+        let session = self.current(cookie).await?;
+        self.accounts(&session)
+            .await?
+            .into_iter()
+            .find(|(l, at)| l.node_id.as_str() == node_id && at.is_some())
+            .map(|(l, _)| self.name_of(l.node_id.as_str()))
+            .ok_or(MyDataError::NotFound)
     }
 
     /// Removes the link to the person's account at `node_id`, asked from their own page.

@@ -42,17 +42,6 @@ impl Audit {
         }
     }
 
-    /// Another institution, through the federation (its id and name).
-    pub fn institution(id: &str, name: Option<&str>, role: &str) -> Actor {
-        Actor {
-            kind: ActorKind::Institution,
-            id: None,
-            name: name.map(str::to_owned),
-            institution: Some(id.to_owned()),
-            role: Some(role.to_owned()),
-        }
-    }
-
     /// An event here about account `subject`.
     pub fn event(&self, kind: &str, actor: Actor, subject: &str) -> Event {
         Event::new(kind, actor)

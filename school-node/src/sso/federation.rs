@@ -116,10 +116,10 @@ impl FederationApi {
             Some(account) => {
                 // Another institution sees this person's data: it shows in their tracker.
                 if let Some(reader) = &query.for_linking_with {
-                    let actor = crate::service::audit::Audit::institution(
+                    let actor = shared::audit::Actor::institution(
                         &reader.client_id,
                         Some(&reader.name),
-                        "linking",
+                        Some("linking"),
                     );
                     let event = audit.event(shared::audit::kind::DATA_READ, actor, &account.id);
                     audit.record(event).await?;

@@ -256,7 +256,7 @@ pub async fn apply_update(
     }
     // Changed at another institution (an older IdP does not say which): the person sees who.
     let actor = match &update.origin {
-        Some(o) => crate::service::audit::Audit::institution(&o.client_id, Some(&o.name), "sync"),
+        Some(o) => shared::audit::Actor::institution(&o.client_id, Some(&o.name), Some("sync")),
         None => shared::audit::Actor::of(shared::audit::ActorKind::Institution),
     };
     let event = audit.event(

@@ -333,24 +333,22 @@ pub async fn confirm_remove_link(
     CleanQuery(q): CleanQuery<MeQuery>,
 ) -> PageResult {
     let t = i18n::texts(&headers, q.ui_locales.as_deref());
-    let overview = match state.my_data.overview(cookie.as_deref()).await {
-        Ok(o) => o,
+    // The question reads the person's links only, not their whole page (no school is asked).
+    let institution = match state
+        .my_data
+        .linked_institution(cookie.as_deref(), &q.client_id)
+        .await
+    {
+        Ok(name) => name,
         Err(e) => return refused(t, e),
-    };
-    let Some(account) = overview
-        .accounts
-        .iter()
-        .find(|a| a.node_id == q.client_id && a.linked_at.is_some())
-    else {
-        return Err(AppError::not_found().in_lang(t));
     };
     render(
         StatusCode::OK,
         &RemoveLinkPage {
             t,
             csrf: browser.csrf_token(),
-            client_id: account.node_id.clone(),
-            institution: account.institution.clone(),
+            client_id: q.client_id,
+            institution,
         },
     )
 }
