@@ -456,7 +456,7 @@ async fn seed(
             .map_err(|e| anyhow::anyhow!("{} {}: {e}", account.first_name, account.last_name))?;
         if temporary.is_none() && !account.no_password {
             let password = Secret::new(DEMO_PASSWORD);
-            accounts::change_password(db, &id, &password, &password).await?;
+            accounts::change_password(db, &id, &password, &password, None).await?;
         }
         relations.extend(
             account

@@ -140,6 +140,7 @@ impl Application {
             link_minutes: config.sign_in_link_minutes,
             site_url: config.site_url(),
             institution: config.institution_name.clone(),
+            institution_id: config.institution_id.clone(),
         };
         let node_key = crate::sso::node_key(&db).await?;
         let (sso, federation, sync) = if config.sso.enabled() {

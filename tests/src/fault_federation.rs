@@ -198,7 +198,7 @@ impl Federation {
             };
             let id = accounts::create(&self.node.db, &input, &[Role::Teacher], None).await?;
             let pw = Secret::new(PASSWORD);
-            accounts::change_password(&self.node.db, &id, &pw, &pw).await?;
+            accounts::change_password(&self.node.db, &id, &pw, &pw, None).await?;
             let username = format!("{first} {last}");
             self.persons.insert(username.clone(), id);
             names.push(username);

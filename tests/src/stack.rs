@@ -127,6 +127,7 @@ impl Stack {
             &mari,
             &Secret::new(PASSWORD),
             &Secret::new(PASSWORD),
+            None,
         )
         .await
         .unwrap();

@@ -45,7 +45,7 @@ pub async fn node_with_mari(
         .await
         .unwrap();
     let pw = Secret::new(password);
-    accounts::change_password(&node.state().db, &mari, &pw, &pw)
+    accounts::change_password(&node.state().db, &mari, &pw, &pw, None)
         .await
         .unwrap();
     tokio::spawn(node.run());

@@ -330,6 +330,7 @@ pub async fn change_own_password(
     current: &Secret,
     password: &Secret,
     again: &Secret,
+    event: &Event,
 ) -> Result<()> {
     let row = store::by_id(db, id).await?.ok_or(ServiceError::NotFound)?;
     if let Some(stored) = row.password_hash.as_deref()
@@ -348,7 +349,7 @@ pub async fn change_own_password(
             ));
         }
     }
-    change_password(db, id, password, again).await
+    change_password(db, id, password, again, Some(event)).await
 }
 
 /// Sets a password the person chose; it is no longer temporary.
@@ -357,10 +358,11 @@ pub async fn change_password(
     id: &str,
     password: &Secret,
     again: &Secret,
+    event: Option<&Event>,
 ) -> Result<()> {
     passwords::check_new(password.expose(), again.expose()).map_err(password_problem)?;
     let hash = passwords::hash(password).await?;
-    if !store::set_password(db, id, &hash, false).await? {
+    if !store::set_password(db, id, &hash, false, event).await? {
         return Err(ServiceError::NotFound);
     }
     Ok(())
@@ -370,15 +372,15 @@ pub async fn change_password(
 pub async fn reset_to_temporary(db: &Database, id: &str) -> Result<Secret> {
     let password = passwords::temporary();
     let hash = passwords::hash(&password).await?;
-    if !store::set_password(db, id, &hash, true).await? {
+    if !store::set_password(db, id, &hash, true, None).await? {
         return Err(ServiceError::NotFound);
     }
     Ok(password)
 }
 
 /// Reopens a closed account (closing it is `sign_out::SignOuts::close_account`).
-pub async fn reopen(db: &Database, id: &str) -> Result<()> {
-    if !store::set_disabled(db, id, false, false).await? {
+pub async fn reopen(db: &Database, id: &str, event: &Event) -> Result<()> {
+    if !store::set_disabled(db, id, false, false, event).await? {
         return Err(ServiceError::NotFound);
     }
     Ok(())
@@ -444,11 +446,15 @@ pub async fn update_child(
         None => None,
     };
     let patch = ProfileChanges::from([(ProfileField::Email, email)]);
+    let password_set = Event {
+        kind: shared::audit::kind::PASSWORD_SET.into(),
+        ..event.clone()
+    };
     store::patch_personal_data(db, &child.id, &patch, event)
         .await
         .map_err(taken)?;
     if let Some(hash) = hash {
-        store::set_password(db, child_id, &hash, false).await?;
+        store::set_password(db, child_id, &hash, false, Some(&password_set)).await?;
     }
     Ok(())
 }

@@ -28,6 +28,8 @@ pub struct Recovery {
     pub link_minutes: i64,
     pub site_url: String,
     pub institution: String,
+    /// The institution's id, for the audit event of a password chosen through a link.
+    pub institution_id: String,
 }
 
 fn hash(token: &str) -> String {
@@ -138,7 +140,17 @@ impl Recovery {
         let Some(id) = tokens::consume(&self.db, &hash(token), at).await? else {
             return Ok(None);
         };
-        store::accounts::set_password(&self.db, &id, &hash_value, false).await?;
+        let event = shared::audit::Event::new(
+            shared::audit::kind::PASSWORD_SET,
+            shared::audit::Actor {
+                id: Some(id.clone()),
+                ..shared::audit::Actor::of(shared::audit::ActorKind::Person)
+            },
+        )
+        .subject(&id)
+        .at_institution(&self.institution_id)
+        .detail("reset_link");
+        store::accounts::set_password(&self.db, &id, &hash_value, false, Some(&event)).await?;
         tokens::revoke_for_account(&self.db, &id, at).await?;
         accounts::find(&self.db, &id).await
     }

@@ -43,8 +43,8 @@ impl SignOuts<'_> {
 
     /// Closes the account and signs it out everywhere; the IdP's part is queued with the
     /// closing, in one transaction.
-    pub async fn close_account(&self, id: &str) -> Result<()> {
-        if !store::set_disabled(self.db, id, true, self.idp.is_some()).await? {
+    pub async fn close_account(&self, id: &str, event: &shared::audit::Event) -> Result<()> {
+        if !store::set_disabled(self.db, id, true, self.idp.is_some(), event).await? {
             return Err(ServiceError::NotFound);
         }
         logout::end_sessions_of_sub(self.ephemeral, id).await?;

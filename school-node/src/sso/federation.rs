@@ -166,15 +166,16 @@ impl FederationApi {
             None => SetPasswordOutcome::NotTemporary,
             Some(account) => {
                 let (pw, again) = (&request.password, &request.password);
-                match accounts::change_password(db, &account.id, pw, again).await {
+                let event = audit
+                    .event(
+                        shared::audit::kind::PASSWORD_SET,
+                        audit.person(&account),
+                        &account.id,
+                    )
+                    .detail("idp_page");
+                match accounts::change_password(db, &account.id, pw, again, Some(&event)).await {
                     Ok(()) => {
                         super::logout::end_sessions_of_sub(sessions, &account.id).await?;
-                        let event = audit.event(
-                            shared::audit::kind::PASSWORD_SET,
-                            audit.person(&account),
-                            &account.id,
-                        );
-                        audit.record(event.detail("idp_page")).await?;
                         SetPasswordOutcome::Set
                     }
                     Err(crate::service::ServiceError::Invalid(_)) => SetPasswordOutcome::Refused {

@@ -346,23 +346,47 @@ pub async fn apply_synced(
     Ok(Synced::Applied)
 }
 
-pub async fn set_password(db: &Database, id: &str, hash: &str, must_change: bool) -> Result<bool> {
-    let done = with_db!(db, pool => sqlx::query(
-        "UPDATE accounts SET password_hash = $2, must_change_password = $3, updated_at = $4 WHERE id = $1",
-    )
-    .bind(id)
-    .bind(hash)
-    .bind(must_change)
-    .bind(now())
-    .execute(pool)
-    .await?
-    .rows_affected());
-    Ok(done == 1)
+/// Sets the password hash; `event`, when given, is recorded in the same transaction.
+pub async fn set_password(
+    db: &Database,
+    id: &str,
+    hash: &str,
+    must_change: bool,
+    event: Option<&Event>,
+) -> Result<bool> {
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let done = sqlx::query(
+            "UPDATE accounts SET password_hash = $2, must_change_password = $3, updated_at = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(hash)
+        .bind(must_change)
+        .bind(now())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if done != 1 {
+            return Ok(false);
+        }
+        if let Some(event) = event {
+            shared::audit::insert_statement(event).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+    });
+    Ok(true)
 }
 
 /// Closes or reopens an account. Closing it with `tell_idp` also queues, in the same
 /// transaction, the IdP's "sign out everywhere", so that it happens even if the IdP is away.
-pub async fn set_disabled(db: &Database, id: &str, disabled: bool, tell_idp: bool) -> Result<bool> {
+/// `event` is recorded in the same transaction.
+pub async fn set_disabled(
+    db: &Database,
+    id: &str,
+    disabled: bool,
+    tell_idp: bool,
+    event: &Event,
+) -> Result<bool> {
     let at = now();
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -381,6 +405,7 @@ pub async fn set_disabled(db: &Database, id: &str, disabled: bool, tell_idp: boo
                 .execute(&mut *tx)
                 .await?;
         }
+        shared::audit::insert_statement(event).execute(&mut *tx).await?;
         tx.commit().await?;
     });
     Ok(true)

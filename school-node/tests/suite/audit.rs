@@ -133,3 +133,42 @@ async fn the_retention_sweep_keeps_the_event_table_bounded() {
     )
     .await;
 }
+
+/// A new password and a closed account are recorded with the change itself (one transaction).
+#[tokio::test]
+async fn a_new_password_and_a_closed_account_are_recorded_with_the_change() {
+    let node = TestNode::spawn().await;
+    let mari = node.mari().await;
+    node.director().await;
+    node.mari_signed_in()
+        .await
+        .submit(
+            "/profile",
+            "/profile/password",
+            &[
+                ("current_password", "maasikad-2024"),
+                ("password", "uus-salasõna-2"),
+                ("password_again", "uus-salasõna-2"),
+            ],
+        )
+        .await
+        .assert_redirect("/profile");
+    let admin = node.director_signed_in().await;
+    let page = admin.get(&format!("/admin/accounts/{mari}")).await;
+    admin
+        .post(
+            &format!("/admin/accounts/{mari}/disable"),
+            &[("csrf", page.csrf().as_str())],
+        )
+        .await
+        .assert_redirect(&format!("/admin/accounts/{mari}"));
+    let kinds: Vec<String> = all_events(&node)
+        .await
+        .into_iter()
+        .filter(|e| e.subject.as_deref() == Some(mari.as_str()))
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.iter().any(|k| k == kind::PASSWORD_SET), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k == kind::ACCOUNT_CLOSED), "{kinds:?}");
+    assert!(node.get_account(&mari).await.disabled);
+}

@@ -151,7 +151,7 @@ impl TestNode {
             .await
             .expect("account created");
         let pw = Secret::new(password);
-        accounts::change_password(&self.state.db, &id, &pw, &pw)
+        accounts::change_password(&self.state.db, &id, &pw, &pw, None)
             .await
             .unwrap();
         id

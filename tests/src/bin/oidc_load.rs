@@ -295,7 +295,7 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let pw = Secret::new("maasikad-2024");
-    accounts::change_password(&node.state().db, &mari, &pw, &pw)
+    accounts::change_password(&node.state().db, &mari, &pw, &pw, None)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     tokio::spawn(node.run());

@@ -809,7 +809,14 @@ async fn closing_an_account_revokes_its_grants() {
     stack
         .node
         .sign_outs()
-        .close_account(&stack.mari)
+        .close_account(
+            &stack.mari,
+            &shared::audit::Event::new(
+                shared::audit::kind::ACCOUNT_CLOSED,
+                shared::audit::Actor::of(shared::audit::ActorKind::Admin),
+            )
+            .subject(&stack.mari),
+        )
         .await
         .unwrap();
     testkit::eventually("the grant is revoked", Duration::from_secs(20), || async {

@@ -50,8 +50,6 @@ pub async fn save(
             ctx.state.profile_changed();
             if !form.password.is_empty() {
                 ctx.password_changed(&child_id, false).await?;
-                let event = audit.event(kind::PASSWORD_SET, audit.parent(&account), &child_id);
-                audit.record(event).await?;
             }
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to(&format!("/children/{child_id}")).into_response())

@@ -53,6 +53,11 @@ pub async fn save(ctx: Ctx, VerifiedForm(form): VerifiedForm<PasswordForm>) -> P
         Secret::new(form.password_again),
     );
     let state = &ctx.state;
+    let event = state.audit.event(
+        shared::audit::kind::PASSWORD_SET,
+        state.audit.person(account),
+        &account.id,
+    );
     match accounts::change_own_password(
         &state.db,
         &state.recovery.throttle,
@@ -60,18 +65,12 @@ pub async fn save(ctx: Ctx, VerifiedForm(form): VerifiedForm<PasswordForm>) -> P
         &current,
         &password,
         &again,
+        &event,
     )
     .await
     {
         Ok(()) => {
             ctx.password_changed(&account.id, true).await?;
-            let audit = &ctx.state.audit;
-            let event = audit.event(
-                shared::audit::kind::PASSWORD_SET,
-                audit.person(account),
-                &account.id,
-            );
-            audit.record(event).await?;
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/").into_response())
         }

@@ -96,6 +96,11 @@ pub async fn save_password(
         Secret::new(&form.password_again),
     );
     let state = &ctx.state;
+    let event = state.audit.event(
+        kind::PASSWORD_SET,
+        state.audit.person(&account),
+        &account.id,
+    );
     match accounts::change_own_password(
         &state.db,
         &state.recovery.throttle,
@@ -103,14 +108,12 @@ pub async fn save_password(
         &current,
         &password,
         &again,
+        &event,
     )
     .await
     {
         Ok(()) => {
             ctx.password_changed(&account.id, true).await?;
-            let audit = &ctx.state.audit;
-            let event = audit.event(kind::PASSWORD_SET, audit.person(&account), &account.id);
-            audit.record(event).await?;
             ctx.flash(ctx.t().password_saved).await?;
             Ok(Redirect::to("/profile").into_response())
         }

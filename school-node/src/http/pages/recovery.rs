@@ -105,13 +105,6 @@ pub async fn reset(
     {
         Ok(Some(account)) => {
             ctx.password_changed(&account.id, false).await?;
-            let audit = &ctx.state.audit;
-            let event = audit.event(
-                shared::audit::kind::PASSWORD_SET,
-                audit.person(&account),
-                &account.id,
-            );
-            audit.record(event.detail("reset_link")).await?;
             ctx.sign_in(&account.id).await?;
             ctx.flash(ctx.t().saved).await?;
             Ok(Redirect::to("/").into_response())

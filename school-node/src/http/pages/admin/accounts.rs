@@ -323,11 +323,9 @@ pub async fn disable(
     Path(id): Path<String>,
     VerifiedForm(_): VerifiedForm<Empty>,
 ) -> PageResult {
-    ctx.state.sign_outs().close_account(&id).await?;
     let audit = &ctx.state.audit;
-    audit
-        .record(audit.event(kind::ACCOUNT_CLOSED, audit.admin(&me), &id))
-        .await?;
+    let event = audit.event(kind::ACCOUNT_CLOSED, audit.admin(&me), &id);
+    ctx.state.sign_outs().close_account(&id, &event).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }
 
@@ -351,10 +349,8 @@ pub async fn enable(
     Path(id): Path<String>,
     VerifiedForm(_): VerifiedForm<Empty>,
 ) -> PageResult {
-    accounts::reopen(&ctx.state.db, &id).await?;
     let audit = &ctx.state.audit;
-    audit
-        .record(audit.event(kind::ACCOUNT_REOPENED, audit.admin(&me), &id))
-        .await?;
+    let event = audit.event(kind::ACCOUNT_REOPENED, audit.admin(&me), &id);
+    accounts::reopen(&ctx.state.db, &id, &event).await?;
     Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response())
 }
