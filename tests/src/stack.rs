@@ -231,6 +231,22 @@ impl Stack {
             .unwrap()
     }
 
+    /// Exchanges a code of rp-basic (PKCE with `VERIFIER`, secret in the Basic header).
+    pub async fn exchange(&self, code: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}/token", self.idp_url))
+            .basic_auth("rp-basic", Some(SECRET))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT_URI),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .await
+            .expect("the IdP answers")
+    }
+
     /// Signs Mari in for `client_id` and returns the code the IdP sent to the redirect URI.
     pub async fn code(
         &self,

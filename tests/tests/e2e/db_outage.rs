@@ -7,23 +7,8 @@
 use std::time::{Duration, Instant};
 
 use federation_tests::processes::OwnPostgres;
-use federation_tests::stack::{CHALLENGE, REDIRECT_URI, SECRET, Stack, VERIFIER, urlencode};
+use federation_tests::stack::{CHALLENGE, REDIRECT_URI, Stack, urlencode};
 use reqwest::StatusCode;
-
-async fn exchange(stack: &Stack, code: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(format!("{}/token", stack.idp_url))
-        .basic_auth("rp-basic", Some(SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
 
 async fn database_ready(stack: &Stack) -> bool {
     let report: serde_json::Value = reqwest::get(format!("{}/health/ready", stack.idp_url))
@@ -48,7 +33,7 @@ async fn with_the_database_down_the_idp_answers_503_at_once_and_finds_it_back_by
     let stack = Stack::start(|c| c.database_url = Some(url)).await;
     let browser = stack.browser();
     let first = stack.code(&browser, "rp-basic", CHALLENGE).await;
-    assert_eq!(exchange(&stack, &first).await.status(), StatusCode::OK);
+    assert_eq!(stack.exchange(&first).await.status(), StatusCode::OK);
     // A code is taken when it is exchanged, whatever comes of it: one for each try.
     let mut codes = Vec::new();
     for _ in 0..20 {
@@ -71,7 +56,7 @@ async fn with_the_database_down_the_idp_answers_503_at_once_and_finds_it_back_by
     let mut slowest = Duration::ZERO;
     for code in &codes {
         let started = Instant::now();
-        let r = exchange(&stack, code).await;
+        let r = stack.exchange(code).await;
         slowest = slowest.max(started.elapsed());
         assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(r.headers()["retry-after"], "5");
@@ -117,5 +102,5 @@ async fn with_the_database_down_the_idp_answers_503_at_once_and_finds_it_back_by
     .await;
     println!("database back: noticed within {:?}", started.elapsed());
     let code = stack.code(&browser, "rp-basic", CHALLENGE).await;
-    assert_eq!(exchange(&stack, &code).await.status(), StatusCode::OK);
+    assert_eq!(stack.exchange(&code).await.status(), StatusCode::OK);
 }

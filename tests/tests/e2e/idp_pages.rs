@@ -4,8 +4,7 @@
 //! one in.
 
 use federation_tests::stack::{
-    CHALLENGE, PASSWORD, POST_LOGOUT_URI, REDIRECT_URI, SECRET, Stack, USERNAME, VERIFIER,
-    urlencode,
+    CHALLENGE, PASSWORD, POST_LOGOUT_URI, REDIRECT_URI, Stack, USERNAME, urlencode,
 };
 use federation_tests::{hidden, submit_idp_login};
 use reqwest::StatusCode;
@@ -301,21 +300,7 @@ async fn the_idp_says_it_is_live_and_ready() {
 /// An ID token for rp-basic from the session in `browser`.
 async fn id_token(stack: &Stack, browser: &reqwest::Client) -> String {
     let code = stack.code(browser, "rp-basic", CHALLENGE).await;
-    let tokens: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/token", stack.idp_url))
-        .basic_auth("rp-basic", Some(SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tokens: serde_json::Value = stack.exchange(&code).await.json().await.unwrap();
     tokens["id_token"].as_str().unwrap().to_owned()
 }
 
@@ -482,18 +467,7 @@ async fn a_503_from_the_idp_says_when_to_come_back() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.headers()["retry-after"], "5");
-    let r = reqwest::Client::new()
-        .post(format!("{}/token", stack.idp_url))
-        .basic_auth("rp-basic", Some(SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = stack.exchange(&code).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.headers()["retry-after"], "5");
     let answer: serde_json::Value = r.json().await.unwrap();
