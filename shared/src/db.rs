@@ -138,24 +138,41 @@ impl Db {
         }
     }
 
-    /// Probes the database every `every` until the last clone of this `Db` is dropped: an
-    /// answer within the interval opens the gate, none closes it.
-    pub fn spawn_probe(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+    /// Probes a PostgreSQL database every `every` until the last clone of this `Db` is dropped,
+    /// on a connection of its own (never waiting behind a busy pool, so load alone never looks
+    /// like an outage): an answer within `patience` opens the gate, a failure or none closes
+    /// it. A SQLite file is never unreachable, and is not probed.
+    pub fn spawn_probe(
+        &self,
+        every: Duration,
+        patience: Duration,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let Pool::Postgres(pool) = &self.pool else {
+            return None;
+        };
+        let options = pool.connect_options();
         let gate = Arc::downgrade(&self.gate);
-        let pool = self.pool.clone();
-        tokio::spawn(async move {
+        Some(tokio::spawn(async move {
+            use sqlx::Connection;
             let every = every.max(Duration::from_millis(50));
+            let mut conn: Option<sqlx::PgConnection> = None;
             loop {
                 tokio::time::sleep(every).await;
                 let Some(gate) = gate.upgrade() else {
                     return;
                 };
-                let probe = Db {
-                    pool: pool.clone(),
-                    gate: gate.clone(),
+                let answered = match conn.as_mut() {
+                    Some(c) => matches!(tokio::time::timeout(patience, c.ping()).await, Ok(Ok(()))),
+                    None => false,
                 };
-                let reachable =
-                    matches!(tokio::time::timeout(every, probe.ping()).await, Ok(Ok(())));
+                let reachable = answered || {
+                    conn =
+                        tokio::time::timeout(patience, sqlx::PgConnection::connect_with(&options))
+                            .await
+                            .ok()
+                            .and_then(Result::ok);
+                    conn.is_some()
+                };
                 let was = gate.unreachable.swap(!reachable, Ordering::Relaxed);
                 if was == reachable {
                     if reachable {
@@ -167,7 +184,7 @@ impl Db {
                     }
                 }
             }
-        })
+        }))
     }
 
     /// Opens the database named by `url` (`postgres://…`, `sqlite://…`) and migrates it. A
@@ -246,7 +263,10 @@ impl Db {
             );
         };
         db.migrate(migrations).await?;
-        db.spawn_probe(Duration::from_millis(settings.probe_millis));
+        db.spawn_probe(
+            Duration::from_millis(settings.probe_millis),
+            Duration::from_millis(settings.connect_timeout_millis.max(1)),
+        );
         Ok(db)
     }
 

@@ -420,7 +420,7 @@ async fn postgres_stopped(
     .await?);
     row.delivered = usize::try_from(delivered).unwrap_or(0);
     row.note = format!(
-        "during the outage {} requests were answered 503 (\"try again in a moment\", each after the pool's 5 s wait), \
+        "during the outage {} requests were answered 503 (\"try again in a moment\", at once while the probe found the database gone), \
          {} node profile pages and {} IdP sign-on hops were served anyway (sessions and codes live in Redis); \
          of the ten profile changes queued just before it, {early} had reached the IdP when the server stopped and the rest \
          after it came back (delivered = changes the IdP took)",
