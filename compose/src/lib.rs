@@ -103,6 +103,9 @@ pub struct Options {
     pub database_urls: std::collections::HashMap<String, String>,
     /// Redis for every service's ephemeral state (each under its own prefix); memory otherwise.
     pub redis_url: Option<String>,
+    /// Redis behind these sentinels instead of `redis_url` (the master named `redis_master_name`).
+    pub redis_sentinels: Vec<String>,
+    pub redis_master_name: Option<String>,
     /// Retry failed deliveries within a second or two instead of minutes (tests).
     pub quick_retries: bool,
     /// IdP sessions end after this many idle seconds, swept every second (tests).
@@ -319,6 +322,8 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
         }
         config.database_url = options.database_urls.get(&institution.id).cloned();
         config.redis_url = options.redis_url.clone();
+        config.redis_sentinels = options.redis_sentinels.clone();
+        config.redis_master_name = options.redis_master_name.clone();
         config.redis_prefix = Some(format!("{}:{}:", institution.id, random_secret()));
         if let Some(issuer) = &issuer {
             let secret = random_secret();
@@ -378,6 +383,8 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 clients,
                 database_url: options.database_urls.get("idp").cloned(),
                 redis_url: options.redis_url.clone(),
+                redis_sentinels: options.redis_sentinels.clone(),
+                redis_master_name: options.redis_master_name.clone(),
                 redis_prefix: Some(format!("idp:{}:", random_secret())),
                 upstreams: broker.as_ref().map(eid_upstreams).unwrap_or_default(),
                 ..idp::Config::default()

@@ -78,12 +78,11 @@ pub fn key_encryption(config: &Config) -> anyhow::Result<KeyEncryption> {
 async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
     let clock = config.clock.clone();
     let db = open_database(&config).await?;
-    let ephemeral = match &config.redis_url {
-        Some(url) => {
-            Ephemeral::redis(url, config.redis_prefix.as_deref().unwrap_or("idp:")).await?
-        }
-        None => Ephemeral::memory(),
-    };
+    let ephemeral = Ephemeral::open(
+        &config.redis(),
+        config.redis_prefix.as_deref().unwrap_or("idp:"),
+    )
+    .await?;
     let keys = KeyRing::load(&db, clock.clone(), key_encryption(&config)?).await?;
     shared::audit::log_events(config.audit_log);
     // The writer task ends with the last recorder, when the services are dropped.

@@ -22,12 +22,11 @@ pub async fn check_config(config: &Config) -> Vec<shared::check::Finding> {
     });
     findings.push(
         check("ephemeral store", async {
-            let store = match &config.redis_url {
-                Some(url) => {
-                    Ephemeral::redis(url, config.redis_prefix.as_deref().unwrap_or("idp:")).await?
-                }
-                None => Ephemeral::memory(),
-            };
+            let store = Ephemeral::open(
+                &config.redis(),
+                config.redis_prefix.as_deref().unwrap_or("idp:"),
+            )
+            .await?;
             store.get("health").await?;
             anyhow::Ok(store.kind())
         })

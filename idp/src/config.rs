@@ -54,6 +54,15 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub redis_url: Option<String>,
+    /// `host:port` of each Redis Sentinel, instead of `redis_url`: the master is found through
+    /// them and followed through a failover.
+    pub redis_sentinels: Vec<String>,
+    /// The name the sentinels monitor the master by (`sentinel monitor <name> …`).
+    pub redis_master_name: Option<String>,
+    /// For the Redis servers behind the sentinels (`requirepass`); `_FILE` reads it from a file.
+    pub redis_password: Option<String>,
+    /// For the sentinels themselves, when they ask for one.
+    pub redis_sentinel_password: Option<String>,
     pub redis_prefix: Option<String>,
     /// Clients in a TOML file of `[[client]]` tables, reread every `reload_seconds`; a client
     /// removed from it is unregistered. Relative to the configuration file's folder.
@@ -125,6 +134,10 @@ impl Default for Config {
             data_dir: PathBuf::from("data/idp"),
             database_url: None,
             redis_url: None,
+            redis_sentinels: Vec::new(),
+            redis_master_name: None,
+            redis_password: None,
+            redis_sentinel_password: None,
             redis_prefix: None,
             clients_file: None,
             file_clients: Vec::new(),
@@ -172,8 +185,16 @@ struct ClientsFile {
 
 impl Config {
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
-        let mut config: Config =
-            shared::config::load("IDP_", file, &["database_url", "redis_url"])?;
+        let mut config: Config = shared::config::load(
+            "IDP_",
+            file,
+            &[
+                "database_url",
+                "redis_url",
+                "redis_password",
+                "redis_sentinel_password",
+            ],
+        )?;
         // A relative clients file is where the configuration file is.
         if let (Some(path), Some(dir)) = (&config.clients_file, file.and_then(Path::parent))
             && path.is_relative()
@@ -195,8 +216,22 @@ impl Config {
         Ok(config)
     }
 
+    /// Where Redis is: a URL, or sentinels and the master's name.
+    pub fn redis(&self) -> shared::ephemeral::RedisSettings<'_> {
+        shared::ephemeral::RedisSettings {
+            url: self.redis_url.as_deref(),
+            sentinels: &self.redis_sentinels,
+            master_name: self.redis_master_name.as_deref(),
+            password: self.redis_password.as_deref(),
+            sentinel_password: self.redis_sentinel_password.as_deref(),
+        }
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         let mut problems = Vec::new();
+        if let Err(e) = self.redis().source() {
+            problems.push(format!("{e:#}"));
+        }
         match self.issuer.parse::<axum::http::Uri>() {
             Ok(uri)
                 if matches!(uri.scheme_str(), Some("http" | "https"))

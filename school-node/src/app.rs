@@ -34,16 +34,11 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<(Database, Ephemera
         }
         None => Database::open_file(&config.data_dir, "school-node.db", &store::MIGRATIONS).await?,
     };
-    let ephemeral = match &config.redis_url {
-        Some(url) => {
-            let prefix = config
-                .redis_prefix
-                .clone()
-                .unwrap_or_else(|| format!("school:{}:", config.institution_id));
-            Ephemeral::redis(url, &prefix).await?
-        }
-        None => Ephemeral::memory(),
-    };
+    let prefix = config
+        .redis_prefix
+        .clone()
+        .unwrap_or_else(|| format!("school:{}:", config.institution_id));
+    let ephemeral = Ephemeral::open(&config.redis(), &prefix).await?;
     Ok((db, ephemeral))
 }
 

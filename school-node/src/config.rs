@@ -27,6 +27,15 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: Option<String>,
     pub redis_url: Option<String>,
+    /// `host:port` of each Redis Sentinel, instead of `redis_url`: the master is found through
+    /// them and followed through a failover.
+    pub redis_sentinels: Vec<String>,
+    /// The name the sentinels monitor the master by (`sentinel monitor <name> …`).
+    pub redis_master_name: Option<String>,
+    /// For the Redis servers behind the sentinels (`requirepass`); `_FILE` reads it from a file.
+    pub redis_password: Option<String>,
+    /// For the sentinels themselves, when they ask for one.
+    pub redis_sentinel_password: Option<String>,
     /// Start of every Redis key of this node; defaults to `school:<institution_id>:`.
     pub redis_prefix: Option<String>,
     /// A session ends after this many minutes without a request.
@@ -73,6 +82,10 @@ impl Default for Config {
             data_dir: PathBuf::from("data/kool"),
             database_url: None,
             redis_url: None,
+            redis_sentinels: Vec::new(),
+            redis_master_name: None,
+            redis_password: None,
+            redis_sentinel_password: None,
             redis_prefix: None,
             session_idle_minutes: 60,
             max_form_bytes: 64 * 1024,
@@ -100,6 +113,8 @@ impl Config {
         let secrets = [
             "database_url",
             "redis_url",
+            "redis_password",
+            "redis_sentinel_password",
             "mail.smtp_password",
             "sso.client_secret",
         ];
@@ -108,8 +123,22 @@ impl Config {
         Ok(config)
     }
 
+    /// Where Redis is: a URL, or sentinels and the master's name.
+    pub fn redis(&self) -> shared::ephemeral::RedisSettings<'_> {
+        shared::ephemeral::RedisSettings {
+            url: self.redis_url.as_deref(),
+            sentinels: &self.redis_sentinels,
+            master_name: self.redis_master_name.as_deref(),
+            password: self.redis_password.as_deref(),
+            sentinel_password: self.redis_sentinel_password.as_deref(),
+        }
+    }
+
     pub fn validate(&self) -> anyhow::Result<()> {
         let mut problems = Vec::new();
+        if let Err(e) = self.redis().source() {
+            problems.push(format!("{e:#}"));
+        }
         let id_ok = !self.institution_id.is_empty()
             && self.institution_id.len() <= 32
             && self

@@ -6,14 +6,15 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use redis::aio::ConnectionManager;
+mod link;
+
+pub use link::{RedisSettings, RedisSource};
 
 #[derive(Clone)]
 pub enum Ephemeral {
     Memory(Arc<MemoryStore>),
     Redis {
-        conn: ConnectionManager,
+        conn: Arc<link::Link>,
         prefix: Arc<str>,
     },
 }
@@ -89,23 +90,18 @@ impl Ephemeral {
         Ephemeral::Memory(Arc::default())
     }
 
-    /// Connects to Redis; every key this service writes starts with `prefix`.
-    pub async fn redis(url: &str, prefix: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)
-            .with_context(|| format!("not a Redis URL: {}", crate::db::redact(url)))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(3)))
-            .set_response_timeout(Some(Duration::from_secs(3)))
-            .set_number_of_retries(2);
-        let mut conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .with_context(|| format!("cannot connect to Redis at {}", crate::db::redact(url)))?;
-        let _: String = redis::cmd("PING")
-            .query_async(&mut conn)
-            .await
-            .context("Redis does not answer PING")?;
+    /// The store the settings name: Redis (one server, or the master behind sentinels), or
+    /// memory when Redis is not configured. Every key this service writes starts with `prefix`.
+    pub async fn open(settings: &RedisSettings<'_>, prefix: &str) -> anyhow::Result<Self> {
+        match settings.source()? {
+            Some(source) => Self::redis(&source, prefix).await,
+            None => Ok(Self::memory()),
+        }
+    }
+
+    pub async fn redis(source: &RedisSource, prefix: &str) -> anyhow::Result<Self> {
         Ok(Ephemeral::Redis {
-            conn,
+            conn: Arc::new(link::Link::connect(source).await?),
             prefix: prefix.into(),
         })
     }
@@ -126,9 +122,9 @@ impl Ephemeral {
             Ephemeral::Memory(m) => {
                 Ok(m.with(|map, now| MemoryStore::live(map, key, now).then(|| map[key].0.clone())))
             }
-            Ephemeral::Redis { conn, prefix } => {
-                Ok(query(conn, redis::cmd("GET").arg(Self::key(prefix, key))).await?)
-            }
+            Ephemeral::Redis { conn, prefix } => Ok(conn
+                .query(redis::cmd("GET").arg(Self::key(prefix, key)))
+                .await?),
         }
     }
 
@@ -140,15 +136,15 @@ impl Ephemeral {
             }
             Ephemeral::Redis { conn, prefix } => {
                 let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-                let _: () = query(
-                    conn,
-                    redis::cmd("SET")
-                        .arg(Self::key(prefix, key))
-                        .arg(value)
-                        .arg("PX")
-                        .arg(ms),
-                )
-                .await?;
+                let _: () = conn
+                    .query(
+                        redis::cmd("SET")
+                            .arg(Self::key(prefix, key))
+                            .arg(value)
+                            .arg("PX")
+                            .arg(ms),
+                    )
+                    .await?;
                 Ok(())
             }
         }
@@ -167,16 +163,16 @@ impl Ephemeral {
             })),
             Ephemeral::Redis { conn, prefix } => {
                 let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-                let stored: Option<String> = query(
-                    conn,
-                    redis::cmd("SET")
-                        .arg(Self::key(prefix, key))
-                        .arg(value)
-                        .arg("NX")
-                        .arg("PX")
-                        .arg(ms),
-                )
-                .await?;
+                let stored: Option<String> = conn
+                    .query(
+                        redis::cmd("SET")
+                            .arg(Self::key(prefix, key))
+                            .arg(value)
+                            .arg("NX")
+                            .arg("PX")
+                            .arg(ms),
+                    )
+                    .await?;
                 Ok(stored.is_some())
             }
         }
@@ -192,9 +188,9 @@ impl Ephemeral {
                     None
                 }
             })),
-            Ephemeral::Redis { conn, prefix } => {
-                Ok(query(conn, redis::cmd("GETDEL").arg(Self::key(prefix, key))).await?)
-            }
+            Ephemeral::Redis { conn, prefix } => Ok(conn
+                .query(redis::cmd("GETDEL").arg(Self::key(prefix, key)))
+                .await?),
         }
     }
 
@@ -206,7 +202,9 @@ impl Ephemeral {
                 Ok(())
             }
             Ephemeral::Redis { conn, prefix } => {
-                let _: () = query(conn, redis::cmd("DEL").arg(Self::key(prefix, key))).await?;
+                let _: () = conn
+                    .query(redis::cmd("DEL").arg(Self::key(prefix, key)))
+                    .await?;
                 Ok(())
             }
         }
@@ -228,18 +226,18 @@ impl Ephemeral {
             })),
             Ephemeral::Redis { conn, prefix } => {
                 let ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-                let (count,): (u64,) = query_pipe(
-                    conn,
-                    redis::pipe()
-                        .atomic()
-                        .incr(Self::key(prefix, key), 1)
-                        .cmd("PEXPIRE")
-                        .arg(Self::key(prefix, key))
-                        .arg(ms)
-                        .arg("NX")
-                        .ignore(),
-                )
-                .await?;
+                let (count,): (u64,) = conn
+                    .query_pipe(
+                        redis::pipe()
+                            .atomic()
+                            .incr(Self::key(prefix, key), 1)
+                            .cmd("PEXPIRE")
+                            .arg(Self::key(prefix, key))
+                            .arg(ms)
+                            .arg("NX")
+                            .ignore(),
+                    )
+                    .await?;
                 Ok(count)
             }
         }
@@ -266,14 +264,14 @@ impl Ephemeral {
                 const SCRIPT: &str = "if redis.call('EXISTS', KEYS[1]) == 1 and \
                     tonumber(redis.call('GET', KEYS[1])) > 0 then \
                     return redis.call('DECR', KEYS[1]) end return 0";
-                let _: i64 = query(
-                    conn,
-                    redis::cmd("EVAL")
-                        .arg(SCRIPT)
-                        .arg(1)
-                        .arg(Self::key(prefix, key)),
-                )
-                .await?;
+                let _: i64 = conn
+                    .query(
+                        redis::cmd("EVAL")
+                            .arg(SCRIPT)
+                            .arg(1)
+                            .arg(Self::key(prefix, key)),
+                    )
+                    .await?;
                 Ok(())
             }
         }
@@ -298,19 +296,19 @@ impl Ephemeral {
             }
             Ephemeral::Redis { conn, prefix } => {
                 let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-                let _: () = query_pipe(
-                    conn,
-                    redis::pipe()
-                        .atomic()
-                        .sadd(Self::key(prefix, key), member)
-                        .ignore()
-                        .pexpire(
-                            Self::key(prefix, key),
-                            i64::try_from(ms).unwrap_or(i64::MAX),
-                        )
-                        .ignore(),
-                )
-                .await?;
+                let _: () = conn
+                    .query_pipe(
+                        redis::pipe()
+                            .atomic()
+                            .sadd(Self::key(prefix, key), member)
+                            .ignore()
+                            .pexpire(
+                                Self::key(prefix, key),
+                                i64::try_from(ms).unwrap_or(i64::MAX),
+                            )
+                            .ignore(),
+                    )
+                    .await?;
                 Ok(())
             }
         }
@@ -324,9 +322,9 @@ impl Ephemeral {
                     .map(|members| members.iter().cloned().collect())
                     .unwrap_or_default()
             })),
-            Ephemeral::Redis { conn, prefix } => {
-                Ok(query(conn, redis::cmd("SMEMBERS").arg(Self::key(prefix, key))).await?)
-            }
+            Ephemeral::Redis { conn, prefix } => Ok(conn
+                .query(redis::cmd("SMEMBERS").arg(Self::key(prefix, key)))
+                .await?),
         }
     }
 
@@ -342,11 +340,9 @@ impl Ephemeral {
                 Ok(())
             }
             Ephemeral::Redis { conn, prefix } => {
-                let _: () = query(
-                    conn,
-                    redis::cmd("SREM").arg(Self::key(prefix, key)).arg(member),
-                )
-                .await?;
+                let _: () = conn
+                    .query(redis::cmd("SREM").arg(Self::key(prefix, key)).arg(member))
+                    .await?;
                 Ok(())
             }
         }
@@ -365,7 +361,7 @@ impl Ephemeral {
                 for key in keys {
                     pipe.scard(Self::key(prefix, key));
                 }
-                let counts: Vec<u64> = query_pipe(conn, &pipe).await?;
+                let counts: Vec<u64> = conn.query_pipe(&pipe).await?;
                 Ok(counts.into_iter().sum())
             }
         }
@@ -374,32 +370,6 @@ impl Ephemeral {
     /// The current value of a counter (0 when absent or expired).
     pub async fn count(&self, key: &str) -> anyhow::Result<u64> {
         Ok(self.get(key).await?.map(|v| parse_count(&v)).unwrap_or(0))
-    }
-}
-
-/// Whether a Redis failure was the connection breaking (Redis restarted, say): the connection
-/// manager reconnects after it, so the command is worth one more try.
-fn broke(e: &redis::RedisError) -> bool {
-    e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()
-}
-
-async fn query<T: redis::FromRedisValue>(
-    conn: &ConnectionManager,
-    cmd: &redis::Cmd,
-) -> redis::RedisResult<T> {
-    match cmd.query_async(&mut conn.clone()).await {
-        Err(e) if broke(&e) => cmd.query_async(&mut conn.clone()).await,
-        other => other,
-    }
-}
-
-async fn query_pipe<T: redis::FromRedisValue>(
-    conn: &ConnectionManager,
-    pipe: &redis::Pipeline,
-) -> redis::RedisResult<T> {
-    match pipe.query_async(&mut conn.clone()).await {
-        Err(e) if broke(&e) => pipe.query_async(&mut conn.clone()).await,
-        other => other,
     }
 }
 

@@ -83,7 +83,8 @@ async fn applied(db: &Db, migrations: &Migrations) -> Result<bool, sqlx::Error> 
 /// stopped, restarting, out of connections — rather than a fault in this program: such a
 /// request is answered 503 with "try again in a moment", not 500.
 pub fn is_unavailable(cause: &str) -> bool {
-    const MARKS: [&str; 14] = [
+    const MARKS: [&str; 15] = [
+        "redis is unavailable",
         "pool timed out",
         "closed pool",
         "error communicating with database",

@@ -3,6 +3,7 @@
 
 pub mod fault_federation;
 pub mod processes;
+pub mod sentinels;
 pub mod stack;
 pub mod world;
 
@@ -86,9 +87,29 @@ pub fn browser_with(
     federation: &Federation,
     jar: std::sync::Arc<reqwest::cookie::Jar>,
 ) -> reqwest::Client {
-    let mut builder = reqwest::Client::builder()
-        .cookie_provider(jar)
-        .redirect(reqwest::redirect::Policy::limited(10));
+    resolving(federation, jar)
+        .redirect(reqwest::redirect::Policy::limited(10))
+        .build()
+        .expect("a client")
+}
+
+/// The same browser (its cookie jar) showing each redirect instead of following it.
+pub fn browser_step_by_step(
+    federation: &Federation,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+) -> reqwest::Client {
+    resolving(federation, jar)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a client")
+}
+
+/// Host names of the federation resolved to loopback.
+fn resolving(
+    federation: &Federation,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
+) -> reqwest::ClientBuilder {
+    let mut builder = reqwest::Client::builder().cookie_provider(jar);
     for node in &federation.nodes {
         builder = builder.resolve(&node.host, SocketAddr::from(([127, 0, 0, 1], node.port)));
     }
@@ -101,7 +122,7 @@ pub fn browser_with(
             SocketAddr::from(([127, 0, 0, 1], broker.port)),
         );
     }
-    builder.build().expect("a client")
+    builder
 }
 
 pub use testkit::{hidden, submit_idp_login};

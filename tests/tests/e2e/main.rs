@@ -15,6 +15,7 @@ mod logout;
 mod my_data;
 mod node_outbox;
 mod pages;
+mod redis_failover;
 mod sign_out_everywhere;
 mod sso;
 mod upstream_interop;
