@@ -1,6 +1,7 @@
 //! Helpers for the end-to-end tests: a browser with one cookie jar for the whole federation,
 //! every `*.localhost` host name mapped to this machine.
 
+pub mod cpu;
 pub mod fault_federation;
 pub mod processes;
 pub mod sentinels;

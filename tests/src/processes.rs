@@ -92,10 +92,21 @@ pub struct OwnPostgres {
     dir: PathBuf,
     bin: PathBuf,
     server: Option<Child>,
+    /// Commits wait for the disk (`fsync`), as in production; off for the fault suites.
+    durable: bool,
 }
 
 impl OwnPostgres {
     pub async fn start(dir: &Path) -> anyhow::Result<Self> {
+        Self::start_with(dir, false).await
+    }
+
+    /// A server whose commits reach the disk (`fsync = on`), for figures of production.
+    pub async fn start_durable(dir: &Path) -> anyhow::Result<Self> {
+        Self::start_with(dir, true).await
+    }
+
+    async fn start_with(dir: &Path, durable: bool) -> anyhow::Result<Self> {
         let bin = postgres_bin()?;
         let dir = dir.join("pg");
         std::fs::create_dir_all(&dir)?;
@@ -141,6 +152,7 @@ impl OwnPostgres {
             dir,
             bin,
             server: None,
+            durable,
         };
         pg.resume().await?;
         Ok(pg)
@@ -148,6 +160,12 @@ impl OwnPostgres {
 
     pub fn url(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The process that started the server (`runuser` when we are root, else `postgres`):
+    /// every server process is below it.
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref()?.id()
     }
 
     /// Starts the server again on the same port and data.
@@ -164,7 +182,8 @@ impl OwnPostgres {
             // Two federations of eleven processes, each pool up to 16 connections, came near 200:
             // at the limit, the processes that started last waited for connections and the
             // scale harness measured that, not the work.
-            .args(["-c", "fsync=off", "-c", "max_connections=600", "-k"])
+            .args(["-c", if self.durable { "fsync=on" } else { "fsync=off" }])
+            .args(["-c", "max_connections=600", "-k"])
             .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -234,6 +253,10 @@ impl OwnRedis {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.server.as_ref()?.id()
     }
 
     pub async fn resume(&mut self) -> anyhow::Result<()> {

@@ -173,6 +173,7 @@ impl Link {
     }
 
     pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> anyhow::Result<T> {
+        metrics::counter!("redis_round_trips_total", "kind" => "command").increment(1);
         let first = self.current();
         match cmd.query_async(&mut first.conn.clone()).await {
             Err(e) if moved_or_broke(&e) => {
@@ -189,6 +190,7 @@ impl Link {
         &self,
         pipe: &redis::Pipeline,
     ) -> anyhow::Result<T> {
+        metrics::counter!("redis_round_trips_total", "kind" => "pipeline").increment(1);
         let first = self.current();
         match pipe.query_async(&mut first.conn.clone()).await {
             Err(e) if moved_or_broke(&e) => {
