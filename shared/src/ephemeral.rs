@@ -150,6 +150,34 @@ impl Ephemeral {
         }
     }
 
+    /// Stores several keys in one trip (a pipeline in Redis), each with its own time to live.
+    pub async fn set_all(&self, entries: &[(&str, &[u8], Duration)]) -> anyhow::Result<()> {
+        match self {
+            Ephemeral::Memory(m) => {
+                m.with(|map, now| {
+                    for (key, value, ttl) in entries {
+                        map.insert((*key).to_owned(), (value.to_vec(), now + *ttl));
+                    }
+                });
+                Ok(())
+            }
+            Ephemeral::Redis { conn, prefix } => {
+                let mut pipe = redis::pipe();
+                for (key, value, ttl) in entries {
+                    let ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+                    pipe.cmd("SET")
+                        .arg(Self::key(prefix, key))
+                        .arg(*value)
+                        .arg("PX")
+                        .arg(ms)
+                        .ignore();
+                }
+                let _: () = conn.query_pipe(&pipe).await?;
+                Ok(())
+            }
+        }
+    }
+
     /// Stores only if the key is absent; true when this call stored it.
     pub async fn set_new(&self, key: &str, value: &[u8], ttl: Duration) -> anyhow::Result<bool> {
         match self {

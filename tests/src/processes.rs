@@ -182,7 +182,14 @@ impl OwnPostgres {
             // Two federations of eleven processes, each pool up to 16 connections, came near 200:
             // at the limit, the processes that started last waited for connections and the
             // scale harness measured that, not the work.
-            .args(["-c", if self.durable { "fsync=on" } else { "fsync=off" }])
+            .args([
+                "-c",
+                if self.durable {
+                    "fsync=on"
+                } else {
+                    "fsync=off"
+                },
+            ])
             .args(["-c", "max_connections=600", "-k"])
             .arg(&self.dir)
             .stdout(Stdio::null())

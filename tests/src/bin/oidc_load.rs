@@ -60,7 +60,12 @@ struct Op {
 
 impl Op {
     fn total_cpu(&self) -> f64 {
-        cpu_seconds(self.pid) + self.stores.iter().map(|&p| tree_cpu_seconds(p)).sum::<f64>()
+        cpu_seconds(self.pid)
+            + self
+                .stores
+                .iter()
+                .map(|&p| tree_cpu_seconds(p))
+                .sum::<f64>()
     }
 
     async fn round_trips(&self) -> Option<f64> {
@@ -625,13 +630,18 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Redis's `used_memory` (production mode).
-async fn redis_memory(stores: &Option<(OwnPostgres, OwnRedis, u16)>) -> anyhow::Result<Option<u64>> {
+async fn redis_memory(
+    stores: &Option<(OwnPostgres, OwnRedis, u16)>,
+) -> anyhow::Result<Option<u64>> {
     let Some((_, redis, _)) = stores else {
         return Ok(None);
     };
     let client = redis::Client::open(redis.url())?;
     let mut conn = client.get_multiplexed_async_connection().await?;
-    let info: String = redis::cmd("INFO").arg("memory").query_async(&mut conn).await?;
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await?;
     Ok(info
         .lines()
         .find_map(|l| l.strip_prefix("used_memory:"))

@@ -107,6 +107,10 @@ impl Tokens {
                 },
             revoked_at: None,
         };
+        // A replay is detected while a replay could still matter: well past the code's lifetime.
+        let keep =
+            Duration::from_secs(u64::try_from(self.lifetimes.code.max(60) * 10).unwrap_or(600));
+        let used = used_code_key(code);
         match &refresh {
             Some(token) => {
                 let new = NewGrant {
@@ -120,21 +124,20 @@ impl Tokens {
                     expires_at: row.expires_at,
                 };
                 grants::insert(&self.db, &new, Some(&sha256_hex(token)), now).await?;
+                self.store.set(&used, grant_id.as_bytes(), keep).await?;
             }
             None => {
                 let bytes =
                     serde_json::to_vec(&row).map_err(|e| OAuthError::server(e.to_string()))?;
+                // The grant and the code's replay marker in one trip: a silent hop's exchange.
                 self.store
-                    .set(&grant_key(&grant_id), &bytes, self.access_token_ttl())
+                    .set_all(&[
+                        (&grant_key(&grant_id), &bytes, self.access_token_ttl()),
+                        (&used, grant_id.as_bytes(), keep),
+                    ])
                     .await?;
             }
         }
-        // A replay is detected while a replay could still matter: well past the code's lifetime.
-        let keep =
-            Duration::from_secs(u64::try_from(self.lifetimes.code.max(60) * 10).unwrap_or(600));
-        self.store
-            .set(&used_code_key(code), grant_id.as_bytes(), keep)
-            .await?;
         let id_token = self.id_token(
             client,
             &grant.account,
