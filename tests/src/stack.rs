@@ -72,6 +72,14 @@ fn rp(client_id: &str, node_url: &str, jwks_uri: &str) -> idp::config::ClientCon
 
 impl Stack {
     pub async fn start(adjust: impl FnOnce(&mut idp::Config)) -> Stack {
+        Self::start_with_node(adjust, |_| {}).await
+    }
+
+    /// As [`Stack::start`], adjusting the school node's configuration too.
+    pub async fn start_with_node(
+        adjust: impl FnOnce(&mut idp::Config),
+        adjust_node: impl FnOnce(&mut school_node::Config),
+    ) -> Stack {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("warn")
             .with_test_writer()
@@ -108,6 +116,7 @@ impl Stack {
             client_secret: SECRET.into(),
             ..Default::default()
         };
+        adjust_node(&mut node_config);
         let node = school_node::Application::build_on(node_config, node_listener)
             .await
             .unwrap();

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use federation_tests::processes::OwnPostgres;
-use federation_tests::stack::{CHALLENGE, REDIRECT_URI, Stack, urlencode};
+use federation_tests::stack::{CHALLENGE, PASSWORD, REDIRECT_URI, Stack, USERNAME, urlencode};
 use reqwest::StatusCode;
 
 async fn database_ready(stack: &Stack) -> bool {
@@ -103,4 +103,109 @@ async fn with_the_database_down_the_idp_answers_503_at_once_and_finds_it_back_by
     println!("database back: noticed within {:?}", started.elapsed());
     let code = stack.code(&browser, "rp-basic", CHALLENGE).await;
     assert_eq!(stack.exchange(&code).await.status(), StatusCode::OK);
+}
+
+async fn node_database_ready(stack: &Stack) -> bool {
+    let report: serde_json::Value = reqwest::get(format!("{}/health/ready", stack.node_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    report["database"] == true
+}
+
+/// Posts the school's own sign-in form; returns the answer and how long it took.
+async fn node_sign_in(stack: &Stack, browser: &reqwest::Client) -> (reqwest::Response, Duration) {
+    let form = browser
+        .get(format!("{}/login?local=1", stack.node_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let r = browser
+        .post(format!("{}/login", stack.node_url))
+        .form(&[
+            ("csrf", testkit::hidden(&form, "csrf")),
+            ("username", USERNAME.to_owned()),
+            ("password", PASSWORD.to_owned()),
+            ("next", "/".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (r, started.elapsed())
+}
+
+#[tokio::test]
+async fn with_its_database_down_a_school_answers_503_at_once_and_finds_it_back_by_itself() {
+    if std::env::var("TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut pg = OwnPostgres::start(dir.path())
+        .await
+        .expect("a PostgreSQL of the test's own");
+    let url = pg.url("postgres");
+    let stack = Stack::start_with_node(|_| {}, |c| c.database_url = Some(url)).await;
+    let browser = stack.browser();
+    let (r, _) = node_sign_in(&stack, &browser).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
+
+    pg.pause().await.unwrap();
+    testkit::eventually(
+        "the school's probe finds it gone",
+        Duration::from_secs(10),
+        || async {
+            if node_database_ready(&stack).await {
+                Err("still ready".to_owned())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+    let mut slowest = Duration::ZERO;
+    for _ in 0..10 {
+        let fresh = stack.browser();
+        let (r, took) = node_sign_in(&stack, &fresh).await;
+        slowest = slowest.max(took);
+        if r.status() != StatusCode::SERVICE_UNAVAILABLE {
+            let (status, headers) = (r.status(), r.headers().clone());
+            panic!("{status} {headers:?} {}", r.text().await.unwrap());
+        }
+        assert_eq!(r.headers()["retry-after"], "5");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+    }
+    println!("school database down: slowest sign-in answer {slowest:?}");
+    assert!(slowest < Duration::from_millis(100), "{slowest:?}");
+
+    pg.resume().await.unwrap();
+    let started = Instant::now();
+    testkit::eventually(
+        "the school's probe finds it back",
+        Duration::from_secs(10),
+        || async {
+            if node_database_ready(&stack).await {
+                Ok(())
+            } else {
+                Err("not yet".to_owned())
+            }
+        },
+    )
+    .await;
+    println!(
+        "school database back: noticed within {:?}",
+        started.elapsed()
+    );
+    let (r, _) = node_sign_in(&stack, &stack.browser()).await;
+    assert!(r.status().is_redirection(), "{}", r.status());
 }
