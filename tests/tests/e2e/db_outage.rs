@@ -10,8 +10,9 @@ use federation_tests::processes::OwnPostgres;
 use federation_tests::stack::{CHALLENGE, PASSWORD, REDIRECT_URI, Stack, USERNAME, urlencode};
 use reqwest::StatusCode;
 
-async fn database_ready(stack: &Stack) -> bool {
-    let report: serde_json::Value = reqwest::get(format!("{}/health/ready", stack.idp_url))
+/// Whether the service at `base` reports its database ready (`/health/ready`).
+async fn database_ready(base: &str) -> bool {
+    let report: serde_json::Value = reqwest::get(format!("{base}/health/ready"))
         .await
         .unwrap()
         .json()
@@ -45,7 +46,7 @@ async fn with_the_database_down_the_idp_answers_503_at_once_and_finds_it_back_by
         "the probe finds it gone",
         Duration::from_secs(10),
         || async {
-            if database_ready(&stack).await {
+            if database_ready(&stack.idp_url).await {
                 Err("still ready".to_owned())
             } else {
                 Ok(())
@@ -92,7 +93,7 @@ async fn with_the_database_down_the_idp_answers_503_at_once_and_finds_it_back_by
         "the probe finds it back",
         Duration::from_secs(10),
         || async {
-            if database_ready(&stack).await {
+            if database_ready(&stack.idp_url).await {
                 Ok(())
             } else {
                 Err("not yet".to_owned())
@@ -103,16 +104,6 @@ async fn with_the_database_down_the_idp_answers_503_at_once_and_finds_it_back_by
     println!("database back: noticed within {:?}", started.elapsed());
     let code = stack.code(&browser, "rp-basic", CHALLENGE).await;
     assert_eq!(stack.exchange(&code).await.status(), StatusCode::OK);
-}
-
-async fn node_database_ready(stack: &Stack) -> bool {
-    let report: serde_json::Value = reqwest::get(format!("{}/health/ready", stack.node_url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    report["database"] == true
 }
 
 /// Posts the school's own sign-in form; returns the answer and how long it took.
@@ -160,7 +151,7 @@ async fn with_its_database_down_a_school_answers_503_at_once_and_finds_it_back_b
         "the school's probe finds it gone",
         Duration::from_secs(10),
         || async {
-            if node_database_ready(&stack).await {
+            if database_ready(&stack.node_url).await {
                 Err("still ready".to_owned())
             } else {
                 Ok(())
@@ -194,7 +185,7 @@ async fn with_its_database_down_a_school_answers_503_at_once_and_finds_it_back_b
         "the school's probe finds it back",
         Duration::from_secs(10),
         || async {
-            if node_database_ready(&stack).await {
+            if database_ready(&stack.node_url).await {
                 Ok(())
             } else {
                 Err("not yet".to_owned())
