@@ -27,7 +27,10 @@ impl SentinelGroup {
             let mut command = Command::new("redis-server");
             command
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--save", "", "--appendonly", "no"]);
+                .args(["--save", "", "--appendonly", "no"])
+                // A replica's first sync writes a snapshot: into the test's directory, not ours.
+                .arg("--dir")
+                .arg(dir);
             if i > 0 {
                 command.args(["--replicaof", "127.0.0.1", &master_port.to_string()]);
             }

@@ -103,8 +103,10 @@ pub fn router(state: AppState) -> Router {
         ))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(form_limit))
-        .layer(middleware::from_fn_with_state(state.clone(), error_pages))
         .layer(sessions)
+        // Outside the sessions: a session the store fails to save is answered by tower-sessions
+        // with a bare 500, which must become the outage page (503, Retry-After) like any other.
+        .layer(middleware::from_fn_with_state(state.clone(), error_pages))
         .layer(TraceLayer::new_for_http())
         .layer(middleware::from_fn_with_state(
             state.config.trust_forwarded_for,
@@ -259,13 +261,24 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
     if let Some(allow) = response.headers().get(header::ALLOW) {
         page.headers_mut().insert(header::ALLOW, allow.clone());
     }
+    // The session layer (inside this one) may have set or removed its cookie.
+    for cookie in response.headers().get_all(header::SET_COOKIE) {
+        page.headers_mut()
+            .append(header::SET_COOKIE, cookie.clone());
+    }
     page
 }
 
-/// Whether the database and the session store answer at once.
+/// Whether the database answers and the session store takes a write, at once (a Redis that
+/// lost its replicas under `min-replicas-to-write` reads but refuses to save a session).
 async fn stores_answer(state: &AppState) -> bool {
     let quick = std::time::Duration::from_millis(500);
     let db = tokio::time::timeout(quick, state.db.ping());
-    let ephemeral = tokio::time::timeout(quick, state.ephemeral.get("ping"));
+    let ephemeral = tokio::time::timeout(
+        quick,
+        state
+            .ephemeral
+            .set("ping", b"", std::time::Duration::from_secs(1)),
+    );
     matches!(db.await, Ok(Ok(()))) && matches!(ephemeral.await, Ok(Ok(_)))
 }

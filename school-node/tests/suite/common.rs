@@ -27,6 +27,40 @@ pub async fn fresh_database() -> Option<String> {
     testkit::fresh_database("sn_test").await
 }
 
+/// A Redis server of the test's own (to stop, or to turn read-only), and its URL.
+pub async fn own_redis() -> (tokio::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis = tokio::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server runs: TEST_REDIS_URL says Redis is installed");
+    testkit::eventually(
+        "the test's Redis is up",
+        Duration::from_secs(10),
+        || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await;
+    (redis, format!("redis://127.0.0.1:{port}"))
+}
+
 pub fn test_config(dir: &std::path::Path) -> Config {
     Config {
         institution_id: "jpk".into(),

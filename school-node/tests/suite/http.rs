@@ -1072,36 +1072,7 @@ async fn readiness_names_the_store_that_does_not_answer() {
     ) else {
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut redis = tokio::process::Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server runs: TEST_REDIS_URL says Redis is installed");
-    let redis_url = format!("redis://127.0.0.1:{port}");
-    testkit::eventually(
-        "the test's Redis is up",
-        Duration::from_secs(10),
-        || async {
-            tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        },
-    )
-    .await;
+    let (mut redis, redis_url) = crate::common::own_redis().await;
     let node = TestNode::spawn_with(|c| c.redis_url = Some(redis_url)).await;
     assert_eq!(ready(&node).await.0, StatusCode::OK);
     redis.kill().await.unwrap();
@@ -1148,4 +1119,40 @@ async fn readiness_names_the_store_that_does_not_answer() {
             .starts_with("database"),
         "{report}"
     );
+}
+
+/// The session of a page that changes it (a form's CSRF token, here) cannot be saved: the
+/// person gets the outage page (503, `Retry-After`) in their language, not a bare 500.
+#[tokio::test]
+async fn a_session_the_store_will_not_save_is_answered_as_an_outage() {
+    if std::env::var("TEST_REDIS_URL").is_err() {
+        return;
+    }
+    let (_redis, redis_url) = crate::common::own_redis().await;
+    let node = TestNode::spawn_with(|c| c.redis_url = Some(redis_url.clone())).await;
+    assert_eq!(node.browser().get("/login").await.status, StatusCode::OK);
+
+    // Reads still answered, every write refused: a master that lost its replicas.
+    let set = tokio::process::Command::new("redis-cli")
+        .args([
+            "-u",
+            &redis_url,
+            "CONFIG",
+            "SET",
+            "min-replicas-to-write",
+            "1",
+        ])
+        .output()
+        .await
+        .expect("redis-cli runs: TEST_REDIS_URL says Redis is installed");
+    assert_eq!(String::from_utf8_lossy(&set.stdout).trim(), "OK");
+    let page = node.browser().get("/login").await;
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.body
+    );
+    assert!(page.headers.contains_key("retry-after"));
+    page.assert_contains("Teenus on hetkeks kättesaamatu");
 }

@@ -272,9 +272,26 @@ fn moved_or_broke(e: &RedisError) -> bool {
         )
 }
 
-/// Marks an outage so that the request is answered 503 (`health::is_unavailable`).
+/// Marks an outage so that the request is answered 503 (`health::is_unavailable`): every
+/// failure but those that would be this program's fault (an answer it cannot read, a command
+/// the server refuses as wrong), whatever stage of a broken or moving connection it comes from.
 fn outage(e: RedisError) -> anyhow::Error {
-    if moved_or_broke(&e) || e.is_timeout() {
+    let ours = matches!(
+        e.kind(),
+        ErrorKind::Parse
+            | ErrorKind::UnexpectedReturnType
+            | ErrorKind::InvalidClientConfig
+            | ErrorKind::Server(
+                ServerErrorKind::ResponseError
+                    | ServerErrorKind::ExecAbort
+                    | ServerErrorKind::NoScript
+                    | ServerErrorKind::CrossSlot
+                    | ServerErrorKind::NotBusy
+                    | ServerErrorKind::NoSub
+                    | ServerErrorKind::NoPerm
+            )
+    );
+    if !ours || moved_or_broke(&e) || e.is_timeout() {
         anyhow::Error::new(e).context("Redis is unavailable")
     } else {
         e.into()
