@@ -46,10 +46,22 @@ where
 }
 
 /// The last lines of a log file, to quote in an error.
+/// The end of a process's log; when it ended with an error or a panic, the message first (a
+/// backtrace after it would otherwise fill the tail).
 fn log_tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
+    let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+    match lines
+        .iter()
+        .rposition(|l| l.starts_with("Error:") || l.contains("panicked at"))
+    {
+        Some(at) if at + 20 < lines.len() => {
+            let end = (at + 8).min(lines.len());
+            format!("{}\n…\n{tail}", lines[at..end].join("\n"))
+        }
+        _ => tail,
+    }
 }
 
 async fn answers(url: &str) -> bool {
