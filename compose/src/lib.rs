@@ -30,6 +30,9 @@ pub struct Demo {
     /// Where the test eID broker runs (ID-kaart and Smart-ID in the demo).
     pub eid: Option<IdpPlace>,
     pub institution: Vec<Institution>,
+    /// Who may open the IdP's operators' console (signing in with the test broker).
+    #[serde(default)]
+    pub operator: Vec<idp::service::console::OperatorConfig>,
 }
 
 /// Where the demo's IdP runs.
@@ -387,6 +390,7 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 redis_master_name: options.redis_master_name.clone(),
                 redis_prefix: Some(format!("idp:{}:", random_secret())),
                 upstreams: broker.as_ref().map(eid_upstreams).unwrap_or_default(),
+                operators: demo.operator.clone(),
                 ..idp::Config::default()
             };
             if let Some(idle) = options.idp_session_idle_seconds {

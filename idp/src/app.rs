@@ -223,6 +223,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         keep_seconds: config.retention_hours * 3600,
         audit_days: config.audit_retention_days,
     };
+    let ephemeral_for_console = ephemeral.clone();
     let health = Health {
         db: db.clone(),
         ephemeral,
@@ -237,7 +238,47 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         audit: audit.clone(),
         clock: clock.clone(),
     };
+    let console = crate::service::console::Console {
+        store: ephemeral_for_console,
+        operators: Arc::new(config.operators.clone()),
+        idle: Duration::from_secs(
+            u64::try_from(config.console_idle_minutes.max(1)).unwrap_or(15) * 60,
+        ),
+        max_seconds: config.console_max_hours * 3600,
+        min_acr: crate::oidc::acr::Acr::Substantial,
+        clock: clock.clone(),
+        audit: audit.clone(),
+    };
+    let institutions = crate::service::institutions::Institutions {
+        db: db.clone(),
+        registration: registration.clone(),
+        logout: logout.clone(),
+        audit: audit.clone(),
+        clock: clock.clone(),
+    };
+    let enrolment = crate::service::enrolment::Enrolment {
+        db: db.clone(),
+        institutions: institutions.clone(),
+        audit: audit.clone(),
+        clock: clock.clone(),
+    };
+    let operations = crate::service::operations::Operations {
+        db: db.clone(),
+        keys: keys.clone(),
+        links: links.clone(),
+        logout: logout.clone(),
+        sessions: sessions.clone(),
+        clients: clients.clone(),
+        audit: audit.clone(),
+        clock: clock.clone(),
+        retry_deadline_millis: config.logout_deadline_minutes * 60_000,
+        keep_rotated_seconds: 24 * 3600,
+    };
     let state = AppState::new(crate::state::Services {
+        operations,
+        console,
+        institutions,
+        enrolment,
         my_data,
         audit,
         config: Arc::new(config),

@@ -73,6 +73,12 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     /// ID-card, Smart-ID and other eID brokers: one sign-in button each.
     pub upstreams: Vec<crate::service::upstream::UpstreamConfig>,
+    /// Who may open the operators' console (`/admin`), by personal code, and with which role.
+    pub operators: Vec<crate::service::console::OperatorConfig>,
+    /// A console session ends after this long unused, and after `console_max_hours` however
+    /// busy.
+    pub console_idle_minutes: i64,
+    pub console_max_hours: i64,
     pub default_alg: Alg,
     pub session_idle_minutes: i64,
     pub session_max_hours: i64,
@@ -143,6 +149,9 @@ impl Default for Config {
             file_clients: Vec::new(),
             clients: Vec::new(),
             upstreams: Vec::new(),
+            operators: Vec::new(),
+            console_idle_minutes: 15,
+            console_max_hours: 8,
             default_alg: Alg::ES256,
             session_idle_minutes: 60,
             session_max_hours: 12,
@@ -261,7 +270,26 @@ impl Config {
         problems.extend(client_problems(
             self.clients.iter().chain(&self.file_clients),
         ));
+        let mut operator_codes = std::collections::HashSet::new();
+        for o in &self.operators {
+            if shared::PersonalCode::parse(&o.personal_code).is_err()
+                || !operator_codes.insert(o.personal_code.clone())
+            {
+                problems.push(format!(
+                    "operator {:?}: personal_code {:?} must be a valid personal code, once",
+                    o.name, o.personal_code
+                ));
+            }
+            if o.name.trim().is_empty() {
+                problems.push(format!(
+                    "operator {}: name must not be empty",
+                    o.personal_code
+                ));
+            }
+        }
         for (name, value, range) in [
+            ("console_idle_minutes", self.console_idle_minutes, 1..=240),
+            ("console_max_hours", self.console_max_hours, 1..=24),
             (
                 "session_idle_minutes",
                 self.session_idle_minutes,

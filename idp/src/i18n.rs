@@ -4,6 +4,8 @@ use axum::http::HeaderMap;
 
 #[derive(Debug)]
 pub struct Texts {
+    /// The operators' console.
+    pub console: &'static crate::console_texts::ConsoleTexts,
     pub me_title: &'static str,
     pub me_intro: &'static str,
     pub me_not_signed_in: &'static str,
@@ -152,6 +154,7 @@ pub struct Texts {
 }
 
 pub static ET: Texts = Texts {
+    console: &crate::console_texts::ET,
     me_title: "Minu andmed",
     me_intro: "Siin näed oma seotud kontosid, sisselogimisi ja seda, kes sinu andmeid kasutas, ning saad neid hallata.",
     me_not_signed_in: "Oma andmete nägemiseks logi sisse mõne kooli lehel ja ava sealt „Minu andmed“.",
@@ -300,6 +303,7 @@ pub static ET: Texts = Texts {
 };
 
 pub static EN: Texts = Texts {
+    console: &crate::console_texts::EN,
     me_title: "My data",
     me_intro: "Here you see your linked accounts, your sign-ins and who used your data, and you can manage them.",
     me_not_signed_in: "To see your data, sign in at one of your schools and open “My data” there.",

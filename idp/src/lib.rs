@@ -6,6 +6,7 @@
 pub mod app;
 pub mod check;
 pub mod config;
+pub mod console_texts;
 pub mod error;
 pub mod http;
 pub mod i18n;

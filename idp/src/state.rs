@@ -56,4 +56,8 @@ pub struct Services {
     pub health: Health,
     pub retention: Retention,
     pub my_data: crate::service::my_data::MyData,
+    pub console: crate::service::console::Console,
+    pub institutions: crate::service::institutions::Institutions,
+    pub enrolment: crate::service::enrolment::Enrolment,
+    pub operations: crate::service::operations::Operations,
 }

@@ -118,7 +118,19 @@ impl Config {
             "mail.smtp_password",
             "sso.client_secret",
         ];
-        let config: Config = shared::config::load("SCHOOL_", file, &secrets)?;
+        let mut config: Config = shared::config::load("SCHOOL_", file, &secrets)?;
+        // A node enrolled with `school-node enroll` finds its IdP in its data directory.
+        if !config.sso.enabled()
+            && let Some(enrolled) = crate::sso::enrolment::read(&config.data_dir)?
+        {
+            config.sso.issuer = enrolled.issuer;
+            config.sso.client_id = enrolled.client_id;
+            if config.sso.client_secret.expose().is_empty()
+                && let Some(secret) = enrolled.client_secret
+            {
+                config.sso.client_secret = shared::Secret::new(&secret);
+            }
+        }
         config.validate()?;
         Ok(config)
     }

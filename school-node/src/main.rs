@@ -44,11 +44,33 @@ enum Command {
     RotateKey,
     /// Print audit events, newest first (`--json` for one object per line).
     Events(shared::audit::EventsArgs),
+    /// Register this node with the IdP using the one-time enrolment token an operator made in
+    /// the IdP's console; single sign-on is on at the next start.
+    Enroll {
+        /// The IdP's issuer URL, e.g. https://idp.example.ee
+        #[arg(long)]
+        idp: String,
+        #[arg(long)]
+        token: String,
+        /// Write the client secret to this file instead of the data directory (the file
+        /// `SCHOOL_SSO__CLIENT_SECRET_FILE` names, by default).
+        #[arg(long, env = "SCHOOL_SSO__CLIENT_SECRET_FILE")]
+        secret_file: Option<PathBuf>,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // The secret file an enrolment is to write need not exist before it.
+    if let Command::Enroll {
+        secret_file: Some(path),
+        ..
+    } = &cli.command
+        && !path.exists()
+    {
+        std::fs::write(path, "").with_context(|| format!("cannot create {}", path.display()))?;
+    }
     let config = Config::load(cli.config.as_deref())?;
     shared::observe::init_logging(config.log_json);
     match cli.command {
@@ -93,6 +115,20 @@ async fn main() -> anyhow::Result<()> {
         Command::Events(args) => {
             let (db, _) = school_node::app::open_storage(&config).await?;
             args.print(&db).await
+        }
+        Command::Enroll {
+            idp,
+            token,
+            secret_file,
+        } => {
+            let enrolled =
+                school_node::sso::enrolment::enroll(&config, &idp, &token, secret_file.as_deref())
+                    .await?;
+            println!(
+                "enrolled at {} as {}; single sign-on is on at the next start",
+                enrolled.issuer, enrolled.client_id
+            );
+            Ok(())
         }
         Command::RotateKey => {
             let (db, _) = school_node::app::open_storage(&config).await?;

@@ -304,17 +304,22 @@ impl OwnRedis {
     }
 }
 
-/// One of this workspace's service binaries, next to the running harness.
+/// One of this workspace's service binaries, next to the running harness (a binary in
+/// `target/debug`) or one folder up (a test in `target/debug/deps`).
 fn binary(name: &str) -> anyhow::Result<PathBuf> {
     let here = std::env::current_exe()?;
     let dir = here.parent().context("the harness has a folder")?;
-    let path = dir.join(name);
-    anyhow::ensure!(
-        path.exists(),
-        "{} is missing: build it first (cargo build -p idp -p school-node)",
-        path.display()
-    );
-    Ok(path)
+    let candidates = [Some(dir.join(name)), dir.parent().map(|up| up.join(name))];
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|path| path.exists())
+        .with_context(|| {
+            format!(
+                "{name} is missing beside {}: build it first (cargo build -p idp -p school-node)",
+                dir.display()
+            )
+        })
 }
 
 /// A service process started with environment settings, stopped and started again at will.

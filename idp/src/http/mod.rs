@@ -2,6 +2,7 @@
 //! see, the node-facing federation API, and the middleware every request passes: a request id,
 //! the browser's binding cookie, and error pages.
 
+pub mod console;
 pub mod extract;
 pub mod federation;
 pub mod pages;
@@ -80,7 +81,9 @@ pub fn router(state: AppState) -> Router {
         .route("/health/live", get(protocol::discovery::live))
         .route("/health/ready", get(protocol::discovery::health))
         .route("/static/idp.css", get(stylesheet))
-        .route("/lang/{code}", get(pages::lang::switch));
+        .route("/lang/{code}", get(pages::lang::switch))
+        .route("/register", post(protocol::registration::register))
+        .merge(console::routes());
     // Requests are counted only where metrics are served.
     let routes = if state.config.metrics_listen.is_some() {
         routes.route_layer(middleware::from_fn_with_state(

@@ -38,6 +38,14 @@ impl OAuthError {
     pub fn invalid_token(d: impl Into<String>) -> Self {
         Self::new("invalid_token", d, StatusCode::UNAUTHORIZED)
     }
+    /// RFC 7591 §3.2.2: a redirect URI the registration may not have.
+    pub fn invalid_redirect_uri(d: impl Into<String>) -> Self {
+        Self::new("invalid_redirect_uri", d, StatusCode::BAD_REQUEST)
+    }
+    /// RFC 7591 §3.2.2: other client metadata that are wrong.
+    pub fn invalid_client_metadata(d: impl Into<String>) -> Self {
+        Self::new("invalid_client_metadata", d, StatusCode::BAD_REQUEST)
+    }
     pub fn unsupported_response_type(d: impl Into<String>) -> Self {
         Self::new("unsupported_response_type", d, StatusCode::BAD_REQUEST)
     }

@@ -280,6 +280,7 @@ mod tests {
             federation_url: None,
             node_id: "rp".into(),
             id_token_alg: shared::jwt::Alg::ES256,
+            disabled: false,
         }
     }
 

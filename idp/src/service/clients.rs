@@ -25,6 +25,8 @@ pub struct Client {
     /// The node whose accounts sign in here: this client itself for a school's own site.
     pub node_id: ClientId,
     pub id_token_alg: Alg,
+    /// Disabled by an operator: kept only so that its sessions' ends can still be announced.
+    pub disabled: bool,
 }
 
 impl Client {
@@ -96,6 +98,7 @@ impl Registry {
                 backchannel_logout_uri: row.backchannel_logout_uri,
                 frontchannel_logout_uri: row.frontchannel_logout_uri,
                 federation_url: row.federation_url,
+                disabled: row.disabled_at.is_some(),
             };
             map.insert(client.client_id.clone(), Arc::new(client));
         }
@@ -110,12 +113,26 @@ impl Registry {
             .clone()
     }
 
+    /// A client that may be used: a disabled one is as unknown to every protocol step.
     pub fn get<Id: AsRef<str> + ?Sized>(&self, client_id: &Id) -> Option<Arc<Client>> {
+        self.get_even_disabled(client_id).filter(|c| !c.disabled)
+    }
+
+    /// A client, disabled or not: where a session's end is announced to it.
+    pub fn get_even_disabled<Id: AsRef<str> + ?Sized>(
+        &self,
+        client_id: &Id,
+    ) -> Option<Arc<Client>> {
         self.snapshot().get(client_id.as_ref()).cloned()
     }
 
     pub fn all(&self) -> Vec<Arc<Client>> {
-        let mut all: Vec<_> = self.snapshot().values().cloned().collect();
+        let mut all: Vec<_> = self
+            .snapshot()
+            .values()
+            .filter(|c| !c.disabled)
+            .cloned()
+            .collect();
         all.sort_by(|a, b| a.name.cmp(&b.name));
         all
     }

@@ -55,7 +55,11 @@ impl Deliveries {
         let at = self.clock.now_millis();
         let mut told = Vec::new();
         for client_id in &session.participants {
-            let Some(client) = self.clients.get(client_id).filter(|c| only(c)) else {
+            let Some(client) = self
+                .clients
+                .get_even_disabled(client_id)
+                .filter(|c| only(c))
+            else {
                 continue;
             };
             let Some(account) = session.accounts.get(&client.node_id) else {
@@ -122,7 +126,7 @@ impl Deliveries {
     }
 
     async fn attempt(&self, d: outbox::Delivery) -> anyhow::Result<bool> {
-        let Some(client) = self.clients.get(&d.client_id) else {
+        let Some(client) = self.clients.get_even_disabled(&d.client_id) else {
             return self.give_up(&d, "the client is no longer registered").await;
         };
         let outcome = match d.kind() {

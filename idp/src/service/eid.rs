@@ -14,7 +14,7 @@ use super::clients::Registry;
 use super::federation::NodeApi;
 use super::sessions::SignedInAccount;
 use super::signin::{Continue, PendingLogins, SignIn, SignInError};
-use super::upstream::{PendingUpstream, Refusal, Upstreams};
+use super::upstream::{EidPerson, PendingUpstream, Refusal, Upstreams};
 
 const PENDING_MINUTES: u64 = 10;
 
@@ -29,6 +29,15 @@ pub struct Callback {
     pub state: Option<String>,
     pub error: Option<String>,
     pub iss: Option<String>,
+}
+
+/// Where a proven eID answer goes on.
+#[derive(Debug)]
+pub enum EidDone {
+    /// The waiting sign-in to an institution, finished.
+    SignIn(Continue),
+    /// An operator signing in to the console: the console decides.
+    Console(EidPerson),
 }
 
 /// Why an eID sign-in did not go on; each is a page.
@@ -90,15 +99,31 @@ impl Eid {
         login: &str,
         browser: &str,
     ) -> Result<String, EidStop> {
+        self.pending.get(login).await?.ok_or(EidStop::Expired)?;
+        self.send_upstream(upstream_id, login, browser, false).await
+    }
+
+    /// The upstream's authorization URL for an operator signing in to the console.
+    pub async fn start_console(&self, upstream_id: &str, browser: &str) -> Result<String, EidStop> {
+        self.send_upstream(upstream_id, "", browser, true).await
+    }
+
+    async fn send_upstream(
+        &self,
+        upstream_id: &str,
+        login: &str,
+        browser: &str,
+        console: bool,
+    ) -> Result<String, EidStop> {
         let upstream = self
             .upstreams
             .get(upstream_id)
             .ok_or(EidStop::UnknownUpstream)?;
-        self.pending.get(login).await?.ok_or(EidStop::Expired)?;
-        let (url, state, remembered) = upstream
+        let (url, state, mut remembered) = upstream
             .start(login, browser)
             .await
             .map_err(|e| EidStop::Refused(Refusal::Unavailable(format!("{e:#}"))))?;
+        remembered.console = console;
         self.store
             .set(
                 &state_key(&state),
@@ -116,7 +141,7 @@ impl Eid {
         answer: Callback,
         cookie: Option<&str>,
         browser: &str,
-    ) -> Result<Continue, EidStop> {
+    ) -> Result<EidDone, EidStop> {
         let upstream = self
             .upstreams
             .get(upstream_id)
@@ -137,11 +162,15 @@ impl Eid {
         if remembered.browser.is_empty() || remembered.browser != browser {
             return Err(EidStop::OtherBrowser);
         }
-        let pending = self
-            .pending
-            .get(&remembered.login)
-            .await?
-            .ok_or(EidStop::Expired)?;
+        let pending = match remembered.console {
+            true => None,
+            false => Some(
+                self.pending
+                    .get(&remembered.login)
+                    .await?
+                    .ok_or(EidStop::Expired)?,
+            ),
+        };
         if let Some(error) = answer.error {
             tracing::info!(upstream = %upstream_id, %error, "the upstream did not identify the person");
             return Err(EidStop::Refused(
@@ -178,6 +207,9 @@ impl Eid {
                 tracing::warn!(upstream = %upstream_id, %refusal, "upstream answer refused");
                 EidStop::Refused(refusal)
             })?;
+        let Some(pending) = pending else {
+            return Ok(EidDone::Console(person));
+        };
         let client = self
             .clients
             .get(pending.client_id())
@@ -216,9 +248,10 @@ impl Eid {
         metrics::counter!("idp_signins_total", "method" => upstream_id.to_owned(), "outcome" => "ok")
             .increment(1);
         let node_id: ClientId = node.client_id.clone();
-        Ok(self
-            .signin
-            .proven(&remembered.login, &node_id, account, cookie, browser)
-            .await?)
+        Ok(EidDone::SignIn(
+            self.signin
+                .proven(&remembered.login, &node_id, account, cookie, browser)
+                .await?,
+        ))
     }
 }

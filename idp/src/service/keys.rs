@@ -142,6 +142,17 @@ impl KeyRing {
     }
 
     /// Checks a token this IdP signed, with any published key.
+    /// Makes a new key for `alg` (sealed as the ring seals) and retires the current one.
+    pub async fn rotate(
+        &self,
+        db: &Database,
+        alg: Alg,
+        keep_seconds: i64,
+        at: i64,
+    ) -> anyhow::Result<String> {
+        rotate(db, &self.sealing, alg, keep_seconds, at).await
+    }
+
     pub fn verify(&self, token: &str) -> anyhow::Result<(josekit::jws::JwsHeader, Claims)> {
         self.snapshot().verifiers.verify(token)
     }

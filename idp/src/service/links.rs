@@ -95,7 +95,8 @@ impl Links {
         Ok(list)
     }
 
-    async fn links_changed(&self) -> anyhow::Result<()> {
+    /// Every nav bar is read again (a link changed, or an institution was disabled).
+    pub async fn links_changed(&self) -> anyhow::Result<()> {
         self.store
             .incr(GENERATION, std::time::Duration::from_secs(365 * 86_400))
             .await?;
@@ -313,6 +314,17 @@ impl Links {
     }
 
     pub async fn unlink(&self, from: &Link, node_id: &ClientId) -> anyhow::Result<bool> {
+        self.unlink_by(from, node_id, Actor::of(ActorKind::Person))
+            .await
+    }
+
+    /// As `unlink`, done by someone else than the person (an operator, in the console).
+    pub async fn unlink_by(
+        &self,
+        from: &Link,
+        node_id: &ClientId,
+        actor: Actor,
+    ) -> anyhow::Result<bool> {
         let at = self.clock.now_millis();
         let timing = Timing {
             at_millis: at,
@@ -322,7 +334,7 @@ impl Links {
         self.links_changed().await?;
         self.deliveries.wake();
         if removed {
-            let event = Event::new(kind::UNLINK, Actor::of(ActorKind::Person))
+            let event = Event::new(kind::UNLINK, actor)
                 .subject(account_subject(from))
                 .at_institution(from.node_id.as_str())
                 .detail(format!("from {node_id}"));

@@ -196,9 +196,11 @@ impl Logout {
         let Some(account) = session.accounts.remove(node_id) else {
             return Ok(());
         };
-        session
-            .participants
-            .retain(|id| self.clients.get(id).is_none_or(|c| &c.node_id != node_id));
+        session.participants.retain(|id| {
+            self.clients
+                .get_even_disabled(id)
+                .is_none_or(|c| &c.node_id != node_id)
+        });
         session.nav.remove(node_id);
         self.sessions.save(cookie, &session).await?;
         let event = Event::new(kind::SIGNOUT, Actor::of(ActorKind::Person))
@@ -207,6 +209,44 @@ impl Logout {
             .detail(format!("this_institution; sid {}", session.sid.as_str()));
         self.audit.soon(event).await;
         Ok(())
+    }
+
+    /// An operator disabled an institution (client `id`, or the school whose applications
+    /// name it as their node): in every live session it is in, its clients are told
+    /// (back-channel) and its account leaves; the session goes on with the others. Returns how
+    /// many sessions it was in.
+    pub async fn end_institution(&self, id: &ClientId, actor: Actor) -> anyhow::Result<usize> {
+        let touches = |c: &super::clients::Client| &c.client_id == id || &c.node_id == id;
+        let involved = |client_id: &ClientId| {
+            self.clients
+                .get_even_disabled(client_id)
+                .is_some_and(|c| touches(&c))
+        };
+        let mut ended = 0;
+        for (cookie, mut session) in self.sessions.live().await? {
+            if !session.accounts.contains_key(id) && !session.participants.iter().any(involved) {
+                continue;
+            }
+            self.deliveries
+                .announce_logout_to(&session, |c| touches(c))
+                .await?;
+            session.participants.retain(|p| !involved(p));
+            if let Some(account) = session.accounts.remove(id) {
+                let event = Event::new(kind::SIGNOUT, actor.clone())
+                    .subject(format!("{id}/{}", account.sub))
+                    .at_institution(id.as_str())
+                    .detail(format!(
+                        "institution_disabled; sid {}",
+                        session.sid.as_str()
+                    ));
+                self.audit.soon(event).await;
+            }
+            session.nav.remove(id);
+            self.sessions.save(&cookie, &session).await?;
+            ended += 1;
+        }
+        self.links.links_changed().await?;
+        Ok(ended)
     }
 
     /// A sign-out in the activity of every account the session held.
@@ -224,7 +264,12 @@ impl Logout {
         session
             .participants
             .iter()
-            .filter_map(|id| self.clients.get(id)?.frontchannel_logout_uri.clone())
+            .filter_map(|id| {
+                self.clients
+                    .get_even_disabled(id)?
+                    .frontchannel_logout_uri
+                    .clone()
+            })
             .filter_map(|uri| frame_url(&uri, &self.issuer, &session.sid))
             .collect()
     }
@@ -272,6 +317,27 @@ impl Logout {
         sub: &AccountId,
         made_at: i64,
     ) -> anyhow::Result<usize> {
+        self.everywhere(node_id, sub, made_at, None).await
+    }
+
+    /// As `sign_out_everywhere`, asked by an operator in the console.
+    pub async fn sign_out_everywhere_by(
+        &self,
+        node_id: &ClientId,
+        sub: &AccountId,
+        made_at: i64,
+        by: Actor,
+    ) -> anyhow::Result<usize> {
+        self.everywhere(node_id, sub, made_at, Some(by)).await
+    }
+
+    async fn everywhere(
+        &self,
+        node_id: &ClientId,
+        sub: &AccountId,
+        made_at: i64,
+        by: Option<Actor>,
+    ) -> anyhow::Result<usize> {
         let from = Link {
             node_id: node_id.clone(),
             sub: sub.clone(),
@@ -283,7 +349,14 @@ impl Logout {
         let mut ended = 0;
         for account in accounts {
             ended += self
-                .end_and_announce(&account.node_id, &account.sub, None, made_at, "everywhere")
+                .end_and_announce(
+                    &account.node_id,
+                    &account.sub,
+                    None,
+                    made_at,
+                    "everywhere",
+                    by.clone(),
+                )
                 .await?;
         }
         Ok(ended)
@@ -299,7 +372,7 @@ impl Logout {
         keep: Option<&Sid>,
         made_at: i64,
     ) -> anyhow::Result<usize> {
-        self.end_and_announce(node_id, sub, keep, made_at, "new_password")
+        self.end_and_announce(node_id, sub, keep, made_at, "new_password", None)
             .await
     }
 
@@ -314,6 +387,7 @@ impl Logout {
         keep: Option<&Sid>,
         made_at: i64,
         reason: &str,
+        by: Option<Actor>,
     ) -> anyhow::Result<usize> {
         let clients: Vec<String> = self
             .clients
@@ -335,9 +409,12 @@ impl Logout {
             self.sessions
                 .end_filed(&cookie, &session, node_id, sub)
                 .await?;
-            // Asked by the account's school (its admin, a closed account, a new password).
+            // Asked by the account's school (its admin, a closed account, a new password), or
+            // by an operator.
             let name = self.clients.get(node_id).map(|c| c.name.clone());
-            let actor = Actor::institution(node_id.as_str(), name.as_deref(), None);
+            let actor = by
+                .clone()
+                .unwrap_or_else(|| Actor::institution(node_id.as_str(), name.as_deref(), None));
             self.record_end(&session, actor, reason).await;
             ended += 1;
         }

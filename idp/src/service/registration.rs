@@ -40,7 +40,13 @@ impl Registration {
         Ok(clients)
     }
 
-    /// Makes the stored registry what the configuration says, and reloads it.
+    /// Whether the configuration names a client with this id (the console may not take it).
+    pub fn configured(&self, client_id: &str) -> anyhow::Result<bool> {
+        Ok(self.effective()?.iter().any(|c| c.client_id == client_id))
+    }
+
+    /// Makes the stored registry what the configuration says, and reloads it. A client id the
+    /// console registered too is a mistake named here (at start, the IdP does not start).
     pub async fn sync(&self) -> anyhow::Result<()> {
         let wanted = self.effective()?;
         let fingerprint = serde_json::to_string(&wanted)?;
@@ -51,18 +57,36 @@ impl Registration {
             .as_ref()
             == Some(&fingerprint);
         if unchanged {
-            // Still follow what other instances or the CLI may have changed.
+            // Still follow what other instances, the console or the CLI may have changed.
             return self.registry.reload(&self.db).await;
         }
+        let stored = store::clients::all(&self.db).await?;
+        let taken: Vec<&str> = wanted
+            .iter()
+            .filter(|c| {
+                stored.iter().any(|s| {
+                    s.client_id == c.client_id
+                        && s.source == store::clients::Source::Console.as_str()
+                })
+            })
+            .map(|c| c.client_id.as_str())
+            .collect();
+        anyhow::ensure!(
+            taken.is_empty(),
+            "client id {} is in the configuration and was registered in the console too: remove it from one of them",
+            taken.join(", ")
+        );
         let now = self.clock.now();
         for client in &wanted {
             store::clients::upsert(&self.db, client, now)
                 .await
                 .with_context(|| format!("registering {}", client.client_id))?;
         }
-        for stored in store::clients::all(&self.db).await? {
-            if !wanted.iter().any(|c| c.client_id == stored.client_id) {
-                store::clients::delete(&self.db, &stored.client_id).await?;
+        for stored in &stored {
+            if stored.source == store::clients::Source::File.as_str()
+                && !wanted.iter().any(|c| c.client_id == stored.client_id)
+            {
+                store::clients::delete_from_file(&self.db, &stored.client_id).await?;
                 tracing::info!(client = %stored.client_id, "a client left the configuration: unregistered");
             }
         }

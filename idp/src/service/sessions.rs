@@ -314,6 +314,27 @@ impl Sessions {
             .await
     }
 
+    /// Every session that has not ended, by cookie: what an operator's action on a whole
+    /// institution goes through.
+    pub async fn live(&self) -> anyhow::Result<Vec<(String, IdpSession)>> {
+        let now = self.clock.now();
+        let mut seen = BTreeSet::new();
+        let mut found = Vec::new();
+        for bucket in now / self.bucket_seconds..=(now + self.idle_seconds) / self.bucket_seconds {
+            for cookie in self.store.members(&bucket_key(bucket)).await? {
+                if !seen.insert(cookie.clone()) {
+                    continue;
+                }
+                if let Some(session) = self.load_raw(&cookie).await?
+                    && now < self.ends_at(&session)
+                {
+                    found.push((cookie, session));
+                }
+            }
+        }
+        Ok(found)
+    }
+
     /// The sessions in which the account at `node_id` is signed in, by cookie. The account's
     /// index is read, not taken: a session leaves it only once it has ended (see `end_filed`),
     /// so a request cut off midway leaves the rest to be found again.

@@ -65,6 +65,9 @@ pub struct PendingUpstream {
     /// The browser that was sent upstream (`Browser::binding`): only it may come back.
     #[serde(default)]
     pub browser: String,
+    /// An operator signing in to the console, not a sign-in to an institution.
+    #[serde(default)]
+    pub console: bool,
 }
 
 pub struct Upstream {
@@ -212,6 +215,7 @@ impl Upstream {
             nonce: nonce.secret().clone(),
             pkce_verifier: verifier.secret().clone(),
             browser: browser.to_owned(),
+            console: false,
         };
         Ok((url.to_string(), state.secret().clone(), pending))
     }

@@ -1,6 +1,7 @@
 //! The IdP's storage: SQL over SQLite or PostgreSQL, one module per table group.
 
 pub mod clients;
+pub mod enrolment;
 pub mod grants;
 pub mod keys;
 pub mod outbox;

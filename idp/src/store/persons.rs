@@ -77,6 +77,28 @@ pub async fn get(db: &Database, id: &str) -> Result<Option<PersonRow>> {
     with_db!(db, pool => sqlx::query_as(PERSON).bind(id).fetch_optional(pool).await)
 }
 
+/// Persons whose personal code is `query`, or whose name holds it (any case), by name.
+pub async fn search(db: &Database, query: &str, limit: i64) -> Result<Vec<PersonRow>> {
+    let escaped: String = query
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    with_db!(db, pool => sqlx::query_as(
+        "SELECT id, first_name, last_name, personal_code, email, phone, address, version FROM persons \
+         WHERE personal_code = $1 OR lower(first_name || ' ' || last_name) LIKE $2 ESCAPE '\\' \
+         ORDER BY lower(last_name), lower(first_name), id LIMIT $3",
+    )
+    .bind(query)
+    .bind(format!("%{escaped}%"))
+    .bind(limit)
+    .fetch_all(pool)
+    .await)
+}
+
 pub async fn links(db: &Database, person_id: &str) -> Result<Vec<Link>> {
     with_db!(db, pool => sqlx::query_as(LINKS_OF).bind(person_id).fetch_all(pool).await)
 }

@@ -3,6 +3,7 @@
 //! (`federation.rs`), both signed with the node's own key.
 
 pub mod client;
+pub mod enrolment;
 pub mod federation;
 pub mod idp_api;
 pub mod logout;

@@ -4,6 +4,7 @@
 //! with `--include-ignored`.
 
 mod browser;
+mod console;
 mod db_outage;
 mod demo_federation;
 mod eid;

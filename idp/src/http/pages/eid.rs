@@ -12,7 +12,7 @@ use crate::error::{AppError, PageResult};
 use crate::http::extract::{Browser, CleanQuery, SessionCookie};
 use crate::http::{redirect_no_store, render};
 use crate::i18n::{self, Texts};
-use crate::service::eid::{Callback, EidStop};
+use crate::service::eid::{Callback, EidDone, EidStop};
 use crate::service::upstream::Refusal;
 use crate::state::AppState;
 
@@ -116,7 +116,10 @@ pub async fn callback(
         .callback(&id, answer, cookie.as_deref(), &browser.binding())
         .await
     {
-        Ok(next) => Ok(continue_to(&state, next)),
+        Ok(EidDone::SignIn(next)) => Ok(continue_to(&state, next)),
+        Ok(EidDone::Console(person)) => {
+            crate::http::console::signed_in(&state, t, &person, &browser).await
+        }
         Err(stop) => stopped(t, stop),
     }
 }

@@ -18,6 +18,7 @@ pub async fn configuration(State(state): State<AppState>) -> Response {
         "jwks_uri": format!("{iss}/jwks.json"),
         "end_session_endpoint": format!("{iss}/logout"),
         "revocation_endpoint": format!("{iss}/revoke"),
+        "registration_endpoint": format!("{iss}/register"),
         "scopes_supported": ["openid", "profile", "email", "phone", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -173,11 +173,21 @@ async fn end_session(
             return Ok(response);
         }
     };
-    let jar = if out.ended {
+    let mut jar = if out.ended {
         CookieJar::new().remove(Cookie::build(COOKIE).path("/"))
     } else {
         CookieJar::new()
     };
+    // A sign-out at the IdP ends the operators' console in this browser too.
+    if let Some(console) = crate::http::console::console_cookie_value(&state, &headers) {
+        state.console.end(&console).await?;
+        jar = jar.remove(
+            Cookie::build(crate::http::console::cookie_name(
+                state.config.issuer.starts_with("https://"),
+            ))
+            .path("/"),
+        );
+    }
     let params: Vec<(&str, &str)> = p
         .state
         .as_deref()
