@@ -151,6 +151,34 @@ async function pagesIn(lang) {
   await Promise.all([page.waitForNavigation(), page.click('nav form[action="/logout"] button')]);
   await page.goto(`${idp}/logout`);
   await audit(page, 'idp-logout-confirm-signed-out', lang);
+
+  // The operators' console: eID at the test broker as Tõnu Tundmatu, an operator.
+  await context.clearCookies();
+  await visit('console-sign-in', `${idp}/admin`);
+  await Promise.all([page.waitForNavigation(), page.click('a[data-upstream="idcard"]')]);
+  await Promise.all([page.waitForURL(`${idp}/admin`), page.click('button[data-code="39207070221"]')]);
+  await audit(page, 'console-overview', lang);
+  await visit('console-institutions', `${idp}/admin/institutions`);
+  await visit('console-institution-from-file', `${idp}/admin/institutions/jpk`);
+  await visit('console-institution-new', `${idp}/admin/institutions/new`);
+  await page.fill('#client_id', `kunst-${lang}`);
+  await page.fill('#name', lang === 'et' ? 'Kunstikool' : 'Art School');
+  await page.fill('#redirect_uris', `https://kunst-${lang}.example.ee/sso/callback`);
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/admin/institutions/new"] button[type=submit]')]);
+  await audit(page, 'console-secret-once', lang);
+  await visit('console-institution', `${idp}/admin/institutions/kunst-${lang}`);
+  await visit('console-enrolment', `${idp}/admin/enrolment`);
+  await page.fill('#name', 'Uus Kool');
+  await page.fill('#client_id', `uus-${lang}`);
+  await page.fill('#public_url', `https://uus-${lang}.example.ee`);
+  await Promise.all([page.waitForNavigation(), page.click('main form[action="/admin/enrolment"] button[type=submit]')]);
+  await audit(page, 'console-enrolment-token', lang);
+  await visit('console-keys', `${idp}/admin/keys`);
+  await visit('console-outbox', `${idp}/admin/outbox`);
+  await visit('console-persons', `${idp}/admin/persons?q=Tamm`);
+  const person = await page.getAttribute('main a[href^="/admin/persons/"]', 'href');
+  await visit('console-person', `${idp}${person}`);
+  await visit('console-events', `${idp}/admin/events`);
   await context.close();
 }
 

@@ -65,6 +65,24 @@ async fn every_page_is_accessible_fits_a_phone_and_works_by_keyboard() {
     for lang in ["et", "en"] {
         let n = pages.iter().filter(|p| p["lang"] == lang).count();
         assert!(n >= 25, "{n} pages in {lang}: {seen:#}");
+        // The operators' console's pages among them.
+        let console = pages
+            .iter()
+            .filter(|p| {
+                p["lang"] == lang && p["name"].as_str().unwrap_or("").starts_with("console-")
+            })
+            .count();
+        assert!(console >= 14, "{console} console pages in {lang}");
+        // Signed in all along: none of them is the sign-in page but the first.
+        for page in pages.iter().filter(|p| {
+            p["lang"] == lang && p["name"].as_str().unwrap_or("").starts_with("console-")
+        }) {
+            let signin = page["url"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("/admin/signin");
+            assert_eq!(signin, page["name"] == "console-sign-in", "{page}");
+        }
     }
     // Each page title says where one is, and no title repeats the school's name twice.
     for page in pages {

@@ -73,7 +73,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The console's cookie: `__Host-` under https, so no other host of the domain can plant one;
-/// SameSite=Strict, since nothing outside the console links into it signed in.
+/// SameSite=Lax, not Strict: the way in is a redirect chain from the eID upstream, and a
+/// Strict cookie set there is not sent on its last step (forms carry a CSRF token anyway).
 pub fn cookie_name(secure: bool) -> &'static str {
     if secure {
         "__Host-idp_console"
@@ -91,7 +92,7 @@ fn console_cookie(state: &AppState, value: String) -> Cookie<'static> {
         .path("/")
         .http_only(true)
         .secure(secure(state))
-        .same_site(SameSite::Strict)
+        .same_site(SameSite::Lax)
         .build()
 }
 
