@@ -498,3 +498,81 @@ async fn an_enrolment_token_serves_once_and_only_for_its_own_address() {
         format!("{idp}/register")
     );
 }
+
+/// The same walk in Chromium: the operator's part, the school's server enrolling, the pupil's
+/// sign-in there.
+#[tokio::test]
+#[ignore = "needs Node.js, tests/interop's packages and Chromium (run by .ci/run)"]
+async fn in_chromium_an_operator_enrols_a_school_and_a_pupil_signs_in_there() {
+    build_school_node();
+    let (federation, dir) = start_custom(federation::DEMO, |_| {}).await;
+    let idp = idp(&federation);
+    let port = testkit::free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let walk = |phase: &'static str| {
+        let mut command = tokio::process::Command::new("node");
+        command
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/interop/console_walk.mjs"
+            ))
+            .env("IDP", &idp)
+            .env("SITE", &site)
+            .env("PHASE", phase);
+        command
+    };
+    let seen = federation_tests::run_node_script(&mut walk("console")).await;
+    assert!(seen.get("failure").is_none(), "{seen:#}");
+    assert_eq!(seen["signinUrl"], format!("{idp}/admin/signin"), "{seen:#}");
+    assert_eq!(seen["operator"], "Tõnu Tundmatu", "{seen:#}");
+    assert_eq!(seen["secretLength"], 64, "{seen:#}");
+    assert_eq!(seen["listed"], 1, "{seen:#}");
+    let token = seen["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        seen["command"],
+        format!("school-node enroll --idp {idp} --token {token}")
+    );
+
+    let school_dir = dir.path().join("uus");
+    std::fs::create_dir_all(&school_dir).unwrap();
+    let env = [
+        ("INSTITUTION_ID", "uus".to_owned()),
+        ("INSTITUTION_NAME", "Uus Kool".to_owned()),
+        ("PUBLIC_URL", site.clone()),
+        ("LISTEN", format!("127.0.0.1:{port}")),
+        ("DATA_DIR", school_dir.display().to_string()),
+    ];
+    let mut school =
+        Service::new("uus", "school-node", "SCHOOL_", port, &school_dir, &env).unwrap();
+    school
+        .command(&["enroll", "--idp", &idp, "--token", &token])
+        .await
+        .unwrap();
+    let csv = school_dir.join("pupils.csv");
+    std::fs::write(
+        &csv,
+        "eesnimi,perenimi,isikukood\nMari,Maasikas,49403136515\n",
+    )
+    .unwrap();
+    school
+        .command(&["import-csv", csv.to_str().unwrap()])
+        .await
+        .unwrap();
+    school.start().await.unwrap();
+
+    let seen = federation_tests::run_node_script(&mut walk("sso")).await;
+    assert!(seen.get("failure").is_none(), "{seen:#}");
+    assert!(
+        seen["signinUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{idp}/login?r=")),
+        "{seen:#}"
+    );
+    assert_eq!(seen["final"], format!("{site}/"), "{seen:#}");
+    assert!(
+        seen["greeting"].as_str().unwrap().contains("Mari Maasikas"),
+        "{seen:#}"
+    );
+    school.signal("TERM").await.unwrap();
+}
