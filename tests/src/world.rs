@@ -156,7 +156,12 @@ impl World {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Options)) -> World {
-        let (federation, dir) = start_custom(DEMO, adjust).await;
+        Self::from_demo(DEMO, adjust).await
+    }
+
+    /// The same ways through another demo federation (the README's, with its eID broker).
+    pub async fn from_demo(demo: &str, adjust: impl FnOnce(&mut Options)) -> World {
+        let (federation, dir) = start_custom(demo, adjust).await;
         let idp = federation.idp.as_ref().unwrap().url();
         World {
             federation,

@@ -200,7 +200,7 @@ impl MyData {
         if let Some(id) = &person_id {
             subjects.push(format!("person:{id}"));
         }
-        let activity = shared::audit::list(
+        let (activity, at_idp): (Vec<Event>, Vec<Event>) = shared::audit::list(
             &self.db,
             &Filter {
                 subjects,
@@ -211,9 +211,22 @@ impl MyData {
         )
         .await?
         .into_iter()
-        .filter(|e| e.kind.starts_with("signin."))
-        .collect();
-        let (tracker, unavailable) = self.tracker(&links, now_ms).await;
+        .filter(|e| e.kind.starts_with("signin.") || by_an_operator(e))
+        .partition(|e| e.kind.starts_with("signin."));
+        let (mut tracker, unavailable) = self.tracker(&links, now_ms).await;
+        // What the federation's operators did with the person's data, at the IdP itself (the
+        // schools report what happened there).
+        tracker.extend(at_idp.into_iter().map(|event| {
+            TrackedEvent {
+                institution_name: event
+                    .institution
+                    .as_deref()
+                    .map(|id| self.name_of(id))
+                    .unwrap_or_default(),
+                event,
+            }
+        }));
+        tracker.sort_by_key(|t| std::cmp::Reverse(t.event.at));
         let accounts = accounts
             .into_iter()
             .map(|(l, linked_at)| {
@@ -431,9 +444,15 @@ impl MyData {
 
 /// Whether an event is someone else's use of the person's data (the data tracker shows
 /// these; the person's own sign-ins are their activity).
+/// An operator's look at or action on the person, in the IdP's own events.
+fn by_an_operator(event: &Event) -> bool {
+    event.actor.kind == ActorKind::Operator
+        && (event.kind == kind::UNLINK || by_someone_else(event))
+}
+
 fn by_someone_else(event: &Event) -> bool {
     event.actor.kind != ActorKind::Person
-        && matches!(
+        && (matches!(
             event.kind.as_str(),
             kind::DATA_VIEWED
                 | kind::DATA_READ
@@ -444,5 +463,5 @@ fn by_someone_else(event: &Event) -> bool {
                 | kind::ACCOUNT_CLOSED
                 | kind::ACCOUNT_REOPENED
                 | kind::SIGNOUT
-        )
+        ))
 }

@@ -13,7 +13,7 @@ use super::logout::Logout;
 use super::sessions::{IdpSession, Sessions};
 use crate::store::keys::KeyRow;
 use crate::store::outbox::{self, DeadLetter};
-use crate::store::persons::{self, Link, LinkSince, PersonRow};
+use crate::store::persons::{self, LinkSince, PersonRow};
 use crate::store::{self, Database};
 
 pub const EVENT_KEYS_ROTATED: &str = "keys.rotated";
@@ -125,7 +125,7 @@ impl Operations {
         let mut found = Vec::new();
         for person in persons::search(&self.db, query, PERSONS_SHOWN).await? {
             let links = persons::links(&self.db, &person.id).await?;
-            self.viewed(&person.id, &links, by, "console search").await;
+            self.viewed(&person.id, by, "console search").await;
             found.push(PersonFound {
                 institutions: links
                     .iter()
@@ -147,7 +147,7 @@ impl Operations {
             return Ok(None);
         };
         let links = persons::links(&self.db, id).await?;
-        self.viewed(id, &links, by, "console person page").await;
+        self.viewed(id, by, "console person page").await;
         let mut sessions = Vec::new();
         for link in &links {
             for (_, session) in self.sessions.sessions_of(&link.node_id, &link.sub).await? {
@@ -185,23 +185,29 @@ impl Operations {
         }))
     }
 
-    /// Removes the person's link to their account at `node_id`; false when there is none.
+    /// Removes the person's link to their account at `node_id`: None when there is none, else
+    /// whether the person is still one across institutions (two links or more left).
     pub async fn remove_link(
         &self,
         person_id: &str,
         node_id: &str,
         by: &ConsoleSession,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Option<bool>> {
         let links = persons::links(&self.db, person_id).await?;
         let (Some(target), Some(from)) = (
             links.iter().find(|l| l.node_id.as_str() == node_id),
             links.iter().find(|l| l.node_id.as_str() != node_id),
         ) else {
-            return Ok(false);
+            return Ok(None);
         };
-        self.links
+        if !self
+            .links
             .unlink_by(from, &target.node_id, by.actor())
-            .await
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(persons::get(&self.db, person_id).await?.is_some()))
     }
 
     /// Ends every session of the person's accounts (each end announced to its schools, their
@@ -255,16 +261,11 @@ impl Operations {
             .map_or_else(|| node_id.to_owned(), |c| c.name.clone())
     }
 
-    async fn viewed(&self, person_id: &str, links: &[Link], by: &ConsoleSession, how: &str) {
-        let subjects = links
-            .iter()
-            .map(account_subject)
-            .chain(std::iter::once(format!("person:{person_id}")));
-        for subject in subjects {
-            let event = Event::new(kind::DATA_VIEWED, by.actor())
-                .subject(subject)
-                .detail(how);
-            self.audit.soon(event).await;
-        }
+    /// One event per look, on the person (whose data tracker reads it), not one per account.
+    async fn viewed(&self, person_id: &str, by: &ConsoleSession, how: &str) {
+        let event = Event::new(kind::DATA_VIEWED, by.actor())
+            .subject(format!("person:{person_id}"))
+            .detail(how);
+        self.audit.soon(event).await;
     }
 }

@@ -576,3 +576,103 @@ async fn in_chromium_an_operator_enrols_a_school_and_a_pupil_signs_in_there() {
     );
     school.signal("TERM").await.unwrap();
 }
+
+/// A help desk answers "who has been looking at me?" and "sign this stolen laptop out": the
+/// person is found, their links and sessions shown, the sessions ended and a link removed,
+/// and each look and action shows in the person's own data tracker.
+#[tokio::test]
+async fn the_help_desk_steers_a_person_and_the_person_sees_it() {
+    let world = federation_tests::world::World::from_demo(federation::DEMO, |_| {}).await;
+    let federation = &world.federation;
+    let idp = world.idp.clone();
+    let mari = browser(federation);
+    world.sign_in(&mari, "jpk", "Mari Maasikas").await;
+    world
+        .link_matching(&mari, "jpk", "laagri", "mari.maasikas@example.ee")
+        .await;
+    let viewed = |page: &str| page.matches("data-event=\"data.viewed\"").count();
+    let before = viewed(&text_of(&mari, format!("{idp}/me")).await);
+
+    let desk = browser(federation);
+    console_sign_in(federation, &desk, JAAN_HELPDESK).await;
+    let found = text_of(&desk, format!("{idp}/admin/persons?q=maasikas")).await;
+    let person = value_after(&found, "<a href=\"/admin/persons/")
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(found.contains("49403136515"), "{found}");
+    let page = text_of(&desk, format!("{idp}/admin/persons/{person}")).await;
+    assert!(page.contains("data-link=\"jpk\""), "{page}");
+    assert!(page.contains("data-link=\"laagri\""), "{page}");
+    assert!(page.contains("data-sid="), "{page}");
+    // Her tracker shows the looks (the search and the page), by the federation's operator.
+    let me = text_of(&mari, format!("{idp}/me")).await;
+    assert!(viewed(&me) >= before + 2, "{me}");
+
+    // The stolen laptop: every session ends, at the schools too.
+    let ended = post_form(
+        &desk,
+        &idp,
+        &format!("/admin/persons/{person}"),
+        &format!("/admin/persons/{person}/end-sessions"),
+        &[],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(ended.contains("Lõpetatud seansse: 1"), "{ended}");
+    let jpk = world.url("jpk");
+    testkit::eventually(
+        "the school ended her session",
+        std::time::Duration::from_secs(15),
+        || async {
+            let r = mari.get(format!("{jpk}/profile")).send().await.unwrap();
+            if r.url().as_str() == format!("{jpk}/profile") {
+                Err("still signed in".to_owned())
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await;
+
+    // Looks and the sign-out, found by her personal code in the events.
+    let events = text_of(&desk, format!("{idp}/admin/events?person=49403136515")).await;
+    for kind in ["data.viewed", "signout"] {
+        assert!(
+            events.contains(&format!("data-event=\"{kind}\"")),
+            "{kind}: {events}"
+        );
+    }
+    assert!(events.contains("Jaan Tamm (operator)"), "{events}");
+
+    // The link removed by the help desk: her last, so she is one account at each school again
+    // and no person of the federation's; her tracker says who removed it.
+    let unlinked = post_form(
+        &desk,
+        &idp,
+        &format!("/admin/persons/{person}"),
+        &format!("/admin/persons/{person}/unlink"),
+        &[("node_id", "laagri")],
+    )
+    .await;
+    assert_eq!(unlinked.url().path(), "/admin/persons");
+    assert!(
+        unlinked
+            .text()
+            .await
+            .unwrap()
+            .contains("Seos on eemaldatud")
+    );
+    let found = text_of(&desk, format!("{idp}/admin/persons?q=maasikas")).await;
+    assert!(
+        !found.contains(&format!("/admin/persons/{person}")),
+        "{found}"
+    );
+    world.sign_in(&mari, "jpk", "Mari Maasikas").await;
+    let me = text_of(&mari, format!("{idp}/me")).await;
+    assert!(me.contains("data-event=\"unlink\""), "{me}");
+    assert!(me.contains("Jaan Tamm (kasutajatugi)"), "{me}");
+}

@@ -18,6 +18,7 @@ use crate::state::AppState;
 #[serde(default)]
 pub struct SearchQuery {
     q: String,
+    done: Option<String>,
 }
 
 pub struct Found {
@@ -35,6 +36,7 @@ struct PersonsPage {
     q: String,
     found: Vec<Found>,
     searched: bool,
+    done: Option<&'static str>,
 }
 
 pub async fn search(
@@ -63,6 +65,7 @@ pub async fn search(
         t: op.t,
         f: op.frame(op.t.console.persons),
         searched: query.q.trim().chars().count() >= 2,
+        done: (query.done.as_deref() == Some("unlinked")).then_some(op.t.console.link_removed),
         q: query.q,
         found,
     };
@@ -205,17 +208,19 @@ pub async fn unlink(
     Path(id): Path<String>,
     VerifiedForm(form): VerifiedForm<UnlinkForm>,
 ) -> PageResult {
-    if !state
+    match state
         .operations
         .remove_link(&id, &form.node_id, &op.session)
         .await?
     {
-        return Err(AppError::not_found().in_lang(op.t));
+        None => Err(AppError::not_found().in_lang(op.t)),
+        Some(true) => Ok(redirect_no_store(&format!(
+            "/admin/persons/{}?done=unlinked",
+            encode(&id)
+        ))),
+        // Their last link: one account is no person of the federation's any more.
+        Some(false) => Ok(redirect_no_store("/admin/persons?done=unlinked")),
     }
-    Ok(redirect_no_store(&format!(
-        "/admin/persons/{}?done=unlinked",
-        encode(&id)
-    )))
 }
 
 #[derive(Deserialize)]

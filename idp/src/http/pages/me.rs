@@ -153,7 +153,11 @@ fn page(t: &'static Texts, csrf: String, o: Overview, done: bool) -> MePage {
             .iter()
             .map(|tracked| EventLine {
                 when: shared::clock::tallinn_time(tracked.event.at),
-                institution: tracked.institution_name.clone(),
+                institution: if tracked.institution_name.is_empty() {
+                    t.federation.to_owned()
+                } else {
+                    tracked.institution_name.clone()
+                },
                 what: sentence(t, &tracked.event, &own),
                 network: String::new(),
                 kind: tracked.event.kind.clone(),
@@ -198,6 +202,8 @@ fn sentence(t: &Texts, e: &Event, own: &[String]) -> String {
         Some("parent") => Some(t.me_role_parent),
         Some("sync") => Some(t.me_role_sync),
         Some("linking") => Some(t.me_role_linking),
+        Some("operator") => Some(t.console.role_operator),
+        Some("helpdesk") => Some(t.console.role_helpdesk),
         _ => None,
     };
     let who = match (role, a.kind) {
@@ -218,6 +224,7 @@ fn sentence(t: &Texts, e: &Event, own: &[String]) -> String {
         kind::ACCOUNT_CLOSED => t.me_closed.to_owned(),
         kind::ACCOUNT_REOPENED => t.me_reopened.to_owned(),
         kind::SIGNOUT => t.me_signed_out.to_owned(),
+        kind::UNLINK => t.me_unlinked.to_owned(),
         other => other.to_owned(),
     };
     format!("{who} {verb}")
