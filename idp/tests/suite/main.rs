@@ -3,6 +3,7 @@
 
 mod cluster;
 mod common;
+mod console;
 mod keys;
 mod links;
 mod logout_cut_off;
