@@ -676,3 +676,107 @@ async fn the_help_desk_steers_a_person_and_the_person_sees_it() {
     assert!(me.contains("data-event=\"unlink\""), "{me}");
     assert!(me.contains("Jaan Tamm (kasutajatugi)"), "{me}");
 }
+
+/// A new secret from the console: the one it replaces keeps working for the hours the operator
+/// chose, or ends at once; client authentication at the IdP (here `/revoke`) tells.
+#[tokio::test]
+async fn a_secret_is_rotated_with_the_old_one_kept_as_long_as_asked() {
+    let (federation, _dir) = start_custom(federation::DEMO, |_| {}).await;
+    let idp = idp(&federation);
+    let op = browser(&federation);
+    console_sign_in(&federation, &op, TONU_OPERATOR).await;
+    let added = post_form(
+        &op,
+        &idp,
+        "/admin/institutions/new",
+        "/admin/institutions/new",
+        &[
+            ("client_id", "rp"),
+            ("name", "Rakendus"),
+            ("redirect_uris", "https://rp.example.ee/cb"),
+        ],
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let first = value_after(&added, "data-secret>");
+    let http = browser(&federation);
+    let authenticates = |secret: String| {
+        let (http, url) = (http.clone(), format!("{idp}/revoke"));
+        async move {
+            let r = http
+                .post(url)
+                .basic_auth("rp", Some(secret))
+                .form(&[("token", "nothing-issued")])
+                .send()
+                .await
+                .unwrap();
+            r.status() == StatusCode::OK
+        }
+    };
+    assert!(authenticates(first.clone()).await);
+    let rotate = |hours: &'static str| {
+        let op = op.clone();
+        let idp = idp.clone();
+        async move {
+            let page = post_form(
+                &op,
+                &idp,
+                "/admin/institutions/rp",
+                "/admin/institutions/rp/secret",
+                &[("old_hours", hours)],
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+            value_after(&page, "data-secret>")
+        }
+    };
+    let second = rotate("24").await;
+    assert!(
+        authenticates(first.clone()).await,
+        "the old one for 24 hours more"
+    );
+    assert!(authenticates(second.clone()).await);
+    let page = text_of(&op, format!("{idp}/admin/institutions/rp")).await;
+    assert!(page.contains("kehtib kuni"), "{page}");
+    let third = rotate("0").await;
+    assert!(!authenticates(second).await, "ended at once");
+    assert!(!authenticates(first).await);
+    assert!(authenticates(third).await);
+    let events = text_of(&op, format!("{idp}/admin/events?kind=institution.secret")).await;
+    assert_eq!(
+        events.matches("data-event=\"institution.secret\"").count(),
+        2
+    );
+}
+
+/// Keys rotated from the console: new ones sign, the old stay published.
+#[tokio::test]
+async fn the_signing_keys_rotate_from_the_console() {
+    let (federation, _dir) = start_custom(federation::DEMO, |_| {}).await;
+    let idp = idp(&federation);
+    let op = browser(&federation);
+    console_sign_in(&federation, &op, TONU_OPERATOR).await;
+    let before = text_of(&op, format!("{idp}/admin/keys")).await;
+    assert_eq!(before.matches("data-kid=").count(), 2, "{before}");
+    let after = post_form(&op, &idp, "/admin/keys", "/admin/keys/rotate", &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(after.contains("Uued võtmed on tehtud"), "{after}");
+    assert_eq!(after.matches("data-kid=").count(), 4, "{after}");
+    assert_eq!(after.matches("<td>allkirjastab</td>").count(), 2, "{after}");
+    let jwks: serde_json::Value = op
+        .get(format!("{idp}/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 4, "{jwks}");
+}
