@@ -99,6 +99,8 @@ pub struct BrokerState {
     requests: Mutex<HashMap<String, Request>>,
     grants: Mutex<HashMap<String, Grant>>,
     tamper: Mutex<Option<Tamper>>,
+    /// The `ui_locales` of the last authorization request (TARA shows et, en or ru).
+    ui_locales: Mutex<Option<String>>,
 }
 
 /// A handle on a running broker.
@@ -120,12 +122,22 @@ impl Broker {
             requests: Mutex::default(),
             grants: Mutex::default(),
             tamper: Mutex::default(),
+            ui_locales: Mutex::default(),
         })))
     }
 
     /// The client secret the IdP authenticates with.
     pub fn secret(&self) -> &str {
         &self.0.client_secret
+    }
+
+    /// The language the last authorization request asked the broker's page in.
+    pub fn last_ui_locales(&self) -> Option<String> {
+        self.0
+            .ui_locales
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Makes every following answer wrong in this way (None: right again).
@@ -191,6 +203,7 @@ struct AuthorizeQuery {
     state: String,
     nonce: String,
     code_challenge: Option<String>,
+    ui_locales: Option<String>,
 }
 
 async fn authorize(State(b): Shared, Query(q): Query<AuthorizeQuery>) -> Response {
@@ -200,6 +213,7 @@ async fn authorize(State(b): Shared, Query(q): Query<AuthorizeQuery>) -> Respons
     if q.state.is_empty() {
         return (StatusCode::BAD_REQUEST, "state is required").into_response();
     }
+    *b.ui_locales.lock().unwrap_or_else(|p| p.into_inner()) = q.ui_locales.clone();
     let scopes: Vec<&str> = q.scope.split_whitespace().collect();
     let method = if scopes.contains(&"smartid") {
         "smartid"

@@ -1,4 +1,4 @@
-// Every page type of both services, in Estonian and English, in headless Debian Chromium driven
+// Every page type of both services, in Estonian, English and Russian, in headless Debian Chromium driven
 // by playwright-core: axe-core (WCAG 2.1 A and AA rules) on each, and at 360 px wide whether the
 // page scrolls sideways and whether any button, link or box to tick is smaller than 24×24 px.
 // Then a keyboard-only walk: sign in, link two accounts and sign out with Tab, typing and Enter.
@@ -71,7 +71,8 @@ async function signInAtIdp(page, username, pw) {
 
 async function pagesIn(lang) {
   // CSP is set aside only so that axe-core can be put into the page.
-  const context = await browser.newContext({ locale: lang === 'et' ? 'et-EE' : 'en-GB', bypassCSP: true });
+  const locales = { et: 'et-EE', en: 'en-GB', ru: 'ru-RU' };
+  const context = await browser.newContext({ locale: locales[lang], bypassCSP: true });
   const page = await context.newPage();
   const visit = async (name, url) => { await page.goto(url); await audit(page, name, lang); };
 
@@ -80,7 +81,7 @@ async function pagesIn(lang) {
   await visit('node-forgot', `${jpk}/forgot`);
   await visit('node-apply', `${jpk}/apply`);
   await page.fill('#children_codes', '50001010006');
-  await page.fill('#personal_code', lang === 'et' ? '38501010220' : '37605030299');
+  await page.fill('#personal_code', { et: '38501010220', en: '37605030299', ru: '38602020224' }[lang]);
   await page.fill('#first_name', 'Peeter');
   await page.fill('#last_name', 'Kask');
   await page.fill('#email', `peeter.${lang}@example.ee`);
@@ -268,13 +269,20 @@ async function languageCarriesOver() {
   await page.goto(`${jpk}/login`);
   seen.switch.idpUrl = page.url();
   seen.switch.idpLang = await page.getAttribute('html', 'lang');
-  seen.switch.idpSwitch = await page.getAttribute('header a.lang', 'lang');
+  seen.switch.idpSwitch = await page.getAttribute('header .lang a', 'lang');
+  // And Russian, chosen the same way.
+  await page.goto(`${jpk}/login?local=1`);
+  await Promise.all([page.waitForNavigation(), page.click('nav a[hreflang="ru"]')]);
+  await page.goto(`${jpk}/login`);
+  seen.switch.idpLangRu = await page.getAttribute('html', 'lang');
+  seen.switch.idpSwitchRu = await page.$$eval('header .lang a', (links) => links.map((a) => a.getAttribute('lang')));
   await context.close();
 }
 
 try {
   await pagesIn('et');
   await pagesIn('en');
+  await pagesIn('ru');
   await keyboardWalk();
   await languageCarriesOver();
 } catch (e) {

@@ -98,14 +98,22 @@ impl Eid {
         upstream_id: &str,
         login: &str,
         browser: &str,
+        lang: &str,
     ) -> Result<String, EidStop> {
         self.pending.get(login).await?.ok_or(EidStop::Expired)?;
-        self.send_upstream(upstream_id, login, browser, false).await
+        self.send_upstream(upstream_id, login, browser, lang, false)
+            .await
     }
 
     /// The upstream's authorization URL for an operator signing in to the console.
-    pub async fn start_console(&self, upstream_id: &str, browser: &str) -> Result<String, EidStop> {
-        self.send_upstream(upstream_id, "", browser, true).await
+    pub async fn start_console(
+        &self,
+        upstream_id: &str,
+        browser: &str,
+        lang: &str,
+    ) -> Result<String, EidStop> {
+        self.send_upstream(upstream_id, "", browser, lang, true)
+            .await
     }
 
     async fn send_upstream(
@@ -113,6 +121,7 @@ impl Eid {
         upstream_id: &str,
         login: &str,
         browser: &str,
+        lang: &str,
         console: bool,
     ) -> Result<String, EidStop> {
         let upstream = self
@@ -120,7 +129,7 @@ impl Eid {
             .get(upstream_id)
             .ok_or(EidStop::UnknownUpstream)?;
         let (url, state, mut remembered) = upstream
-            .start(login, browser)
+            .start(login, browser, lang)
             .await
             .map_err(|e| EidStop::Refused(Refusal::Unavailable(format!("{e:#}"))))?;
         remembered.console = console;

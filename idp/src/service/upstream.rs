@@ -187,10 +187,12 @@ impl Upstream {
     }
 
     /// The upstream's authorization URL, its `state`, and what to keep until the callback.
+    /// `lang` goes along as `ui_locales` (TARA shows its pages in et, en or ru).
     pub async fn start(
         &self,
         login: &str,
         browser: &str,
+        lang: &str,
     ) -> anyhow::Result<(String, String, PendingUpstream)> {
         let client = self.client(self.metadata(false).await?)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -200,7 +202,8 @@ impl Upstream {
                 CsrfToken::new_random,
                 Nonce::new_random,
             )
-            .set_pkce_challenge(challenge);
+            .set_pkce_challenge(challenge)
+            .add_extra_param("ui_locales", lang.to_owned());
         for scope in &self.config.scopes {
             request = request.add_scope(Scope::new(scope.clone()));
         }

@@ -1,5 +1,6 @@
-//! The letters the node sends, as text + HTML pairs, in Estonian or English. The subject names
-//! the institution and carries both languages, as the schools' letters always have.
+//! The letters the node sends, as text + HTML pairs, in Estonian, English or Russian. The subject
+//! names the institution and carries two languages, as the schools' letters always have:
+//! Estonian and the letter's own (English beside an Estonian letter).
 
 use crate::i18n::Locale;
 use crate::store::outbox::{NewMail, Purpose};
@@ -46,18 +47,23 @@ fn html_of(text: &str) -> String {
     )
 }
 
+/// The subject in Estonian and in the letter's own language (English beside an Estonian one).
 fn letter(
     purpose: Purpose,
     ctx: &LetterContext<'_>,
     to: &str,
-    subject_et: &str,
-    subject_en: &str,
+    subjects: [&str; 3],
     text: String,
 ) -> NewMail {
+    let [et, en, ru] = subjects;
+    let other = match ctx.locale {
+        Locale::Ru => ru,
+        Locale::Et | Locale::En => en,
+    };
     NewMail {
         purpose,
         recipient: to.to_owned(),
-        subject: format!("[{}] {subject_et} / {subject_en}", ctx.institution),
+        subject: format!("[{}] {et} / {other}", ctx.institution),
         html: html_of(&text),
         text,
     }
@@ -83,13 +89,18 @@ pub fn sign_in_link(
              If you did not ask for it, you need not do anything: your password stays as it is.\n\n{}",
             ctx.institution
         ),
+        Locale::Ru => format!(
+            "Здравствуйте, {name}!\n\nПо этой ссылке вы можете войти и выбрать себе пароль:\n{link}\n\n\
+             Ссылка действует {minutes} мин. и только один раз.\n\
+             Если вы её не запрашивали, ничего делать не нужно: ваш пароль остаётся прежним.\n\n{}",
+            ctx.institution
+        ),
     };
     letter(
         Purpose::SignInLink,
         ctx,
         to,
-        "Sisselogimise link",
-        "Sign-in link",
+        ["Sisselogimise link", "Sign-in link", "Ссылка для входа"],
         text,
     )
 }
@@ -112,13 +123,24 @@ pub fn account_created(ctx: &LetterContext<'_>, to: &str, temporary_password: &s
              Your username is your e-mail address or your first and last name (together or apart, in any case).\n\n{}",
             ctx.institution
         ),
+        Locale::Ru => format!(
+            "Здравствуйте!\nДля вас создана новая учётная запись для работы с системой оценок школы.\n\n\
+             Войти можно по адресу {site}/\nВременный пароль: {temporary_password}\n\
+             (Его нужно сменить при первом входе.)\n\n\
+             Имя пользователя для входа — адрес электронной почты или имя и фамилия (можно писать слитно \
+             или раздельно, с большой или маленькой буквы).\n\n{}",
+            ctx.institution
+        ),
     };
     letter(
         Purpose::AccountCreated,
         ctx,
         to,
-        "Hindamissüsteemi konto",
-        "New account",
+        [
+            "Hindamissüsteemi konto",
+            "New account",
+            "Новая учётная запись",
+        ],
         text,
     )
 }
@@ -136,13 +158,21 @@ pub fn children_added(ctx: &LetterContext<'_>, to: &str) -> NewMail {
              Sign in at {site}/ with your username and password as before.\n\n{}",
             ctx.institution
         ),
+        Locale::Ru => format!(
+            "Здравствуйте!\nВаше заявление одобрено: теперь с вашей учётной записью связаны ваши дети.\n\n\
+             Войти можно по адресу {site}/ с прежним именем пользователя и паролем.\n\n{}",
+            ctx.institution
+        ),
     };
     letter(
         Purpose::ChildrenAdded,
         ctx,
         to,
-        "Taotlus kinnitatud",
-        "Application approved",
+        [
+            "Taotlus kinnitatud",
+            "Application approved",
+            "Заявление одобрено",
+        ],
         text,
     )
 }
@@ -159,13 +189,21 @@ pub fn application_received(ctx: &LetterContext<'_>, to: &str) -> NewMail {
              to sign in is sent to this e-mail address.\n\n{}",
             ctx.institution
         ),
+        Locale::Ru => format!(
+            "Здравствуйте!\nВаше заявление на учётную запись подано.\n\nЕсли школа одобрит заявление, \
+             данные для входа будут отправлены на этот адрес электронной почты.\n\n{}",
+            ctx.institution
+        ),
     };
     letter(
         Purpose::ApplicationReceived,
         ctx,
         to,
-        "Taotlus on esitatud",
-        "Application submitted",
+        [
+            "Taotlus on esitatud",
+            "Application submitted",
+            "Заявление подано",
+        ],
         text,
     )
 }
@@ -182,13 +220,21 @@ pub fn application_rejected(ctx: &LetterContext<'_>, to: &str, reason: &str) -> 
              If you have questions, please contact the school.\n\n{}",
             ctx.institution
         ),
+        Locale::Ru => format!(
+            "Здравствуйте!\nК сожалению, школа не смогла одобрить ваше заявление на учётную запись.\n\nПричина: {reason}\n\n\
+             Если у вас есть вопросы, пожалуйста, обратитесь в школу.\n\n{}",
+            ctx.institution
+        ),
     };
     letter(
         Purpose::ApplicationRejected,
         ctx,
         to,
-        "Kontotaotlus",
-        "Account application",
+        [
+            "Kontotaotlus",
+            "Account application",
+            "Заявление на учётную запись",
+        ],
         text,
     )
 }

@@ -300,6 +300,8 @@ pub async fn approve(desk: &Desk<'_>, id: &str) -> Result<String> {
             store::approve(db, &approval, at, now_millis())
                 .await
                 .map_err(decided)?;
+            // The new account speaks the language its application was made in.
+            crate::store::accounts::set_locale(db, &parent_id, &row.locale).await?;
             parent_id
         }
     };

@@ -80,6 +80,11 @@ impl Recovery {
                 at + self.link_minutes * 60,
             )
             .await?;
+            // In the language the person last chose here, else the page's.
+            let locale = store::accounts::locale(&self.db, &row.id)
+                .await?
+                .and_then(|code| Locale::parse(&code))
+                .unwrap_or(locale);
             let ctx = LetterContext {
                 locale,
                 institution: &self.institution,

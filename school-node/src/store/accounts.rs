@@ -411,6 +411,26 @@ pub async fn set_disabled(
     Ok(true)
 }
 
+/// Records the language the account's person chose (`et`, `en`, `ru`).
+pub async fn set_locale(db: &Database, id: &str, locale: &str) -> Result<()> {
+    with_db!(db, pool => sqlx::query("UPDATE accounts SET locale = $2 WHERE id = $1")
+        .bind(id)
+        .bind(locale)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+    Ok(())
+}
+
+/// The language the account's person last chose, if they chose one.
+pub async fn locale(db: &Database, id: &str) -> Result<Option<String>> {
+    Ok(with_db!(db, pool => sqlx::query_scalar::<_, Option<String>>("SELECT locale FROM accounts WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?
+    .flatten())
+}
+
 pub async fn roles(db: &Database, id: &str) -> Result<Vec<Role>> {
     let names: Vec<String> = with_db!(db, pool => sqlx::query_scalar(
         "SELECT role FROM account_roles WHERE account_id = $1",

@@ -62,7 +62,7 @@ async fn every_page_is_accessible_fits_a_phone_and_works_by_keyboard() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // Every page type, in both languages.
-    for lang in ["et", "en"] {
+    for lang in ["et", "en", "ru"] {
         let n = pages.iter().filter(|p| p["lang"] == lang).count();
         assert!(n >= 25, "{n} pages in {lang}: {seen:#}");
         // The operators' console's pages among them.
@@ -145,6 +145,12 @@ async fn every_page_is_accessible_fits_a_phone_and_works_by_keyboard() {
     assert_eq!(
         switch["idpSwitch"], "et",
         "the IdP offers Estonian back: {seen:#}"
+    );
+    assert_eq!(switch["idpLangRu"], "ru", "{seen:#}");
+    assert_eq!(
+        switch["idpSwitchRu"],
+        serde_json::json!(["et", "en"]),
+        "{seen:#}"
     );
     assert!(
         switch["idpUrl"]

@@ -245,7 +245,11 @@ async fn signin_start(
     Path(upstream): Path<String>,
 ) -> PageResult {
     let t = i18n::texts(&headers, None);
-    match state.eid.start_console(&upstream, &browser.binding()).await {
+    match state
+        .eid
+        .start_console(&upstream, &browser.binding(), t.lang)
+        .await
+    {
         Ok(url) => Ok(redirect_no_store(&url)),
         Err(crate::service::eid::EidStop::UnknownUpstream) => Err(AppError::not_found().in_lang(t)),
         Err(e) => Err(

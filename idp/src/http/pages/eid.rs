@@ -90,7 +90,7 @@ pub async fn start(
     CleanQuery(q): CleanQuery<StartQuery>,
 ) -> PageResult {
     let t = i18n::texts(&headers, None);
-    match state.eid.start(&id, &q.r, &browser.binding()).await {
+    match state.eid.start(&id, &q.r, &browser.binding(), t.lang).await {
         Ok(url) => Ok(redirect_no_store(&url)),
         Err(stop) => stopped(t, stop),
     }

@@ -1,4 +1,5 @@
-//! The language switch: remembers the choice in a cookie and goes back where the person was.
+//! The language switch: remembers the choice in a cookie (and, signed in, on the account) and
+//! goes back where the person was.
 
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -13,8 +14,18 @@ pub async fn switch(
     Path(code): Path<String>,
     headers: HeaderMap,
     jar: CookieJar,
+    session: tower_sessions::Session,
 ) -> Response {
     let locale = Locale::parse(&code).unwrap_or(Locale::Et);
+    // Signed in: the account keeps the choice, for the letters it is sent. The switch works
+    // whether or not that can be stored now.
+    if let Ok(Some(account)) = session
+        .get::<String>(crate::http::extract::SESSION_ACCOUNT)
+        .await
+        && let Err(e) = crate::store::accounts::set_locale(&state.db, &account, locale.code()).await
+    {
+        tracing::warn!(error = %e, "the account's language was not stored");
+    }
     let cookie = Cookie::build((LOCALE_COOKIE, locale.code()))
         .path("/")
         .secure(state.config.secure_cookies())
