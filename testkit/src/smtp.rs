@@ -18,9 +18,78 @@ pub struct Received {
 }
 
 impl Received {
-    /// The message body with quoted-printable soft breaks and escapes undone, enough to read
-    /// the text part of the letters the node sends.
+    /// The message body with quoted-printable soft breaks and escapes undone and base64 parts
+    /// decoded (a letter mostly in Cyrillic goes as base64), enough to read the letters the
+    /// node sends.
     pub fn text(&self) -> String {
+        let mut out = self.quoted_printable();
+        for part in self.data.split("Content-Transfer-Encoding: base64").skip(1) {
+            let body = part
+                .split_once("\r\n\r\n")
+                .or_else(|| part.split_once("\n\n"))
+                .map(|(_, body)| body)
+                .unwrap_or("");
+            let encoded: String = body
+                .lines()
+                .take_while(|l| !l.trim().is_empty() && !l.starts_with("--"))
+                .map(str::trim)
+                .collect();
+            use base64::Engine;
+            if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(encoded) {
+                out.push('\n');
+                out.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+        out
+    }
+
+    /// The `Subject`, with RFC 2047 encoded words (UTF-8, base64 or Q) decoded.
+    pub fn subject(&self) -> String {
+        let raw: String = self
+            .data
+            .lines()
+            .skip_while(|l| !l.starts_with("Subject:"))
+            .enumerate()
+            .take_while(|(i, l)| *i == 0 || l.starts_with(' ') || l.starts_with('\t'))
+            .map(|(_, l)| l.trim_start_matches("Subject:").trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !raw.contains("=?") {
+            return raw;
+        }
+        // Encoded words next to each other join without the space between them.
+        let mut out = String::new();
+        let mut last_encoded = false;
+        for word in raw.split(' ') {
+            let inner = word.strip_prefix("=?").and_then(|w| w.strip_suffix("?="));
+            if !(out.is_empty() || last_encoded && inner.is_some()) {
+                out.push(' ');
+            }
+            last_encoded = inner.is_some();
+            let Some(inner) = inner else {
+                out.push_str(word);
+                continue;
+            };
+            let mut parts = inner.splitn(3, '?');
+            let (_, encoding, text) = (parts.next(), parts.next(), parts.next().unwrap_or(""));
+            use base64::Engine;
+            let decoded = match encoding.map(str::to_ascii_uppercase).as_deref() {
+                Some("B") => base64::engine::general_purpose::STANDARD
+                    .decode(text)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default(),
+                _ => Received {
+                    data: text.replace('_', " "),
+                    ..self.clone()
+                }
+                .quoted_printable(),
+            };
+            out.push_str(&decoded);
+        }
+        out
+    }
+
+    fn quoted_printable(&self) -> String {
         let mut out = Vec::new();
         let bytes = self
             .data
@@ -191,11 +260,14 @@ pub fn link_in(message: &Received) -> String {
 /// The temporary password in an account letter.
 pub fn temporary_password_in(message: &Received) -> String {
     let text = message.text();
-    let marker = if text.contains("Ajutine salasõna on: ") {
-        "Ajutine salasõna on: "
-    } else {
-        "temporary password is: "
-    };
+    let marker = [
+        "Ajutine salasõna on: ",
+        "temporary password is: ",
+        "Временный пароль: ",
+    ]
+    .into_iter()
+    .find(|m| text.contains(m))
+    .expect("a temporary password in the message");
     let start = text
         .find(marker)
         .expect("a temporary password in the message")

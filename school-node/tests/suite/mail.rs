@@ -335,16 +335,7 @@ async fn a_rejection_needs_a_reason_and_sends_it() {
     .assert_redirect("/apply/done");
     smtp.wait_for(1).await;
     let admin = node.director_signed_in().await;
-    let review = admin.get("/admin/applications").await;
-    let id = review
-        .body
-        .split("id=\"application-")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let id = first_application(&admin).await;
     let reject = format!("/admin/applications/{id}/reject");
     admin
         .submit("/admin/applications", &reject, &[("reason", "  ")])
@@ -683,4 +674,109 @@ async fn the_retention_sweep_runs_soon_after_start_at_its_setting() {
         },
     )
     .await;
+}
+
+/// A parent who reads Russian applies in Russian: the receipt and, after approval, the
+/// temporary password come in Russian at a real SMTP server, and the new account keeps the
+/// language for the letters after (a sign-in link).
+#[tokio::test]
+async fn an_application_in_russian_gets_its_letters_in_russian() {
+    let smtp = SmtpServer::start().await;
+    let node = TestNode::spawn_with_smtp(&smtp).await;
+    node.director().await;
+    node.account(
+        "Juku",
+        "Tamm",
+        None,
+        Some(JUKU_CODE),
+        &[Role::Student],
+        "juku-salasõna",
+    )
+    .await;
+    let parent = Browser::with_language(&node.url, "ru");
+    let form = parent.get("/apply").await;
+    form.assert_contains("<html lang=\"ru\"");
+    form.assert_contains("Заявление на учётную запись родителя");
+    apply(
+        &parent,
+        JUKU_CODE,
+        PARENT_CODE,
+        "jaan@example.ee",
+        "jaan@example.ee",
+    )
+    .await
+    .assert_redirect("/apply/done");
+    parent
+        .get("/apply/done")
+        .await
+        .assert_contains("✔ Заявление подано!");
+    let receipt = &smtp.wait_for(1).await[0];
+    assert!(
+        receipt
+            .text()
+            .contains("Ваше заявление на учётную запись подано"),
+        "{}",
+        receipt.text()
+    );
+    assert!(
+        receipt
+            .subject()
+            .contains("Taotlus on esitatud / Заявление подано"),
+        "{}",
+        receipt.subject()
+    );
+
+    // The admin works in Estonian; the letter still goes in the application's language.
+    let admin = node.director_signed_in().await;
+    let id = first_application(&admin).await;
+    admin
+        .submit(
+            "/admin/applications",
+            &format!("/admin/applications/{id}/approve"),
+            &[],
+        )
+        .await
+        .assert_redirect("/admin/applications");
+    let letters = smtp.wait_for(2).await;
+    let letter = letters
+        .iter()
+        .find(|l| l.text().contains("Для вас создана новая учётная запись"))
+        .unwrap_or_else(|| {
+            panic!(
+                "the new account's letter in Russian: {:?}",
+                letters.iter().map(|l| l.text()).collect::<Vec<_>>()
+            )
+        });
+    let password = temporary_password_in(letter);
+    assert!(password.len() >= 8, "{}", letter.text());
+
+    // A sign-in link asked for from an Estonian page still comes in the account's language.
+    let estonian = node.browser();
+    estonian
+        .submit("/forgot", "/forgot", &[("username", "jaan@example.ee")])
+        .await;
+    let letters = smtp.wait_for(3).await;
+    let link = letters
+        .iter()
+        .find(|l| l.text().contains("По этой ссылке вы можете войти"))
+        .expect("the sign-in link in Russian");
+    assert!(
+        link.subject().contains("Ссылка для входа"),
+        "{}",
+        link.subject()
+    );
+}
+
+/// The id of the first application on the admin's list.
+async fn first_application(admin: &Browser) -> String {
+    let review = admin.get("/admin/applications").await;
+    review
+        .body
+        .split("id=\"application-")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned()
 }

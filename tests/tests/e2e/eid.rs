@@ -396,3 +396,32 @@ async fn an_eid_answer_opened_in_another_browser_signs_no_one_in() {
     assert!(!signed_in(&federation, &other, "jpk").await);
     assert!(!signed_in(&federation, &victim, "jpk").await);
 }
+
+/// The person's language goes along the whole chain: the school's switch, `ui_locales` to the
+/// IdP, whose pages speak it, and `ui_locales` from the IdP to the eID upstream (TARA shows
+/// its pages in et, en and ru).
+#[tokio::test]
+async fn russian_chosen_at_the_school_reaches_the_eid_broker() {
+    let (federation, _dir) = start(true).await;
+    let client = browser(&federation);
+    let jpk = federation.node("jpk").unwrap().url();
+    let back = client
+        .get(format!("{jpk}/lang/ru"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(back.contains("<html lang=\"ru\""), "{back}");
+    let page = sign_in_page(&federation, &client, "jpk").await;
+    assert!(page.contains("<html lang=\"ru\""), "{page}");
+    assert!(page.contains("Войти"), "{page}");
+    broker_page(&federation, &client, &page, "idcard").await;
+    assert_eq!(broker(&federation).last_ui_locales().as_deref(), Some("ru"));
+    // The Estonian default asks for Estonian.
+    let estonian = browser(&federation);
+    let page = sign_in_page(&federation, &estonian, "jpk").await;
+    broker_page(&federation, &estonian, &page, "idcard").await;
+    assert_eq!(broker(&federation).last_ui_locales().as_deref(), Some("et"));
+}
