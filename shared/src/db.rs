@@ -318,6 +318,20 @@ impl Db {
 }
 
 /// The URL without its password, for messages.
+/// `%<text>%` for a case-blind `LIKE … ESCAPE '\\'` search: `text` lower-cased, with `%`, `_`
+/// and `\\` matched as themselves.
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
@@ -376,6 +390,12 @@ fn rand_jitter() -> u32 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_search_pattern_matches_its_wildcards_as_themselves() {
+        assert_eq!(super::contains_pattern("Kool"), "%kool%");
+        assert_eq!(super::contains_pattern("50%_a\\"), "%50\\%\\_a\\\\%");
+    }
+
     #[test]
     fn redacts_passwords() {
         assert_eq!(

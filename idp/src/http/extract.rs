@@ -113,6 +113,10 @@ struct CsrfField {
     csrf: String,
 }
 
+/// A form of a button alone: nothing but its CSRF token (`VerifiedForm<ButtonOnly>`).
+#[derive(Deserialize)]
+pub struct ButtonOnly {}
+
 /// A url-encoded form whose `csrf` field matches this browser's token: one check for every
 /// form of the IdP.
 pub struct VerifiedForm<T>(pub T);
@@ -173,6 +177,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for CleanQuery<T> 
     }
 }
 
+/// The token of an `Authorization: Bearer …` header (the scheme in any case, RFC 6750).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
 /// The IdP session cookie's value, when the browser sent one.
 pub struct SessionCookie(pub Option<String>);
 
@@ -214,6 +228,20 @@ pub struct RequestId(pub String);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bearer_token_is_read_in_any_case_of_its_scheme() {
+        let headers = |v: &str| {
+            let mut h = axum::http::HeaderMap::new();
+            h.insert(axum::http::header::AUTHORIZATION, v.parse().unwrap());
+            h
+        };
+        assert_eq!(bearer_token(&headers("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&headers("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(&headers("BEARER abc")), Some("abc"));
+        assert_eq!(bearer_token(&headers("Basic abc")), None);
+        assert_eq!(bearer_token(&axum::http::HeaderMap::new()), None);
+    }
 
     #[test]
     fn a_form_token_matches_only_its_own_browser() {

@@ -143,7 +143,11 @@ pub fn render(status: StatusCode, page: &impl Template) -> PageResult {
 
 /// A redirect that no cache keeps (it may carry a code or a state).
 pub fn redirect_no_store(location: &str) -> Response {
-    let mut response = Redirect::to(location).into_response();
+    no_store(Redirect::to(location).into_response())
+}
+
+/// An answer no cache may keep: a secret or personal data in it, or a step of a flow.
+pub fn no_store(mut response: Response) -> Response {
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

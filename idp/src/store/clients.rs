@@ -191,15 +191,7 @@ pub async fn search(
     offset: i64,
     limit: i64,
 ) -> Result<(Vec<ClientRow>, i64)> {
-    let escaped: String = query
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    let pattern = format!("%{escaped}%");
+    let pattern = shared::db::contains_pattern(query);
     let filter = "WHERE lower(name) LIKE $1 ESCAPE '\\' OR lower(client_id) LIKE $1 ESCAPE '\\'";
     let rows_sql = format!(
         "SELECT {COLUMNS} FROM clients {filter} ORDER BY lower(name), client_id LIMIT $2 OFFSET $3"

@@ -79,21 +79,13 @@ pub async fn get(db: &Database, id: &str) -> Result<Option<PersonRow>> {
 
 /// Persons whose personal code is `query`, or whose name holds it (any case), by name.
 pub async fn search(db: &Database, query: &str, limit: i64) -> Result<Vec<PersonRow>> {
-    let escaped: String = query
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| match c {
-            '%' | '_' | '\\' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
     with_db!(db, pool => sqlx::query_as(
         "SELECT id, first_name, last_name, personal_code, email, phone, address, version FROM persons \
          WHERE personal_code = $1 OR lower(first_name || ' ' || last_name) LIKE $2 ESCAPE '\\' \
          ORDER BY lower(last_name), lower(first_name), id LIMIT $3",
     )
     .bind(query)
-    .bind(format!("%{escaped}%"))
+    .bind(shared::db::contains_pattern(query))
     .bind(limit)
     .fetch_all(pool)
     .await)

@@ -701,6 +701,19 @@ async fn a_secret_is_rotated_with_the_old_one_kept_as_long_as_asked() {
     .await
     .unwrap();
     let first = value_after(&added, "data-secret>");
+    // Hostile searches are text: `%` and `_` match themselves, quotes do nothing.
+    for q in ["%25", "_", "%27%3B%20DROP%20TABLE%20clients%3B%20--", "\\"] {
+        let r = op
+            .get(format!("{idp}/admin/institutions?q={q}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{q}");
+        let page = r.text().await.unwrap();
+        assert!(!page.contains("data-institution="), "{q}: {page}");
+    }
+    let all = text_of(&op, format!("{idp}/admin/institutions?q=rakendus")).await;
+    assert!(all.contains("data-institution=\"rp\""), "{all}");
     let http = browser(&federation);
     let authenticates = |secret: String| {
         let (http, url) = (http.clone(), format!("{idp}/revoke"));

@@ -123,11 +123,6 @@ pub async fn make_token(
     } else {
         form
     };
-    let mut response =
-        crate::http::render(status, &page(&state, &op, form, problems, made).await?)?;
-    response.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    // The token is shown once: no cache may keep the page.
+    render(status, &page(&state, &op, form, problems, made).await?).map(crate::http::no_store)
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{Done, Frame, Operator, encode, lines, optional, when};
 use crate::error::{AppError, PageResult};
-use crate::http::extract::{CleanQuery, VerifiedForm};
+use crate::http::extract::{ButtonOnly, CleanQuery, VerifiedForm};
 use crate::http::{redirect_no_store, render};
 use crate::i18n::Texts;
 use crate::service::console::Role;
@@ -199,12 +199,7 @@ struct SecretPage {
 
 /// A page that shows a secret once: no cache may keep it.
 fn once(page: PageResult) -> PageResult {
-    let mut page = page?;
-    page.headers_mut().insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
-    Ok(page)
+    page.map(crate::http::no_store)
 }
 
 fn form_again(
@@ -320,9 +315,6 @@ pub async fn edit(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 fn refused(op: &Operator, e: InstitutionError) -> AppError {
     match e {
         InstitutionError::NotFound => AppError::not_found(),
@@ -339,7 +331,7 @@ pub async fn disable(
     State(state): State<AppState>,
     op: Operator,
     Path(id): Path<String>,
-    VerifiedForm(_): VerifiedForm<Empty>,
+    VerifiedForm(_): VerifiedForm<ButtonOnly>,
 ) -> PageResult<Response> {
     op.require(Role::Operator)?;
     let ended = state
@@ -357,7 +349,7 @@ pub async fn enable(
     State(state): State<AppState>,
     op: Operator,
     Path(id): Path<String>,
-    VerifiedForm(_): VerifiedForm<Empty>,
+    VerifiedForm(_): VerifiedForm<ButtonOnly>,
 ) -> PageResult<Response> {
     op.require(Role::Operator)?;
     state

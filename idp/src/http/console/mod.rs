@@ -20,7 +20,7 @@ use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Deserialize;
 
 use crate::error::{AppError, PageResult};
-use crate::http::extract::{Browser, VerifiedForm};
+use crate::http::extract::{Browser, ButtonOnly, VerifiedForm};
 use crate::http::{MessagePage, redirect_no_store, render};
 use crate::i18n::{self, Texts};
 use crate::service::console::{ConsoleRefusal, ConsoleSession, Role};
@@ -293,13 +293,10 @@ pub async fn signed_in(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 async fn signout(
     State(state): State<AppState>,
     op: Operator,
-    VerifiedForm(_): VerifiedForm<Empty>,
+    VerifiedForm(_): VerifiedForm<ButtonOnly>,
 ) -> PageResult {
     state.console.end(&op.cookie).await?;
     let gone = Cookie::build((cookie_name(secure(&state)), ""))

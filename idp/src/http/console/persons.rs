@@ -9,7 +9,7 @@ use shared::audit::{Event, Filter};
 
 use super::{Done, Frame, Operator, encode};
 use crate::error::{AppError, PageResult};
-use crate::http::extract::{CleanQuery, VerifiedForm};
+use crate::http::extract::{ButtonOnly, CleanQuery, VerifiedForm};
 use crate::http::{redirect_no_store, render};
 use crate::i18n::Texts;
 use crate::state::AppState;
@@ -223,14 +223,11 @@ pub async fn unlink(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 pub async fn end_sessions(
     State(state): State<AppState>,
     op: Operator,
     Path(id): Path<String>,
-    VerifiedForm(_): VerifiedForm<Empty>,
+    VerifiedForm(_): VerifiedForm<ButtonOnly>,
 ) -> PageResult {
     let ended = state.operations.end_sessions(&id, &op.session).await?;
     Ok(redirect_no_store(&format!(

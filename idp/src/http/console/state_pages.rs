@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::{Done, Frame, Operator, when};
 use crate::error::{AppError, PageResult};
-use crate::http::extract::{CleanQuery, VerifiedForm};
+use crate::http::extract::{ButtonOnly, CleanQuery, VerifiedForm};
 use crate::http::{redirect_no_store, render};
 use crate::i18n::Texts;
 use crate::service::console::Role;
@@ -56,13 +56,10 @@ pub async fn keys(
     render(StatusCode::OK, &page)
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 pub async fn rotate(
     State(state): State<AppState>,
     op: Operator,
-    VerifiedForm(_): VerifiedForm<Empty>,
+    VerifiedForm(_): VerifiedForm<ButtonOnly>,
 ) -> PageResult {
     op.require(Role::Operator)?;
     state.operations.rotate_keys(&op.session).await?;

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use shared::audit::{ActorKind, Event, kind};
 
 use crate::error::{AppError, PageResult};
-use crate::http::extract::{Browser, CleanQuery, SessionCookie, VerifiedForm};
+use crate::http::extract::{Browser, ButtonOnly, CleanQuery, SessionCookie, VerifiedForm};
 use crate::http::{MessagePage, redirect_no_store, render};
 use crate::i18n::{self, Texts};
 use crate::service::my_data::{MyDataError, Overview};
@@ -314,15 +314,12 @@ pub async fn leave(
     )
 }
 
-#[derive(Deserialize)]
-pub struct Empty {}
-
 /// "Logi välja kõikjalt".
 pub async fn end_all(
     State(state): State<AppState>,
     headers: HeaderMap,
     cookie: SessionCookie,
-    VerifiedForm(_): VerifiedForm<Empty>,
+    VerifiedForm(_): VerifiedForm<ButtonOnly>,
 ) -> PageResult {
     let t = i18n::texts(&headers, None);
     back(

@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::oidc::error::OAuthError;
@@ -13,14 +13,7 @@ use crate::service::enrolment::{ClientMetadata, EnrolmentError};
 use crate::state::AppState;
 
 pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let token = crate::http::extract::bearer_token(&headers);
     let Some(token) = token else {
         return OAuthError::invalid_token("an enrolment token is required as a Bearer token")
             .into_response();
@@ -34,11 +27,7 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, body: B
     };
     match state.enrolment.register(token, metadata).await {
         Ok(registered) => {
-            let mut response = (StatusCode::CREATED, Json(registered)).into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            response
+            crate::http::no_store((StatusCode::CREATED, Json(registered)).into_response())
         }
         Err(EnrolmentError::InvalidToken) => {
             OAuthError::invalid_token("the enrolment token is unknown, used or expired")

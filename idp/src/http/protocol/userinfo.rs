@@ -9,14 +9,7 @@ use crate::oidc::error::OAuthError;
 use crate::state::AppState;
 
 pub async fn userinfo(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
+    let token = crate::http::extract::bearer_token(&headers);
     let Some(token) = token else {
         return OAuthError::invalid_token("a Bearer access token is required").into_response();
     };
