@@ -223,10 +223,9 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         keep_seconds: config.retention_hours * 3600,
         audit_days: config.audit_retention_days,
     };
-    let ephemeral_for_console = ephemeral.clone();
     let health = Health {
         db: db.clone(),
-        ephemeral,
+        ephemeral: ephemeral.clone(),
     };
     let my_data = crate::service::my_data::MyData {
         db: db.clone(),
@@ -239,7 +238,7 @@ async fn services(config: Config) -> anyhow::Result<(AppState, Workers)> {
         clock: clock.clone(),
     };
     let console = crate::service::console::Console {
-        store: ephemeral_for_console,
+        store: ephemeral,
         operators: Arc::new(config.operators.clone()),
         idle: Duration::from_secs(
             u64::try_from(config.console_idle_minutes.max(1)).unwrap_or(15) * 60,
