@@ -25,6 +25,16 @@ impl Locale {
         }
     }
 
+    /// The language as the federation's messages name it.
+    pub fn language(self) -> shared::profile::Language {
+        use shared::profile::Language;
+        match self {
+            Locale::Et => Language::Et,
+            Locale::En => Language::En,
+            Locale::Ru => Language::Ru,
+        }
+    }
+
     pub fn parse(code: &str) -> Option<Locale> {
         match code.trim().to_ascii_lowercase().as_str() {
             "et" | "et-ee" => Some(Locale::Et),
@@ -205,6 +215,7 @@ pub struct Texts {
     pub message_kind: &'static str,
     pub message_kind_profile: &'static str,
     pub message_kind_password: &'static str,
+    pub message_kind_language: &'static str,
     pub message_retried: &'static str,
     pub message_discarded: &'static str,
     pub linked_institutions: &'static str,
@@ -487,6 +498,7 @@ pub static ET: Texts = Texts {
     message_kind: "Teade",
     message_kind_profile: "Isikuandmete muudatus",
     message_kind_password: "Uus salasõna",
+    message_kind_language: "Valitud keel",
     message_retried: "Teadet proovitakse uuesti saata.",
     message_discarded: "Teatest loobuti.",
     linked_institutions: "Seotud asutused",
@@ -720,6 +732,7 @@ pub static EN: Texts = Texts {
     message_kind: "Message",
     message_kind_profile: "Change of personal data",
     message_kind_password: "New password",
+    message_kind_language: "Chosen language",
     message_retried: "The message will be tried again.",
     message_discarded: "The message was discarded.",
     linked_institutions: "Linked institutions",
@@ -953,6 +966,7 @@ pub static RU: Texts = Texts {
     message_kind: "Сообщение",
     message_kind_profile: "Изменение личных данных",
     message_kind_password: "Новый пароль",
+    message_kind_language: "Выбранный язык",
     message_retried: "Сообщение будет отправлено ещё раз.",
     message_discarded: "От сообщения отказались.",
     linked_institutions: "Связанные учреждения",

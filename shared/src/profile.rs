@@ -167,6 +167,34 @@ pub struct Institution {
     pub url: String,
 }
 
+/// A language of the pages and letters, as a person chose it at a school. It travels with the
+/// profile once the person changes it at a linked school, and is never one of the profile's
+/// fields: a node keeps its account's language whether or not it is linked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Et,
+    En,
+    Ru,
+}
+
+impl Language {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Language::Et => "et",
+            Language::En => "en",
+            Language::Ru => "ru",
+        }
+    }
+
+    /// The code as stored (`et`, `en`, `ru`); anything else is no language of ours.
+    pub fn parse(code: &str) -> Option<Language> {
+        [Language::Et, Language::En, Language::Ru]
+            .into_iter()
+            .find(|l| l.as_str() == code)
+    }
+}
+
 /// IdP → node: the person's profile as of `version`. A node applies it only if `version` is
 /// newer than the one it last applied, so repeats and late arrivals are harmless.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -178,6 +206,11 @@ pub struct ProfileUpdate {
     /// tracker; absent from older IdPs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<ChangeOrigin>,
+    /// The language the person last chose at one of their linked schools; absent while they
+    /// have chosen none there (and from older IdPs). Carried with every update, so a late or
+    /// reordered message never undoes a newer choice: the version decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
 }
 
 /// Where a synced change was made.
@@ -187,11 +220,15 @@ pub struct ChangeOrigin {
     pub name: String,
 }
 
-/// Node → IdP: fields of an account that changed at the node.
+/// Node → IdP: fields of an account that changed at the node, or the language its person
+/// chose there (or both).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProfileChange {
     pub sub: AccountId,
+    #[serde(default)]
     pub changes: ProfileChanges,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<Language>,
 }
 
 /// The next version after `current`: also above the clock in milliseconds, so that a person
@@ -248,6 +285,39 @@ mod tests {
         assert_eq!(json, r#"{"last_name":"Tamm","email":null}"#);
         let back: ProfileChanges = serde_json::from_str(&json).unwrap();
         assert_eq!(back, changes);
+    }
+
+    #[test]
+    fn the_language_travels_only_when_chosen_and_older_messages_still_read() {
+        let old: ProfileChange =
+            serde_json::from_str(r#"{"sub":"a1","changes":{"email":null}}"#).unwrap();
+        assert_eq!(old.language, None);
+        let chosen: ProfileChange =
+            serde_json::from_str(r#"{"sub":"a1","language":"ru"}"#).unwrap();
+        assert!(chosen.changes.is_empty());
+        assert_eq!(chosen.language, Some(Language::Ru));
+        assert!(
+            serde_json::from_str::<ProfileChange>(r#"{"sub":"a1","language":"de"}"#).is_err(),
+            "a language of none of the services is refused"
+        );
+        let update = ProfileUpdate {
+            sub: "a1".into(),
+            version: 3,
+            profile: mari(),
+            origin: None,
+            language: None,
+        };
+        let json = serde_json::to_string(&update).unwrap();
+        assert!(!json.contains("language"), "{json}");
+        let update = ProfileUpdate {
+            language: Some(Language::En),
+            ..update
+        };
+        let back: ProfileUpdate =
+            serde_json::from_str(&serde_json::to_string(&update).unwrap()).unwrap();
+        assert_eq!(back.language, Some(Language::En));
+        assert_eq!(Language::parse("ru"), Some(Language::Ru));
+        assert_eq!(Language::parse("RU"), None);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use shared::matching::{Verdict, compare_profiles};
 use shared::names::better_spelling;
-use shared::profile::{Institution, ProfileChanges, ProfileField, SharedProfile};
+use shared::profile::{Institution, ProfileField, SharedProfile};
 
 use shared::federation::AccountQuery;
 use shared::{AccountId, ClientId, Clock};
@@ -13,7 +13,7 @@ use super::delivery::Deliveries;
 use super::federation::{NodeAccount, NodeApi};
 use super::sessions::{IdpSession, NavCache};
 use crate::store::Database;
-use crate::store::persons::{self, Link, Linked, Timing};
+use crate::store::persons::{self, Link, Linked, NodeChange, Timing};
 use shared::audit::{Actor, ActorKind, Event, kind};
 
 /// What comparing two accounts found.
@@ -277,14 +277,11 @@ impl Links {
     }
 
     /// A change made at a node; None when the account is linked to nothing.
-    pub async fn apply_changes(
-        &self,
-        from: &Link,
-        changes: &ProfileChanges,
-    ) -> anyhow::Result<Option<i64>> {
-        if changes.is_empty() {
+    pub async fn apply_changes(&self, change: NodeChange<'_>) -> anyhow::Result<Option<i64>> {
+        if change.changes.is_empty() && change.language.is_none() {
             return Ok(None);
         }
+        let from = change.from;
         let at = self.clock.now_millis();
         let timing = Timing {
             at_millis: at,
@@ -298,10 +295,13 @@ impl Links {
                 name: c.name.clone(),
             });
         let version =
-            persons::apply_changes(&self.db, from, changes, timing, origin.as_ref()).await?;
+            persons::apply_changes(&self.db, change, timing, origin.as_ref()).await?;
         self.deliveries.wake();
         if version.is_some() {
-            let fields: Vec<&str> = changes.keys().map(|f| f.as_str()).collect();
+            let mut fields: Vec<&str> = change.changes.keys().map(|f| f.as_str()).collect();
+            if change.language.is_some() {
+                fields.push("language");
+            }
             let name = origin.as_ref().map(|o| o.name.as_str());
             let actor = Actor::institution(from.node_id.as_str(), name, Some("sync"));
             let event = Event::new(kind::PROFILE_CHANGED, actor)

@@ -16,7 +16,7 @@ use shared::{AccountId, Clock};
 use super::clients::{Client, Registry, unverified_claim};
 use super::links::Links;
 use super::logout::Logout;
-use crate::store::persons::Link;
+use crate::store::persons::{Link, NodeChange};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeRequestError {
@@ -89,7 +89,14 @@ impl NodeRequests {
             .apply(&change.changes)
             .map_err(|e| NodeRequestError::Invalid(e.to_string()))?;
         let from = link(node, &change.sub);
-        let version = self.links.apply_changes(&from, &change.changes).await?;
+        let version = self
+            .links
+            .apply_changes(NodeChange {
+                from: &from,
+                changes: &change.changes,
+                language: change.language,
+            })
+            .await?;
         Ok(ProfileChangeAnswer {
             linked: version.is_some(),
             version,

@@ -3,7 +3,9 @@
 //! node in the same transaction, so no change is stored without being sent.
 
 use shared::db::{Bind, Statement};
-use shared::profile::{ChangeOrigin, ProfileChanges, ProfileUpdate, SharedProfile, next_version};
+use shared::profile::{
+    ChangeOrigin, Language, ProfileChanges, ProfileUpdate, SharedProfile, next_version,
+};
 use shared::{AccountId, ClientId, Email, PersonalCode, Phone};
 
 use super::outbox::{self, NewDelivery, OutboxKind};
@@ -26,6 +28,8 @@ pub struct PersonRow {
     pub phone: Option<Phone>,
     pub address: Option<String>,
     pub version: i64,
+    /// Chosen at a linked school (`Language`'s code).
+    pub language: Option<String>,
 }
 
 impl PersonRow {
@@ -39,10 +43,14 @@ impl PersonRow {
             address: self.address.clone(),
         }
     }
+
+    pub fn language(&self) -> Option<Language> {
+        self.language.as_deref().and_then(Language::parse)
+    }
 }
 
-const PERSON: &str = "SELECT id, first_name, last_name, personal_code, email, phone, address, version \
-                      FROM persons WHERE id = $1";
+const PERSON: &str = "SELECT id, first_name, last_name, personal_code, email, phone, address, version, \
+                      language FROM persons WHERE id = $1";
 const PERSON_OF: &str = "SELECT person_id FROM links WHERE node_id = $1 AND sub = $2";
 const LINKS_OF: &str = "SELECT node_id, sub FROM links WHERE person_id = $1 ORDER BY linked_at";
 
@@ -80,8 +88,8 @@ pub async fn get(db: &Database, id: &str) -> Result<Option<PersonRow>> {
 /// Persons whose personal code is `query`, or whose name holds it (any case), by name.
 pub async fn search(db: &Database, query: &str, limit: i64) -> Result<Vec<PersonRow>> {
     with_db!(db, pool => sqlx::query_as(
-        "SELECT id, first_name, last_name, personal_code, email, phone, address, version FROM persons \
-         WHERE personal_code = $1 OR lower(first_name || ' ' || last_name) LIKE $2 ESCAPE '\\' \
+        "SELECT id, first_name, last_name, personal_code, email, phone, address, version, language \
+         FROM persons WHERE personal_code = $1 OR lower(first_name || ' ' || last_name) LIKE $2 ESCAPE '\\' \
          ORDER BY lower(last_name), lower(first_name), id LIMIT $3",
     )
     .bind(query)
@@ -161,6 +169,7 @@ fn deliveries<DB: sqlx::Database>(
     links: &[Link],
     profile: &SharedProfile,
     version: i64,
+    language: Option<Language>,
     timing: Timing,
     origin: Option<&ChangeOrigin>,
 ) -> Vec<Statement<DB>>
@@ -177,6 +186,7 @@ where
                 version,
                 profile: profile.clone(),
                 origin: origin.cloned(),
+                language,
             };
             outbox::enqueue_statement(
                 &NewDelivery {
@@ -260,11 +270,17 @@ async fn link_once(
         let person_id = pa.clone().or(pb.clone()).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut links: Vec<Link> = Vec::new();
         let mut version = 0;
+        // Two persons merging keep the language the first of them chose, else the other's.
+        let mut language: Option<String> = None;
         for p in [&pa, &pb].into_iter().flatten() {
             links.extend(sqlx::query_as::<_, Link>(LINKS_OF).bind(p).fetch_all(&mut *tx).await?);
-            let v: Option<i64> = sqlx::query_scalar("SELECT version FROM persons WHERE id = $1")
-                .bind(p).fetch_optional(&mut *tx).await?;
-            version = version.max(v.unwrap_or(0));
+            let row: Option<(i64, Option<String>)> =
+                sqlx::query_as("SELECT version, language FROM persons WHERE id = $1")
+                    .bind(p).fetch_optional(&mut *tx).await?;
+            if let Some((v, l)) = row {
+                version = version.max(v);
+                language = language.or(l);
+            }
         }
         for link in [a, b] {
             if !links.contains(link) {
@@ -278,6 +294,9 @@ async fn link_once(
         }
         let version = next_version(version, timing.at_millis);
         upsert_person(&person_id, profile, version, at).execute(&mut *tx).await?;
+        sqlx::query("UPDATE persons SET language = $2 WHERE id = $1")
+            .bind(&person_id).bind(&language).execute(&mut *tx).await?;
+        let language = language.as_deref().and_then(Language::parse);
         if let (Some(pa), Some(pb)) = (&pa, &pb) {
             sqlx::query("UPDATE links SET person_id = $1 WHERE person_id = $2")
                 .bind(pa).bind(pb).execute(&mut *tx).await?;
@@ -297,7 +316,7 @@ async fn link_once(
                 return Ok(None);
             }
         }
-        for statement in deliveries(&links, profile, version, timing, None) {
+        for statement in deliveries(&links, profile, version, language, timing, None) {
             statement.execute(&mut *tx).await?;
         }
         for statement in institutions_changed(&links, timing) {
@@ -308,22 +327,29 @@ async fn link_once(
     })
 }
 
+/// What a node reports of one of its accounts: changed fields, and the language its person
+/// chose there.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeChange<'a> {
+    pub from: &'a Link,
+    pub changes: &'a ProfileChanges,
+    pub language: Option<Language>,
+}
+
 /// Applies changes made at the node of `from` to its person and queues the result for every
 /// linked node (the sender too, so concurrent edits end the same everywhere). None when the
 /// account is not linked.
 /// `origin` (the institution where the change was made) goes to every linked node with it.
 pub async fn apply_changes(
     db: &Database,
-    from: &Link,
-    changes: &ProfileChanges,
+    change: NodeChange<'_>,
     timing: Timing,
     origin: Option<&ChangeOrigin>,
 ) -> Result<Option<i64>> {
     // Optimistic: a concurrent change at another node makes the update miss, and it reads again.
     loop {
         let step =
-            shared::db::retrying(5, || apply_changes_once(db, from, changes, timing, origin))
-                .await?;
+            shared::db::retrying(5, || apply_changes_once(db, change, timing, origin)).await?;
         match step {
             Applied::NotLinked => return Ok(None),
             Applied::Version(version) => return Ok(Some(version)),
@@ -341,12 +367,12 @@ enum Applied {
 
 async fn apply_changes_once(
     db: &Database,
-    from: &Link,
-    changes: &ProfileChanges,
+    change: NodeChange<'_>,
     timing: Timing,
     origin: Option<&ChangeOrigin>,
 ) -> Result<Applied> {
     let at = timing.at_millis / 1000;
+    let from = change.from;
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
         let person_id: Option<String> = sqlx::query_scalar(PERSON_OF)
@@ -360,23 +386,25 @@ async fn apply_changes_once(
             return Ok(Applied::NotLinked);
         };
         let mut profile = person.profile();
-        profile.apply(changes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        profile.apply(change.changes).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        let language = change.language.or(person.language());
         let version = next_version(person.version, timing.at_millis);
         let updated = sqlx::query(
             "UPDATE persons SET first_name = $3, last_name = $4, personal_code = $5, email = $6, \
-             phone = $7, address = $8, version = $9, updated_at = $10 WHERE id = $1 AND version = $2",
+             phone = $7, address = $8, version = $9, updated_at = $10, language = $11 \
+             WHERE id = $1 AND version = $2",
         )
         .bind(&person_id).bind(person.version)
         .bind(&profile.first_name).bind(&profile.last_name).bind(&profile.personal_code)
         .bind(&profile.email).bind(&profile.phone).bind(&profile.address)
-        .bind(version).bind(at)
+        .bind(version).bind(at).bind(language.map(Language::as_str))
         .execute(&mut *tx).await?
         .rows_affected();
         if updated != 1 {
             return Ok(Applied::Missed);
         }
         let links: Vec<Link> = sqlx::query_as(LINKS_OF).bind(&person_id).fetch_all(&mut *tx).await?;
-        for statement in deliveries(&links, &profile, version, timing, origin) {
+        for statement in deliveries(&links, &profile, version, language, timing, origin) {
             statement.execute(&mut *tx).await?;
         }
         tx.commit().await?;

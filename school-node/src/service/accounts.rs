@@ -399,6 +399,12 @@ async fn with_roles(db: &Database, rows: Vec<AccountRow>) -> Result<Vec<Account>
         .collect())
 }
 
+/// The person chose a language while signed in: the account keeps it for its letters, and their
+/// linked schools are told. True when it differs from what the account had.
+pub async fn choose_language(db: &Database, id: &str, locale: crate::i18n::Locale) -> Result<bool> {
+    Ok(store::choose_locale(db, id, locale.language()).await?)
+}
+
 pub async fn children(db: &Database, parent_id: &str) -> Result<Vec<Account>> {
     with_roles(db, store::children(db, parent_id).await?).await
 }

@@ -13,8 +13,9 @@ pub async fn given_up(db: &Database) -> Result<Vec<DeadMessage>> {
     Ok(idp_outbox::dead_letters(db).await?)
 }
 
-/// Queues a given-up message again. A profile change is sent with the account's data as it is
-/// now, so that an old value never overwrites a newer one that went through meanwhile.
+/// Queues a given-up message again. A profile change (or a chosen language) is sent with the
+/// account's data as it is now, so that an old value never overwrites a newer one that went
+/// through meanwhile.
 pub async fn retry(db: &Database, idp: Option<&IdpApi>, seq: i64) -> Result<()> {
     let message = idp_outbox::dead_letter(db, seq)
         .await?
@@ -31,6 +32,11 @@ pub async fn retry(db: &Database, idp: Option<&IdpApi>, seq: i64) -> Result<()> 
             .map(|field| (field, data.get(field).map(str::to_owned)))
             .collect();
         payload = serde_json::to_string(&current).map_err(anyhow::Error::from)?;
+    }
+    if MessageKind::parse(&message.kind) == Some(MessageKind::Language)
+        && let Some(now) = store::locale(db, &message.account_id).await?
+    {
+        payload = now;
     }
     if !idp_outbox::retry(db, seq, &payload, shared::retry::now_millis()).await? {
         return Err(ServiceError::NotFound);

@@ -15,7 +15,7 @@ use shared::federation::{
     path,
 };
 use shared::jwt::{SigningKey, to_claims};
-use shared::profile::{ProfileChange, ProfileChanges, ProfileUpdate};
+use shared::profile::{Language, ProfileChange, ProfileChanges, ProfileUpdate};
 use tokio::sync::Notify;
 
 use crate::store::accounts::{self as store, Synced};
@@ -178,12 +178,27 @@ impl IdpApi {
             Some(MessageKind::Profile) => {
                 match serde_json::from_str::<ProfileChanges>(&message.payload) {
                     Ok(changes) => {
-                        self.send(path::PROFILE_CHANGES, &ProfileChange { sub, changes })
-                            .await
+                        let change = ProfileChange {
+                            sub,
+                            changes,
+                            language: None,
+                        };
+                        self.send(path::PROFILE_CHANGES, &change).await
                     }
                     Err(e) => Sent::Refused(format!("the stored change cannot be read: {e}")),
                 }
             }
+            Some(MessageKind::Language) => match Language::parse(&message.payload) {
+                Some(language) => {
+                    let change = ProfileChange {
+                        sub,
+                        changes: ProfileChanges::new(),
+                        language: Some(language),
+                    };
+                    self.send(path::PROFILE_CHANGES, &change).await
+                }
+                None => Sent::Refused(format!("no language: {}", message.payload)),
+            },
             Some(MessageKind::SignOut) => {
                 self.send(path::SIGN_OUT, &SignOutRequest { sub, made_at })
                     .await
@@ -264,7 +279,12 @@ pub async fn apply_update(
         actor,
         update.sub.as_str(),
     );
-    match store::apply_synced(db, update.sub.as_str(), p, update.version, event).await {
+    let synced = store::SyncedUpdate {
+        data: p,
+        version: update.version,
+        language: update.language,
+    };
+    match store::apply_synced(db, update.sub.as_str(), synced, event).await {
         Ok(Synced::NotFound) => Err(UpdateError::NotFound),
         Ok(outcome) => Ok(outcome),
         Err(StoreError::Conflict) => Err(UpdateError::Conflict),

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use shared::db::{Bind, Statement};
-use shared::profile::ProfileChanges;
+use shared::profile::{Language, ProfileChanges};
 
 use super::idp_outbox::MessageKind;
 use shared::audit::Event;
@@ -277,6 +277,15 @@ async fn save_personal_data(
     Ok(true)
 }
 
+/// The IdP's version of a linked account: its personal data and the language its person last
+/// chose at one of their linked schools (none while they chose none there).
+#[derive(Debug, Clone, Copy)]
+pub struct SyncedUpdate<'a> {
+    pub data: &'a PersonalData,
+    pub version: i64,
+    pub language: Option<Language>,
+}
+
 /// What became of a profile update from the IdP.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Synced {
@@ -291,10 +300,14 @@ pub enum Synced {
 pub async fn apply_synced(
     db: &Database,
     id: &str,
-    data: &PersonalData,
-    version: i64,
+    update: SyncedUpdate<'_>,
     event: Event,
 ) -> Result<Synced> {
+    let SyncedUpdate {
+        data,
+        version,
+        language,
+    } = update;
     let key = shared::names::name_key(&data.first_name, &data.last_name);
     with_db!(db, pool => {
         let mut tx = pool.begin().await?;
@@ -319,9 +332,14 @@ pub async fn apply_synced(
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
+        let old_locale: Option<String> = sqlx::query_scalar("SELECT locale FROM accounts WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE accounts SET first_name = $2, last_name = $3, name_key = $4, personal_code = $5, email = $6, \
-             phone = $7, address = $8, updated_at = $9, synced_version = $10 WHERE id = $1",
+             phone = $7, address = $8, updated_at = $9, synced_version = $10, \
+             locale = COALESCE($11, locale) WHERE id = $1",
         )
         .bind(id)
         .bind(&data.first_name)
@@ -333,11 +351,18 @@ pub async fn apply_synced(
         .bind(&data.address)
         .bind(now())
         .bind(version)
+        .bind(language.map(Language::as_str))
         .execute(&mut *tx)
         .await?;
-        let changes = data.changes_since(&old.data());
-        if !changes.is_empty() {
-            shared::audit::insert_statement(&event.detail(changed_fields(&changes)))
+        let mut changed = changed_fields(&data.changes_since(&old.data()));
+        if language.is_some_and(|l| old_locale.as_deref() != Some(l.as_str())) {
+            if !changed.is_empty() {
+                changed.push(',');
+            }
+            changed.push_str("language");
+        }
+        if !changed.is_empty() {
+            shared::audit::insert_statement(&event.detail(changed))
                 .execute(&mut *tx)
                 .await?;
         }
@@ -411,7 +436,36 @@ pub async fn set_disabled(
     Ok(true)
 }
 
-/// Records the language the account's person chose (`et`, `en`, `ru`).
+/// The person chose a language here: the account keeps it and, when it changed, the IdP is told
+/// in the same transaction, for the person's linked schools. True when it changed.
+pub async fn choose_locale(db: &Database, id: &str, language: Language) -> Result<bool> {
+    with_db!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE accounts SET locale = $2 WHERE id = $1 AND (locale IS NULL OR locale <> $2)",
+        )
+        .bind(id)
+        .bind(language.as_str())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 1 {
+            super::idp_outbox::enqueue_statement(
+                MessageKind::Language,
+                id,
+                language.as_str().to_owned(),
+                shared::retry::now_millis(),
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(changed == 1)
+    })
+}
+
+/// Records a language for the account without telling its linked schools (the language of the
+/// application form it was made from).
 pub async fn set_locale(db: &Database, id: &str, locale: &str) -> Result<()> {
     with_db!(db, pool => sqlx::query("UPDATE accounts SET locale = $2 WHERE id = $1")
         .bind(id)

@@ -15,6 +15,8 @@ pub enum MessageKind {
     SignOut,
     /// A new password was set; the payload may name the IdP session to keep.
     PasswordChanged,
+    /// The person chose a language here (its code as the payload), for their linked schools.
+    Language,
 }
 
 impl MessageKind {
@@ -23,6 +25,7 @@ impl MessageKind {
             MessageKind::Profile => "profile",
             MessageKind::SignOut => "sign_out",
             MessageKind::PasswordChanged => "password_changed",
+            MessageKind::Language => "language",
         }
     }
 
@@ -31,6 +34,7 @@ impl MessageKind {
             MessageKind::Profile,
             MessageKind::SignOut,
             MessageKind::PasswordChanged,
+            MessageKind::Language,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

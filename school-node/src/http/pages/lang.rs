@@ -17,14 +17,17 @@ pub async fn switch(
     session: tower_sessions::Session,
 ) -> Response {
     let locale = Locale::parse(&code).unwrap_or(Locale::Et);
-    // Signed in: the account keeps the choice, for the letters it is sent. The switch works
-    // whether or not that can be stored now.
+    // Signed in: the account keeps the choice, for the letters it is sent, and so do the
+    // person's linked schools. The switch works whether or not that can be stored now.
     if let Ok(Some(account)) = session
         .get::<String>(crate::http::extract::SESSION_ACCOUNT)
         .await
-        && let Err(e) = crate::store::accounts::set_locale(&state.db, &account, locale.code()).await
     {
-        tracing::warn!(error = %e, "the account's language was not stored");
+        match crate::service::accounts::choose_language(&state.db, &account, locale).await {
+            Ok(true) => state.profile_changed(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, "the account's language was not stored"),
+        }
     }
     let cookie = Cookie::build((LOCALE_COOKIE, locale.code()))
         .path("/")

@@ -78,6 +78,7 @@ pub async fn list(Admin(SignedIn { ctx, .. }): Admin) -> PageResult {
                 Some(MessageKind::Profile) => t.message_kind_profile,
                 Some(MessageKind::SignOut) => t.sign_out_everywhere,
                 Some(MessageKind::PasswordChanged) => t.message_kind_password,
+                Some(MessageKind::Language) => t.message_kind_language,
                 None => "—",
             },
             given_up: when(message.given_up_at),
