@@ -294,8 +294,7 @@ impl Links {
                 client_id: c.client_id.to_string(),
                 name: c.name.clone(),
             });
-        let version =
-            persons::apply_changes(&self.db, change, timing, origin.as_ref()).await?;
+        let version = persons::apply_changes(&self.db, change, timing, origin.as_ref()).await?;
         self.deliveries.wake();
         if version.is_some() {
             let mut fields: Vec<&str> = change.changes.keys().map(|f| f.as_str()).collect();

@@ -336,6 +336,17 @@ pub struct NodeChange<'a> {
     pub language: Option<Language>,
 }
 
+impl<'a> NodeChange<'a> {
+    /// Changed fields, no language chosen.
+    pub fn fields(from: &'a Link, changes: &'a ProfileChanges) -> Self {
+        NodeChange {
+            from,
+            changes,
+            language: None,
+        }
+    }
+}
+
 /// Applies changes made at the node of `from` to its person and queues the result for every
 /// linked node (the sender too, so concurrent edits end the same everywhere). None when the
 /// account is not linked.

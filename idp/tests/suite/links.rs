@@ -119,23 +119,38 @@ async fn changes_reach_every_linked_node_and_versions_only_grow() {
     changes.insert(ProfileField::Phone, Some("+37251234567".into()));
     // Not linked: nothing to do.
     assert_eq!(
-        persons::apply_changes(&db, &at("a", "1"), &changes, TIMING, None)
-            .await
-            .unwrap(),
+        persons::apply_changes(
+            &db,
+            persons::NodeChange::fields(&at("a", "1"), &changes),
+            TIMING,
+            None
+        )
+        .await
+        .unwrap(),
         None
     );
     persons::link(&db, &at("a", "1"), &at("b", "2"), &anna(), TIMING)
         .await
         .unwrap();
-    let first = persons::apply_changes(&db, &at("b", "2"), &changes, TIMING, None)
-        .await
-        .unwrap()
-        .unwrap();
+    let first = persons::apply_changes(
+        &db,
+        persons::NodeChange::fields(&at("b", "2"), &changes),
+        TIMING,
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     // The same change again is harmless: same data, a newer version.
-    let again = persons::apply_changes(&db, &at("b", "2"), &changes, TIMING, None)
-        .await
-        .unwrap()
-        .unwrap();
+    let again = persons::apply_changes(
+        &db,
+        persons::NodeChange::fields(&at("b", "2"), &changes),
+        TIMING,
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert!(again > first);
     let person = persons::person_of(&db, &at("a", "1"))
         .await
@@ -194,9 +209,9 @@ async fn concurrent_edits_at_three_nodes_all_land() {
         change(ProfileField::Address, "Tartu"),
     );
     let (x, y, z) = tokio::join!(
-        persons::apply_changes(&db, &a, &phone, TIMING, None),
-        persons::apply_changes(&db, &b, &email, TIMING, None),
-        persons::apply_changes(&db, &c, &address, TIMING, None),
+        persons::apply_changes(&db, persons::NodeChange::fields(&a, &phone), TIMING, None),
+        persons::apply_changes(&db, persons::NodeChange::fields(&b, &email), TIMING, None),
+        persons::apply_changes(&db, persons::NodeChange::fields(&c, &address), TIMING, None),
     );
     let mut versions = [x.unwrap(), y.unwrap(), z.unwrap()].map(|v| v.expect("linked"));
     versions.sort_unstable();
@@ -210,4 +225,87 @@ async fn concurrent_edits_at_three_nodes_all_land() {
     assert_eq!(row.email.as_deref(), Some("anna@c.ee"));
     assert_eq!(row.address.as_deref(), Some("Tartu"));
     assert_eq!(row.version, versions[2], "the last version is the person's");
+}
+
+/// The newest profile update waiting for `node`, as the node will read it.
+async fn newest_update(db: &Database, node: &str) -> shared::profile::ProfileUpdate {
+    let payloads: Vec<String> = shared::with_pool!(db, pool => sqlx::query_scalar(
+        "SELECT payload FROM outbox WHERE client_id = $1 AND kind = 'profile'",
+    )
+    .bind(node)
+    .fetch_all(pool)
+    .await
+    .unwrap());
+    payloads
+        .iter()
+        .map(|p| serde_json::from_str::<shared::profile::ProfileUpdate>(p).unwrap())
+        .max_by_key(|u| u.version)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_chosen_language_goes_with_every_later_update_and_survives_a_merge() {
+    use shared::profile::Language;
+    let (db, _dir) = database().await;
+    let none = ProfileChanges::new();
+    persons::link(&db, &at("a", "1"), &at("b", "2"), &anna(), TIMING)
+        .await
+        .unwrap();
+    // Nobody chose a language at a linked school yet: updates carry none.
+    assert_eq!(newest_update(&db, "b").await.language, None);
+    let chosen = persons::NodeChange {
+        from: &at("a", "1"),
+        changes: &none,
+        language: Some(Language::Ru),
+    };
+    let v1 = persons::apply_changes(&db, chosen, TIMING, None)
+        .await
+        .unwrap()
+        .unwrap();
+    for node in ["a", "b"] {
+        let update = newest_update(&db, node).await;
+        assert_eq!((update.version, update.language), (v1, Some(Language::Ru)));
+    }
+    // A later change of a field carries the language too, so an update that arrives late or
+    // out of order cannot leave a node with an older one: the newest version decides.
+    let mut phone = ProfileChanges::new();
+    phone.insert(ProfileField::Phone, Some("+37251234567".into()));
+    let v2 = persons::apply_changes(
+        &db,
+        persons::NodeChange::fields(&at("b", "2"), &phone),
+        TIMING,
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(v2 > v1);
+    let update = newest_update(&db, "a").await;
+    assert_eq!((update.version, update.language), (v2, Some(Language::Ru)));
+    // Another person (C–D) merges into this one: the language stays, and D is told it.
+    persons::link(&db, &at("c", "3"), &at("d", "4"), &anna(), TIMING)
+        .await
+        .unwrap();
+    persons::link(&db, &at("a", "1"), &at("c", "3"), &anna(), TIMING)
+        .await
+        .unwrap();
+    let person = persons::person_of(&db, &at("d", "4"))
+        .await
+        .unwrap()
+        .unwrap();
+    let row = persons::get(&db, &person).await.unwrap().unwrap();
+    assert_eq!(row.language(), Some(Language::Ru));
+    assert_eq!(newest_update(&db, "d").await.language, Some(Language::Ru));
+    // A language chosen for an account linked to nothing changes nothing.
+    let alone = persons::NodeChange {
+        from: &at("e", "5"),
+        changes: &none,
+        language: Some(Language::En),
+    };
+    assert_eq!(
+        persons::apply_changes(&db, alone, TIMING, None)
+            .await
+            .unwrap(),
+        None
+    );
 }

@@ -170,3 +170,74 @@ async fn a_message_the_idp_never_answers_is_given_up_at_its_deadline() {
     );
     assert_eq!(idp_outbox::waiting(db).await.unwrap().0, 0);
 }
+
+/// An IdP that refuses the first language it is sent and notes the ones after.
+async fn language_idp(received: Arc<Mutex<Vec<String>>>) -> String {
+    let app = axum::Router::new().route(
+        path::PROFILE_CHANGES,
+        axum::routing::post(move |Json(change): Json<ProfileChange>| {
+            let received = received.clone();
+            async move {
+                let language = change.language.map(|l| l.as_str().to_owned());
+                let mut seen = received.lock().unwrap();
+                seen.push(language.unwrap_or_default());
+                if seen.len() == 1 {
+                    let answer = serde_json::json!({"error": "invalid_request"});
+                    return (StatusCode::BAD_REQUEST, Json(answer)).into_response();
+                }
+                Json(serde_json::json!({"linked": true, "version": 1})).into_response()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_chosen_language_is_told_once_and_a_retried_one_is_the_accounts_language_now() {
+    let node = TestNode::spawn().await;
+    let mari = node.mari().await;
+    node.director().await;
+    let db = &node.state.db;
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let api = instance(&node, &language_idp(received.clone()).await);
+    // Signed in, she switches to Russian twice: one message, the second switch changed nothing.
+    let browser = node.mari_signed_in().await;
+    for _ in 0..2 {
+        browser.get("/lang/ru").await;
+    }
+    assert_eq!(idp_outbox::waiting(db).await.unwrap().0, 1);
+    api.deliver_due().await.unwrap();
+    let dead = idp_outbox::dead_letters(db).await.unwrap();
+    assert_eq!(dead.len(), 1, "refused: set aside");
+    assert_eq!(dead[0].kind, "language");
+    // The admin sees it named, in the page's language.
+    let admin = node.director_signed_in().await;
+    admin
+        .get("/admin/mail")
+        .await
+        .assert_contains("Valitud keel");
+    // Meanwhile she chose English; the retried message says English, not the refused Russian.
+    browser.get("/lang/en").await;
+    school_node::service::idp_messages::retry(db, None, dead[0].seq)
+        .await
+        .unwrap();
+    testkit::eventually("both sent", Duration::from_secs(10), || async {
+        api.deliver_due().await.unwrap();
+        match idp_outbox::waiting(db).await.unwrap() {
+            (0, _) => Ok(()),
+            (n, _) => Err(format!("{n} waiting")),
+        }
+    })
+    .await;
+    assert_eq!(*received.lock().unwrap(), ["ru", "en", "en"]);
+    assert_eq!(
+        school_node::store::accounts::locale(db, &mari)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("en")
+    );
+}

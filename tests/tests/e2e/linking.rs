@@ -282,8 +282,11 @@ async fn a_stale_profile_form_does_not_undo_a_synced_change() {
     school_node::store::accounts::apply_synced(
         db,
         &anna.id,
-        &synced,
-        i64::MAX / 2,
+        school_node::store::accounts::SyncedUpdate {
+            data: &synced,
+            version: i64::MAX / 2,
+            language: None,
+        },
         shared::audit::Event::new(
             shared::audit::kind::PROFILE_CHANGED,
             shared::audit::Actor::system(),

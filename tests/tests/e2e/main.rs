@@ -11,6 +11,7 @@ mod eid;
 mod idp_pages;
 mod idp_protocol;
 mod interop;
+mod language;
 mod linking;
 mod logout;
 mod my_data;
