@@ -115,6 +115,8 @@ pub struct Options {
     pub idp_session_idle_seconds: Option<i64>,
     /// Which logout channels the nodes register at the IdP.
     pub logout_channels: LogoutChannels,
+    /// Serve the IdP's Prometheus metrics here (tests that read them as an operator does).
+    pub idp_metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -391,6 +393,7 @@ pub async fn start(demo: &Demo, options: &Options) -> anyhow::Result<Federation>
                 redis_prefix: Some(format!("idp:{}:", random_secret())),
                 upstreams: broker.as_ref().map(eid_upstreams).unwrap_or_default(),
                 operators: demo.operator.clone(),
+                metrics_listen: options.idp_metrics_listen,
                 ..idp::Config::default()
             };
             if let Some(idle) = options.idp_session_idle_seconds {

@@ -94,10 +94,40 @@ fn build_school_node() {
     assert!(status.success(), "the school-node binary builds");
 }
 
+/// Mari (the broker's first test person) signs in at the school at `site` with ID-kaart
+/// through the IdP and reaches her profile there.
+async fn sign_in_with_id_card(federation: &Federation, mari: &reqwest::Client, site: &str) {
+    let idp = idp(federation);
+    let at_idp = mari.get(format!("{site}/login")).send().await.unwrap();
+    assert!(at_idp.url().as_str().starts_with(&idp), "{}", at_idp.url());
+    let page = at_idp.text().await.unwrap();
+    let r = hidden(&page, "r");
+    let at_broker = text_of(mari, format!("{idp}/upstream/idcard/start?r={r}")).await;
+    let broker = federation.broker.as_ref().unwrap().url();
+    let home = mari
+        .post(format!("{broker}/oidc/authorize"))
+        .form(&[
+            ("request", hidden(&at_broker, "request")),
+            ("person", MARI.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.url().as_str(), format!("{site}/"));
+    let home = home.text().await.unwrap();
+    assert!(home.contains("Mari Maasikas"), "{home}");
+    let profile = mari.get(format!("{site}/profile")).send().await.unwrap();
+    assert_eq!(profile.url().as_str(), format!("{site}/profile"));
+}
+
 #[tokio::test]
 async fn an_operator_enrols_a_new_school_whose_people_then_sign_in_through_sso() {
     build_school_node();
-    let (federation, dir) = start_custom(federation::DEMO, |_| {}).await;
+    let metrics_port = testkit::free_port();
+    let (federation, dir) = start_custom(federation::DEMO, |o| {
+        o.idp_metrics_listen = Some(([127, 0, 0, 1], metrics_port).into());
+    })
+    .await;
     let idp = idp(&federation);
     let op = browser(&federation);
 
@@ -201,26 +231,7 @@ async fn an_operator_enrols_a_new_school_whose_people_then_sign_in_through_sso()
 
     // Mari signs in at the new school with ID-kaart through the IdP: no file was edited.
     let mari = browser(&federation);
-    let at_idp = mari.get(format!("{site}/login")).send().await.unwrap();
-    assert!(at_idp.url().as_str().starts_with(&idp), "{}", at_idp.url());
-    let page = at_idp.text().await.unwrap();
-    let r = hidden(&page, "r");
-    let at_broker = text_of(&mari, format!("{idp}/upstream/idcard/start?r={r}")).await;
-    let broker = federation.broker.as_ref().unwrap().url();
-    let home = mari
-        .post(format!("{broker}/oidc/authorize"))
-        .form(&[
-            ("request", hidden(&at_broker, "request")),
-            ("person", MARI.to_string()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(home.url().as_str(), format!("{site}/"));
-    let home = home.text().await.unwrap();
-    assert!(home.contains("Mari Maasikas"), "{home}");
-    let profile = mari.get(format!("{site}/profile")).send().await.unwrap();
-    assert_eq!(profile.url().as_str(), format!("{site}/profile"));
+    sign_in_with_id_card(&federation, &mari, &site).await;
 
     // The operator sees the enrolled school and disables it: Mari's session there ends by a
     // back-channel logout the node receives.
@@ -262,12 +273,87 @@ async fn an_operator_enrols_a_new_school_whose_people_then_sign_in_through_sso()
         .unwrap();
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
 
+    // Enabled again, Mari signs in there anew. The IdP then sends the school the disable's
+    // back-channel logout once more, late: her new session stays.
+    let enabled = post_form(
+        &op,
+        &idp,
+        "/admin/institutions/uus",
+        "/admin/institutions/uus/enable",
+        &[],
+    )
+    .await;
+    assert_eq!(enabled.url().path(), "/admin/institutions/uus");
+    sign_in_with_id_card(&federation, &mari, &site).await;
+    let idp_db = &federation.idp.as_ref().unwrap().db;
+    let resent = shared::with_pool!(idp_db, pool => sqlx::query(
+        "UPDATE outbox SET delivered_at = NULL, next_attempt_at = 0, claimed_until = 0 \
+         WHERE client_id = 'uus' AND kind = 'logout' AND delivered_at IS NOT NULL",
+    )
+    .execute(pool)
+    .await
+    .unwrap()
+    .rows_affected());
+    assert!(resent >= 1, "the disable's logout was delivered before");
+    testkit::eventually(
+        "the late logout delivered again",
+        std::time::Duration::from_secs(15),
+        || async {
+            let waiting: i64 = shared::with_pool!(idp_db, pool => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM outbox WHERE client_id = 'uus' AND delivered_at IS NULL \
+                 AND gave_up_at IS NULL",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap());
+            if waiting == 0 {
+                Ok(())
+            } else {
+                Err(format!("{waiting} waiting"))
+            }
+        },
+    )
+    .await;
+    let profile = mari.get(format!("{site}/profile")).send().await.unwrap();
+    assert_eq!(
+        profile.url().as_str(),
+        format!("{site}/profile"),
+        "the new session is not ended by the old message"
+    );
+
+    // The operator's scrape shows the console's routes, each by its pattern.
+    let metrics = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for route in [
+        "/admin",
+        "/admin/institutions",
+        "/admin/institutions/new",
+        "/admin/institutions/{id}",
+        "/admin/institutions/{id}/disable",
+        "/admin/institutions/{id}/enable",
+        "/admin/enrolment",
+        "/admin/signin/{upstream}",
+        "/register",
+    ] {
+        let counted = metrics.lines().any(|line| {
+            line.starts_with("http_requests_total{")
+                && line.contains("service=\"idp\"")
+                && line.contains(&format!("route=\"{route}\""))
+        });
+        assert!(counted, "{route} is counted:\n{metrics}");
+    }
+
     // Every step is an audit event of the operator's.
     let events = text_of(&op, format!("{idp}/admin/events?institution=uus")).await;
     for kind in [
         "enrolment.token",
         "enrolment.enrolled",
         "institution.disabled",
+        "institution.enabled",
     ] {
         assert!(
             events.contains(&format!("data-event=\"{kind}\"")),
@@ -446,8 +532,8 @@ async fn an_enrolment_token_serves_once_and_only_for_its_own_address() {
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client_metadata");
 
-    // Twenty at once with the one token: exactly one registers.
-    let tries: Vec<_> = (0..20)
+    // Forty at once with the one token: exactly one registers.
+    let tries: Vec<_> = (0..40)
         .map(|_| tokio::spawn(register(good.clone(), token.clone())))
         .collect();
     let mut created = 0;
