@@ -222,7 +222,11 @@ async fn error_pages(mut request: Request, next: Next) -> Response {
             return response;
         }
     };
-    if status.is_server_error() {
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // A store that does not answer: the readiness probe and the store metrics say so; each
+        // refused request is a warning, not a fault of this program.
+        tracing::warn!(%request_id, cause = error.cause.as_deref().unwrap_or(""), "request refused: a store is unavailable");
+    } else if status.is_server_error() {
         tracing::error!(%request_id, cause = error.cause.as_deref().unwrap_or(""), "request failed");
     } else {
         tracing::info!(%request_id, %status, cause = error.cause.as_deref().unwrap_or(""), "error page");

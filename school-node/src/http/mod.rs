@@ -224,6 +224,8 @@ async fn error_pages(State(state): State<AppState>, request: Request, next: Next
         shared::observe::current_request_id().unwrap_or_else(shared::observe::new_request_id);
     if kind == ErrorKind::Internal {
         tracing::error!(%request_id, %method, %path, cause = cause.as_deref().unwrap_or(""), "request failed");
+    } else if kind == ErrorKind::Unavailable {
+        tracing::warn!(%request_id, %method, %path, cause = cause.as_deref().unwrap_or(""), "request refused: a store is unavailable");
     } else {
         tracing::info!(%request_id, %method, %path, %status, "error page");
     }
